@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install the Debian packages Drover builds and tests with, when missing.
+# Runs apt-get only if something is absent, so repeated runs are quick.
+set -euo pipefail
+packages=(build-essential cmake pkg-config
+          librdkafka-dev libprotobuf-c-dev protobuf-c-compiler
+          libcurl4-openssl-dev libzip-dev libssl-dev libjansson-dev
+          zip unzip procps)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing: ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=sudo
+else
+  SUDO=
+fi
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
