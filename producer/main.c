@@ -1,2 +1,88 @@
+/*
+ * drover-producer: the control plane's command line.  Each command lives in
+ * its own cmd_<command>.c; this file only dispatches and holds the settings
+ * and error-reporting steps every command shares.
+ */
 #include <stdio.h>
-int main(void) { fprintf(stderr, "drover-producer: not built yet\n"); return 2; }
+#include <string.h>
+
+#include "commands.h"
+#include "log.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"package build", cmd_package, "build a package (zips and manifest.json) from per-platform zips or folders"},
+    {"package resolve", cmd_package, "show which zip of a manifest a platform gets, and why"},
+};
+#define COMMAND_COUNT (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: drover-producer COMMAND VERB [--help] [settings]\n\ncommands:\n");
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        fprintf(out, "  %-18s %s\n", commands[i].name, commands[i].summary);
+}
+
+dr_config *dr_producer_load_settings(const dr_setting *table, size_t count, int argc, char **argv, const char *usage_text,
+                                     int *exit_code)
+{
+    dr_error err = {0};
+    dr_config *cfg = dr_config_new(table, count);
+    if (!cfg) {
+        dr_error_set(&err, DR_ERR_NOMEM, "out of memory");
+        *exit_code = dr_producer_fail(&err);
+        return NULL;
+    }
+    dr_status status = dr_config_load(cfg, argc, argv, &err);
+    /* --help wins over a bad flag: someone asking for help should get it. */
+    if (dr_config_help_requested(cfg)) {
+        dr_config_print_help(cfg, stdout, usage_text);
+        *exit_code = DR_EXIT_OK;
+        goto fail;
+    }
+    if (status == DR_OK) {
+        int level = dr_log_level_parse(dr_config_string(cfg, "log-level"));
+        if (level < 0)
+            status = dr_error_set(&err, DR_ERR_USAGE, "log-level: '%s' is not debug, info, warn or error",
+                                  dr_config_string(cfg, "log-level"));
+        else
+            dr_log_init("drover-producer", (dr_log_level)level);
+    }
+    if (status != DR_OK) {
+        *exit_code = dr_producer_fail(&err);
+        /* The first line of the usage is enough here; --help has the rest. */
+        fprintf(stderr, "%.*s\n(--help lists every setting)\n", (int)strcspn(usage_text, "\n"), usage_text);
+        goto fail;
+    }
+    return cfg;
+
+fail:
+    dr_config_free(cfg);
+    return NULL;
+}
+
+int dr_producer_fail(const dr_error *err)
+{
+    fprintf(stderr, "drover-producer: %s\n", err->detail[0] ? err->detail : dr_status_message(err->status));
+    return err->status == DR_ERR_USAGE ? DR_EXIT_USAGE : DR_EXIT_FAILED;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? DR_EXIT_USAGE : DR_EXIT_OK;
+    }
+    /* A command with verbs is listed once per verb; match on the command word. */
+    size_t word_len = strlen(argv[1]);
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        if (strncmp(commands[i].name, argv[1], word_len) == 0 &&
+            (commands[i].name[word_len] == '\0' || commands[i].name[word_len] == ' '))
+            return commands[i].run(argc - 2, argv + 2);
+    fprintf(stderr, "drover-producer: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return DR_EXIT_USAGE;
+}

@@ -1,2 +1,34 @@
+/* drover-worker: runs package jobs on targets. */
 #include <stdio.h>
-int main(void) { fprintf(stderr, "drover-worker: not built yet\n"); return 2; }
+#include <string.h>
+
+#include "commands.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} verbs[] = {
+    {"apply", cmd_apply, "run one install/uninstall job on a target directory, without Kafka"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: drover-worker VERB [--help] [settings]\n\nverbs:\n");
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        fprintf(out, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? DR_EXIT_USAGE : DR_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        if (strcmp(argv[1], verbs[i].name) == 0)
+            return verbs[i].run(argc - 2, argv + 2);
+    fprintf(stderr, "drover-worker: unknown verb '%s'\n", argv[1]);
+    usage(stderr);
+    return DR_EXIT_USAGE;
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Engine benchmark: install one package (1 MiB payload; install.sh copies it
+# into the target root) onto N target directories with `drover-worker apply`,
+# against the floor of the same work with no Drover (unzip + sh install.sh per
+# target), both measured in this run.  Prints both times and Drover/floor.
+#
+# usage: bench/engine_bench.sh [BUILD_DIR] [TARGETS]   (defaults: build 1000)
+set -euo pipefail
+BUILD=${1:-build}
+N=${2:-${DROVER_BENCH_TARGETS:-1000}}
+WORKER=$(cd "$BUILD" && pwd)/drover-worker
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/drover-bench.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+mkdir -p "$WORK/src" "$WORK/repo"
+head -c $((1024 * 1024)) /dev/urandom >"$WORK/src/payload.bin"
+cat >"$WORK/src/install.sh" <<'SH'
+#!/bin/sh
+mkdir -p "$DROVER_TARGET_ROOT/opt/bench"
+cp payload.bin "$DROVER_TARGET_ROOT/opt/bench/payload.bin"
+SH
+printf '#!/bin/sh\nrm -rf "$DROVER_TARGET_ROOT/opt/bench"\n' >"$WORK/src/uninstall.sh"
+(cd "$WORK/src" && zip -q -X "$WORK/repo/bench.zip" install.sh uninstall.sh payload.bin)
+sha=$(sha256sum "$WORK/repo/bench.zip" | cut -d' ' -f1)
+cat >"$WORK/repo/manifest.json" <<JSON
+{"schemaVersion": "2.0", "version": "1.0",
+ "packages": {"_any": {"_any": {"_any": {"file": "bench.zip"}}}},
+ "files": {"bench.zip": {"checksums": {"sha256": "$sha"}}}}
+JSON
+
+now() { date +%s.%N; }
+
+# The floor: what any installer must do per target, with nothing else.
+mkdir -p "$WORK/floor"
+t0=$(now)
+for i in $(seq 1 "$N"); do
+  t="$WORK/floor/t$i"
+  mkdir -p "$t/pkg"
+  unzip -q "$WORK/repo/bench.zip" -d "$t/pkg"
+  (cd "$t/pkg" && DROVER_TARGET_ROOT="$t" sh install.sh)
+done
+t1=$(now)
+
+# Drover: the same install through the engine, one process per target.
+mkdir -p "$WORK/drover"
+t2=$(now)
+for i in $(seq 1 "$N"); do
+  t="$WORK/drover/t$i"
+  mkdir -p "$t"
+  "$WORKER" apply --package bench --target-root "$t" --manifest "$WORK/repo/manifest.json" \
+    --artifacts "$WORK/repo" --cache-dir "$WORK/cache" --platform ubuntu --platform-version 22.04 \
+    --arch x86_64 --log-level error >/dev/null
+done
+t3=$(now)
+
+# Both did the work.
+cmp -s "$WORK/floor/t$N/opt/bench/payload.bin" "$WORK/src/payload.bin"
+cmp -s "$WORK/drover/t$N/opt/bench/payload.bin" "$WORK/src/payload.bin"
+
+awk -v n="$N" -v t0="$t0" -v t1="$t1" -v t2="$t2" -v t3="$t3" 'BEGIN {
+  f = t1 - t0; d = t3 - t2
+  printf "engine benchmark: %d targets, 1 MiB payload\n", n
+  printf "  floor  (unzip + sh install.sh): %8.2f s  (%.2f ms/target)\n", f, 1000 * f / n
+  printf "  drover (drover-worker apply):   %8.2f s  (%.2f ms/target)\n", d, 1000 * d / n
+  printf "  ratio drover/floor: %.2f (target <= 1.3)\n", d / f
+}'

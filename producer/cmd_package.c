@@ -1,0 +1,617 @@
+/*
+ * drover-producer package build|resolve: make a package from per-platform
+ * zips or folders, and show which of a manifest's zips a platform gets.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "archive.h"
+#include "commands.h"
+#include "manifest.h"
+#include "package_layout.h"
+#include "platform.h"
+#include "sha256.h"
+
+/* Distributor's per-package quotas. */
+#define MAX_PACKAGE_FILES 20
+#define MAX_ZIP_BYTES (1024LL * 1024 * 1024)
+#define MAX_TOKEN 128 /* package name and version length */
+
+/* ---- build ---- */
+
+static const dr_setting build_settings[] = {
+    DR_COMMON_SETTINGS,
+    {"name", DR_SETTING_STRING, NULL, "package name, 1-128 of A-Z a-z 0-9 _ . - (required)"},
+    {"version", DR_SETTING_STRING, NULL, "package version, 1-128 of A-Z a-z 0-9 _ . - (required)"},
+    {"out", DR_SETTING_STRING, NULL, "output directory; must not exist yet (default: ./NAME-VERSION)"},
+    {"publisher", DR_SETTING_STRING, NULL, "publisher recorded in the manifest (default: none)"},
+};
+
+static const char build_usage[] =
+    "usage: drover-producer package build DIR --name NAME --version VERSION [--out OUT] [--publisher P]\n"
+    "\n"
+    "Builds a package from DIR, which holds one zip or one folder per platform, named\n"
+    "PLATFORM@PLATFORM_VERSION@ARCH (a zip adds .zip). Each part is a manifest key:\n"
+    "  ubuntu@22.04@x86_64.zip  Ubuntu 22.04 on x86_64 (and, failing a closer match, its family)\n"
+    "  redhat@8.*@_any/         any RHEL 8.x on any arch; also Rocky, AlmaLinux, CentOS 8.x\n"
+    "  _any@_any@arm64/         every other platform on arm64\n"
+    "A folder is zipped as FOLDER.zip; a zip is copied as it is. Every zip needs install.sh and\n"
+    "uninstall.sh (or install.ps1 and uninstall.ps1) at its root and safe entry names; at most 20\n"
+    "zips, each at most 1 GiB. OUT is written whole or not at all: the zips and manifest.json\n"
+    "(schemaVersion 2.0, a sha256 for every file). Prints each zip's sha256 and the manifest's path.";
+
+/* One zip of the package: a zip in DIR, or a folder in DIR to zip. */
+typedef struct build_input {
+    char *entry;     /* name in DIR */
+    char *source;    /* DIR/entry */
+    char *file_name; /* the zip's name in OUT and in the manifest */
+    char platform[64];
+    char version[64];
+    char arch[64];
+    int is_dir;
+    char sha256[DR_SHA256_HEX_SIZE];
+} build_input;
+
+typedef struct build_inputs {
+    build_input *items;
+    size_t count;
+} build_inputs;
+
+static void build_inputs_free(build_inputs *inputs)
+{
+    for (size_t i = 0; i < inputs->count; i++) {
+        free(inputs->items[i].entry);
+        free(inputs->items[i].source);
+        free(inputs->items[i].file_name);
+    }
+    free(inputs->items);
+    inputs->items = NULL;
+    inputs->count = 0;
+}
+
+/* Distributor's rule for package names and versions: 1-128 of [A-Za-z0-9_.-]. */
+static dr_status check_token(const char *what, const char *value, dr_error *err)
+{
+    size_t len = strlen(value);
+    if (len == 0 || len > MAX_TOKEN)
+        return dr_error_set(err, DR_ERR_USAGE, "%s: %zu characters; 1 to %d are allowed", what, len, MAX_TOKEN);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if (!isalnum(c) && c != '_' && c != '.' && c != '-')
+            return dr_error_set(err, DR_ERR_USAGE, "%s: '%s' has '%c'; only A-Z a-z 0-9 _ . - are allowed", what,
+                                value, isprint(c) ? c : '?');
+    }
+    return DR_OK;
+}
+
+/* One part of PLATFORM@VERSION@ARCH: a manifest key ('*' only in versions, never ".."). */
+static int valid_key_part(const char *part, size_t len, int is_version)
+{
+    if (len == 0 || len > 63)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)part[i];
+        if (!isalnum(c) && c != '_' && c != '.' && c != '-' && !(is_version && c == '*'))
+            return 0;
+        if (c == '.' && i + 1 < len && part[i + 1] == '.')
+            return 0;
+    }
+    return 1;
+}
+
+/* Fill in's keys from its name (without ".zip"); 0 when the name is not PLATFORM@VERSION@ARCH. */
+static int parse_input_name(build_input *in, const char *stem, size_t stem_len)
+{
+    const char *first = memchr(stem, '@', stem_len);
+    const char *second = first ? memchr(first + 1, '@', stem_len - (size_t)(first + 1 - stem)) : NULL;
+    if (!second || memchr(second + 1, '@', stem_len - (size_t)(second + 1 - stem)))
+        return 0;
+    size_t p_len = (size_t)(first - stem), v_len = (size_t)(second - first - 1);
+    size_t a_len = stem_len - (size_t)(second + 1 - stem);
+    if (!valid_key_part(stem, p_len, 0) || !valid_key_part(first + 1, v_len, 1) ||
+        !valid_key_part(second + 1, a_len, 0))
+        return 0;
+    snprintf(in->platform, sizeof in->platform, "%.*s", (int)p_len, stem);
+    snprintf(in->version, sizeof in->version, "%.*s", (int)v_len, first + 1);
+    snprintf(in->arch, sizeof in->arch, "%.*s", (int)a_len, second + 1);
+    return 1;
+}
+
+static int compare_inputs(const void *a, const void *b)
+{
+    return strcmp(((const build_input *)a)->file_name, ((const build_input *)b)->file_name);
+}
+
+static dr_status add_input(build_inputs *inputs, const char *dir, const char *entry, dr_error *err)
+{
+    dr_status status = DR_OK;
+    build_input in = {0};
+    in.entry = strdup(entry);
+    if (!in.entry || asprintf(&in.source, "%s/%s", dir, entry) < 0) {
+        in.source = NULL;
+        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory listing %s", dir);
+        goto cleanup;
+    }
+    struct stat st;
+    if (stat(in.source, &st) != 0) {
+        status = dr_error_set(err, DR_ERR_IO, "%s: %s", in.source, strerror(errno));
+        goto cleanup;
+    }
+    in.is_dir = S_ISDIR(st.st_mode);
+    size_t len = strlen(entry);
+    int is_zip = S_ISREG(st.st_mode) && len > 4 && strcmp(entry + len - 4, ".zip") == 0;
+    if ((!in.is_dir && !is_zip) || !parse_input_name(&in, entry, in.is_dir ? len : len - 4)) {
+        status = dr_error_set(err, DR_ERR_USAGE,
+                              "%s: not a package zip or folder; name it PLATFORM@PLATFORM_VERSION@ARCH "
+                              "(a zip adds .zip), e.g. ubuntu@22.04@x86_64.zip or _any@_any@x86_64",
+                              in.source);
+        goto cleanup;
+    }
+    /* Refuse an oversized zip before reading it; a folder is checked once zipped. */
+    if (is_zip && st.st_size > MAX_ZIP_BYTES) {
+        status = dr_error_set(err, DR_ERR_USAGE, "%s: %lld bytes; a package zip may be at most 1 GiB", in.source,
+                              (long long)st.st_size);
+        goto cleanup;
+    }
+    if (asprintf(&in.file_name, "%s@%s@%s.zip", in.platform, in.version, in.arch) < 0) {
+        in.file_name = NULL;
+        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory listing %s", dir);
+        goto cleanup;
+    }
+    build_input *grown = realloc(inputs->items, (inputs->count + 1) * sizeof *grown);
+    if (!grown) {
+        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory listing %s", dir);
+        goto cleanup;
+    }
+    inputs->items = grown;
+    inputs->items[inputs->count++] = in;
+    memset(&in, 0, sizeof in); /* now owned by inputs */
+
+cleanup:
+    free(in.entry);
+    free(in.source);
+    free(in.file_name);
+    return status;
+}
+
+/* The zips and folders in dir, sorted; hidden entries are skipped. */
+static dr_status list_inputs(const char *dir, build_inputs *inputs, dr_error *err)
+{
+    dr_status status = DR_OK;
+    DIR *d = opendir(dir);
+    if (!d) {
+        status = dr_error_set(err, DR_ERR_IO, "cannot read package folder %s: %s", dir, strerror(errno));
+        goto cleanup;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        status = add_input(inputs, dir, de->d_name, err);
+        if (status != DR_OK)
+            goto cleanup;
+    }
+    if (inputs->count == 0) {
+        status = dr_error_set(err, DR_ERR_USAGE, "%s: no package zips or folders (PLATFORM@PLATFORM_VERSION@ARCH)", dir);
+        goto cleanup;
+    }
+    /* Counted before any zipping, so an oversized package fails fast. */
+    if (inputs->count > MAX_PACKAGE_FILES) {
+        status = dr_error_set(err, DR_ERR_USAGE, "%s: %zu zips and folders; a package may have at most %d files", dir,
+                              inputs->count, MAX_PACKAGE_FILES);
+        goto cleanup;
+    }
+    qsort(inputs->items, inputs->count, sizeof *inputs->items, compare_inputs);
+    for (size_t i = 1; i < inputs->count; i++) {
+        if (strcmp(inputs->items[i - 1].file_name, inputs->items[i].file_name) == 0) {
+            status = dr_error_set(err, DR_ERR_USAGE, "%s: both %s and %s are for %s %s %s; keep one", dir,
+                                  inputs->items[i - 1].entry, inputs->items[i].entry, inputs->items[i].platform,
+                                  inputs->items[i].version, inputs->items[i].arch);
+            goto cleanup;
+        }
+    }
+
+cleanup:
+    if (d)
+        closedir(d);
+    return status;
+}
+
+/* Write len bytes to fd, retrying short writes. */
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Copy src to a new file dest (which must not exist) and flush it to disk. */
+static dr_status copy_file(const char *src, const char *dest, dr_error *err)
+{
+    dr_status status = DR_OK;
+    int in = -1, out = -1;
+    char buf[65536];
+    in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0) {
+        status = dr_error_set(err, DR_ERR_IO, "cannot read %s: %s", src, strerror(errno));
+        goto cleanup;
+    }
+    out = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (out < 0) {
+        status = dr_error_set(err, DR_ERR_IO, "cannot create %s: %s", dest, strerror(errno));
+        goto cleanup;
+    }
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            status = dr_error_set(err, DR_ERR_IO, "reading %s: %s", src, strerror(errno));
+            goto cleanup;
+        }
+        if (n == 0)
+            break;
+        if (write_all(out, buf, (size_t)n) != 0) {
+            status = dr_error_set(err, DR_ERR_IO, "writing %s: %s", dest, strerror(errno));
+            goto cleanup;
+        }
+    }
+    if (fsync(out) != 0) {
+        status = dr_error_set(err, DR_ERR_IO, "writing %s: %s", dest, strerror(errno));
+        goto cleanup;
+    }
+
+cleanup:
+    if (in >= 0)
+        close(in);
+    if (out >= 0 && close(out) != 0 && status == DR_OK)
+        status = dr_error_set(err, DR_ERR_IO, "writing %s: %s", dest, strerror(errno));
+    return status;
+}
+
+/* Put in's zip into out_dir as in->file_name, checked against the quotas and layout rules, and hash it. */
+static dr_status stage_zip(build_input *in, const char *out_dir, dr_error *err)
+{
+    dr_status status = DR_OK;
+    char *dest = NULL;
+    char label[512];
+    snprintf(label, sizeof label, "%s%s", in->entry, in->is_dir ? "/" : "");
+    if (asprintf(&dest, "%s/%s", out_dir, in->file_name) < 0) {
+        dest = NULL;
+        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    if (in->is_dir) {
+        status = dr_archive_create_from_dir(in->source, dest, err);
+        if (status != DR_OK) {
+            dr_error_wrap(err, "zipping %s", label);
+            goto cleanup;
+        }
+        struct stat st;
+        if (stat(dest, &st) != 0) {
+            status = dr_error_set(err, DR_ERR_IO, "%s: %s", dest, strerror(errno));
+            goto cleanup;
+        }
+        if (st.st_size > MAX_ZIP_BYTES) {
+            status = dr_error_set(err, DR_ERR_USAGE, "%s: zips to %lld bytes; a package zip may be at most 1 GiB",
+                                  label, (long long)st.st_size);
+            goto cleanup;
+        }
+        status = dr_package_layout_check_zip(dest, label, err);
+    } else {
+        /* Check the zip where it is, so a bad one is never copied. */
+        status = dr_package_layout_check_zip(in->source, label, err);
+        if (status == DR_OK)
+            status = copy_file(in->source, dest, err);
+    }
+    if (status != DR_OK)
+        goto cleanup;
+    status = dr_sha256_file_hex(dest, in->sha256, err);
+
+cleanup:
+    free(dest);
+    return status;
+}
+
+/* parent[key] as an object, created when absent; NULL when out of memory. */
+static json_t *child_object(json_t *parent, const char *key)
+{
+    json_t *child = json_object_get(parent, key);
+    if (child)
+        return child;
+    child = json_object();
+    if (!child || json_object_set_new(parent, key, child) != 0)
+        return NULL;
+    return child;
+}
+
+/* The manifest text for inputs: pretty-printed, keys sorted, ending in a newline.  Caller frees. */
+static char *manifest_json(const build_inputs *inputs, const char *version, const char *publisher)
+{
+    char *text = NULL;
+    int failed = 0;
+    json_t *root = json_object();
+    json_t *packages = json_object();
+    json_t *files = json_object();
+    if (!root || !packages || !files) {
+        json_decref(packages);
+        json_decref(files);
+        goto cleanup;
+    }
+    failed |= json_object_set_new(root, "schemaVersion", json_string("2.0"));
+    failed |= json_object_set_new(root, "version", json_string(version));
+    if (publisher)
+        failed |= json_object_set_new(root, "publisher", json_string(publisher));
+    failed |= json_object_set_new(root, "packages", packages);
+    failed |= json_object_set_new(root, "files", files);
+    for (size_t i = 0; i < inputs->count && !failed; i++) {
+        const build_input *in = &inputs->items[i];
+        json_t *arches = child_object(child_object(packages, in->platform), in->version);
+        failed |= !arches;
+        if (arches)
+            failed |= json_object_set_new(arches, in->arch, json_pack("{s:s}", "file", in->file_name));
+        failed |= json_object_set_new(files, in->file_name,
+                                      json_pack("{s:{s:s}}", "checksums", "sha256", in->sha256));
+    }
+    if (failed)
+        goto cleanup;
+    char *dumped = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (dumped && asprintf(&text, "%s\n", dumped) < 0)
+        text = NULL;
+    free(dumped);
+
+cleanup:
+    json_decref(root);
+    return text;
+}
+
+static dr_status write_text_file(const char *path, const char *text, dr_error *err)
+{
+    dr_status status = DR_OK;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        status = dr_error_set(err, DR_ERR_IO, "cannot create %s: %s", path, strerror(errno));
+        goto cleanup;
+    }
+    if (write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0) {
+        status = dr_error_set(err, DR_ERR_IO, "writing %s: %s", path, strerror(errno));
+        goto cleanup;
+    }
+
+cleanup:
+    if (fd >= 0 && close(fd) != 0 && status == DR_OK)
+        status = dr_error_set(err, DR_ERR_IO, "writing %s: %s", path, strerror(errno));
+    return status;
+}
+
+/* Remove the staging directory and the files build put in it (it holds no subdirectories). */
+static void remove_staging(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d)) != NULL) {
+            if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+                unlinkat(dirfd(d), de->d_name, 0);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+/* Build the package in a staging directory beside out, then rename it to out: all or nothing. */
+static dr_status build_package(const char *dir, const char *out, const char *version, const char *publisher,
+                               build_inputs *inputs, dr_error *err)
+{
+    dr_status status = DR_OK;
+    char *staging = NULL, *text = NULL, *manifest_path = NULL;
+    dr_manifest *check = NULL;
+    struct stat st;
+    if (lstat(out, &st) == 0) {
+        status = dr_error_set(err, DR_ERR_IO, "%s already exists; remove it or choose another --out", out);
+        goto cleanup;
+    }
+    status = list_inputs(dir, inputs, err);
+    if (status != DR_OK)
+        goto cleanup;
+    if (asprintf(&staging, "%s.tmp-XXXXXX", out) < 0) {
+        staging = NULL;
+        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    if (!mkdtemp(staging)) {
+        status = dr_error_set(err, DR_ERR_IO, "cannot create %s: %s", staging, strerror(errno));
+        free(staging);
+        staging = NULL;
+        goto cleanup;
+    }
+    for (size_t i = 0; i < inputs->count; i++) {
+        status = stage_zip(&inputs->items[i], staging, err);
+        if (status != DR_OK)
+            goto cleanup;
+    }
+    text = manifest_json(inputs, version, publisher);
+    if (!text) {
+        status = dr_error_set(err, DR_ERR_NOMEM, "cannot write the manifest: out of memory, or --publisher is not UTF-8");
+        goto cleanup;
+    }
+    /* What the worker will read must parse; a failure here is a bug in build, not in the input. */
+    status = dr_manifest_parse(text, strlen(text), &check, err);
+    if (status != DR_OK) {
+        dr_error_wrap(err, "built manifest does not parse (a bug)");
+        status = err->status = DR_ERR_INTERNAL;
+        goto cleanup;
+    }
+    if (asprintf(&manifest_path, "%s/manifest.json", staging) < 0) {
+        manifest_path = NULL;
+        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    status = write_text_file(manifest_path, text, err);
+    if (status != DR_OK)
+        goto cleanup;
+    if (rename(staging, out) != 0) {
+        status = dr_error_set(err, DR_ERR_IO, "cannot rename %s to %s: %s", staging, out, strerror(errno));
+        goto cleanup;
+    }
+
+cleanup:
+    if (status != DR_OK && staging)
+        remove_staging(staging);
+    dr_manifest_free(check);
+    free(manifest_path);
+    free(text);
+    free(staging);
+    return status;
+}
+
+static int package_build(int argc, char **argv)
+{
+    int exit_code = DR_EXIT_OK;
+    dr_error err = {0};
+    char *out = NULL;
+    build_inputs inputs = {0};
+    dr_config *cfg = dr_producer_load_settings(build_settings, sizeof build_settings / sizeof build_settings[0], argc,
+                                               argv, build_usage, &exit_code);
+    if (!cfg)
+        return exit_code;
+    char *const *positional;
+    size_t positional_count = dr_config_positional(cfg, &positional);
+    const char *name = dr_config_string(cfg, "name");
+    const char *version = dr_config_string(cfg, "version");
+    if (positional_count != 1 || !name || !version) {
+        dr_error_set(&err, DR_ERR_USAGE, "package build needs DIR, --name and --version (see --help)");
+        goto fail;
+    }
+    if (check_token("--name", name, &err) != DR_OK || check_token("--version", version, &err) != DR_OK)
+        goto fail;
+    const char *out_setting = dr_config_string(cfg, "out");
+    if (out_setting ? asprintf(&out, "%s", out_setting) < 0 : asprintf(&out, "./%s-%s", name, version) < 0) {
+        out = NULL;
+        dr_error_set(&err, DR_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    /* "out/" would put the staging directory inside out; drop trailing slashes. */
+    for (size_t len = strlen(out); len > 1 && out[len - 1] == '/'; len--)
+        out[len - 1] = '\0';
+    if (build_package(positional[0], out, version, dr_config_string(cfg, "publisher"), &inputs, &err) != DR_OK)
+        goto fail;
+    for (size_t i = 0; i < inputs.count; i++)
+        printf("%s  %s/%s\n", inputs.items[i].sha256, out, inputs.items[i].file_name);
+    printf("manifest: %s/manifest.json\n", out);
+    goto cleanup;
+
+fail:
+    exit_code = dr_producer_fail(&err);
+cleanup:
+    build_inputs_free(&inputs);
+    free(out);
+    dr_config_free(cfg);
+    return exit_code;
+}
+
+/* ---- resolve ---- */
+
+static const dr_setting resolve_settings[] = {
+    DR_COMMON_SETTINGS,
+    {"platform", DR_SETTING_STRING, NULL, "platform name or os-release ID, e.g. ubuntu, rhel, rocky (required)"},
+    {"platform-version", DR_SETTING_STRING, NULL, "platform version, e.g. 22.04 (required)"},
+    {"arch", DR_SETTING_STRING, NULL, "architecture, e.g. x86_64, amd64, arm64 (required)"},
+    {"id-like", DR_SETTING_STRING, NULL, "platform family as os-release ID_LIKE, e.g. \"rhel fedora\""},
+};
+
+static const char resolve_usage[] =
+    "usage: drover-producer package resolve MANIFEST --platform P --platform-version V --arch A [--id-like \"L ...\"]\n"
+    "\n"
+    "Prints the zip a target with this platform would install, its sha256 and the rule that chose it,\n"
+    "as the lines \"file: X\", \"sha256: H\" and \"rule: R\"; or, when the manifest has nothing for the\n"
+    "platform, exits 1 saying what was tried. The platform's family (rocky -> redhat, ubuntu -> debian,\n"
+    "...) comes from a built-in table and --id-like.";
+
+static int package_resolve(int argc, char **argv)
+{
+    int exit_code = DR_EXIT_OK;
+    dr_error err = {0};
+    dr_manifest *manifest = NULL;
+    dr_config *cfg = dr_producer_load_settings(resolve_settings, sizeof resolve_settings / sizeof resolve_settings[0],
+                                               argc, argv, resolve_usage, &exit_code);
+    if (!cfg)
+        return exit_code;
+    char *const *positional;
+    const char *platform_name = dr_config_string(cfg, "platform");
+    const char *platform_version = dr_config_string(cfg, "platform-version");
+    const char *arch = dr_config_string(cfg, "arch");
+    if (dr_config_positional(cfg, &positional) != 1 || !platform_name || !platform_version || !arch) {
+        dr_error_set(&err, DR_ERR_USAGE,
+                     "package resolve needs MANIFEST, --platform, --platform-version and --arch (see --help)");
+        goto fail;
+    }
+    dr_platform platform;
+    if (dr_platform_init(&platform, platform_name, platform_version, arch, dr_config_string(cfg, "id-like"), &err) !=
+        DR_OK)
+        goto fail;
+    if (dr_manifest_load(positional[0], &manifest, &err) != DR_OK)
+        goto fail;
+    dr_manifest_selection selection;
+    if (dr_manifest_select_file(manifest, &platform, &selection, &err) != DR_OK)
+        goto fail;
+    printf("file: %s\nsha256: %s\nrule: %s\n", selection.file->name, selection.file->sha256, selection.rule);
+    goto cleanup;
+
+fail:
+    exit_code = dr_producer_fail(&err);
+cleanup:
+    dr_manifest_free(manifest);
+    dr_config_free(cfg);
+    return exit_code;
+}
+
+/* ---- dispatch ---- */
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} package_verbs[] = {
+    {"build", package_build, "build a package (zips and manifest.json) from per-platform zips or folders"},
+    {"resolve", package_resolve, "show which zip of a manifest a platform gets, and why"},
+};
+#define PACKAGE_VERB_COUNT (sizeof package_verbs / sizeof package_verbs[0])
+
+static void package_usage(FILE *out)
+{
+    fprintf(out, "usage: drover-producer package VERB [--help] [settings]\n\nverbs:\n");
+    for (size_t i = 0; i < PACKAGE_VERB_COUNT; i++)
+        fprintf(out, "  %-8s %s\n", package_verbs[i].name, package_verbs[i].summary);
+}
+
+int cmd_package(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+        package_usage(argc < 1 ? stderr : stdout);
+        return argc < 1 ? DR_EXIT_USAGE : DR_EXIT_OK;
+    }
+    for (size_t i = 0; i < PACKAGE_VERB_COUNT; i++)
+        if (strcmp(argv[0], package_verbs[i].name) == 0)
+            return package_verbs[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "drover-producer: unknown package verb '%s'\n", argv[0]);
+    package_usage(stderr);
+    return DR_EXIT_USAGE;
+}

@@ -1,0 +1,126 @@
+# apply_lib.sh - shared steps of the `drover-worker apply` end-to-end tests.
+# Source it from a test; it sets up $WORK (removed on exit) and helpers to
+# build packages, serve them over real HTTP on loopback, run apply, and check
+# that nothing outside the target changed.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+TEST_HTTP="$DROVER_BUILD_DIR/drover_test_http"
+CACHE="$WORK/cache"
+REPO="$WORK/repo"          # what the HTTP server serves
+TARGETS="$WORK/targets"
+mkdir -p "$CACHE" "$REPO" "$TARGETS"
+HTTP_PID=
+APPLY_EXTRA=()
+
+cleanup() {
+  [ -n "$HTTP_PID" ] && kill "$HTTP_PID" 2>/dev/null && wait "$HTTP_PID" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# start_http [server flags...]: serve $REPO on a loopback port; sets BASE_URL.
+start_http() {
+  "$TEST_HTTP" --root "$REPO" --port-file "$WORK/http.port" --log "$WORK/http.log" "$@" >"$WORK/http.out" 2>&1 &
+  HTTP_PID=$!
+  for _ in $(seq 1 100); do [ -s "$WORK/http.port" ] && break; sleep 0.05; done
+  [ -s "$WORK/http.port" ] || fail "test HTTP server did not start"
+  BASE_URL="http://127.0.0.1:$(cat "$WORK/http.port")"
+}
+
+# make_version NAME VERSION [PLATFORM_KEY [VERSION_KEY [ARCH_KEY]]]
+# Builds $REPO/NAME/VERSION/{pkg.zip,manifest.json} from the scripts found in
+# $WORK/src/NAME-VERSION/ (create them first with write_script).
+make_version() {
+  local name=$1 version=$2 pkey=${3:-_any} vkey=${4:-_any} akey=${5:-_any}
+  local src="$WORK/src/$name-$version" out="$REPO/$name/$version"
+  mkdir -p "$out"
+  rm -f "$out/pkg.zip"
+  (cd "$src" && zip -q -r -X "$out/pkg.zip" .)
+  write_manifest "$out" "$version" pkg.zip "$(sha256sum "$out/pkg.zip" | cut -d' ' -f1)" "$pkey" "$vkey" "$akey"
+}
+
+# write_manifest DIR VERSION FILE SHA256 [PLATFORM_KEY VERSION_KEY ARCH_KEY [PUBLISHER]]
+write_manifest() {
+  local dir=$1 version=$2 file=$3 sha=$4 pkey=${5:-_any} vkey=${6:-_any} akey=${7:-_any} publisher=${8:-drover-tests}
+  cat >"$dir/manifest.json" <<JSON
+{
+  "schemaVersion": "2.0",
+  "version": "$version",
+  "publisher": "$publisher",
+  "packages": { "$pkey": { "$vkey": { "$akey": { "file": "$file" } } } },
+  "files": { "$file": { "checksums": { "sha256": "$sha" } } }
+}
+JSON
+}
+
+# write_script NAME VERSION SCRIPT BODY: a lifecycle script that first logs
+# "SCRIPT VERSION" to the target's drover-test.log, then runs BODY.
+write_script() {
+  local name=$1 version=$2 script=$3 body=$4
+  mkdir -p "$WORK/src/$name-$version"
+  cat >"$WORK/src/$name-$version/$script" <<SH
+#!/bin/sh
+echo "$script \$DROVER_VERSION" >> "\$DROVER_TARGET_ROOT/drover-test.log"
+$body
+SH
+}
+
+# simple_package NAME VERSION: install.sh writes opt/NAME/version, uninstall.sh removes it.
+simple_package() {
+  local name=$1 version=$2
+  write_script "$name" "$version" install.sh "mkdir -p \"\$DROVER_TARGET_ROOT/opt/$name\" && echo \"\$DROVER_VERSION\" > \"\$DROVER_TARGET_ROOT/opt/$name/version\""
+  write_script "$name" "$version" uninstall.sh "rm -rf \"\$DROVER_TARGET_ROOT/opt/$name\""
+  echo "payload of $name $version" >"$WORK/src/$name-$version/payload.txt"
+}
+
+new_target() { mkdir -p "$TARGETS/$1"; echo "$TARGETS/$1"; }
+
+# apply TARGET_DIR [flags...]: run drover-worker apply; output in $OUT, exit code in $RC.
+apply() {
+  local target=$1; shift
+  set +e
+  OUT=$("$WORKER" apply --target-root "$target" --cache-dir "$CACHE" \
+        --platform ubuntu --platform-version 22.04 --arch x86_64 \
+        --fetch-backoff-ms 50 --log-level warn ${APPLY_EXTRA[@]+"${APPLY_EXTRA[@]}"} "$@" 2>&1)
+  RC=$?
+  set -e
+}
+
+# expect_rc N: the last apply exited N.
+expect_rc() { [ "$RC" -eq "$1" ] || fail "expected exit $1, got $RC; output:
+$OUT"; pass; }
+# expect_out TEXT: the last apply's output has the line/substring TEXT.
+expect_out() { grep -qF -- "$1" <<<"$OUT" || fail "expected output to contain '$1'; output:
+$OUT"; pass; }
+expect_no_out() { ! grep -qF -- "$1" <<<"$OUT" || fail "expected output not to contain '$1'; output:
+$OUT"; pass; }
+
+# script_log TARGET: what scripts ran on the target, one "script version" per line.
+script_log() { if [ -f "$1/drover-test.log" ]; then tr "\n" ";" <"$1/drover-test.log"; fi; }
+expect_log() { local got; got=$(script_log "$1"); [ "$got" = "$2" ] || fail "expected scripts '$2' on $1, got '$got'"; pass; }
+clear_log() { rm -f "$1/drover-test.log"; }
+
+# snapshot_outside TARGET: a listing of everything under $WORK except the
+# target, the cache and the server log; compare two with expect_same_outside.
+snapshot_outside() {
+  find "$WORK" \( -path "$1" -o -path "$CACHE" -o -path "$WORK/http.log" \) -prune -o -printf '%p %s %m %T@\n' | sort
+}
+expect_same_outside() {
+  local after; after=$(snapshot_outside "$1")
+  [ "$after" = "$2" ] || fail "something outside the target changed:
+$(diff <(echo "$2") <(echo "$after"))"
+  pass
+}
+
+# installed_version TARGET NAME: the version in the install record, or "none".
+installed_version() {
+  local rec="$1/var/lib/drover/packages/$2/installstate"
+  [ -f "$rec" ] && sed -n 's/.*"version": "\(.*\)".*/\1/p' "$rec" | head -1 || echo none
+}
+expect_installed() { local got; got=$(installed_version "$1" "$2"); [ "$got" = "$3" ] || fail "expected $2 $3 recorded on $1, got $got"; pass; }
+
+# process_gone PID: the process is gone or a zombie waiting to be reaped.
+process_gone() {
+  [ ! -e "/proc/$1/stat" ] && return 0
+  local state; state=$(sed 's/^[0-9]* (.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null || echo X)
+  [ "$state" = Z ] || [ "$state" = X ]
+}

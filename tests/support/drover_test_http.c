@@ -1,0 +1,526 @@
+/*
+ * drover_test_http - a loopback HTTP/1.1 file server for the tests.
+ *
+ *   drover_test_http --root DIR [--port-file FILE] [--log FILE]
+ *                    [--cut-once NAME] [--stall NAME] [--delay-ms N]
+ *
+ * Serves GET and HEAD of the files under DIR on 127.0.0.1, on a port the
+ * kernel picks; the port is the first line on stdout and, written atomically,
+ * the content of --port-file.  "Range: bytes=N-" (and N-M) gives 206, or 416
+ * when N is past the end.  One connection per request ("Connection: close"),
+ * one thread per connection.
+ *
+ * Faults, for the download tests:
+ *   --cut-once NAME  the first GET of /NAME sends the full Content-Length but
+ *                    half the body, then closes the connection.
+ *   --stall NAME     every GET of /NAME sends half the body, then waits until
+ *                    the client gives up.
+ *   --delay-ms N     every request waits N ms before it is answered.
+ *
+ * --log appends "METHOD /path range=<Range header or -> status=<code>
+ * bytes=<body bytes>" per request, flushed at once.  The line is written
+ * before the last byte of the response leaves, so a client that has its
+ * answer always finds the line in the log.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REQUEST_HEAD_MAX 16384
+#define BODY_BLOCK 65536
+#define RECV_TIMEOUT_SECONDS 30
+
+static struct {
+    const char *root;
+    const char *cut_once; /* NAME, without the leading '/' */
+    const char *stall;
+    long delay_ms;
+    FILE *log;
+} server;
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int cut_done;
+static volatile sig_atomic_t stop_requested;
+
+/* What one request asked for and what it was answered, for the log. */
+typedef struct request {
+    char method[16];
+    char path[1024]; /* as sent, before decoding */
+    char range[128]; /* the Range header value, or "-" */
+    int status;
+    uint64_t body_sent;
+    int logged;
+} request;
+
+static void log_request(request *req)
+{
+    if (req->logged)
+        return;
+    req->logged = 1;
+    if (!server.log)
+        return;
+    pthread_mutex_lock(&log_lock);
+    fprintf(server.log, "%s %s range=%s status=%d bytes=%" PRIu64 "\n",
+            req->method[0] ? req->method : "-", req->path[0] ? req->path : "-", req->range,
+            req->status, req->body_sent);
+    fflush(server.log);
+    pthread_mutex_unlock(&log_lock);
+}
+
+static int send_all(int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec left = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    while (nanosleep(&left, &left) != 0 && errno == EINTR)
+        ;
+}
+
+/*
+ * Read up to the blank line that ends the request head.  Returns its length,
+ * 0 when the client left without sending anything (a port probe), or -1.
+ */
+static int read_request_head(int fd, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    while (len + 1 < size) {
+        ssize_t n = recv(fd, buf + len, size - 1 - len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return len == 0 ? 0 : -1;
+        len += (size_t)n;
+        buf[len] = '\0';
+        if (strstr(buf, "\r\n\r\n") || strstr(buf, "\n\n"))
+            return (int)len;
+    }
+    return -1;
+}
+
+/* The next space-delimited word of *cursor into out; 0 when there is none or it is too long. */
+static int next_word(const char **cursor, char *out, size_t size)
+{
+    const char *p = *cursor;
+    while (*p == ' ')
+        p++;
+    size_t len = strcspn(p, " \r\n");
+    if (len == 0 || len >= size)
+        return 0;
+    memcpy(out, p, len);
+    out[len] = '\0';
+    *cursor = p + len;
+    return 1;
+}
+
+/* The value of header name (case-insensitive) into out, or 0 when absent. */
+static int find_header(const char *head, const char *name, char *out, size_t size)
+{
+    size_t name_len = strlen(name);
+    for (const char *line = strchr(head, '\n'); line; line = strchr(line, '\n')) {
+        line++;
+        if (strncasecmp(line, name, name_len) != 0 || line[name_len] != ':')
+            continue;
+        const char *value = line + name_len + 1;
+        while (*value == ' ' || *value == '\t')
+            value++;
+        size_t len = strcspn(value, "\r\n");
+        if (len >= size)
+            len = size - 1;
+        memcpy(out, value, len);
+        out[len] = '\0';
+        return 1;
+    }
+    return 0;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Decode %XX and drop the query. 0 when the result is not a safe path under root. */
+static int decode_path(const char *target, char *out, size_t size)
+{
+    size_t len = 0;
+    if (target[0] != '/')
+        return 0;
+    for (const char *p = target; *p && *p != '?' && *p != '#'; p++) {
+        char c = *p;
+        if (c == '%') {
+            int hi = hex_value(p[1]), lo = hi < 0 ? -1 : hex_value(p[2]);
+            if (lo < 0)
+                return 0;
+            c = (char)(hi * 16 + lo);
+            p += 2;
+        }
+        if (c == '\0' || len + 1 >= size)
+            return 0;
+        out[len++] = c;
+    }
+    out[len] = '\0';
+    return strstr(out, "..") == NULL;
+}
+
+/* "bytes=N-" or "bytes=N-M" into [*first, *last]; 0 for anything else (served whole). */
+static int parse_range(const char *value, uint64_t size, uint64_t *first, uint64_t *last)
+{
+    char *end;
+    if (strncmp(value, "bytes=", 6) != 0 || value[6] < '0' || value[6] > '9')
+        return 0;
+    errno = 0;
+    unsigned long long n = strtoull(value + 6, &end, 10);
+    if (errno || *end != '-')
+        return 0;
+    *first = n;
+    *last = size ? size - 1 : 0;
+    if (end[1] >= '0' && end[1] <= '9') {
+        unsigned long long m = strtoull(end + 1, &end, 10);
+        if (errno || m < n)
+            return 0;
+        if (m < *last)
+            *last = m;
+    }
+    return *end == '\0' || *end == '-' ? 1 : 0;
+}
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 206: return "Partial Content";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 416: return "Range Not Satisfiable";
+    default: return "Internal Server Error";
+    }
+}
+
+/* A response with a short text body (or none for HEAD). */
+static void send_simple(int fd, request *req, int head_only, const char *extra_header)
+{
+    char response[512];
+    const char *reason = reason_phrase(req->status);
+    size_t body_len = head_only ? 0 : strlen(reason) + 1;
+    int len = snprintf(response, sizeof response,
+                       "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\nContent-Type: text/plain\r\n"
+                       "%sConnection: close\r\n\r\n%s%s",
+                       req->status, reason, strlen(reason) + 1, extra_header ? extra_header : "",
+                       head_only ? "" : reason, head_only ? "" : "\n");
+    req->body_sent = body_len;
+    log_request(req);
+    send_all(fd, response, (size_t)len);
+}
+
+/* Wait until the client closes the connection (or the process ends). */
+static void wait_for_client_to_leave(int fd)
+{
+    char discard[1024];
+    for (;;) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+            return;
+        ssize_t n = recv(fd, discard, sizeof discard, 0);
+        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK))
+            return;
+    }
+}
+
+/*
+ * Send bytes [first, first+length) of file, stopping after limit bytes (the
+ * cut and stall faults send half).  The log line goes out before the last
+ * block so the client cannot see the end of the answer before the line.
+ */
+static void send_file_body(int fd, int file, uint64_t first, uint64_t length, uint64_t limit,
+                           request *req)
+{
+    char *block = malloc(BODY_BLOCK);
+    if (!block)
+        goto cleanup;
+    uint64_t to_send = limit < length ? limit : length;
+    while (req->body_sent < to_send) {
+        size_t want = to_send - req->body_sent > BODY_BLOCK ? BODY_BLOCK
+                                                            : (size_t)(to_send - req->body_sent);
+        ssize_t n = pread(file, block, want, (off_t)(first + req->body_sent));
+        if (n <= 0)
+            goto cleanup;
+        if (req->body_sent + (uint64_t)n == to_send && to_send == length) {
+            uint64_t sent_before = req->body_sent;
+            req->body_sent = to_send;
+            log_request(req);
+            req->body_sent = sent_before;
+        }
+        if (send_all(fd, block, (size_t)n) != 0)
+            goto cleanup;
+        req->body_sent += (uint64_t)n;
+    }
+cleanup:
+    free(block);
+}
+
+static void serve_file(int fd, request *req, int head_only, const char *path)
+{
+    char full[PATH_MAX];
+    int file = -1;
+    struct stat st;
+    if (snprintf(full, sizeof full, "%s%s", server.root, path) >= (int)sizeof full ||
+        (file = open(full, O_RDONLY | O_CLOEXEC)) < 0 || fstat(file, &st) != 0 ||
+        !S_ISREG(st.st_mode)) {
+        req->status = 404;
+        send_simple(fd, req, head_only, NULL);
+        goto cleanup;
+    }
+    uint64_t size = (uint64_t)st.st_size, first = 0, last = size ? size - 1 : 0;
+    int ranged = strcmp(req->range, "-") != 0 && parse_range(req->range, size, &first, &last);
+    if (ranged && first >= size) {
+        char content_range[64];
+        snprintf(content_range, sizeof content_range, "Content-Range: bytes */%" PRIu64 "\r\n",
+                 size);
+        req->status = 416;
+        send_simple(fd, req, head_only, content_range);
+        goto cleanup;
+    }
+    uint64_t length = ranged ? last - first + 1 : size;
+    char head[512];
+    int head_len;
+    req->status = ranged ? 206 : 200;
+    if (ranged)
+        head_len = snprintf(head, sizeof head,
+                            "HTTP/1.1 206 Partial Content\r\nContent-Length: %" PRIu64
+                            "\r\nContent-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64
+                            "\r\nContent-Type: application/octet-stream\r\nAccept-Ranges: bytes"
+                            "\r\nConnection: close\r\n\r\n",
+                            length, first, last, size);
+    else
+        head_len = snprintf(head, sizeof head,
+                            "HTTP/1.1 200 OK\r\nContent-Length: %" PRIu64
+                            "\r\nContent-Type: application/octet-stream\r\nAccept-Ranges: bytes"
+                            "\r\nConnection: close\r\n\r\n",
+                            length);
+    if (head_only || length == 0) {
+        log_request(req);
+        send_all(fd, head, (size_t)head_len);
+        goto cleanup;
+    }
+    const char *name = path + 1;
+    int stall = server.stall && strcmp(name, server.stall) == 0;
+    int cut = !stall && server.cut_once && strcmp(name, server.cut_once) == 0 &&
+              atomic_exchange(&cut_done, 1) == 0;
+    if (send_all(fd, head, (size_t)head_len) != 0) {
+        log_request(req);
+        goto cleanup;
+    }
+    send_file_body(fd, file, first, length, stall || cut ? length / 2 : length, req);
+    log_request(req);
+    if (stall)
+        wait_for_client_to_leave(fd);
+cleanup:
+    if (file >= 0)
+        close(file);
+}
+
+static void serve_connection(int fd)
+{
+    char head[REQUEST_HEAD_MAX];
+    char path[1024];
+    request req = {.range = "-"};
+    struct timeval timeout = {.tv_sec = RECV_TIMEOUT_SECONDS};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    int head_len = read_request_head(fd, head, sizeof head);
+    if (head_len == 0)
+        return;
+    if (head_len < 0) {
+        req.status = 400;
+        send_simple(fd, &req, 0, NULL);
+        return;
+    }
+    const char *cursor = head;
+    char version[16];
+    int well_formed = next_word(&cursor, req.method, sizeof req.method) &&
+                      next_word(&cursor, req.path, sizeof req.path) &&
+                      next_word(&cursor, version, sizeof version) &&
+                      strncmp(version, "HTTP/1.", 7) == 0;
+    find_header(head, "Range", req.range, sizeof req.range);
+    if (server.delay_ms > 0)
+        sleep_ms(server.delay_ms);
+    if (!well_formed) {
+        req.status = 400;
+        send_simple(fd, &req, 0, NULL);
+        return;
+    }
+    int head_only = strcmp(req.method, "HEAD") == 0;
+    if (!head_only && strcmp(req.method, "GET") != 0) {
+        req.status = 405;
+        send_simple(fd, &req, 0, "Allow: GET, HEAD\r\n");
+        return;
+    }
+    if (!decode_path(req.path, path, sizeof path)) {
+        req.status = 403;
+        send_simple(fd, &req, head_only, NULL);
+        return;
+    }
+    serve_file(fd, &req, head_only, path);
+}
+
+static void *connection_thread(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    serve_connection(fd);
+    close(fd);
+    return NULL;
+}
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* Write the port to path through a temporary file, so a reader never sees it half-written. */
+static int write_port_file(const char *path, int port)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return -1;
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    int ok = fprintf(f, "%d\n", port) > 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: drover_test_http --root DIR [--port-file FILE] [--log FILE] "
+                    "[--cut-once NAME] [--stall NAME] [--delay-ms N]\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    const char *port_file = NULL, *log_path = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *flag = argv[i];
+        if (i + 1 >= argc)
+            return usage();
+        const char *value = argv[++i];
+        if (strcmp(flag, "--root") == 0)
+            server.root = value;
+        else if (strcmp(flag, "--port-file") == 0)
+            port_file = value;
+        else if (strcmp(flag, "--log") == 0)
+            log_path = value;
+        else if (strcmp(flag, "--cut-once") == 0)
+            server.cut_once = value[0] == '/' ? value + 1 : value;
+        else if (strcmp(flag, "--stall") == 0)
+            server.stall = value[0] == '/' ? value + 1 : value;
+        else if (strcmp(flag, "--delay-ms") == 0)
+            server.delay_ms = atol(value);
+        else
+            return usage();
+    }
+    if (!server.root)
+        return usage();
+    if (log_path && !(server.log = fopen(log_path, "ae"))) {
+        fprintf(stderr, "drover_test_http: cannot open log %s: %s\n", log_path, strerror(errno));
+        return 1;
+    }
+
+    /* Stop signals are blocked everywhere except inside ppoll() in this thread. */
+    sigset_t stop_signals, waiting_mask;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, &waiting_mask);
+    sigdelset(&waiting_mask, SIGTERM);
+    sigdelset(&waiting_mask, SIGINT);
+    struct sigaction action = {.sa_handler = on_stop_signal};
+    sigaction(SIGTERM, &action, NULL);
+    sigaction(SIGINT, &action, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t addr_len = sizeof addr;
+    if (listener < 0 || setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(listener, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(listener, 128) != 0 ||
+        getsockname(listener, (struct sockaddr *)&addr, &addr_len) != 0) {
+        fprintf(stderr, "drover_test_http: cannot listen on 127.0.0.1: %s\n", strerror(errno));
+        return 1;
+    }
+    int port = ntohs(addr.sin_port);
+    printf("%d\n", port);
+    fflush(stdout);
+    if (port_file && write_port_file(port_file, port) != 0) {
+        fprintf(stderr, "drover_test_http: cannot write %s: %s\n", port_file, strerror(errno));
+        return 1;
+    }
+
+    pthread_attr_t detached;
+    pthread_attr_init(&detached);
+    pthread_attr_setdetachstate(&detached, PTHREAD_CREATE_DETACHED);
+    while (!stop_requested) {
+        struct pollfd pfd = {.fd = listener, .events = POLLIN};
+        if (ppoll(&pfd, 1, NULL, &waiting_mask) <= 0)
+            continue;
+        int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            continue;
+        pthread_t thread;
+        if (pthread_create(&thread, &detached, connection_thread, (void *)(intptr_t)fd) != 0)
+            close(fd);
+    }
+
+    /*
+     * Connection threads may be mid-request (a stalled one never ends): leave
+     * them to the process exit, but not while one holds the log.
+     */
+    close(listener);
+    pthread_mutex_lock(&log_lock);
+    if (server.log)
+        fflush(server.log);
+    fflush(stdout);
+    _exit(0);
+}

@@ -1,0 +1,218 @@
+/*
+ * drover-worker apply: run one job on one target directory with no Kafka,
+ * print what happened, exit 0 only on success.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "commands.h"
+#include "config.h"
+#include "engine.h"
+#include "log.h"
+#include "platform.h"
+
+static const dr_setting apply_settings[] = {
+    DR_COMMON_SETTINGS,
+    {"package", DR_SETTING_STRING, NULL, "package name (required)"},
+    {"target-root", DR_SETTING_STRING, NULL, "the target's root directory (required)"},
+    {"manifest", DR_SETTING_STRING, NULL, "manifest URL or file (required to install)"},
+    {"manifest-sha256", DR_SETTING_STRING, NULL, "refuse a manifest whose bytes hash differently"},
+    {"artifacts", DR_SETTING_STRING, NULL, "URL or directory the package zips are under (default: the manifest's folder)"},
+    {"action", DR_SETTING_STRING, "install", "install or uninstall"},
+    {"version", DR_SETTING_STRING, NULL, "version to install or uninstall (default: the manifest's; for uninstall: whatever is installed)"},
+    {"installation-type", DR_SETTING_STRING, "reinstall", "reinstall (uninstall then install) or in-place (update.sh)"},
+    {"arg", DR_SETTING_LIST, NULL, "additional argument KEY=VALUE, passed to scripts as an environment variable"},
+    {"platform", DR_SETTING_STRING, NULL, "platform name, e.g. ubuntu (default: detected from os-release)"},
+    {"platform-version", DR_SETTING_STRING, NULL, "platform version, e.g. 22.04 (default: detected)"},
+    {"arch", DR_SETTING_STRING, NULL, "architecture, e.g. x86_64 (default: detected)"},
+    {"id-like", DR_SETTING_STRING, NULL, "platform family, as os-release ID_LIKE (e.g. \"rhel fedora\")"},
+    {"os-release", DR_SETTING_STRING, NULL, "os-release file to detect the platform from (default: the host's)"},
+    {"target-id", DR_SETTING_STRING, NULL, "target id for scripts and logs (default: the target root's name)"},
+    {"account", DR_SETTING_STRING, "", "account of the target, passed to scripts"},
+    {"region", DR_SETTING_STRING, "", "region of the target, passed to scripts"},
+    {"job-id", DR_SETTING_STRING, NULL, "job id recorded with the install"},
+    {"cache-dir", DR_SETTING_STRING, "/var/cache/drover", "content-addressed artifact cache directory"},
+    {"script-timeout", DR_SETTING_INT, "3600", "seconds a script may run before its process group is killed"},
+    {"lock-wait", DR_SETTING_INT, "3600", "seconds to wait for another action on the same package"},
+    {"fetch-attempts", DR_SETTING_INT, "5", "download attempts before giving up"},
+    {"fetch-timeout", DR_SETTING_INT, "600", "seconds a download may take, all attempts together"},
+    {"fetch-stall-timeout", DR_SETTING_INT, "30", "seconds without data before a download attempt is abandoned"},
+    {"fetch-backoff-ms", DR_SETTING_INT, "200", "first retry delay in milliseconds, doubled each retry"},
+    {"max-download-bytes", DR_SETTING_INT, "1073741824", "largest artifact accepted"},
+    {"max-unpacked-bytes", DR_SETTING_INT, "4294967296", "largest total size a package zip may expand to (zip bomb guard)"},
+    {"max-unpacked-entries", DR_SETTING_INT, "10000", "most entries a package zip may hold"},
+    {"ca-file", DR_SETTING_STRING, NULL, "PEM CA bundle for https downloads (default: the system's)"},
+};
+
+static const char apply_usage[] =
+    "usage: drover-worker apply --package NAME --target-root DIR --manifest URL_OR_FILE [--artifacts URL]\n"
+    "                           [--action install|uninstall] [--version V] [--installation-type reinstall|in-place]\n"
+    "                           [--arg KEY=VALUE ...] [--platform P --platform-version V --arch A]\n"
+    "Runs one job with no Kafka and prints what it did. Exit: 0 success, 1 failed, 2 usage,\n"
+    "3 rejected (would not run), 4 a script timed out.";
+
+/* The manifest's folder, for when --artifacts is not given. */
+static char *default_artifacts(const char *manifest)
+{
+    char *copy = strdup(manifest);
+    if (!copy)
+        return NULL;
+    char *slash = strrchr(copy, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        strcpy(copy, ".");
+    return copy;
+}
+
+static int parse_installation_type(const char *text, dr_installation_type *out)
+{
+    if (strcasecmp(text, "reinstall") == 0 || strcasecmp(text, "uninstall-reinstall") == 0 ||
+        strcasecmp(text, "Uninstall and reinstall") == 0)
+        *out = DR_INSTALL_REINSTALL;
+    else if (strcasecmp(text, "in-place") == 0 || strcasecmp(text, "In-place update") == 0)
+        *out = DR_INSTALL_IN_PLACE;
+    else
+        return -1;
+    return 0;
+}
+
+static void print_block(const char *title, const char *text)
+{
+    if (!text || !text[0])
+        return;
+    size_t n = strlen(text);
+    printf("--- %s ---\n%s%s", title, text, text[n - 1] == '\n' ? "" : "\n");
+}
+
+static void print_result(const dr_job_request *job, const dr_job_result *r)
+{
+    printf("outcome: %s\n", dr_outcome_name(r->outcome));
+    printf("target: %s\n", job->target_id);
+    printf("action: %s %s%s%s\n", job->action == DR_ACTION_INSTALL ? "install" : "uninstall", job->package,
+           job->version ? " " : "", job->version ? job->version : "");
+    if (r->summary[0])
+        printf("summary: %s\n", r->summary);
+    if (r->outcome != DR_OUTCOME_SUCCESS) {
+        printf("reason: %s\n", dr_status_name(r->error.status));
+        printf("message: %s\n", r->error.detail);
+    }
+    if (r->failed_step[0])
+        printf("failed-step: %s\n", r->failed_step);
+    for (size_t i = 0; i < r->step_count; i++)
+        printf("ran: %s\n", r->steps[i]);
+    if (r->exit_code >= 0)
+        printf("exit-code: %d\n", r->exit_code);
+    printf("installed-version: %s\n", r->installed_version[0] ? r->installed_version : "(none)");
+    printf("reboot-required: %s\n", r->reboot_required ? "yes" : "no");
+    if (r->taken_over_lock[0])
+        printf("lock-taken-over-from: %s\n", r->taken_over_lock);
+    if (r->outcome != DR_OUTCOME_SUCCESS) {
+        print_block("stdout (tail)", r->stdout_tail);
+        print_block("stderr (tail)", r->stderr_tail);
+    }
+}
+
+int cmd_apply(int argc, char **argv)
+{
+    int exit_code = DR_EXIT_USAGE;
+    dr_error err = {0};
+    char *artifacts = NULL;
+    dr_config *cfg = dr_config_new(apply_settings, sizeof apply_settings / sizeof apply_settings[0]);
+    if (!cfg) {
+        fprintf(stderr, "drover-worker: out of memory\n");
+        return DR_EXIT_FAILED;
+    }
+    if (dr_config_load(cfg, argc, argv, &err) != DR_OK) {
+        fprintf(stderr, "drover-worker apply: %s\n", err.detail);
+        goto done;
+    }
+    if (dr_config_help_requested(cfg)) {
+        dr_config_print_help(cfg, stdout, apply_usage);
+        exit_code = DR_EXIT_OK;
+        goto done;
+    }
+    int level = dr_log_level_parse(dr_config_string(cfg, "log-level"));
+    dr_log_init("drover-worker", level < 0 ? DR_LOG_INFO : (dr_log_level)level);
+
+    dr_job_request job = {0};
+    job.package = dr_config_string(cfg, "package");
+    job.target_root = dr_config_string(cfg, "target-root");
+    job.manifest_source = dr_config_string(cfg, "manifest");
+    job.manifest_sha256 = dr_config_string(cfg, "manifest-sha256");
+    job.version = dr_config_string(cfg, "version");
+    job.job_id = dr_config_string(cfg, "job-id");
+    job.account = dr_config_string(cfg, "account");
+    job.region = dr_config_string(cfg, "region");
+    const char *action = dr_config_string(cfg, "action");
+    if (strcmp(action, "install") == 0)
+        job.action = DR_ACTION_INSTALL;
+    else if (strcmp(action, "uninstall") == 0)
+        job.action = DR_ACTION_UNINSTALL;
+    if (!job.package || !job.target_root || !job.action ||
+        (job.action == DR_ACTION_INSTALL && !job.manifest_source) ||
+        parse_installation_type(dr_config_string(cfg, "installation-type"), &job.installation_type) != 0) {
+        fprintf(stderr, "drover-worker apply: --package, --target-root, --manifest (to install), a valid --action "
+                        "and --installation-type are required\n%s\n", apply_usage);
+        goto done;
+    }
+    artifacts = dr_config_string(cfg, "artifacts") ? strdup(dr_config_string(cfg, "artifacts"))
+                : job.manifest_source ? default_artifacts(job.manifest_source) : strdup(".");
+    job.artifacts_base = artifacts;
+    job.arg_count = dr_config_list(cfg, "arg", &job.args);
+    const char *target_id = dr_config_string(cfg, "target-id");
+    if (!target_id) {
+        const char *slash = strrchr(job.target_root, '/');
+        target_id = slash && slash[1] ? slash + 1 : job.target_root;
+    }
+    job.target_id = target_id;
+
+    dr_platform platform;
+    const char *platform_name = dr_config_string(cfg, "platform");
+    dr_status status;
+    if (platform_name)
+        status = dr_platform_init(&platform, platform_name, dr_config_string(cfg, "platform-version"),
+                                  dr_config_string(cfg, "arch"), dr_config_string(cfg, "id-like"), &err);
+    else
+        status = dr_platform_detect(&platform, dr_config_string(cfg, "os-release"), &err);
+    if (status != DR_OK) {
+        fprintf(stderr, "drover-worker apply: platform: %s\n", err.detail);
+        goto done;
+    }
+    job.platform = &platform;
+
+    dr_engine_settings settings;
+    dr_engine_settings_default(&settings);
+    settings.cache_dir = dr_config_string(cfg, "cache-dir");
+    settings.script_timeout_seconds = (long)dr_config_int(cfg, "script-timeout");
+    settings.lock_wait_seconds = (long)dr_config_int(cfg, "lock-wait");
+    settings.fetch.max_attempts = (int)dr_config_int(cfg, "fetch-attempts");
+    settings.fetch.timeout_seconds = (long)dr_config_int(cfg, "fetch-timeout");
+    settings.fetch.stall_seconds = (long)dr_config_int(cfg, "fetch-stall-timeout");
+    settings.fetch.backoff_initial_ms = (long)dr_config_int(cfg, "fetch-backoff-ms");
+    settings.fetch.max_bytes = (uint64_t)dr_config_int(cfg, "max-download-bytes");
+    settings.fetch.ca_file = dr_config_string(cfg, "ca-file");
+    settings.archive_limits.max_total_bytes = (uint64_t)dr_config_int(cfg, "max-unpacked-bytes");
+    settings.archive_limits.max_entries = (uint64_t)dr_config_int(cfg, "max-unpacked-entries");
+    settings.worker_id = "apply";
+    if (dr_fetch_global_init() != DR_OK) {
+        fprintf(stderr, "drover-worker apply: cannot initialize libcurl\n");
+        exit_code = DR_EXIT_FAILED;
+        goto done;
+    }
+
+    dr_job_result result;
+    dr_engine_run(&settings, &job, &result);
+    print_result(&job, &result);
+    static const int exit_codes[] = {[DR_OUTCOME_SUCCESS] = DR_EXIT_OK, [DR_OUTCOME_FAILED] = DR_EXIT_FAILED,
+                                     [DR_OUTCOME_TIMED_OUT] = DR_EXIT_TIMED_OUT,
+                                     [DR_OUTCOME_REJECTED] = DR_EXIT_REJECTED};
+    exit_code = exit_codes[result.outcome];
+    dr_job_result_free(&result);
+done:
+    free(artifacts);
+    dr_config_free(cfg);
+    return exit_code;
+}

@@ -1,0 +1,19 @@
+/*
+ * commands.h - drover-worker's verbs, one file each (cmd_<verb>.c).  Each
+ * takes the arguments after the verb and returns the process exit code.
+ */
+#ifndef DROVER_WORKER_COMMANDS_H
+#define DROVER_WORKER_COMMANDS_H
+
+/* Exit codes shared by the verbs. */
+enum {
+    DR_EXIT_OK = 0,
+    DR_EXIT_FAILED = 1,    /* the job ran and failed */
+    DR_EXIT_USAGE = 2,
+    DR_EXIT_REJECTED = 3,  /* the job would not run (bad input, no file for the platform) */
+    DR_EXIT_TIMED_OUT = 4, /* a script passed its timeout */
+};
+
+int cmd_apply(int argc, char **argv);
+
+#endif
