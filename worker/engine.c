@@ -511,9 +511,12 @@ static dr_status engine_install(job_run *run)
     if (!installed)
         snprintf(result->summary, sizeof result->summary, "installed %s %s (%s)", job->package, version,
                  chosen.rule);
+    else if (in_place)
+        snprintf(result->summary, sizeof result->summary, "updated %s from %s to %s (%s)", job->package,
+                 previous.version, version, chosen.rule);
     else
-        snprintf(result->summary, sizeof result->summary, "%s %s %s over %s (%s)", in_place ? "updated to" : "reinstalled",
-                 job->package, version, previous.version, chosen.rule);
+        snprintf(result->summary, sizeof result->summary, "reinstalled %s %s over %s (%s)", job->package, version,
+                 previous.version, chosen.rule);
 done:
     free(sorted_args);
     dr_manifest_free(manifest);
