@@ -2,8 +2,11 @@
  * drover-worker apply: run one job on one target directory with no Kafka,
  * print what happened, exit 0 only on success.
  */
+#include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <strings.h>
 
@@ -16,7 +19,8 @@
 static const dr_setting apply_settings[] = {
     DR_COMMON_SETTINGS,
     {"package", DR_SETTING_STRING, NULL, "package name (required)"},
-    {"target-root", DR_SETTING_STRING, NULL, "the target's root directory (required)"},
+    {"target-root", DR_SETTING_LIST, NULL, "the target's root directory (required); repeat it to run the same job on several targets"},
+    {"concurrency", DR_SETTING_INT, "0", "targets worked on at once when several are given (0: the number of cores)"},
     {"manifest", DR_SETTING_STRING, NULL, "manifest URL or file (required to install)"},
     {"manifest-sha256", DR_SETTING_STRING, NULL, "refuse a manifest whose bytes hash differently"},
     {"artifacts", DR_SETTING_STRING, NULL, "URL or directory the package zips are under (default: the manifest's folder)"},
@@ -29,7 +33,7 @@ static const dr_setting apply_settings[] = {
     {"arch", DR_SETTING_STRING, NULL, "architecture, e.g. x86_64 (default: detected)"},
     {"id-like", DR_SETTING_STRING, NULL, "platform family, as os-release ID_LIKE (e.g. \"rhel fedora\")"},
     {"os-release", DR_SETTING_STRING, NULL, "os-release file to detect the platform from (default: the host's)"},
-    {"target-id", DR_SETTING_STRING, NULL, "target id for scripts and logs (default: the target root's name)"},
+    {"target-id", DR_SETTING_STRING, NULL, "target id for scripts and logs (default: the target root's name; one target only)"},
     {"account", DR_SETTING_STRING, "", "account of the target, passed to scripts"},
     {"region", DR_SETTING_STRING, "", "region of the target, passed to scripts"},
     {"job-id", DR_SETTING_STRING, NULL, "job id recorded with the install"},
@@ -50,8 +54,9 @@ static const char apply_usage[] =
     "usage: drover-worker apply --package NAME --target-root DIR --manifest URL_OR_FILE [--artifacts URL]\n"
     "                           [--action install|uninstall] [--version V] [--installation-type reinstall|in-place]\n"
     "                           [--arg KEY=VALUE ...] [--platform P --platform-version V --arch A]\n"
-    "Runs one job with no Kafka and prints what it did. Exit: 0 success, 1 failed, 2 usage,\n"
-    "3 rejected (would not run), 4 a script timed out.";
+    "Runs one job with no Kafka and prints what it did. With several --target-root, runs it on each\n"
+    "(--concurrency at once) and prints one block per target and a total line.\n"
+    "Exit: 0 success (on every target), 1 failed, 2 usage, 3 rejected (would not run), 4 a script timed out.";
 
 /* The manifest's folder, for when --artifacts is not given. */
 static char *default_artifacts(const char *manifest)
@@ -115,6 +120,91 @@ static void print_result(const dr_job_request *job, const dr_job_result *r)
     }
 }
 
+/* Several targets, one job: a pool of threads takes the next target until none is left. */
+typedef struct batch {
+    const dr_engine_settings *settings;
+    const dr_job_request *job;   /* the template; target_root and target_id vary */
+    char *const *roots;
+    size_t count;
+    size_t next;                 /* under lock */
+    dr_job_result *results;
+    dr_job_request *jobs;
+    pthread_mutex_t lock;
+} batch;
+
+static const char *root_name(const char *root)
+{
+    const char *slash = strrchr(root, '/');
+    return slash && slash[1] ? slash + 1 : root;
+}
+
+static void *batch_thread(void *arg)
+{
+    batch *b = arg;
+    for (;;) {
+        pthread_mutex_lock(&b->lock);
+        size_t i = b->next < b->count ? b->next++ : b->count;
+        pthread_mutex_unlock(&b->lock);
+        if (i == b->count)
+            return NULL;
+        b->jobs[i] = *b->job;
+        b->jobs[i].target_root = b->roots[i];
+        if (!b->jobs[i].target_id)
+            b->jobs[i].target_id = root_name(b->roots[i]);
+        dr_engine_run(b->settings, &b->jobs[i], &b->results[i]);
+    }
+}
+
+/* Run the job on every root; returns the exit code of the worst outcome. */
+static int run_batch(const dr_engine_settings *settings, const dr_job_request *job, char *const *roots,
+                     size_t count, long concurrency)
+{
+    static const int exit_codes[] = {[DR_OUTCOME_SUCCESS] = DR_EXIT_OK, [DR_OUTCOME_FAILED] = DR_EXIT_FAILED,
+                                     [DR_OUTCOME_TIMED_OUT] = DR_EXIT_TIMED_OUT,
+                                     [DR_OUTCOME_REJECTED] = DR_EXIT_REJECTED};
+    batch b = {.settings = settings, .job = job, .roots = roots, .count = count};
+    b.results = calloc(count, sizeof *b.results);
+    b.jobs = calloc(count, sizeof *b.jobs);
+    pthread_t *threads = calloc((size_t)concurrency, sizeof *threads);
+    if (!b.results || !b.jobs || !threads) {
+        free(b.results);
+        free(b.jobs);
+        free(threads);
+        fprintf(stderr, "drover-worker apply: out of memory\n");
+        return DR_EXIT_FAILED;
+    }
+    pthread_mutex_init(&b.lock, NULL);
+    long started = 0;
+    for (; started < concurrency && started < (long)count; started++)
+        if (pthread_create(&threads[started], NULL, batch_thread, &b) != 0)
+            break;
+    if (started == 0)
+        batch_thread(&b);
+    for (long i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    pthread_mutex_destroy(&b.lock);
+
+    int exit_code = DR_EXIT_OK;
+    size_t by_outcome[DR_OUTCOME_REJECTED + 1] = {0};
+    for (size_t i = 0; i < count; i++) {
+        if (count > 1 && i > 0)
+            putchar('\n');
+        print_result(&b.jobs[i], &b.results[i]);
+        by_outcome[b.results[i].outcome]++;
+        if (exit_code == DR_EXIT_OK)
+            exit_code = exit_codes[b.results[i].outcome];
+        dr_job_result_free(&b.results[i]);
+    }
+    if (count > 1)
+        printf("\ntotal: %zu targets: %zu SUCCESS, %zu FAILED, %zu TIMED_OUT, %zu REJECTED\n", count,
+               by_outcome[DR_OUTCOME_SUCCESS], by_outcome[DR_OUTCOME_FAILED], by_outcome[DR_OUTCOME_TIMED_OUT],
+               by_outcome[DR_OUTCOME_REJECTED]);
+    free(b.results);
+    free(b.jobs);
+    free(threads);
+    return exit_code;
+}
+
 int cmd_apply(int argc, char **argv)
 {
     int exit_code = DR_EXIT_USAGE;
@@ -139,7 +229,8 @@ int cmd_apply(int argc, char **argv)
 
     dr_job_request job = {0};
     job.package = dr_config_string(cfg, "package");
-    job.target_root = dr_config_string(cfg, "target-root");
+    char *const *roots;
+    size_t root_count = dr_config_list(cfg, "target-root", &roots);
     job.manifest_source = dr_config_string(cfg, "manifest");
     job.manifest_sha256 = dr_config_string(cfg, "manifest-sha256");
     job.version = dr_config_string(cfg, "version");
@@ -151,7 +242,7 @@ int cmd_apply(int argc, char **argv)
         job.action = DR_ACTION_INSTALL;
     else if (strcmp(action, "uninstall") == 0)
         job.action = DR_ACTION_UNINSTALL;
-    if (!job.package || !job.target_root || !job.action ||
+    if (!job.package || root_count == 0 || !job.action ||
         (job.action == DR_ACTION_INSTALL && !job.manifest_source) ||
         parse_installation_type(dr_config_string(cfg, "installation-type"), &job.installation_type) != 0) {
         fprintf(stderr, "drover-worker apply: --package, --target-root, --manifest (to install), a valid --action "
@@ -162,12 +253,14 @@ int cmd_apply(int argc, char **argv)
                 : job.manifest_source ? default_artifacts(job.manifest_source) : strdup(".");
     job.artifacts_base = artifacts;
     job.arg_count = dr_config_list(cfg, "arg", &job.args);
-    const char *target_id = dr_config_string(cfg, "target-id");
-    if (!target_id) {
-        const char *slash = strrchr(job.target_root, '/');
-        target_id = slash && slash[1] ? slash + 1 : job.target_root;
+    job.target_id = dr_config_string(cfg, "target-id");
+    if (job.target_id && root_count > 1) {
+        fprintf(stderr, "drover-worker apply: --target-id names one target; it cannot go with several --target-root\n");
+        goto done;
     }
-    job.target_id = target_id;
+    long concurrency = (long)dr_config_int(cfg, "concurrency");
+    if (concurrency <= 0)
+        concurrency = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
 
     dr_platform platform;
     const char *platform_name = dr_config_string(cfg, "platform");
@@ -203,14 +296,8 @@ int cmd_apply(int argc, char **argv)
         goto done;
     }
 
-    dr_job_result result;
-    dr_engine_run(&settings, &job, &result);
-    print_result(&job, &result);
-    static const int exit_codes[] = {[DR_OUTCOME_SUCCESS] = DR_EXIT_OK, [DR_OUTCOME_FAILED] = DR_EXIT_FAILED,
-                                     [DR_OUTCOME_TIMED_OUT] = DR_EXIT_TIMED_OUT,
-                                     [DR_OUTCOME_REJECTED] = DR_EXIT_REJECTED};
-    exit_code = exit_codes[result.outcome];
-    dr_job_result_free(&result);
+    json_object_seed(0); /* before threads: jansson seeds its hash function once */
+    exit_code = run_batch(&settings, &job, roots, root_count, concurrency);
 done:
     free(artifacts);
     dr_config_free(cfg);
