@@ -125,7 +125,8 @@ static dr_status sorted_arguments(job_run *run, char ***out, char digest[DR_SHA2
         dr_sha256_free(ctx);
         return dr_error_set(&run->result->error, DR_ERR_NOMEM, "sorting arguments");
     }
-    memcpy(sorted, run->job->args, n * sizeof *sorted);
+    if (n > 0)
+        memcpy(sorted, run->job->args, n * sizeof *sorted);
     qsort(sorted, n, sizeof *sorted, compare_strings);
     for (size_t i = 0; i < n; i++)
         dr_sha256_update(ctx, sorted[i], strlen(sorted[i]) + 1);

@@ -19,6 +19,7 @@ trap cleanup EXIT
 
 # start_http [server flags...]: serve $REPO on a loopback port; sets BASE_URL.
 start_http() {
+  rm -f "$WORK/http.port"
   "$TEST_HTTP" --root "$REPO" --port-file "$WORK/http.port" --log "$WORK/http.log" "$@" >"$WORK/http.out" 2>&1 &
   HTTP_PID=$!
   for _ in $(seq 1 100); do [ -s "$WORK/http.port" ] && break; sleep 0.05; done
