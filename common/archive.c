@@ -16,7 +16,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zip.h>
+
+#include "files.h"
 
 /* Longest entry name (and symlink target) we accept; real packages are far below it. */
 #define NAME_LENGTH_MAX 1024
@@ -644,19 +645,6 @@ cleanup:
     return status;
 }
 
-static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st, (void)type, (void)ftw;
-    remove(path); /* best effort: keep going so as much as possible is removed */
-    return 0;
-}
-
-/* Remove a tree we made; symlinks in it are removed, never followed. */
-static void remove_tree(const char *path)
-{
-    nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static int compare_entry_index(const void *a, const void *b)
 {
     const planned_entry *pa = a, *pb = b;
@@ -742,7 +730,7 @@ cleanup:
     if (x.root_fd >= 0)
         close(x.root_fd);
     if (temp_made)
-        remove_tree(temp_dir);
+        dr_remove_tree(temp_dir, NULL); /* best effort: the error that brought us here is the one to report */
     free_plan(&x);
     if (x.za)
         zip_discard(x.za);

@@ -1,6 +1,8 @@
 /*
- * drover-producer package build|resolve: make a package from per-platform
- * zips or folders, and show which of a manifest's zips a platform gets.
+ * drover-producer package build|resolve|publish|list|set-default: make a
+ * package from per-platform zips or folders, show which of a manifest's zips
+ * a platform gets, and keep the registry of published versions (the
+ * packages topic) that deployments resolve against.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -16,15 +18,19 @@
 
 #include "archive.h"
 #include "commands.h"
+#include "files.h"
 #include "manifest.h"
+#include "messages.h"
+#include "names.h"
 #include "package_layout.h"
+#include "packages.h"
 #include "platform.h"
 #include "sha256.h"
+#include "table.h"
 
 /* Distributor's per-package quotas. */
 #define MAX_PACKAGE_FILES 20
 #define MAX_ZIP_BYTES (1024LL * 1024 * 1024)
-#define MAX_TOKEN 128 /* package name and version length */
 
 /* ---- build ---- */
 
@@ -76,21 +82,6 @@ static void build_inputs_free(build_inputs *inputs)
     free(inputs->items);
     inputs->items = NULL;
     inputs->count = 0;
-}
-
-/* Distributor's rule for package names and versions: 1-128 of [A-Za-z0-9_.-]. */
-static dr_status check_token(const char *what, const char *value, dr_error *err)
-{
-    size_t len = strlen(value);
-    if (len == 0 || len > MAX_TOKEN)
-        return dr_error_set(err, DR_ERR_USAGE, "%s: %zu characters; 1 to %d are allowed", what, len, MAX_TOKEN);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)value[i];
-        if (!isalnum(c) && c != '_' && c != '.' && c != '-')
-            return dr_error_set(err, DR_ERR_USAGE, "%s: '%s' has '%c'; only A-Z a-z 0-9 _ . - are allowed", what,
-                                value, isprint(c) ? c : '?');
-    }
-    return DR_OK;
 }
 
 /* One part of PLATFORM@VERSION@ARCH: a manifest key ('*' only in versions, never ".."). */
@@ -401,21 +392,6 @@ cleanup:
     return status;
 }
 
-/* Remove the staging directory and the files build put in it (it holds no subdirectories). */
-static void remove_staging(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *de;
-        while ((de = readdir(d)) != NULL) {
-            if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-                unlinkat(dirfd(d), de->d_name, 0);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
-}
-
 /* Build the package in a staging directory beside out, then rename it to out: all or nothing. */
 static dr_status build_package(const char *dir, const char *out, const char *version, const char *publisher,
                                build_inputs *inputs, dr_error *err)
@@ -474,7 +450,7 @@ static dr_status build_package(const char *dir, const char *out, const char *ver
 
 cleanup:
     if (status != DR_OK && staging)
-        remove_staging(staging);
+        dr_remove_tree(staging, NULL); /* best effort: the error that brought us here is the one to report */
     dr_manifest_free(check);
     free(manifest_path);
     free(text);
@@ -500,7 +476,8 @@ static int package_build(int argc, char **argv)
         dr_error_set(&err, DR_ERR_USAGE, "package build needs DIR, --name and --version (see --help)");
         goto fail;
     }
-    if (check_token("--name", name, &err) != DR_OK || check_token("--version", version, &err) != DR_OK)
+    if (dr_check_package_token("--name", name, &err) != DR_OK ||
+        dr_check_package_token("--version", version, &err) != DR_OK)
         goto fail;
     const char *out_setting = dr_config_string(cfg, "out");
     if (out_setting ? asprintf(&out, "%s", out_setting) < 0 : asprintf(&out, "./%s-%s", name, version) < 0) {
@@ -583,6 +560,252 @@ cleanup:
     return exit_code;
 }
 
+/* ---- publish ---- */
+
+static const dr_setting publish_settings[] = {
+    DR_COMMON_SETTINGS,
+    DR_PRODUCER_KAFKA_SETTINGS,
+    {"name", DR_SETTING_STRING, NULL, "package name, 1-128 of A-Z a-z 0-9 _ . - (required)"},
+    {"manifest", DR_SETTING_STRING, NULL,
+     "the version's manifest.json: http://, https://, file:// URL or a path workers can read (required)"},
+    {"artifacts", DR_SETTING_STRING, NULL,
+     "base URL (or folder) of the version's zips; workers fetch BASE/FILE for each manifest file (required)"},
+    {"publisher", DR_SETTING_STRING, NULL, "who published it (default: the manifest's publisher, else $USER)"},
+};
+
+static const char publish_usage[] =
+    "usage: drover-producer package publish --name NAME --manifest URL_OR_PATH --artifacts BASE_URL [--publisher P]\n"
+    "\n"
+    "Registers a built package version (drover-producer package build makes one) in the packages topic.\n"
+    "The manifest is fetched and validated now, and the SHA-256 of its bytes is recorded: every job\n"
+    "carries it and workers refuse a manifest that hashes otherwise, so republishing a version with\n"
+    "another manifest needs package publish again. The version is the manifest's. Publishing a version\n"
+    "again replaces its entry. The first version published becomes the default (package set-default\n"
+    "changes it). A relative path is made absolute; the artifacts need not be reachable from here.";
+
+static int package_publish(int argc, char **argv)
+{
+    int exit_code = DR_EXIT_OK;
+    dr_error err = {0};
+    dr_manifest *manifest = NULL;
+    dr_table packages = {0};
+    Drover__V1__PackageVersions *current = NULL;
+    char *manifest_url = NULL, *artifacts_url = NULL;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    dr_config *cfg = dr_producer_load_settings(publish_settings, sizeof publish_settings / sizeof publish_settings[0],
+                                               argc, argv, publish_usage, &exit_code);
+    if (!cfg)
+        return exit_code;
+    char *const *positional;
+    const char *name = dr_config_string(cfg, "name");
+    const char *manifest_arg = dr_config_string(cfg, "manifest");
+    const char *artifacts_arg = dr_config_string(cfg, "artifacts");
+    dr_kafka_options kafka;
+    int timeout_ms;
+    if (dr_config_positional(cfg, &positional) != 0 || !name || !manifest_arg || !artifacts_arg) {
+        dr_error_set(&err, DR_ERR_USAGE, "package publish needs --name, --manifest and --artifacts (see --help)");
+        goto fail;
+    }
+    if (dr_check_package_token("--name", name, &err) != DR_OK ||
+        dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK)
+        goto fail;
+    manifest_url = dr_package_absolute_location(manifest_arg);
+    artifacts_url = dr_package_absolute_location(artifacts_arg);
+    if (!manifest_url || !artifacts_url) {
+        dr_error_set(&err, DR_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    char sha256[DR_SHA256_HEX_SIZE];
+    if (dr_package_fetch_manifest(manifest_url, sha256, &manifest, &err) != DR_OK)
+        goto fail;
+    if (dr_table_read(&kafka, DR_TOPIC_PACKAGES, timeout_ms, &packages, &err) != DR_OK ||
+        dr_package_lookup(&packages, name, &current, &err) != DR_OK)
+        goto fail;
+
+    const char *publisher = dr_config_string(cfg, "publisher");
+    if (!publisher)
+        publisher = dr_manifest_publisher(manifest);
+    if (!publisher)
+        publisher = getenv("USER");
+    Drover__V1__PackageVersion version = DROVER__V1__PACKAGE_VERSION__INIT;
+    version.version = (char *)dr_manifest_version(manifest);
+    version.manifest_url = manifest_url;
+    version.manifest_sha256 = sha256;
+    version.artifacts_base_url = artifacts_url;
+    version.publisher = (char *)(publisher ? publisher : "");
+    version.published_at_ms = dr_now_ms();
+    int replaced = 0;
+    if (dr_package_encode_with_version(current, name, &version, &replaced, &bytes, &len, &err) != DR_OK ||
+        dr_table_put(&kafka, DR_TOPIC_PACKAGES, name, bytes, len, timeout_ms, &err) != DR_OK)
+        goto fail;
+    const char *default_version =
+        current && current->default_version && current->default_version[0] ? current->default_version : version.version;
+    printf("%s %s %s (default version: %s)\n", replaced ? "republished" : "published", name, version.version,
+           default_version);
+    printf("manifest: %s\nsha256: %s\nartifacts: %s\n", manifest_url, sha256, artifacts_url);
+    goto cleanup;
+
+fail:
+    exit_code = dr_producer_fail(&err);
+cleanup:
+    free(bytes);
+    if (current)
+        drover__v1__package_versions__free_unpacked(current, NULL);
+    dr_table_free(&packages);
+    dr_manifest_free(manifest);
+    free(manifest_url);
+    free(artifacts_url);
+    dr_config_free(cfg);
+    return exit_code;
+}
+
+/* ---- list ---- */
+
+static const dr_setting list_settings[] = {
+    DR_COMMON_SETTINGS,
+    DR_PRODUCER_KAFKA_SETTINGS,
+};
+
+static const char list_usage[] =
+    "usage: drover-producer package list [NAME]\n"
+    "\n"
+    "Prints each published package (or only NAME) as a line \"NAME (default: VERSION)\", then a line per\n"
+    "version, oldest first: the version, when and by whom it was published, and its manifest. The\n"
+    "default version is marked with '*'.";
+
+/* One package and its versions. */
+static dr_status print_package(const dr_table_row *row, dr_error *err)
+{
+    Drover__V1__PackageVersions *package = NULL;
+    const Drover__V1__PackageVersion **sorted = NULL;
+    dr_status status = dr_package_versions_decode(row->value, row->value_len, &package, err);
+    if (status != DR_OK) {
+        /* One damaged entry must not hide the others. */
+        printf("%s (damaged entry: %s)\n", row->key, err->detail);
+        dr_error_clear(err);
+        return DR_OK;
+    }
+    sorted = dr_package_sorted_versions(package);
+    if (!sorted) {
+        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    const char *default_version = package->default_version && package->default_version[0] ? package->default_version
+                                                                                           : "none";
+    printf("%s (default: %s)\n", row->key, default_version);
+    for (size_t i = 0; i < package->n_versions; i++) {
+        const Drover__V1__PackageVersion *v = sorted[i];
+        char published[32];
+        dr_producer_format_time(v->published_at_ms, published, sizeof published);
+        printf("  %s %-12s %s  %s  %s\n", strcmp(v->version, default_version) == 0 ? "*" : " ", v->version, published,
+               v->publisher && v->publisher[0] ? v->publisher : "-", v->manifest_url);
+    }
+
+cleanup:
+    free(sorted);
+    drover__v1__package_versions__free_unpacked(package, NULL);
+    return status;
+}
+
+static int package_list(int argc, char **argv)
+{
+    int exit_code = DR_EXIT_OK;
+    dr_error err = {0};
+    dr_table packages = {0};
+    dr_config *cfg = dr_producer_load_settings(list_settings, sizeof list_settings / sizeof list_settings[0], argc,
+                                               argv, list_usage, &exit_code);
+    if (!cfg)
+        return exit_code;
+    char *const *positional;
+    size_t positional_count = dr_config_positional(cfg, &positional);
+    dr_kafka_options kafka;
+    int timeout_ms;
+    if (positional_count > 1) {
+        dr_error_set(&err, DR_ERR_USAGE, "package list takes at most one package name (see --help)");
+        goto fail;
+    }
+    if (dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK ||
+        dr_table_read(&kafka, DR_TOPIC_PACKAGES, timeout_ms, &packages, &err) != DR_OK)
+        goto fail;
+    if (positional_count == 1) {
+        const dr_table_row *row = dr_table_get(&packages, positional[0]);
+        if (!row) {
+            dr_error_set(&err, DR_ERR_USAGE, "package %s was never published", positional[0]);
+            goto fail;
+        }
+        if (print_package(row, &err) != DR_OK)
+            goto fail;
+    }
+    for (size_t i = 0; positional_count == 0 && i < packages.count; i++)
+        if (print_package(&packages.rows[i], &err) != DR_OK)
+            goto fail;
+    if (positional_count == 0 && packages.count == 0)
+        fprintf(stderr, "no packages published yet\n");
+    goto cleanup;
+
+fail:
+    exit_code = dr_producer_fail(&err);
+cleanup:
+    dr_table_free(&packages);
+    dr_config_free(cfg);
+    return exit_code;
+}
+
+/* ---- set-default ---- */
+
+static const char set_default_usage[] =
+    "usage: drover-producer package set-default NAME VERSION\n"
+    "\n"
+    "Makes VERSION, which must have been published, the version deployments of NAME get when they name\n"
+    "none.";
+
+static int package_set_default(int argc, char **argv)
+{
+    int exit_code = DR_EXIT_OK;
+    dr_error err = {0};
+    dr_table packages = {0};
+    Drover__V1__PackageVersions *current = NULL;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    dr_config *cfg = dr_producer_load_settings(list_settings, sizeof list_settings / sizeof list_settings[0], argc,
+                                               argv, set_default_usage, &exit_code);
+    if (!cfg)
+        return exit_code;
+    char *const *positional;
+    dr_kafka_options kafka;
+    int timeout_ms;
+    if (dr_config_positional(cfg, &positional) != 2) {
+        dr_error_set(&err, DR_ERR_USAGE, "package set-default needs NAME and VERSION (see --help)");
+        goto fail;
+    }
+    const char *name = positional[0], *version = positional[1];
+    if (dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK ||
+        dr_table_read(&kafka, DR_TOPIC_PACKAGES, timeout_ms, &packages, &err) != DR_OK ||
+        dr_package_lookup(&packages, name, &current, &err) != DR_OK)
+        goto fail;
+    if (!current) {
+        dr_error_set(&err, DR_ERR_USAGE, "package %s was never published", name);
+        goto fail;
+    }
+    if (dr_package_encode_with_default(current, version, &bytes, &len, &err) != DR_OK ||
+        dr_table_put(&kafka, DR_TOPIC_PACKAGES, name, bytes, len, timeout_ms, &err) != DR_OK)
+        goto fail;
+    printf("%s default version: %s (was %s)\n", name, version,
+           current->default_version && current->default_version[0] ? current->default_version : "none");
+    goto cleanup;
+
+fail:
+    exit_code = dr_producer_fail(&err);
+cleanup:
+    free(bytes);
+    if (current)
+        drover__v1__package_versions__free_unpacked(current, NULL);
+    dr_table_free(&packages);
+    dr_config_free(cfg);
+    return exit_code;
+}
+
 /* ---- dispatch ---- */
 
 static const struct {
@@ -592,6 +815,9 @@ static const struct {
 } package_verbs[] = {
     {"build", package_build, "build a package (zips and manifest.json) from per-platform zips or folders"},
     {"resolve", package_resolve, "show which zip of a manifest a platform gets, and why"},
+    {"publish", package_publish, "register a built package version (manifest and artifacts URL) in Kafka"},
+    {"list", package_list, "list published packages, their versions and default versions"},
+    {"set-default", package_set_default, "make a published version the package's default"},
 };
 #define PACKAGE_VERB_COUNT (sizeof package_verbs / sizeof package_verbs[0])
 
@@ -599,7 +825,7 @@ static void package_usage(FILE *out)
 {
     fprintf(out, "usage: drover-producer package VERB [--help] [settings]\n\nverbs:\n");
     for (size_t i = 0; i < PACKAGE_VERB_COUNT; i++)
-        fprintf(out, "  %-8s %s\n", package_verbs[i].name, package_verbs[i].summary);
+        fprintf(out, "  %-12s %s\n", package_verbs[i].name, package_verbs[i].summary);
 }
 
 int cmd_package(int argc, char **argv)

@@ -8,18 +8,38 @@
 #define DROVER_PRODUCER_COMMANDS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "error.h"
+#include "kafka.h"
 
+/*
+ * 2 also covers a request that names what does not exist (an unknown
+ * package, version or target, a selection matching nothing): nothing was
+ * published.  1 is a failure after the request was understood.
+ */
 enum {
     DR_EXIT_OK = 0,
     DR_EXIT_FAILED = 1,
     DR_EXIT_USAGE = 2,
+    DR_EXIT_TIMEOUT = 3, /* deploy stopped waiting; the deployment goes on */
 };
 
-/* drover-producer package build|resolve ... (cmd_package.c) */
+/* Every command that talks to Kafka has these (after DR_COMMON_SETTINGS). */
+#define DR_PRODUCER_KAFKA_SETTINGS                                                                        \
+    DR_KAFKA_SETTINGS,                                                                                    \
+    {"kafka-timeout", DR_SETTING_INT, "30",                                                               \
+     "seconds to wait for Kafka: to read a topic, and for the broker to acknowledge what was written"}
+
+/* drover-producer package build|resolve|publish|list|set-default ... (cmd_package.c) */
 int cmd_package(int argc, char **argv);
+/* drover-producer target register|list ... (cmd_target.c) */
+int cmd_target(int argc, char **argv);
+/* drover-producer deploy ... (cmd_deploy.c) */
+int cmd_deploy(int argc, char **argv);
+/* drover-producer deployment show|list ... (cmd_deployment.c) */
+int cmd_deployment(int argc, char **argv);
 
 /*
  * Load a command's settings (table starts with DR_COMMON_SETTINGS) from
@@ -33,5 +53,15 @@ dr_config *dr_producer_load_settings(const dr_setting *table, size_t count, int 
 
 /* Print "drover-producer: <detail>" to stderr; returns 2 for DR_ERR_USAGE, else 1. */
 int dr_producer_fail(const dr_error *err);
+
+/*
+ * Kafka options from a command's config (DR_PRODUCER_KAFKA_SETTINGS) and its
+ * kafka-timeout in milliseconds.  DR_ERR_USAGE when the timeout is not
+ * between 1 and 3600 seconds.
+ */
+dr_status dr_producer_kafka_options(const dr_config *cfg, dr_kafka_options *opt, int *timeout_ms, dr_error *err);
+
+/* "2026-11-23T07:30:00Z" for a Unix time in milliseconds; "-" for 0. */
+void dr_producer_format_time(int64_t ms, char *buf, size_t size);
 
 #endif

@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "commands.h"
 #include "log.h"
@@ -16,6 +17,14 @@ static const struct {
 } commands[] = {
     {"package build", cmd_package, "build a package (zips and manifest.json) from per-platform zips or folders"},
     {"package resolve", cmd_package, "show which zip of a manifest a platform gets, and why"},
+    {"package publish", cmd_package, "register a built package version (manifest and artifacts URL) in Kafka"},
+    {"package list", cmd_package, "list published packages, their versions and default versions"},
+    {"package set-default", cmd_package, "make a published version the package's default"},
+    {"target register", cmd_target, "add or update targets in the inventory, from flags or a JSON/CSV file"},
+    {"target list", cmd_target, "list the inventory's targets"},
+    {"deploy", cmd_deploy, "deploy a package version to selected targets and follow its progress"},
+    {"deployment show", cmd_deployment, "show a deployment's latest rollup"},
+    {"deployment list", cmd_deployment, "list deployments and their status"},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
@@ -23,7 +32,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: drover-producer COMMAND VERB [--help] [settings]\n\ncommands:\n");
     for (size_t i = 0; i < COMMAND_COUNT; i++)
-        fprintf(out, "  %-18s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-20s %s\n", commands[i].name, commands[i].summary);
 }
 
 dr_config *dr_producer_load_settings(const dr_setting *table, size_t count, int argc, char **argv, const char *usage_text,
@@ -62,6 +71,28 @@ dr_config *dr_producer_load_settings(const dr_setting *table, size_t count, int 
 fail:
     dr_config_free(cfg);
     return NULL;
+}
+
+dr_status dr_producer_kafka_options(const dr_config *cfg, dr_kafka_options *opt, int *timeout_ms, dr_error *err)
+{
+    long long seconds = dr_config_int(cfg, "kafka-timeout");
+    if (seconds < 1 || seconds > 3600)
+        return dr_error_set(err, DR_ERR_USAGE, "kafka-timeout: %lld is not between 1 and 3600 seconds", seconds);
+    dr_kafka_options_from_config(opt, cfg, "drover-producer");
+    *timeout_ms = (int)(seconds * 1000);
+    return DR_OK;
+}
+
+void dr_producer_format_time(int64_t ms, char *buf, size_t size)
+{
+    if (ms <= 0) {
+        snprintf(buf, size, "-");
+        return;
+    }
+    time_t seconds = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&seconds, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 int dr_producer_fail(const dr_error *err)

@@ -15,5 +15,6 @@ enum {
 };
 
 int cmd_apply(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif

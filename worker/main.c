@@ -10,6 +10,7 @@ static const struct {
     const char *summary;
 } verbs[] = {
     {"apply", cmd_apply, "run one install/uninstall job on a target directory, without Kafka"},
+    {"run", cmd_run, "consume jobs from Kafka and run them on local targets (a consumer-group member)"},
 };
 
 static void usage(FILE *out)

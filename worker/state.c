@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,41 +20,6 @@ char *dr_state_package_dir(const char *target_root, const char *package)
     if (asprintf(&path, "%s/var/lib/drover/packages/%s", target_root, package) < 0)
         return NULL;
     return path;
-}
-
-dr_status dr_make_directories(const char *path, dr_error *err)
-{
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return dr_error_set(err, DR_ERR_IO, "path too long: %s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return dr_error_set(err, DR_ERR_IO, "cannot create %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-        return dr_error_set(err, DR_ERR_IO, "cannot create %s: %s", buf, strerror(errno));
-    return DR_OK;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    return (type == FTW_DP ? rmdir(path) : unlink(path)) != 0 && errno != ENOENT ? -1 : 0;
-}
-
-dr_status dr_remove_tree(const char *path, dr_error *err)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return errno == ENOENT ? DR_OK : dr_error_set(err, DR_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
-    if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-        return dr_error_set(err, DR_ERR_IO, "cannot remove %s: %s", path, strerror(errno));
-    return DR_OK;
 }
 
 void dr_install_record_free(dr_install_record *r)

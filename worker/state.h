@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #include "error.h"
+#include "files.h" /* dr_make_directories, dr_remove_tree: the engine's callers use them with state */
 
 typedef struct dr_install_record {
     char *package;
@@ -64,10 +65,5 @@ typedef struct dr_package_lock {
 dr_status dr_package_lock_acquire(const char *package_dir, const char *owner, long wait_seconds,
                                   dr_package_lock *lock, char *taken_over, size_t size, dr_error *err);
 void dr_package_lock_release(dr_package_lock *lock);
-
-/* mkdir -p with mode 0755. */
-dr_status dr_make_directories(const char *path, dr_error *err);
-/* rm -rf of a tree that is ours (no symlinks followed). Missing is fine. */
-dr_status dr_remove_tree(const char *path, dr_error *err);
 
 #endif

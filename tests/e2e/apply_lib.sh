@@ -100,15 +100,21 @@ script_log() { if [ -f "$1/drover-test.log" ]; then tr "\n" ";" <"$1/drover-test
 expect_log() { local got; got=$(script_log "$1"); [ "$got" = "$2" ] || fail "expected scripts '$2' on $1, got '$got'"; pass; }
 clear_log() { rm -f "$1/drover-test.log"; }
 
-# snapshot_outside TARGET: a listing of everything under $WORK except the
-# target, the cache and the server log; compare two with expect_same_outside.
+# snapshot_outside TARGET...: a listing of everything under $WORK except the
+# targets, the cache and the server log; compare two with expect_same_outside.
+# Besides targets, name any file the test itself writes in between (create it
+# before the snapshot: a new entry changes its directory's listing).
 snapshot_outside() {
-  find "$WORK" \( -path "$1" -o -path "$CACHE" -o -path "$WORK/http.log" \) -prune -o -printf '%p %s %m %T@\n' | sort
+  local prune=(-path "$CACHE" -o -path "$WORK/http.log") path
+  for path in "$@"; do prune+=(-o -path "$path"); done
+  find "$WORK" \( "${prune[@]}" \) -prune -o -printf '%p %s %m %T@\n' | sort
 }
+# expect_same_outside TARGET... BEFORE: snapshot_outside TARGET... is still BEFORE.
 expect_same_outside() {
-  local after; after=$(snapshot_outside "$1")
-  [ "$after" = "$2" ] || fail "something outside the target changed:
-$(diff <(echo "$2") <(echo "$after"))"
+  local before=${!#} after
+  after=$(snapshot_outside "${@:1:$#-1}")
+  [ "$after" = "$before" ] || fail "something outside the target changed:
+$(diff <(echo "$before") <(echo "$after"))"
   pass
 }
 

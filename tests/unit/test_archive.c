@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +13,8 @@
 
 #include "archive.h"
 #include "check.h"
+#include "files.h"
+#include "test_files.h"
 
 static char workdir[] = "/tmp/drover-archive-test-XXXXXX";
 
@@ -32,11 +33,7 @@ typedef struct zip_spec {
 
 static char *path_in_workdir(const char *name)
 {
-    static char paths[8][1024];
-    static int next;
-    char *path = paths[next++ % 8];
-    snprintf(path, sizeof paths[0], "%s/%s", workdir, name);
-    return path;
+    return path_in(workdir, name);
 }
 
 static void make_zip(const char *path, const zip_spec *specs, size_t count)
@@ -83,16 +80,6 @@ static unsigned char *read_whole(const char *path, size_t *len)
     CHECK_INT(*len, fread(data, 1, *len, f));
     fclose(f);
     return data;
-}
-
-static void write_whole(const char *path, const unsigned char *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    CHECK(f != NULL);
-    if (!f)
-        return;
-    CHECK_INT(len, fwrite(data, 1, len, f));
-    fclose(f);
 }
 
 static uint32_t get32(const unsigned char *p)
@@ -409,7 +396,7 @@ static void a_lying_size_header_does_not_beat_the_limit(void)
         CHECK_INT(big, get32(data + local + 22));
         put32(data + local + 22, 1000);
         put32(data + central + 24, 1000);
-        write_whole(zip, data, len);
+        write_file(zip, data, len);
     }
     free(data);
     dr_archive_limits limits;
@@ -440,7 +427,7 @@ static void truncated_and_corrupt_zips_are_archive_errors(void)
         return;
 
     /* the last third gone: no central directory */
-    write_whole(path_in_workdir("chopped.zip"), data, len - len / 3);
+    write_file(path_in_workdir("chopped.zip"), data, len - len / 3);
     expect_refused("chopped.zip", NULL, DR_ERR_ARCHIVE, "chopped.zip: ");
     dr_archive_listing listing = {0};
     dr_error err = {0};
@@ -448,7 +435,7 @@ static void truncated_and_corrupt_zips_are_archive_errors(void)
     CHECK_INT(0, listing.count);
 
     /* only the last few bytes gone */
-    write_whole(path_in_workdir("short.zip"), data, len - 5);
+    write_file(path_in_workdir("short.zip"), data, len - 5);
     expect_refused("short.zip", NULL, DR_ERR_ARCHIVE, "short.zip: ");
 
     /*
@@ -472,7 +459,7 @@ static void truncated_and_corrupt_zips_are_archive_errors(void)
     CHECK(end < shorter_len);
     if (end < shorter_len)
         put32(shorter + end + 16, get32(shorter + end + 16) - (uint32_t)cut);
-    write_whole(path_in_workdir("cut.zip"), shorter, shorter_len);
+    write_file(path_in_workdir("cut.zip"), shorter, shorter_len);
     free(shorter);
     expect_refused("cut.zip", NULL, DR_ERR_ARCHIVE, "entry 'first.txt'");
 
@@ -485,13 +472,13 @@ static void truncated_and_corrupt_zips_are_archive_errors(void)
     if (packed < len) {
         size_t compressed = get32(data + packed + 18);
         data[packed + 30 + 10 + compressed / 2] ^= 0x20;
-        write_whole(path_in_workdir("flipped.zip"), data, len);
+        write_file(path_in_workdir("flipped.zip"), data, len);
         expect_refused("flipped.zip", NULL, DR_ERR_ARCHIVE, "entry 'packed.txt'");
     }
     free(data);
 
     /* not a zip at all, and no file at all */
-    write_whole(path_in_workdir("text.zip"), (const unsigned char *)"hello", 5);
+    write_file(path_in_workdir("text.zip"), "hello", 5);
     expect_refused("text.zip", NULL, DR_ERR_ARCHIVE, "text.zip: ");
     expect_refused("missing.zip", NULL, DR_ERR_IO, "missing.zip");
 }
@@ -500,7 +487,7 @@ static void truncated_and_corrupt_zips_are_archive_errors(void)
 
 static void make_file(const char *path, const char *text, mode_t mode)
 {
-    write_whole(path, (const unsigned char *)text, strlen(text));
+    write_file(path, text, strlen(text));
     CHECK_INT(0, chmod(path, mode));
 }
 
@@ -590,12 +577,6 @@ static void creating_refuses_what_extraction_would_refuse(void)
     CHECK(!temp_left_behind());
 }
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st, (void)type, (void)ftw;
-    return remove(path);
-}
-
 int main(void)
 {
     if (!mkdtemp(workdir)) {
@@ -614,6 +595,6 @@ int main(void)
     truncated_and_corrupt_zips_are_archive_errors();
     a_directory_zips_reproducibly_and_round_trips();
     creating_refuses_what_extraction_would_refuse();
-    nftw(workdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    CHECK_INT(DR_OK, dr_remove_tree(workdir, NULL));
     return check_done("archive");
 }

@@ -5,7 +5,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -21,7 +20,9 @@
 
 #include "check.h"
 #include "fetch.h"
+#include "files.h"
 #include "sha256.h"
+#include "test_files.h"
 
 #define FILE_SIZE (300 * 1024 + 123) /* odd, so "half" is not a round number */
 
@@ -43,16 +44,6 @@ static unsigned char *make_bytes(size_t len, unsigned seed)
         bytes[i] = (unsigned char)x;
     }
     return bytes;
-}
-
-static void write_file(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    CHECK(f != NULL);
-    if (!f)
-        return;
-    CHECK_INT(len, fwrite(data, 1, len, f));
-    fclose(f);
 }
 
 /* The whole file, or NULL; *len gets its size. */
@@ -105,6 +96,25 @@ static void out_path(char *buf, size_t size, const char *name, const char *suffi
 static void url_for(char *buf, size_t size, const char *name)
 {
     snprintf(buf, size, "%s/%s", base_url, name);
+}
+
+/* One download under test: a file the server holds, and where fetching it goes. */
+typedef struct served_download {
+    unsigned char *bytes; /* the FILE_SIZE bytes served; the test frees them */
+    char sha[DR_SHA256_HEX_SIZE];
+    char url[256];
+    char dest[512];
+    char part[512]; /* dest's resume file */
+} served_download;
+
+static served_download serve_download(const char *name, unsigned seed)
+{
+    served_download file;
+    file.bytes = serve_new_file(name, seed, file.sha);
+    url_for(file.url, sizeof file.url, name);
+    out_path(file.dest, sizeof file.dest, name, "");
+    out_path(file.part, sizeof file.part, name, ".part");
+    return file;
 }
 
 /* Lines of the server log that start with prefix ("GET /x.bin "). */
@@ -210,69 +220,52 @@ static void stop_server(void)
     close(server_stdout);
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    remove(path);
-    return 0;
-}
-
 /* ---- the behaviours ----------------------------------------------------- */
 
 static void plain_download_writes_the_exact_bytes_in_one_attempt(void)
 {
-    char sha[DR_SHA256_HEX_SIZE], url[256], dest[512], part[512];
-    unsigned char *bytes = serve_new_file("plain.bin", 1, sha);
-    url_for(url, sizeof url, "plain.bin");
-    out_path(dest, sizeof dest, "plain.bin", "");
-    out_path(part, sizeof part, "plain.bin", ".part");
+    served_download file = serve_download("plain.bin", 1);
     dr_fetch_options opt = quick_options();
     dr_fetch_report report;
     dr_error err = {0};
-    CHECK_INT(DR_OK, dr_fetch_to_file(url, dest, NULL, &opt, &report, &err));
-    CHECK(file_equals(dest, bytes, FILE_SIZE));
-    CHECK(!file_exists(part));
+    CHECK_INT(DR_OK, dr_fetch_to_file(file.url, file.dest, NULL, &opt, &report, &err));
+    CHECK(file_equals(file.dest, file.bytes, FILE_SIZE));
+    CHECK(!file_exists(file.part));
     CHECK_INT(1, report.attempts);
     CHECK_INT(0, report.resumed_from);
     CHECK_INT(FILE_SIZE, report.bytes);
-    free(bytes);
+    free(file.bytes);
 }
 
 static void matching_sha256_is_accepted_in_either_case(void)
 {
-    char sha[DR_SHA256_HEX_SIZE], url[256], dest[512];
-    unsigned char *bytes = serve_new_file("hashed.bin", 2, sha);
-    url_for(url, sizeof url, "hashed.bin");
-    out_path(dest, sizeof dest, "hashed.bin", "");
+    served_download file = serve_download("hashed.bin", 2);
     dr_fetch_options opt = quick_options();
     dr_error err = {0};
-    CHECK_INT(DR_OK, dr_fetch_to_file(url, dest, sha, &opt, NULL, &err));
-    CHECK(file_equals(dest, bytes, FILE_SIZE));
+    CHECK_INT(DR_OK, dr_fetch_to_file(file.url, file.dest, file.sha, &opt, NULL, &err));
+    CHECK(file_equals(file.dest, file.bytes, FILE_SIZE));
 
-    for (char *p = sha; *p; p++)
+    for (char *p = file.sha; *p; p++)
         *p = (char)(*p >= 'a' && *p <= 'f' ? *p - 'a' + 'A' : *p);
-    unlink(dest);
-    CHECK_INT(DR_OK, dr_fetch_to_file(url, dest, sha, &opt, NULL, &err));
-    CHECK(file_equals(dest, bytes, FILE_SIZE));
-    free(bytes);
+    unlink(file.dest);
+    CHECK_INT(DR_OK, dr_fetch_to_file(file.url, file.dest, file.sha, &opt, NULL, &err));
+    CHECK(file_equals(file.dest, file.bytes, FILE_SIZE));
+    free(file.bytes);
 }
 
 static void wrong_sha256_fails_and_leaves_nothing_behind(void)
 {
-    char sha[DR_SHA256_HEX_SIZE], url[256], dest[512], part[512], want[200];
+    char want[200];
     const char *wrong = "0000000000000000000000000000000000000000000000000000000000000000";
-    unsigned char *bytes = serve_new_file("wrong.bin", 3, sha);
-    url_for(url, sizeof url, "wrong.bin");
-    out_path(dest, sizeof dest, "wrong.bin", "");
-    out_path(part, sizeof part, "wrong.bin", ".part");
+    served_download file = serve_download("wrong.bin", 3);
     dr_fetch_options opt = quick_options();
     dr_error err = {0};
-    CHECK_INT(DR_ERR_CHECKSUM, dr_fetch_to_file(url, dest, wrong, &opt, NULL, &err));
-    snprintf(want, sizeof want, "sha256 mismatch for %s: want %s, got %s", url, wrong, sha);
+    CHECK_INT(DR_ERR_CHECKSUM, dr_fetch_to_file(file.url, file.dest, wrong, &opt, NULL, &err));
+    snprintf(want, sizeof want, "sha256 mismatch for %s: want %s, got %s", file.url, wrong, file.sha);
     CHECK_STR(want, err.detail);
-    CHECK(!file_exists(dest));
-    CHECK(!file_exists(part));
-    free(bytes);
+    CHECK(!file_exists(file.dest));
+    CHECK(!file_exists(file.part));
+    free(file.bytes);
 }
 
 static void missing_file_is_not_found_without_a_retry(void)
@@ -293,84 +286,71 @@ static void missing_file_is_not_found_without_a_retry(void)
 
 static void connection_cut_half_way_is_resumed_with_a_range_request(void)
 {
-    char sha[DR_SHA256_HEX_SIZE], url[256], dest[512];
-    unsigned char *bytes = serve_new_file("cut.bin", 4, sha);
-    url_for(url, sizeof url, "cut.bin");
-    out_path(dest, sizeof dest, "cut.bin", "");
+    served_download file = serve_download("cut.bin", 4);
     dr_fetch_options opt = quick_options();
     dr_fetch_report report;
     dr_error err = {0};
-    CHECK_INT(DR_OK, dr_fetch_to_file(url, dest, sha, &opt, &report, &err));
+    CHECK_INT(DR_OK, dr_fetch_to_file(file.url, file.dest, file.sha, &opt, &report, &err));
     CHECK_INT(2, report.attempts);
     CHECK_INT(FILE_SIZE / 2, report.resumed_from);
-    CHECK(file_equals(dest, bytes, FILE_SIZE));
+    CHECK(file_equals(file.dest, file.bytes, FILE_SIZE));
     CHECK_INT(2, log_lines_starting("GET /cut.bin "));
     CHECK_INT(1, log_lines_starting("GET /cut.bin range=- status=200"));
     char resumed[128];
     snprintf(resumed, sizeof resumed, "GET /cut.bin range=bytes=%d- status=206", FILE_SIZE / 2);
     CHECK_INT(1, log_lines_starting(resumed));
-    free(bytes);
+    free(file.bytes);
 }
 
 static void existing_part_file_is_resumed_and_the_hash_covers_it(void)
 {
-    char sha[DR_SHA256_HEX_SIZE], url[256], dest[512], part[512], resumed[128];
-    unsigned char *bytes = serve_new_file("resume.bin", 5, sha);
+    served_download file = serve_download("resume.bin", 5);
     const size_t have = 100000;
-    url_for(url, sizeof url, "resume.bin");
-    out_path(dest, sizeof dest, "resume.bin", "");
-    out_path(part, sizeof part, "resume.bin", ".part");
-    write_file(part, bytes, have);
+    char resumed[128];
+    write_file(file.part, file.bytes, have);
     dr_fetch_options opt = quick_options();
     dr_fetch_report report;
     dr_error err = {0};
-    CHECK_INT(DR_OK, dr_fetch_to_file(url, dest, sha, &opt, &report, &err));
+    CHECK_INT(DR_OK, dr_fetch_to_file(file.url, file.dest, file.sha, &opt, &report, &err));
     CHECK_INT(1, report.attempts);
     CHECK_INT(have, report.resumed_from);
-    CHECK(file_equals(dest, bytes, FILE_SIZE));
-    CHECK(!file_exists(part));
+    CHECK(file_equals(file.dest, file.bytes, FILE_SIZE));
+    CHECK(!file_exists(file.part));
     snprintf(resumed, sizeof resumed, "GET /resume.bin range=bytes=%zu- status=206", have);
     CHECK_INT(1, log_lines_starting(resumed));
 
     /* A .part whose prefix is not the file's: resumed, then caught by the hash. */
     unsigned char *other = make_bytes(have, 99);
-    write_file(part, other, have);
-    unlink(dest);
-    CHECK_INT(DR_ERR_CHECKSUM, dr_fetch_to_file(url, dest, sha, &opt, &report, &err));
-    CHECK(!file_exists(part));
-    CHECK(!file_exists(dest));
+    write_file(file.part, other, have);
+    unlink(file.dest);
+    CHECK_INT(DR_ERR_CHECKSUM, dr_fetch_to_file(file.url, file.dest, file.sha, &opt, &report, &err));
+    CHECK(!file_exists(file.part));
+    CHECK(!file_exists(file.dest));
     free(other);
-    free(bytes);
+    free(file.bytes);
 }
 
 static void complete_part_file_is_discarded_and_fetched_again(void)
 {
-    char sha[DR_SHA256_HEX_SIZE], url[256], dest[512], part[512];
-    unsigned char *bytes = serve_new_file("whole.bin", 6, sha);
-    url_for(url, sizeof url, "whole.bin");
-    out_path(dest, sizeof dest, "whole.bin", "");
-    out_path(part, sizeof part, "whole.bin", ".part");
-    write_file(part, bytes, FILE_SIZE);
+    served_download file = serve_download("whole.bin", 6);
+    write_file(file.part, file.bytes, FILE_SIZE);
     dr_fetch_options opt = quick_options();
     opt.max_attempts = 1; /* the restart after a 416 is not a retry */
     dr_fetch_report report;
     dr_error err = {0};
-    CHECK_INT(DR_OK, dr_fetch_to_file(url, dest, sha, &opt, &report, &err));
+    CHECK_INT(DR_OK, dr_fetch_to_file(file.url, file.dest, file.sha, &opt, &report, &err));
     CHECK_INT(2, report.attempts);
-    CHECK(file_equals(dest, bytes, FILE_SIZE));
+    CHECK(file_equals(file.dest, file.bytes, FILE_SIZE));
     char refused[128];
     snprintf(refused, sizeof refused, "GET /whole.bin range=bytes=%d- status=416", FILE_SIZE);
     CHECK_INT(1, log_lines_starting(refused));
     CHECK_INT(1, log_lines_starting("GET /whole.bin range=- status=200"));
-    free(bytes);
+    free(file.bytes);
 }
 
 static void stalled_server_times_out_after_its_attempts(void)
 {
-    char sha[DR_SHA256_HEX_SIZE], url[256], dest[512];
-    unsigned char *bytes = serve_new_file("stall.bin", 7, sha);
-    url_for(url, sizeof url, "stall.bin");
-    out_path(dest, sizeof dest, "stall.bin", "");
+    served_download file = serve_download("stall.bin", 7);
     dr_fetch_options opt = quick_options();
     opt.stall_seconds = 1;
     opt.max_attempts = 2;
@@ -378,16 +358,16 @@ static void stalled_server_times_out_after_its_attempts(void)
     dr_error err = {0};
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
-    CHECK_INT(DR_ERR_FETCH_TIMEOUT, dr_fetch_to_file(url, dest, sha, &opt, &report, &err));
+    CHECK_INT(DR_ERR_FETCH_TIMEOUT, dr_fetch_to_file(file.url, file.dest, file.sha, &opt, &report, &err));
     double elapsed = seconds_since(&start);
     CHECK(elapsed < 6.0);
     CHECK_INT(2, report.attempts);
-    CHECK_CONTAINS(url, err.detail);
+    CHECK_CONTAINS(file.url, err.detail);
     CHECK_CONTAINS("stalled", err.detail);
     CHECK_CONTAINS("2 attempts", err.detail);
     CHECK_INT(2, log_lines_starting("GET /stall.bin "));
-    CHECK(!file_exists(dest));
-    free(bytes);
+    CHECK(!file_exists(file.dest));
+    free(file.bytes);
 }
 
 static void total_time_limit_ends_the_download(void)
@@ -413,34 +393,30 @@ static void total_time_limit_ends_the_download(void)
 
 static void file_over_the_size_limit_is_refused_and_removed(void)
 {
-    char sha[DR_SHA256_HEX_SIZE], url[256], dest[512], part[512];
-    unsigned char *bytes = serve_new_file("big.bin", 8, sha);
-    url_for(url, sizeof url, "big.bin");
-    out_path(dest, sizeof dest, "big.bin", "");
-    out_path(part, sizeof part, "big.bin", ".part");
+    served_download file = serve_download("big.bin", 8);
     dr_fetch_options opt = quick_options();
     opt.max_bytes = FILE_SIZE - 1;
     dr_fetch_report report;
     dr_error err = {0};
-    CHECK_INT(DR_ERR_FETCH_TOO_LARGE, dr_fetch_to_file(url, dest, NULL, &opt, &report, &err));
+    CHECK_INT(DR_ERR_FETCH_TOO_LARGE, dr_fetch_to_file(file.url, file.dest, NULL, &opt, &report, &err));
     CHECK_INT(1, report.attempts);
-    CHECK_CONTAINS(url, err.detail);
-    CHECK(!file_exists(dest));
-    CHECK(!file_exists(part));
+    CHECK_CONTAINS(file.url, err.detail);
+    CHECK(!file_exists(file.dest));
+    CHECK(!file_exists(file.part));
 
     /* A file:// source, and a .part that already holds part of the file, are counted too. */
     char file_url[512];
     snprintf(file_url, sizeof file_url, "file://%s/big.bin", root_dir);
-    CHECK_INT(DR_ERR_FETCH_TOO_LARGE, dr_fetch_to_file(file_url, dest, NULL, &opt, NULL, &err));
-    CHECK(!file_exists(part));
-    write_file(part, bytes, FILE_SIZE / 2);
-    CHECK_INT(DR_ERR_FETCH_TOO_LARGE, dr_fetch_to_file(url, dest, NULL, &opt, NULL, &err));
-    CHECK(!file_exists(dest));
-    CHECK(!file_exists(part));
+    CHECK_INT(DR_ERR_FETCH_TOO_LARGE, dr_fetch_to_file(file_url, file.dest, NULL, &opt, NULL, &err));
+    CHECK(!file_exists(file.part));
+    write_file(file.part, file.bytes, FILE_SIZE / 2);
+    CHECK_INT(DR_ERR_FETCH_TOO_LARGE, dr_fetch_to_file(file.url, file.dest, NULL, &opt, NULL, &err));
+    CHECK(!file_exists(file.dest));
+    CHECK(!file_exists(file.part));
 
     opt.max_bytes = FILE_SIZE; /* the limit itself is allowed */
-    CHECK_INT(DR_OK, dr_fetch_to_file(url, dest, sha, &opt, NULL, &err));
-    free(bytes);
+    CHECK_INT(DR_OK, dr_fetch_to_file(file.url, file.dest, file.sha, &opt, NULL, &err));
+    free(file.bytes);
 }
 
 static void file_urls_and_plain_paths_are_read_locally(void)
@@ -563,6 +539,6 @@ int main(void)
             dump_server_log();
     }
     stop_server();
-    nftw(work_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    CHECK_INT(DR_OK, dr_remove_tree(work_dir, NULL));
     return check_done("fetch");
 }

@@ -3,14 +3,15 @@
  * directory (worker, before any script runs), with the exact messages.
  */
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zip.h>
 
 #include "check.h"
+#include "files.h"
 #include "package_layout.h"
+#include "test_files.h"
 
 static char workdir[] = "/tmp/drover-layout-test-XXXXXX";
 
@@ -141,20 +142,12 @@ static void make_file(const char *dir, const char *name)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL);
-    if (f) {
-        fputs(script, f);
-        fclose(f);
-    }
+    write_file(path, script, strlen(script));
 }
 
 static char *make_dir(const char *name)
 {
-    static char paths[8][1024]; /* a few at once stay valid */
-    static int next;
-    char *path = paths[next++ % 8];
-    snprintf(path, sizeof paths[0], "%s/%s", workdir, name);
+    char *path = path_in(workdir, name);
     CHECK_INT(0, mkdir(path, 0755));
     return path;
 }
@@ -211,12 +204,6 @@ static void extracted_directories_follow_the_same_rules(void)
     CHECK_CONTAINS("no-such-dir", err.detail);
 }
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st, (void)type, (void)ftw;
-    return remove(path);
-}
-
 int main(void)
 {
     if (!mkdtemp(workdir)) {
@@ -229,6 +216,6 @@ int main(void)
     scripts_in_a_top_folder_get_a_hint();
     unsafe_entries_are_refused();
     extracted_directories_follow_the_same_rules();
-    nftw(workdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    CHECK_INT(DR_OK, dr_remove_tree(workdir, NULL));
     return check_done("package_layout");
 }

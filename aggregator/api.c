@@ -1,0 +1,254 @@
+#include "api.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "messages.h"
+#include "page.h"
+#include "strbuf.h"
+
+#define JSON_TYPE "application/json; charset=utf-8"
+#define PROMETHEUS_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/* Hand sb's text to the response (a failed buffer becomes the server's 500). */
+static void respond(dr_http_response *resp, int status, const char *content_type, dr_strbuf *sb)
+{
+    resp->status = status;
+    if (content_type)
+        resp->content_type = content_type;
+    int failed = sb->failed;
+    resp->body = dr_strbuf_detach(sb, &resp->body_len);
+    if (failed || !resp->body) {
+        free(resp->body);
+        resp->body = NULL;
+        resp->body_len = 0;
+        resp->status = 500; /* out of memory: nothing half-written goes out */
+    }
+}
+
+static void respond_text(dr_http_response *resp, int status, const char *content_type, const char *text)
+{
+    dr_strbuf sb = DR_STRBUF_INIT;
+    dr_strbuf_puts(&sb, text);
+    respond(resp, status, content_type, &sb);
+}
+
+/* ---- JSON ---- */
+
+static void json_counts(dr_strbuf *sb, const uint64_t *counts)
+{
+    dr_strbuf_puts(sb, "{");
+    for (int s = 1; s < DR_ROLLUP_STATE_SLOTS; s++)
+        dr_strbuf_printf(sb, "%s\"%s\": %llu", s > 1 ? ", " : "", dr_job_state_name((Drover__V1__JobState)s),
+                         (unsigned long long)counts[s]);
+    dr_strbuf_puts(sb, "}");
+}
+
+/* The summary's fields, each after sep (", " on one line, ",\n  " pretty). */
+static void json_summary_fields(dr_strbuf *sb, const dr_rollup_summary *s, const char *sep)
+{
+    dr_strbuf_puts(sb, "\"deployment_id\": ");
+    dr_strbuf_json_string(sb, s->deployment_id);
+    dr_strbuf_printf(sb, "%s\"package\": ", sep);
+    dr_strbuf_json_string(sb, s->package);
+    dr_strbuf_printf(sb, "%s\"version\": ", sep);
+    dr_strbuf_json_string(sb, s->version);
+    dr_strbuf_printf(sb, "%s\"status\": \"%s\"", sep, dr_deployment_status_name(s->status));
+    dr_strbuf_printf(sb, "%s\"total\": %llu", sep, (unsigned long long)s->total);
+    dr_strbuf_printf(sb, "%s\"counts\": ", sep);
+    json_counts(sb, s->counts);
+    dr_strbuf_printf(sb, "%s\"failed_total\": %llu", sep, (unsigned long long)s->failed_total);
+    dr_strbuf_printf(sb, "%s\"started_at_ms\": %lld%s\"updated_at_ms\": %lld%s\"finished_at_ms\": %lld", sep,
+                     (long long)s->started_at_ms, sep, (long long)s->updated_at_ms, sep, (long long)s->finished_at_ms);
+}
+
+static void deployments_json(const dr_rollup_table *table, dr_strbuf *sb)
+{
+    size_t count = 0;
+    const dr_rollup_deployment **all = dr_rollup_table_list(table, &count);
+    if (!all) {
+        sb->failed = 1;
+        return;
+    }
+    dr_strbuf_puts(sb, "[");
+    for (size_t i = 0; i < count; i++) {
+        dr_rollup_summary s;
+        dr_rollup_summarize(all[i], &s);
+        dr_strbuf_puts(sb, i ? ",\n  {" : "\n  {");
+        json_summary_fields(sb, &s, ", ");
+        dr_strbuf_puts(sb, "}");
+    }
+    dr_strbuf_puts(sb, count ? "\n]\n" : "]\n");
+    free(all);
+}
+
+static void deployment_json(const dr_rollup_deployment *d, dr_strbuf *sb)
+{
+    dr_rollup_summary s;
+    dr_rollup_summarize(d, &s);
+    size_t location_count = 0, failed_count = 0;
+    const dr_rollup_location **locations = dr_rollup_locations(d, &location_count);
+    const dr_rollup_job **failed = dr_rollup_failed_jobs(d, &failed_count);
+    if (!locations || !failed) {
+        sb->failed = 1;
+        goto cleanup;
+    }
+    dr_strbuf_puts(sb, "{\n  ");
+    json_summary_fields(sb, &s, ",\n  ");
+    dr_strbuf_printf(sb, ",\n  \"partition\": %d,\n  \"locations\": [", (int)s.partition);
+    for (size_t i = 0; i < location_count; i++) {
+        uint64_t total = 0;
+        for (int st = 0; st < DR_ROLLUP_STATE_SLOTS; st++)
+            total += locations[i]->counts[st];
+        dr_strbuf_puts(sb, i ? ",\n    {\"account\": " : "\n    {\"account\": ");
+        dr_strbuf_json_string(sb, locations[i]->account);
+        dr_strbuf_puts(sb, ", \"region\": ");
+        dr_strbuf_json_string(sb, locations[i]->region);
+        dr_strbuf_printf(sb, ", \"total\": %llu, \"counts\": ", (unsigned long long)total);
+        json_counts(sb, locations[i]->counts);
+        dr_strbuf_puts(sb, "}");
+    }
+    dr_strbuf_puts(sb, location_count ? "\n  ],\n  \"failed_targets\": [" : "],\n  \"failed_targets\": [");
+    size_t shown = failed_count < DR_API_FAILED_TARGETS_MAX ? failed_count : DR_API_FAILED_TARGETS_MAX;
+    for (size_t i = 0; i < shown; i++) {
+        const dr_rollup_job *j = failed[i];
+        dr_strbuf_puts(sb, i ? ",\n    {\"target_id\": " : "\n    {\"target_id\": ");
+        dr_strbuf_json_string(sb, j->target_id);
+        dr_strbuf_puts(sb, ", \"job_id\": ");
+        dr_strbuf_json_string(sb, j->job_id);
+        dr_strbuf_printf(sb, ", \"state\": \"%s\", \"reason\": ", dr_job_state_name(j->state));
+        dr_strbuf_json_string(sb, j->reason);
+        dr_strbuf_puts(sb, ", \"message\": ");
+        dr_strbuf_json_string(sb, j->message);
+        dr_strbuf_printf(sb, ", \"attempt\": %u, \"at_ms\": %lld}", (unsigned)j->attempt, (long long)j->at_ms);
+    }
+    dr_strbuf_puts(sb, shown ? "\n  ]\n}\n" : "]\n}\n");
+cleanup:
+    free(locations);
+    free(failed);
+}
+
+/* "/deployments/a%2Fb" -> "a/b"; a malformed escape stays as it is. */
+static void percent_decode(const char *in, char *out, size_t size)
+{
+    size_t o = 0;
+    for (size_t i = 0; in[i] && o + 1 < size; i++) {
+        unsigned hi, lo;
+        if (in[i] == '%' && in[i + 1] && in[i + 2] && sscanf(in + i + 1, "%1x%1x", &hi, &lo) == 2) {
+            out[o++] = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            out[o++] = in[i];
+        }
+    }
+    out[o] = '\0';
+}
+
+/* ---- Prometheus ---- */
+
+/* drover_jobs and drover_deployments, from the table as it is now. */
+static void table_metrics(const dr_rollup_table *table, dr_strbuf *sb)
+{
+    uint64_t by_status[8] = {0};
+    size_t count = 0;
+    const dr_rollup_deployment **all = dr_rollup_table_list(table, &count);
+    if (!all) {
+        sb->failed = 1;
+        return;
+    }
+    dr_strbuf_puts(sb, "# HELP drover_jobs jobs of each deployment by latest state (each job counted once)\n"
+                       "# TYPE drover_jobs gauge\n");
+    for (size_t i = 0; i < count; i++) {
+        dr_rollup_summary s;
+        dr_rollup_summarize(all[i], &s);
+        if ((size_t)s.status < sizeof by_status / sizeof by_status[0])
+            by_status[s.status]++;
+        char deployment[512], package[512];
+        dr_metrics_label_escape(s.deployment_id, deployment, sizeof deployment);
+        dr_metrics_label_escape(s.package, package, sizeof package);
+        size_t location_count = 0;
+        const dr_rollup_location **locations = dr_rollup_locations(all[i], &location_count);
+        if (!locations) {
+            sb->failed = 1;
+            break;
+        }
+        for (size_t l = 0; l < location_count; l++) {
+            char account[512], region[512];
+            dr_metrics_label_escape(locations[l]->account, account, sizeof account);
+            dr_metrics_label_escape(locations[l]->region, region, sizeof region);
+            for (int st = 1; st < DR_ROLLUP_STATE_SLOTS; st++)
+                if (locations[l]->counts[st])
+                    dr_strbuf_printf(sb,
+                                     "drover_jobs{deployment=\"%s\",state=\"%s\",account=\"%s\",region=\"%s\","
+                                     "package=\"%s\"} %llu\n",
+                                     deployment, dr_job_state_name((Drover__V1__JobState)st), account, region,
+                                     package, (unsigned long long)locations[l]->counts[st]);
+        }
+        free(locations);
+    }
+    free(all);
+    dr_strbuf_puts(sb, "# HELP drover_deployments deployments known, by overall status\n"
+                       "# TYPE drover_deployments gauge\n");
+    for (int st = DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_PENDING;
+         st <= DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_CANCELLED; st++)
+        dr_strbuf_printf(sb, "drover_deployments{status=\"%s\"} %llu\n",
+                         dr_deployment_status_name((Drover__V1__DeploymentStatus)st),
+                         (unsigned long long)by_status[st]);
+}
+
+/* ---- routing ---- */
+
+void dr_api_handle(void *ctx, const dr_http_request *req, dr_http_response *resp)
+{
+    const dr_api *api = ctx;
+    dr_strbuf sb = DR_STRBUF_INIT;
+    const char *path = req->path;
+    static const char prefix[] = "/deployments/";
+
+    if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
+        respond_text(resp, 200, "text/html; charset=utf-8", dr_aggregator_page_html);
+    } else if (strcmp(path, "/healthz") == 0) {
+        respond_text(resp, 200, NULL, "ok\n");
+    } else if (strcmp(path, "/readyz") == 0) {
+        int ready = !api->ready || atomic_load(api->ready);
+        respond_text(resp, ready ? 200 : 503, NULL, ready ? "ready\n" : "catching up\n");
+    } else if (strcmp(path, "/deployments") == 0 || strcmp(path, prefix) == 0) {
+        pthread_mutex_lock(api->lock);
+        deployments_json(api->table, &sb);
+        pthread_mutex_unlock(api->lock);
+        respond(resp, 200, JSON_TYPE, &sb);
+    } else if (strncmp(path, prefix, sizeof prefix - 1) == 0) {
+        char id[1024];
+        percent_decode(path + sizeof prefix - 1, id, sizeof id);
+        int found = 0;
+        pthread_mutex_lock(api->lock);
+        const dr_rollup_deployment *d = dr_rollup_find(api->table, id);
+        if (d) {
+            found = 1;
+            deployment_json(d, &sb);
+        }
+        pthread_mutex_unlock(api->lock);
+        if (!found) {
+            dr_strbuf_puts(&sb, "{\"error\": \"no such deployment\", \"deployment_id\": ");
+            dr_strbuf_json_string(&sb, id);
+            dr_strbuf_puts(&sb, "}\n");
+        }
+        respond(resp, found ? 200 : 404, JSON_TYPE, &sb);
+    } else if (strcmp(path, "/metrics") == 0) {
+        size_t len = 0;
+        char *registry = dr_metrics_render(api->metrics, &len);
+        if (registry)
+            dr_strbuf_append(&sb, registry, len);
+        else
+            sb.failed = 1;
+        free(registry);
+        pthread_mutex_lock(api->lock);
+        table_metrics(api->table, &sb);
+        pthread_mutex_unlock(api->lock);
+        respond(resp, 200, PROMETHEUS_TYPE, &sb);
+    } else {
+        respond_text(resp, 404, NULL, "not found\n");
+    }
+}

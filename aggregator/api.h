@@ -1,0 +1,52 @@
+/*
+ * api.h - the aggregator's HTTP face, as a dr_http_handler.
+ *
+ *   GET /                  a self-contained live page (polls /deployments every second)
+ *   GET /deployments       JSON array of summaries, newest first
+ *   GET /deployments/{id}  JSON: the summary, counts per (account, region), and
+ *                          the failed targets with reason and message (up to
+ *                          DR_API_FAILED_TARGETS_MAX; failed_total has them all);
+ *                          404 with a JSON error for an unknown id
+ *   GET /metrics           Prometheus text: the registry's series (events,
+ *                          durations, lag) plus, from the table at scrape time,
+ *                          drover_jobs{deployment,state,account,region,package}
+ *                          and drover_deployments{status}
+ *   GET /healthz           200 "ok"
+ *   GET /readyz            200 "ready" once caught up, 503 "catching up" before
+ *
+ * JSON shapes (every count object lists all eight states, zeros included):
+ *   summary: {"deployment_id", "package", "version", "status", "total",
+ *             "counts": {"PENDING": n, ...}, "failed_total", "started_at_ms",
+ *             "updated_at_ms", "finished_at_ms"}
+ *   detail:  summary + "partition", "locations": [{"account", "region",
+ *            "total", "counts"}], "failed_targets": [{"target_id", "job_id",
+ *            "state", "reason", "message", "attempt", "at_ms"}]
+ *
+ * The handler takes *lock while it reads the table, so it is safe on the
+ * HTTP server's threads while ingest folds.
+ */
+#ifndef DROVER_AGGREGATOR_API_H
+#define DROVER_AGGREGATOR_API_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "http_server.h"
+#include "metrics.h"
+#include "rollup.h"
+
+/* Failed targets listed by GET /deployments/{id}. */
+#define DR_API_FAILED_TARGETS_MAX 1000
+
+typedef struct dr_api {
+    pthread_mutex_t *lock;        /* guards table */
+    const dr_rollup_table *table;
+    dr_metrics *metrics;          /* ingest's registry; may be NULL */
+    const atomic_int *ready;      /* non-zero once caught up; NULL: always ready */
+} dr_api;
+
+/* The dr_http_handler; ctx is a dr_api that outlives the server. */
+void dr_api_handle(void *ctx, const dr_http_request *req, dr_http_response *resp);
+
+#endif

@@ -1,0 +1,159 @@
+/*
+ * drover-aggregator: folds the status topic into per-deployment rollups,
+ * publishes them to the rollups topic, and serves them over HTTP (JSON, a
+ * live page, Prometheus /metrics).  A thin program over rollup.h (the fold),
+ * ingest.h (Kafka) and api.h (HTTP).
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "config.h"
+#include "http_server.h"
+#include "ingest.h"
+#include "kafka.h"
+#include "log.h"
+#include "metrics.h"
+#include "rollup.h"
+
+enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+static const dr_setting settings[] = {
+    DR_COMMON_SETTINGS,
+    DR_KAFKA_SETTINGS,
+    {"http", DR_SETTING_STRING, "127.0.0.1:8080",
+     "address to serve the page, JSON API, /metrics, /healthz and /readyz on (HOST:PORT; port 0: any free port; "
+     "empty: none).  The bound address is logged as event=http.listening"},
+    {"group", DR_SETTING_STRING, "drover-aggregator",
+     "consumer group of the aggregators; several share the status topic's partitions"},
+    {"publish-interval-ms", DR_SETTING_INT, "250",
+     "shortest time in milliseconds between two Rollups of a changing deployment; a deployment that finishes is "
+     "published at once"},
+    {"exit-when-caught-up", DR_SETTING_BOOL, "false",
+     "benchmark mode: read the status topic up to its end, print the fold rate, publish the Rollups and exit"},
+};
+
+static const char usage[] =
+    "usage: drover-aggregator --brokers HOST:PORT [--http ADDR] [--group NAME] [settings]\n"
+    "Folds status events into rollups: publishes them to the rollups topic and serves\n"
+    "GET / (live page), /deployments, /deployments/{id}, /metrics, /healthz, /readyz.\n"
+    "SIGTERM or SIGINT: publish the last rollups, leave the group, exit 0.";
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* Serve HTTP on address (unless empty) and log where. */
+static dr_status start_http(const char *address, dr_api *api, dr_http_server **out, dr_error *err)
+{
+    *out = NULL;
+    if (!address || !address[0])
+        return DR_OK;
+    dr_status status = dr_http_server_start(address, dr_api_handle, api, out, err);
+    if (status != DR_OK)
+        return status;
+    char host[256];
+    snprintf(host, sizeof host, "%s", address);
+    char *colon = strrchr(host, ':');
+    if (colon)
+        *colon = '\0';
+    dr_log(DR_LOG_INFO, "http.listening", "addr=%s:%d", host, dr_http_server_port(*out));
+    return DR_OK;
+}
+
+int main(int argc, char **argv)
+{
+    int exit_code = EXIT_USAGE;
+    dr_error err = {0};
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    atomic_int ready = 0;
+    dr_rollup_table *table = NULL;
+    dr_metrics *metrics = NULL;
+    dr_ingest *ingest = NULL;
+    dr_http_server *http = NULL;
+    dr_config *cfg = dr_config_new(settings, sizeof settings / sizeof settings[0]);
+    if (!cfg)
+        return EXIT_FAILED;
+    if (dr_config_load(cfg, argc - 1, argv + 1, &err) != DR_OK) {
+        fprintf(stderr, "drover-aggregator: %s\n", err.detail);
+        goto done;
+    }
+    if (dr_config_help_requested(cfg)) {
+        dr_config_print_help(cfg, stdout, usage);
+        exit_code = EXIT_OK;
+        goto done;
+    }
+    char *const *positional = NULL;
+    if (dr_config_positional(cfg, &positional) > 0) {
+        fprintf(stderr, "drover-aggregator: unexpected argument '%s'\n%s\n", positional[0], usage);
+        goto done;
+    }
+    int level = dr_log_level_parse(dr_config_string(cfg, "log-level"));
+    if (level < 0) {
+        fprintf(stderr, "drover-aggregator: log-level must be debug, info, warn or error\n");
+        goto done;
+    }
+    dr_log_init("drover-aggregator", (dr_log_level)level);
+    exit_code = EXIT_FAILED;
+
+    table = dr_rollup_table_new();
+    metrics = dr_metrics_new();
+    if (!table || !metrics) {
+        fprintf(stderr, "drover-aggregator: out of memory\n");
+        goto done;
+    }
+    dr_ingest_settings ingest_settings = {
+        .group = dr_config_string(cfg, "group"),
+        .publish_interval_ms = (int)dr_config_int(cfg, "publish-interval-ms"),
+        .table = table,
+        .lock = &lock,
+        .metrics = metrics,
+        .ready = &ready,
+    };
+    dr_kafka_options_from_config(&ingest_settings.kafka, cfg, "drover-aggregator");
+    dr_api api = {.lock = &lock, .table = table, .metrics = metrics, .ready = &ready};
+    int until_caught_up = dr_config_bool(cfg, "exit-when-caught-up");
+
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (dr_ingest_start(&ingest_settings, &ingest, &err) != DR_OK ||
+        start_http(dr_config_string(cfg, "http"), &api, &http, &err) != DR_OK) {
+        fprintf(stderr, "drover-aggregator: %s\n", err.detail);
+        goto done;
+    }
+    dr_log(DR_LOG_INFO, "aggregator.started", "brokers=%s group=%s", ingest_settings.kafka.brokers,
+           ingest_settings.group);
+    dr_status status = dr_ingest_run(ingest, &stop_requested, until_caught_up, &err);
+    if (status != DR_OK) {
+        char quoted[DR_ERROR_DETAIL_MAX + 16];
+        dr_log(DR_LOG_ERROR, "aggregator.flush_failed", "msg=%s", dr_log_quote(quoted, sizeof quoted, err.detail));
+    }
+
+    dr_ingest_stats stats;
+    dr_ingest_get_stats(ingest, &stats);
+    if (until_caught_up)
+        printf("folded %llu status events in %.3f s: %.0f events/s\n", (unsigned long long)stats.events,
+               stats.catch_up_seconds, stats.catch_up_seconds > 0 ? (double)stats.events / stats.catch_up_seconds : 0.0);
+    dr_log(DR_LOG_INFO, "aggregator.stopped", "events=%llu malformed=%llu rollups_published=%llu",
+           (unsigned long long)stats.events, (unsigned long long)stats.malformed,
+           (unsigned long long)stats.published);
+    exit_code = status == DR_OK ? EXIT_OK : EXIT_FAILED;
+done:
+    dr_http_server_stop(http);
+    dr_ingest_free(ingest);
+    dr_metrics_free(metrics);
+    dr_rollup_table_free(table);
+    dr_config_free(cfg);
+    return exit_code;
+}

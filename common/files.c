@@ -1,0 +1,63 @@
+#include "files.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define PATH_BUFFER_SIZE 4096
+/* Directory descriptors nftw may hold open: one per level it has below it. */
+#define WALK_OPEN_DIRECTORIES 16
+
+dr_status dr_make_directories(const char *path, dr_error *err)
+{
+    char buf[PATH_BUFFER_SIZE];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return dr_error_set(err, DR_ERR_IO, "path too long: %s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return dr_error_set(err, DR_ERR_IO, "cannot create %s: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return dr_error_set(err, DR_ERR_IO, "cannot create %s: %s", buf, strerror(errno));
+    return DR_OK;
+}
+
+/* The first entry a removal could not remove; nftw's callback takes no context, hence the thread-local. */
+typedef struct removal_failure {
+    int error;
+    char path[PATH_BUFFER_SIZE];
+} removal_failure;
+
+static _Thread_local removal_failure *current_failure;
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st, (void)type, (void)ftw;
+    /* FTW_DEPTH visits a directory after its contents, so remove() finds it empty. */
+    if (remove(path) != 0 && errno != ENOENT && current_failure->error == 0) {
+        current_failure->error = errno;
+        snprintf(current_failure->path, sizeof current_failure->path, "%s", path);
+    }
+    return 0; /* keep going: leave as little behind as possible */
+}
+
+dr_status dr_remove_tree(const char *path, dr_error *err)
+{
+    removal_failure failure = {0};
+    current_failure = &failure;
+    if (nftw(path, remove_entry, WALK_OPEN_DIRECTORIES, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT
+        && failure.error == 0) {
+        failure.error = errno;
+        snprintf(failure.path, sizeof failure.path, "%s", path);
+    }
+    current_failure = NULL;
+    if (failure.error != 0)
+        return dr_error_set(err, DR_ERR_IO, "cannot remove %s: %s", failure.path, strerror(failure.error));
+    return DR_OK;
+}

@@ -1,0 +1,835 @@
+#include "kafka.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* Kafka's own limit is 249 characters; the rest is room for the NUL. */
+#define TOPIC_NAME_MAX 256
+/* How long dr_kafka_produce waits for room in a full local queue. */
+#define QUEUE_FULL_WAIT_MS 10000
+/* How long dr_kafka_producer_free waits for outstanding deliveries. */
+#define FREE_FLUSH_MS 10000
+
+static const struct {
+    const char *suffix;
+    int compacted;
+} topic_table[DR_TOPIC_COUNT] = {
+    [DR_TOPIC_JOBS] = {"jobs", 0},
+    [DR_TOPIC_STATUS] = {"status", 0},
+    [DR_TOPIC_ROLLUPS] = {"rollups", 1},
+    [DR_TOPIC_INVENTORY] = {"inventory", 1},
+    [DR_TOPIC_EVENTS] = {"events", 0},
+    [DR_TOPIC_PACKAGES] = {"packages", 1},
+    [DR_TOPIC_ASSOCIATIONS] = {"associations", 1},
+    [DR_TOPIC_DEPLOYMENTS] = {"deployments", 0},
+    [DR_TOPIC_CONTROL] = {"control", 0},
+};
+
+const char *dr_topic_suffix(dr_topic topic)
+{
+    if ((int)topic < 0 || topic >= DR_TOPIC_COUNT)
+        return "unknown";
+    return topic_table[topic].suffix;
+}
+
+int dr_topic_is_compacted(dr_topic topic)
+{
+    if ((int)topic < 0 || topic >= DR_TOPIC_COUNT)
+        return 0;
+    return topic_table[topic].compacted;
+}
+
+void dr_kafka_options_from_config(dr_kafka_options *opt, const dr_config *cfg, const char *client_id)
+{
+    memset(opt, 0, sizeof *opt);
+    opt->brokers = dr_config_string(cfg, "brokers");
+    opt->topic_prefix = dr_config_string(cfg, "topic-prefix");
+    char *const *items = NULL;
+    opt->property_count = dr_config_list(cfg, "kafka-property", &items);
+    opt->properties = items;
+    opt->client_id = client_id;
+}
+
+static const char *topic_prefix(const dr_kafka_options *opt)
+{
+    return opt->topic_prefix ? opt->topic_prefix : "drover.";
+}
+
+void dr_kafka_topic_name(const dr_kafka_options *opt, dr_topic topic, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s", topic_prefix(opt), dr_topic_suffix(topic));
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds left before deadline, never negative. */
+static int remaining_ms(int64_t deadline)
+{
+    int64_t left = deadline - now_ms();
+    return left > 0 ? (int)left : 0;
+}
+
+/* ---- configuration and the callbacks every handle shares ---- */
+
+typedef struct kafka_property {
+    const char *name;
+    const char *value;
+} kafka_property;
+
+#define PROPERTY_COUNT(table) (sizeof(table) / sizeof((table)[0]))
+
+/*
+ * librdkafka logs the offset reset it does on its own (auto.offset.reset)
+ * only as a warning with facility OFFSET.  A reset caused by an error means
+ * the committed offset is gone (the embedded broker dropped the oldest data,
+ * or retention did): records were skipped, so say it as data loss.
+ */
+static int is_offset_reset_after_error(int level, const char *fac, const char *buf)
+{
+    return level <= 4 && strcmp(fac, "OFFSET") == 0 && strstr(buf, "offset reset") != NULL;
+}
+
+/* librdkafka's line, without the "[thrd:main]: " that names its thread. */
+static const char *without_thread_name(const char *buf)
+{
+    if (strncmp(buf, "[thrd:", 6) == 0) {
+        const char *end = strstr(buf, "]: ");
+        if (end)
+            return end + 3;
+    }
+    return buf;
+}
+
+static void log_data_loss(const char *librdkafka_message)
+{
+    char topic[TOPIC_NAME_MAX] = "unknown";
+    int partition = -1;
+    const char *line = without_thread_name(librdkafka_message);
+    /* The line reads "TOPIC [PARTITION]: offset reset (at offset N, ...) to ...". */
+    sscanf(line, "%255s [%d]", topic, &partition);
+    char quoted[1024];
+    dr_log(DR_LOG_ERROR, "kafka.data_loss", "topic=%s partition=%d msg=%s", topic, partition,
+           dr_log_quote(quoted, sizeof quoted, line));
+}
+
+/* librdkafka's syslog levels onto ours; called from librdkafka's own threads (dr_log is thread-safe). */
+static void on_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    if (is_offset_reset_after_error(level, fac, buf)) {
+        log_data_loss(buf);
+        return;
+    }
+    dr_log_level ours = level <= 3 ? DR_LOG_ERROR : level == 4 ? DR_LOG_WARN : level <= 6 ? DR_LOG_INFO : DR_LOG_DEBUG;
+    /* A broker connection failing is logged here and again through on_kafka_error: keep the one there. */
+    if (strcmp(fac, "FAIL") == 0)
+        ours = DR_LOG_DEBUG;
+    char quoted[1024];
+    dr_log(ours, "kafka.log", "client=%s facility=%s msg=%s", rd_kafka_name(rk), fac,
+           dr_log_quote(quoted, sizeof quoted, without_thread_name(buf)));
+}
+
+/* Errors not tied to one message: mostly transient (a broker down), so a warning unless fatal. */
+static void on_kafka_error(rd_kafka_t *rk, int error_code, const char *reason, void *opaque)
+{
+    (void)opaque;
+    char quoted[1024];
+    if (error_code == RD_KAFKA_RESP_ERR__FATAL) {
+        char fatal[512] = "";
+        rd_kafka_resp_err_t cause = rd_kafka_fatal_error(rk, fatal, sizeof fatal);
+        dr_log(DR_LOG_ERROR, "kafka.fatal", "client=%s error=%s msg=%s", rd_kafka_name(rk), rd_kafka_err2name(cause),
+               dr_log_quote(quoted, sizeof quoted, fatal[0] ? fatal : reason));
+        return;
+    }
+    dr_log(DR_LOG_WARN, "kafka.error", "client=%s error=%s msg=%s", rd_kafka_name(rk),
+           rd_kafka_err2name((rd_kafka_resp_err_t)error_code), dr_log_quote(quoted, sizeof quoted, reason));
+}
+
+/* origin says where the property came from, so the error points at what to fix. */
+static dr_status set_property(rd_kafka_conf_t *conf, const char *origin, const char *name, const char *value,
+                              dr_error *err)
+{
+    char reason[512];
+    if (rd_kafka_conf_set(conf, name, value, reason, sizeof reason) != RD_KAFKA_CONF_OK)
+        return dr_error_set(err, DR_ERR_USAGE, "%s %s: %s", origin, name, reason);
+    return DR_OK;
+}
+
+/* One "KEY=VALUE" from the kafka-property setting.  The value is never echoed: it may be a password. */
+static dr_status set_user_property(rd_kafka_conf_t *conf, const char *item, dr_error *err)
+{
+    const char *equals = strchr(item, '=');
+    char name[256];
+    if (!equals || equals == item || (size_t)(equals - item) >= sizeof name)
+        return dr_error_set(err, DR_ERR_USAGE, "kafka-property '%.*s': expected KEY=VALUE",
+                            (int)(equals ? equals - item : (ptrdiff_t)strlen(item)), item);
+    memcpy(name, item, (size_t)(equals - item));
+    name[equals - item] = '\0';
+    return set_property(conf, "kafka-property", name, equals + 1, err);
+}
+
+static dr_status check_topic_prefix(const dr_kafka_options *opt, dr_error *err)
+{
+    size_t longest = 0;
+    for (int t = 0; t < DR_TOPIC_COUNT; t++)
+        if (strlen(topic_table[t].suffix) > longest)
+            longest = strlen(topic_table[t].suffix);
+    if (strlen(topic_prefix(opt)) + longest > 249)
+        return dr_error_set(err, DR_ERR_USAGE, "topic-prefix '%.40s...' is too long: Kafka topic names end at 249 characters",
+                            topic_prefix(opt));
+    return DR_OK;
+}
+
+/*
+ * A configuration with the brokers, the client id and the callbacks.
+ * defaults come before the user's kafka-property items (which may change
+ * them); fixed come after, because Drover's guarantees rest on them.
+ */
+static dr_status new_conf(const dr_kafka_options *opt, void *opaque, const kafka_property *defaults,
+                          size_t default_count, const kafka_property *fixed, size_t fixed_count,
+                          rd_kafka_conf_t **out, dr_error *err)
+{
+    dr_status status = DR_OK;
+    rd_kafka_conf_t *conf = NULL;
+    *out = NULL;
+    if (!opt->brokers || !opt->brokers[0]) {
+        status = dr_error_set(err, DR_ERR_USAGE, "no Kafka brokers given (brokers HOST:PORT)");
+        goto cleanup;
+    }
+    if ((status = check_topic_prefix(opt, err)) != DR_OK)
+        goto cleanup;
+    conf = rd_kafka_conf_new();
+    if (!conf) {
+        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory for a Kafka configuration");
+        goto cleanup;
+    }
+    if ((status = set_property(conf, "kafka setting", "bootstrap.servers", opt->brokers, err)) != DR_OK ||
+        (status = set_property(conf, "kafka setting", "client.id", opt->client_id ? opt->client_id : "drover", err)) !=
+            DR_OK)
+        goto cleanup;
+    for (size_t i = 0; i < default_count; i++)
+        if ((status = set_property(conf, "kafka setting", defaults[i].name, defaults[i].value, err)) != DR_OK)
+            goto cleanup;
+    for (size_t i = 0; i < opt->property_count; i++)
+        if ((status = set_user_property(conf, opt->properties[i], err)) != DR_OK)
+            goto cleanup;
+    for (size_t i = 0; i < fixed_count; i++)
+        if ((status = set_property(conf, "kafka setting", fixed[i].name, fixed[i].value, err)) != DR_OK)
+            goto cleanup;
+    rd_kafka_conf_set_log_cb(conf, on_kafka_log);
+    rd_kafka_conf_set_error_cb(conf, on_kafka_error);
+    rd_kafka_conf_set_opaque(conf, opaque);
+    *out = conf;
+    conf = NULL;
+cleanup:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    return status;
+}
+
+/* rd_kafka_new owns conf only when it succeeds. */
+static dr_status new_handle(rd_kafka_type_t type, rd_kafka_conf_t *conf, rd_kafka_t **out, dr_error *err)
+{
+    char reason[512];
+    *out = rd_kafka_new(type, conf, reason, sizeof reason);
+    if (!*out) {
+        rd_kafka_conf_destroy(conf);
+        return dr_error_set(err, DR_ERR_KAFKA, "creating the Kafka %s: %s",
+                            type == RD_KAFKA_PRODUCER ? "producer" : "consumer", reason);
+    }
+    return DR_OK;
+}
+
+/* ---- producing ---- */
+
+struct dr_kafka_producer {
+    rd_kafka_t *rk;
+    char *topic_prefix;
+    /* Delivery reports may be served on one thread while another flushes. */
+    pthread_mutex_t lock;
+    size_t failed_since_flush;
+    char first_failure[512];
+};
+
+/* What one message carries to its delivery report. */
+typedef struct delivery {
+    dr_kafka_delivered_fn fn;
+    void *opaque;
+} delivery;
+
+static void on_delivery_report(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
+{
+    (void)rk;
+    dr_kafka_producer *p = opaque;
+    delivery *d = msg->_private;
+    char message[600] = "";
+    if (msg->err) {
+        snprintf(message, sizeof message, "delivery to %s [%d] failed: %s",
+                 msg->rkt ? rd_kafka_topic_name(msg->rkt) : "?", (int)msg->partition, rd_kafka_err2str(msg->err));
+        pthread_mutex_lock(&p->lock);
+        if (p->failed_since_flush++ == 0)
+            snprintf(p->first_failure, sizeof p->first_failure, "%s", message);
+        pthread_mutex_unlock(&p->lock);
+    }
+    if (d) {
+        d->fn(d->opaque, msg->err ? DR_ERR_KAFKA : DR_OK, message);
+        free(d);
+    }
+}
+
+dr_status dr_kafka_producer_new(const dr_kafka_options *opt, dr_kafka_producer **out, dr_error *err)
+{
+    static const kafka_property defaults[] = {{"linger.ms", "5"}};
+    static const kafka_property fixed[] = {{"enable.idempotence", "true"}, {"acks", "all"}};
+    dr_status status = DR_OK;
+    rd_kafka_conf_t *conf = NULL;
+    dr_kafka_producer *p = calloc(1, sizeof *p);
+    *out = NULL;
+    if (!p) {
+        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory for a Kafka producer");
+        goto cleanup;
+    }
+    pthread_mutex_init(&p->lock, NULL);
+    if (!(p->topic_prefix = strdup(topic_prefix(opt)))) {
+        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory for a Kafka producer");
+        goto cleanup;
+    }
+    if ((status = new_conf(opt, p, defaults, PROPERTY_COUNT(defaults), fixed, PROPERTY_COUNT(fixed), &conf, err)) !=
+        DR_OK)
+        goto cleanup;
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery_report);
+    status = new_handle(RD_KAFKA_PRODUCER, conf, &p->rk, err);
+    conf = NULL;
+    if (status != DR_OK)
+        goto cleanup;
+    *out = p;
+    p = NULL;
+cleanup:
+    if (p) {
+        pthread_mutex_destroy(&p->lock);
+        free(p->topic_prefix);
+        free(p);
+    }
+    return status;
+}
+
+void dr_kafka_producer_free(dr_kafka_producer *p)
+{
+    if (!p)
+        return;
+    if (rd_kafka_flush(p->rk, FREE_FLUSH_MS) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        dr_log(DR_LOG_ERROR, "kafka.undelivered", "client=%s messages=%d msg=\"not acknowledged within %d ms; dropped\"",
+               rd_kafka_name(p->rk), rd_kafka_outq_len(p->rk), FREE_FLUSH_MS);
+        /* Fail what is left so every caller's callback still runs once (and its delivery is freed). */
+        rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(p->rk, 1000);
+    }
+    rd_kafka_destroy(p->rk);
+    pthread_mutex_destroy(&p->lock);
+    free(p->topic_prefix);
+    free(p);
+}
+
+dr_status dr_kafka_produce(dr_kafka_producer *p, dr_topic topic, const char *key, const void *value, size_t len,
+                           dr_kafka_delivered_fn on_delivered, void *opaque, dr_error *err)
+{
+    dr_status status = DR_OK;
+    char name[TOPIC_NAME_MAX];
+    snprintf(name, sizeof name, "%s%s", p->topic_prefix, dr_topic_suffix(topic));
+    delivery *d = NULL;
+    if (on_delivered) {
+        d = malloc(sizeof *d);
+        if (!d) {
+            status = dr_error_set(err, DR_ERR_NOMEM, "out of memory producing to %s", name);
+            goto cleanup;
+        }
+        d->fn = on_delivered;
+        d->opaque = opaque;
+    }
+    int64_t deadline = now_ms() + QUEUE_FULL_WAIT_MS;
+    for (;;) {
+        rd_kafka_resp_err_t kerr = rd_kafka_producev(
+            p->rk, RD_KAFKA_V_TOPIC(name), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+            RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(d),
+            RD_KAFKA_V_END);
+        if (kerr == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            d = NULL; /* the delivery report frees it */
+            break;
+        }
+        if (kerr != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            status = dr_error_set(err, DR_ERR_KAFKA, "producing to %s: %s", name, rd_kafka_err2str(kerr));
+            goto cleanup;
+        }
+        if (remaining_ms(deadline) == 0) {
+            status = dr_error_set(err, DR_ERR_KAFKA, "producing to %s: the local queue stayed full for %d ms (%d messages waiting)",
+                                  name, QUEUE_FULL_WAIT_MS, rd_kafka_outq_len(p->rk));
+            goto cleanup;
+        }
+        /* Serving delivery reports is what makes room. */
+        rd_kafka_poll(p->rk, 100);
+    }
+cleanup:
+    free(d);
+    return status;
+}
+
+void dr_kafka_producer_poll(dr_kafka_producer *p, int timeout_ms)
+{
+    rd_kafka_poll(p->rk, timeout_ms);
+}
+
+dr_status dr_kafka_producer_flush(dr_kafka_producer *p, int timeout_ms, dr_error *err)
+{
+    rd_kafka_resp_err_t kerr = rd_kafka_flush(p->rk, timeout_ms);
+    pthread_mutex_lock(&p->lock);
+    size_t failed = p->failed_since_flush;
+    char first[sizeof p->first_failure];
+    memcpy(first, p->first_failure, sizeof first);
+    p->failed_since_flush = 0;
+    p->first_failure[0] = '\0';
+    pthread_mutex_unlock(&p->lock);
+
+    if (kerr == RD_KAFKA_RESP_ERR__TIMED_OUT && failed)
+        return dr_error_set(err, DR_ERR_KAFKA,
+                            "flush timed out after %d ms with %d messages unacknowledged, and %zu failed; first: %s",
+                            timeout_ms, rd_kafka_outq_len(p->rk), failed, first);
+    if (kerr == RD_KAFKA_RESP_ERR__TIMED_OUT)
+        return dr_error_set(err, DR_ERR_KAFKA, "flush timed out after %d ms with %d messages unacknowledged",
+                            timeout_ms, rd_kafka_outq_len(p->rk));
+    if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return dr_error_set(err, DR_ERR_KAFKA, "flush: %s", rd_kafka_err2str(kerr));
+    if (failed)
+        return dr_error_set(err, DR_ERR_KAFKA, "%zu message%s failed since the last flush; first: %s", failed,
+                            failed == 1 ? "" : "s", first);
+    return DR_OK;
+}
+
+rd_kafka_t *dr_kafka_producer_handle(dr_kafka_producer *p)
+{
+    return p->rk;
+}
+
+/* ---- consuming ---- */
+
+struct dr_kafka_consumer {
+    rd_kafka_t *rk;
+    dr_kafka_rebalance_fn on_rebalance;
+    void *rebalance_opaque;
+};
+
+static void log_partitions(const char *event, const rd_kafka_topic_partition_list_t *partitions)
+{
+    for (int i = 0; i < partitions->cnt; i++)
+        dr_log(DR_LOG_DEBUG, event, "topic=%s partition=%d", partitions->elems[i].topic,
+               (int)partitions->elems[i].partition);
+}
+
+/*
+ * The group moved partitions.  Eager protocols (the default range and
+ * roundrobin) hand over the whole assignment each time; cooperative-sticky,
+ * if a kafka-property asks for it, hands over only the difference.
+ */
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t kerr, rd_kafka_topic_partition_list_t *partitions,
+                         void *opaque)
+{
+    dr_kafka_consumer *c = opaque;
+    int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    int assigned = kerr == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+    rd_kafka_error_t *error = NULL;
+    rd_kafka_resp_err_t assign_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+    if (kerr != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && kerr != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+        dr_log(DR_LOG_WARN, "kafka.rebalance_error", "client=%s error=%s", rd_kafka_name(rk), rd_kafka_err2name(kerr));
+    if (cooperative)
+        error = assigned ? rd_kafka_incremental_assign(rk, partitions) : rd_kafka_incremental_unassign(rk, partitions);
+    else
+        assign_err = rd_kafka_assign(rk, assigned ? partitions : NULL);
+    if (error || assign_err) {
+        dr_log(DR_LOG_ERROR, "kafka.assign_failed", "client=%s assigned=%d error=\"%s\"", rd_kafka_name(rk), assigned,
+               error ? rd_kafka_error_string(error) : rd_kafka_err2str(assign_err));
+        rd_kafka_error_destroy(error);
+    }
+    log_partitions(assigned ? "kafka.partitions_assigned" : "kafka.partitions_revoked", partitions);
+    if (c->on_rebalance)
+        c->on_rebalance(c->rebalance_opaque, partitions, assigned);
+}
+
+/* Asynchronous commits report here; a failed one is retried by the next commit of the partition. */
+static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t kerr, rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)opaque;
+    if (kerr == RD_KAFKA_RESP_ERR__NO_OFFSET)
+        return;
+    for (int i = 0; offsets && i < offsets->cnt; i++) {
+        rd_kafka_resp_err_t partition_err = offsets->elems[i].err ? offsets->elems[i].err : kerr;
+        if (partition_err)
+            dr_log(DR_LOG_WARN, "kafka.commit_failed", "client=%s topic=%s partition=%d offset=%lld error=\"%s\"",
+                   rd_kafka_name(rk), offsets->elems[i].topic, (int)offsets->elems[i].partition,
+                   (long long)offsets->elems[i].offset, rd_kafka_err2str(partition_err));
+    }
+}
+
+/*
+ * session.timeout.ms defaults to 10 s instead of librdkafka's 45 s: the
+ * embedded broker waits session.timeout.ms - 1 s for every member before
+ * it finishes a rebalance, so a worker joining or leaving would stall the
+ * group for 44 s.  10 s is what Kafka used before 3.0 and well above the
+ * broker's 6 s minimum.
+ */
+dr_status dr_kafka_consumer_new(const dr_kafka_options *opt, const char *group_id, const dr_topic *topics,
+                                size_t topic_count, dr_kafka_consumer **out, dr_error *err)
+{
+    static const kafka_property defaults[] = {{"auto.offset.reset", "earliest"}, {"session.timeout.ms", "10000"}};
+    static const kafka_property fixed[] = {{"enable.auto.commit", "false"}, {"enable.auto.offset.store", "false"}};
+    dr_status status = DR_OK;
+    rd_kafka_conf_t *conf = NULL;
+    rd_kafka_topic_partition_list_t *subscription = NULL;
+    dr_kafka_consumer *c = calloc(1, sizeof *c);
+    *out = NULL;
+    if (!c) {
+        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory for a Kafka consumer");
+        goto cleanup;
+    }
+    if (!group_id || !group_id[0] || topic_count == 0) {
+        status = dr_error_set(err, DR_ERR_USAGE, "a Kafka consumer needs a group id and at least one topic");
+        goto cleanup;
+    }
+    if ((status = new_conf(opt, c, defaults, PROPERTY_COUNT(defaults), fixed, PROPERTY_COUNT(fixed), &conf, err)) !=
+        DR_OK)
+        goto cleanup;
+    if ((status = set_property(conf, "kafka setting", "group.id", group_id, err)) != DR_OK)
+        goto cleanup;
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
+    status = new_handle(RD_KAFKA_CONSUMER, conf, &c->rk, err);
+    conf = NULL;
+    if (status != DR_OK)
+        goto cleanup;
+    /* One queue for messages, rebalances and errors: dr_kafka_consumer_poll serves them all. */
+    rd_kafka_poll_set_consumer(c->rk);
+
+    subscription = rd_kafka_topic_partition_list_new((int)topic_count);
+    for (size_t i = 0; i < topic_count; i++) {
+        char name[TOPIC_NAME_MAX];
+        dr_kafka_topic_name(opt, topics[i], name, sizeof name);
+        rd_kafka_topic_partition_list_add(subscription, name, RD_KAFKA_PARTITION_UA);
+    }
+    rd_kafka_resp_err_t kerr = rd_kafka_subscribe(c->rk, subscription);
+    if (kerr) {
+        status = dr_error_set(err, DR_ERR_KAFKA, "subscribing group %s: %s", group_id, rd_kafka_err2str(kerr));
+        goto cleanup;
+    }
+    *out = c;
+    c = NULL;
+cleanup:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    if (subscription)
+        rd_kafka_topic_partition_list_destroy(subscription);
+    if (c && c->rk)
+        rd_kafka_destroy(c->rk);
+    free(c);
+    return status;
+}
+
+/* An error event from the consumer queue: logged here, never returned (see kafka.h). */
+static void report_consumer_error(const rd_kafka_message_t *msg)
+{
+    char quoted[1024];
+    const char *topic = msg->rkt ? rd_kafka_topic_name(msg->rkt) : "-";
+    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        return;
+    if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || msg->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+        dr_log(DR_LOG_ERROR, "kafka.data_loss", "topic=%s partition=%d offset=%lld msg=%s", topic,
+               (int)msg->partition, (long long)msg->offset,
+               dr_log_quote(quoted, sizeof quoted, rd_kafka_message_errstr(msg)));
+        return;
+    }
+    dr_log(DR_LOG_WARN, "kafka.consumer_error", "topic=%s partition=%d error=%s msg=%s", topic, (int)msg->partition,
+           rd_kafka_err2name(msg->err), dr_log_quote(quoted, sizeof quoted, rd_kafka_message_errstr(msg)));
+}
+
+rd_kafka_message_t *dr_kafka_consumer_poll(dr_kafka_consumer *c, int timeout_ms)
+{
+    int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    for (;;) {
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(c->rk, timeout_ms < 0 ? -1 : remaining_ms(deadline));
+        if (!msg)
+            return NULL;
+        if (!msg->err)
+            return msg;
+        report_consumer_error(msg);
+        rd_kafka_message_destroy(msg);
+        if (timeout_ms >= 0 && remaining_ms(deadline) == 0)
+            return NULL;
+    }
+}
+
+dr_status dr_kafka_consumer_commit(dr_kafka_consumer *c, const char *topic, int32_t partition, int64_t next_offset,
+                                   dr_error *err)
+{
+    rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(offsets, topic, partition)->offset = next_offset;
+    rd_kafka_resp_err_t kerr = rd_kafka_commit(c->rk, offsets, 1);
+    rd_kafka_topic_partition_list_destroy(offsets);
+    if (kerr)
+        return dr_error_set(err, DR_ERR_KAFKA, "committing %s [%d] at offset %lld: %s", topic, (int)partition,
+                            (long long)next_offset, rd_kafka_err2str(kerr));
+    return DR_OK;
+}
+
+void dr_kafka_consumer_close(dr_kafka_consumer *c)
+{
+    if (!c)
+        return;
+    /* Waits for commits in flight, revokes the assignment (on_rebalance runs) and leaves the group. */
+    rd_kafka_resp_err_t kerr = rd_kafka_consumer_close(c->rk);
+    if (kerr)
+        dr_log(DR_LOG_WARN, "kafka.close_failed", "client=%s error=\"%s\"", rd_kafka_name(c->rk),
+               rd_kafka_err2str(kerr));
+    rd_kafka_destroy(c->rk);
+    free(c);
+}
+
+rd_kafka_t *dr_kafka_consumer_handle(dr_kafka_consumer *c)
+{
+    return c->rk;
+}
+
+void dr_kafka_consumer_on_rebalance(dr_kafka_consumer *c, dr_kafka_rebalance_fn fn, void *opaque)
+{
+    c->on_rebalance = fn;
+    c->rebalance_opaque = opaque;
+}
+
+/* ---- reading a topic as a table ---- */
+
+/* One partition's progress towards the high watermark seen at the start. */
+typedef struct partition_progress {
+    int32_t id;
+    int64_t high;
+    int64_t next; /* the next offset expected */
+    int done;
+} partition_progress;
+
+typedef struct topic_reader {
+    rd_kafka_t *rk;
+    char topic[TOPIC_NAME_MAX];
+    partition_progress *parts;
+    int part_count;
+    int unfinished;
+    size_t records;
+} topic_reader;
+
+/* A group id no other reader shares, so no two readers ever see each other's (never made) commits. */
+static void unique_reader_group(char *buf, size_t size)
+{
+    static atomic_uint counter;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(buf, size, "drover-reader-%ld-%lld%09ld-%u", (long)getpid(), (long long)ts.tv_sec, ts.tv_nsec,
+             atomic_fetch_add(&counter, 1));
+}
+
+static dr_status reader_open(const dr_kafka_options *opt, topic_reader *r, dr_error *err)
+{
+    static const kafka_property fixed[] = {
+        {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"},
+        /* EOF ends a partition whose last offsets are gone (compaction, transaction markers). */
+        {"enable.partition.eof", "true"},
+    };
+    dr_status status = DR_OK;
+    rd_kafka_conf_t *conf = NULL;
+    char group[128];
+    unique_reader_group(group, sizeof group);
+    if ((status = new_conf(opt, r, NULL, 0, fixed, PROPERTY_COUNT(fixed), &conf, err)) != DR_OK)
+        goto cleanup;
+    if ((status = set_property(conf, "kafka setting", "group.id", group, err)) != DR_OK)
+        goto cleanup;
+    status = new_handle(RD_KAFKA_CONSUMER, conf, &r->rk, err);
+    conf = NULL;
+    if (status != DR_OK)
+        goto cleanup;
+    rd_kafka_poll_set_consumer(r->rk);
+cleanup:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    return status;
+}
+
+static const rd_kafka_metadata_topic_t *find_topic(const rd_kafka_metadata_t *md, const char *name)
+{
+    for (int i = 0; i < md->topic_cnt; i++)
+        if (strcmp(md->topics[i].topic, name) == 0)
+            return &md->topics[i];
+    return NULL;
+}
+
+/*
+ * The topic's partitions and their watermarks; partitions with nothing in
+ * them are done already.  The metadata asked for is the whole cluster's:
+ * asking for one topic by name makes a broker that auto-creates topics
+ * (the embedded one does, whatever allow.auto.create.topics says) create it.
+ */
+static dr_status reader_find_partitions(topic_reader *r, int64_t deadline, dr_error *err)
+{
+    dr_status status = DR_OK;
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_resp_err_t kerr = rd_kafka_metadata(r->rk, 1, NULL, &md, remaining_ms(deadline));
+    if (kerr) {
+        status = dr_error_set(err, DR_ERR_KAFKA, "reading %s: metadata: %s", r->topic, rd_kafka_err2str(kerr));
+        goto cleanup;
+    }
+    const rd_kafka_metadata_topic_t *topic = find_topic(md, r->topic);
+    if (!topic || topic->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+        status = dr_error_set(err, DR_ERR_KAFKA, "topic %s does not exist", r->topic);
+        goto cleanup;
+    }
+    if (topic->err) {
+        status = dr_error_set(err, DR_ERR_KAFKA, "reading %s: metadata: %s", r->topic, rd_kafka_err2str(topic->err));
+        goto cleanup;
+    }
+    r->part_count = topic->partition_cnt;
+    r->parts = calloc(r->part_count > 0 ? (size_t)r->part_count : 1, sizeof *r->parts);
+    if (!r->parts) {
+        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory reading %s", r->topic);
+        goto cleanup;
+    }
+    for (int i = 0; i < r->part_count; i++) {
+        partition_progress *p = &r->parts[i];
+        int64_t low = 0;
+        p->id = topic->partitions[i].id;
+        kerr = rd_kafka_query_watermark_offsets(r->rk, r->topic, p->id, &low, &p->high, remaining_ms(deadline));
+        if (kerr) {
+            status = dr_error_set(err, DR_ERR_KAFKA, "reading %s [%d]: watermarks: %s", r->topic, (int)p->id,
+                                  rd_kafka_err2str(kerr));
+            goto cleanup;
+        }
+        p->next = low;
+        p->done = low >= p->high;
+        r->unfinished += !p->done;
+    }
+cleanup:
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    return status;
+}
+
+static dr_status reader_assign(topic_reader *r, dr_error *err)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(r->part_count);
+    for (int i = 0; i < r->part_count; i++)
+        if (!r->parts[i].done)
+            rd_kafka_topic_partition_list_add(list, r->topic, r->parts[i].id)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_resp_err_t kerr = rd_kafka_assign(r->rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (kerr)
+        return dr_error_set(err, DR_ERR_KAFKA, "reading %s: assign: %s", r->topic, rd_kafka_err2str(kerr));
+    return DR_OK;
+}
+
+static partition_progress *reader_partition(topic_reader *r, int32_t id)
+{
+    for (int i = 0; i < r->part_count; i++)
+        if (r->parts[i].id == id)
+            return &r->parts[i];
+    return NULL;
+}
+
+static void reader_finish_partition(topic_reader *r, partition_progress *p)
+{
+    if (!p->done) {
+        p->done = 1;
+        r->unfinished--;
+    }
+}
+
+/* "read 12 records; unfinished: 0 at 3/10, 2 at 0/4" for a timeout's detail. */
+static void reader_describe_progress(const topic_reader *r, char *buf, size_t size)
+{
+    size_t used = (size_t)snprintf(buf, size, "read %zu records; %d of %d partitions unfinished:", r->records,
+                                   r->unfinished, r->part_count);
+    for (int i = 0; i < r->part_count && used < size; i++)
+        if (!r->parts[i].done)
+            used += (size_t)snprintf(buf + used, size - used, " %d at %lld/%lld", (int)r->parts[i].id,
+                                     (long long)r->parts[i].next, (long long)r->parts[i].high);
+}
+
+/* Returns 1 when fn asked to stop. */
+static int reader_take(topic_reader *r, const rd_kafka_message_t *msg, dr_kafka_record_fn fn, void *ctx)
+{
+    partition_progress *p = reader_partition(r, msg->partition);
+    if (!p || p->done)
+        return 0;
+    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        reader_finish_partition(r, p);
+        return 0;
+    }
+    if (msg->err) {
+        report_consumer_error(msg);
+        return 0;
+    }
+    if (msg->offset >= p->high) { /* written after the call: not part of this read */
+        reader_finish_partition(r, p);
+        return 0;
+    }
+    p->next = msg->offset + 1;
+    if (p->next >= p->high)
+        reader_finish_partition(r, p);
+    r->records++;
+    int64_t timestamp = rd_kafka_message_timestamp(msg, NULL);
+    return fn(ctx, msg->key ? (const char *)msg->key : "", msg->key ? msg->key_len : 0, msg->payload, msg->len,
+              timestamp) != 0;
+}
+
+dr_status dr_kafka_read_topic(const dr_kafka_options *opt, dr_topic topic, dr_kafka_record_fn fn, void *ctx,
+                              int timeout_ms, dr_error *err)
+{
+    dr_status status = DR_OK;
+    int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    topic_reader r = {0};
+    dr_kafka_topic_name(opt, topic, r.topic, sizeof r.topic);
+    if ((status = reader_open(opt, &r, err)) != DR_OK)
+        goto cleanup;
+    if ((status = reader_find_partitions(&r, deadline, err)) != DR_OK)
+        goto cleanup;
+    if (r.unfinished == 0)
+        goto cleanup;
+    if ((status = reader_assign(&r, err)) != DR_OK)
+        goto cleanup;
+    while (r.unfinished > 0) {
+        if (remaining_ms(deadline) == 0) {
+            char progress[700];
+            reader_describe_progress(&r, progress, sizeof progress);
+            status = dr_error_set(err, DR_ERR_KAFKA, "reading %s timed out after %d ms: %s", r.topic, timeout_ms,
+                                  progress);
+            goto cleanup;
+        }
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(r.rk, remaining_ms(deadline) < 100 ? remaining_ms(deadline) : 100);
+        if (!msg)
+            continue;
+        int stop = reader_take(&r, msg, fn, ctx);
+        rd_kafka_message_destroy(msg);
+        if (stop)
+            break;
+    }
+cleanup:
+    if (r.rk) {
+        rd_kafka_consumer_close(r.rk);
+        rd_kafka_destroy(r.rk);
+    }
+    free(r.parts);
+    return status;
+}

@@ -1,0 +1,153 @@
+/*
+ * kafka.h - Drover's one way to Kafka (librdkafka): topic names, producers,
+ * consumers, and reading a compacted topic as a table.
+ *
+ * Every program takes the same Kafka settings (DR_KAFKA_SETTINGS): the
+ * bootstrap servers, the topic prefix, and any librdkafka property passed
+ * through as "kafka-property KEY=VALUE" (security.protocol, sasl.*, ssl.*,
+ * ...), so pointing Drover at a real cluster is configuration only.
+ *
+ * Producers are idempotent with acks=all: a message is either written once
+ * or its delivery fails and the caller hears about it.  Consumers never
+ * auto-commit: the caller commits an offset only when the work for that
+ * message is done (for the worker: when its terminal status is acknowledged).
+ * A consumer whose committed offset no longer exists (the embedded broker
+ * drops a partition's oldest data past 5 MiB; a real cluster's retention
+ * can too) logs an error naming the topic, partition and offsets as DATA
+ * LOSS instead of silently skipping ahead.
+ */
+#ifndef DROVER_KAFKA_H
+#define DROVER_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "error.h"
+
+/* The settings every Kafka program has; put them in its dr_setting table. */
+#define DR_KAFKA_SETTINGS                                                                                 \
+    {"brokers", DR_SETTING_STRING, "127.0.0.1:9092", "Kafka bootstrap servers, host:port[,host:port...]"}, \
+    {"topic-prefix", DR_SETTING_STRING, "drover.", "prefix of every Drover topic name"},                  \
+    {"kafka-property", DR_SETTING_LIST, NULL,                                                              \
+     "librdkafka property KEY=VALUE passed through as is (e.g. security.protocol=SASL_SSL); repeatable"}
+
+typedef enum dr_topic {
+    DR_TOPIC_JOBS = 0,     /* key target id, Job */
+    DR_TOPIC_STATUS,       /* key deployment id, StatusEvent */
+    DR_TOPIC_ROLLUPS,      /* key deployment id, Rollup (compacted) */
+    DR_TOPIC_INVENTORY,    /* key target id, Target (compacted) */
+    DR_TOPIC_EVENTS,       /* key target id, TargetEvent */
+    DR_TOPIC_PACKAGES,     /* key package name, PackageVersions (compacted) */
+    DR_TOPIC_ASSOCIATIONS, /* key association id, Association (compacted) */
+    DR_TOPIC_DEPLOYMENTS,  /* key deployment id, Deployment */
+    DR_TOPIC_CONTROL,      /* key deployment id, Cancel */
+    DR_TOPIC_COUNT
+} dr_topic;
+
+/* "jobs", "status", ...: the name after the prefix. */
+const char *dr_topic_suffix(dr_topic topic);
+/* Whether the topic is read as a table (latest value per key wins). */
+int dr_topic_is_compacted(dr_topic topic);
+
+typedef struct dr_kafka_options {
+    const char *brokers;
+    const char *topic_prefix;
+    char *const *properties; /* KEY=VALUE */
+    size_t property_count;
+    const char *client_id;   /* e.g. "drover-worker"; NULL: "drover" */
+} dr_kafka_options;
+
+/* Fill opt from a config whose table has DR_KAFKA_SETTINGS (strings stay owned by cfg). */
+void dr_kafka_options_from_config(dr_kafka_options *opt, const dr_config *cfg, const char *client_id);
+
+/* prefix + suffix into buf. */
+void dr_kafka_topic_name(const dr_kafka_options *opt, dr_topic topic, char *buf, size_t size);
+
+/* ---- producing ---- */
+
+typedef struct dr_kafka_producer dr_kafka_producer;
+
+/*
+ * Called once per message from dr_kafka_producer_poll/flush (on the calling
+ * thread) when the broker acknowledged it (status DR_OK) or it failed for
+ * good (DR_ERR_KAFKA, detail in message).
+ */
+typedef void (*dr_kafka_delivered_fn)(void *opaque, dr_status status, const char *message);
+
+dr_status dr_kafka_producer_new(const dr_kafka_options *opt, dr_kafka_producer **out, dr_error *err);
+void dr_kafka_producer_free(dr_kafka_producer *p); /* flushes for up to 10 s first */
+
+/*
+ * Queue one message (key and value are copied; value NULL with len 0 is a
+ * tombstone).  on_delivered (may be NULL) gets its outcome later.  Fails at
+ * once only when the local queue is full past a 10 s wait or the topic is
+ * unknown.
+ */
+dr_status dr_kafka_produce(dr_kafka_producer *p, dr_topic topic, const char *key, const void *value, size_t len,
+                           dr_kafka_delivered_fn on_delivered, void *opaque, dr_error *err);
+
+/* Serve delivery reports for up to timeout_ms. */
+void dr_kafka_producer_poll(dr_kafka_producer *p, int timeout_ms);
+
+/*
+ * Wait until every queued message is acknowledged or failed.  DR_ERR_KAFKA
+ * when the timeout passed or any message failed since the last flush (the
+ * detail counts them and names the first error).
+ */
+dr_status dr_kafka_producer_flush(dr_kafka_producer *p, int timeout_ms, dr_error *err);
+
+/* The librdkafka handle, for what this module does not wrap. */
+rd_kafka_t *dr_kafka_producer_handle(dr_kafka_producer *p);
+
+/* ---- consuming ---- */
+
+typedef struct dr_kafka_consumer dr_kafka_consumer;
+
+/*
+ * A consumer-group member subscribed to topics.  New groups start at the
+ * earliest offset.  Commits are manual (dr_kafka_consumer_commit).
+ */
+dr_status dr_kafka_consumer_new(const dr_kafka_options *opt, const char *group_id, const dr_topic *topics,
+                                size_t topic_count, dr_kafka_consumer **out, dr_error *err);
+
+/*
+ * Next message, or NULL after timeout_ms.  Errors that are not about one
+ * message (partition EOF, transient broker errors) are logged and skipped;
+ * the returned message has err == 0.  Free it with rd_kafka_message_destroy.
+ */
+rd_kafka_message_t *dr_kafka_consumer_poll(dr_kafka_consumer *c, int timeout_ms);
+
+/* Commit "everything before next_offset" on one partition (asynchronously). */
+dr_status dr_kafka_consumer_commit(dr_kafka_consumer *c, const char *topic, int32_t partition, int64_t next_offset,
+                                   dr_error *err);
+
+/*
+ * Leave the group cleanly (commits what was committed, revokes partitions),
+ * then free.  NULL is fine.
+ */
+void dr_kafka_consumer_close(dr_kafka_consumer *c);
+
+rd_kafka_t *dr_kafka_consumer_handle(dr_kafka_consumer *c);
+
+/* Called after the group revokes partitions from this member (for in-flight work to notice). */
+typedef void (*dr_kafka_rebalance_fn)(void *opaque, const rd_kafka_topic_partition_list_t *partitions, int assigned);
+void dr_kafka_consumer_on_rebalance(dr_kafka_consumer *c, dr_kafka_rebalance_fn fn, void *opaque);
+
+/* ---- reading a topic as a table ---- */
+
+/* One record; value is NULL for a tombstone.  Return non-zero to stop early. */
+typedef int (*dr_kafka_record_fn)(void *ctx, const char *key, size_t key_len, const void *value, size_t value_len,
+                                  int64_t timestamp_ms);
+
+/*
+ * Read every partition of topic from its beginning to its end as of the call
+ * (high watermarks), calling fn for each record in partition order, with no
+ * consumer group.  The reader folds by key (latest wins): the embedded
+ * broker does not compact, and a real cluster compacts only eventually.
+ */
+dr_status dr_kafka_read_topic(const dr_kafka_options *opt, dr_topic topic, dr_kafka_record_fn fn, void *ctx,
+                              int timeout_ms, dr_error *err);
+
+#endif

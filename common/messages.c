@@ -1,0 +1,106 @@
+#include "messages.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Decode and check the schema version: the one path every message takes. */
+static dr_status decode(const ProtobufCMessageDescriptor *descriptor, const void *data, size_t len,
+                        ProtobufCMessage **out, dr_error *err)
+{
+    *out = protobuf_c_message_unpack(descriptor, NULL, len, data);
+    if (!*out)
+        return dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "%zu bytes are not a valid %s", len, descriptor->short_name);
+    /* Every Drover message has schema_version as field 1. */
+    const ProtobufCFieldDescriptor *field = protobuf_c_message_descriptor_get_field(descriptor, 1);
+    uint32_t version = 0;
+    if (field && field->type == PROTOBUF_C_TYPE_UINT32)
+        memcpy(&version, (const char *)*out + field->offset, sizeof version);
+    if (version > DR_SCHEMA_VERSION) {
+        protobuf_c_message_free_unpacked(*out, NULL);
+        *out = NULL;
+        return dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "%s has schema version %u; this build reads up to %u",
+                            descriptor->short_name, version, DR_SCHEMA_VERSION);
+    }
+    return DR_OK;
+}
+
+#define DEFINE_DECODER(function, type, descriptor)                                                        \
+    dr_status function(const void *data, size_t len, type **out, dr_error *err)                          \
+    {                                                                                                     \
+        return decode(&descriptor, data, len, (ProtobufCMessage **)out, err);                             \
+    }
+
+DEFINE_DECODER(dr_job_decode, Drover__V1__Job, drover__v1__job__descriptor)
+DEFINE_DECODER(dr_status_event_decode, Drover__V1__StatusEvent, drover__v1__status_event__descriptor)
+DEFINE_DECODER(dr_rollup_decode, Drover__V1__Rollup, drover__v1__rollup__descriptor)
+DEFINE_DECODER(dr_target_decode, Drover__V1__Target, drover__v1__target__descriptor)
+DEFINE_DECODER(dr_target_event_decode, Drover__V1__TargetEvent, drover__v1__target_event__descriptor)
+DEFINE_DECODER(dr_package_versions_decode, Drover__V1__PackageVersions, drover__v1__package_versions__descriptor)
+DEFINE_DECODER(dr_deployment_decode, Drover__V1__Deployment, drover__v1__deployment__descriptor)
+DEFINE_DECODER(dr_association_decode, Drover__V1__Association, drover__v1__association__descriptor)
+DEFINE_DECODER(dr_cancel_decode, Drover__V1__Cancel, drover__v1__cancel__descriptor)
+
+uint8_t *dr_message_encode(const ProtobufCMessage *message, size_t *len)
+{
+    *len = protobuf_c_message_get_packed_size(message);
+    uint8_t *buf = malloc(*len ? *len : 1);
+    if (buf)
+        protobuf_c_message_pack(message, buf);
+    return buf;
+}
+
+static const char *const job_state_names[] = {
+    [DROVER__V1__JOB_STATE__JOB_STATE_UNSPECIFIED] = "UNSPECIFIED",
+    [DROVER__V1__JOB_STATE__JOB_STATE_PENDING] = "PENDING",
+    [DROVER__V1__JOB_STATE__JOB_STATE_IN_PROGRESS] = "IN_PROGRESS",
+    [DROVER__V1__JOB_STATE__JOB_STATE_SUCCESS] = "SUCCESS",
+    [DROVER__V1__JOB_STATE__JOB_STATE_FAILED] = "FAILED",
+    [DROVER__V1__JOB_STATE__JOB_STATE_TIMED_OUT] = "TIMED_OUT",
+    [DROVER__V1__JOB_STATE__JOB_STATE_CANCELLED] = "CANCELLED",
+    [DROVER__V1__JOB_STATE__JOB_STATE_SKIPPED] = "SKIPPED",
+    [DROVER__V1__JOB_STATE__JOB_STATE_REJECTED] = "REJECTED",
+};
+#define JOB_STATE_COUNT (sizeof job_state_names / sizeof job_state_names[0])
+
+const char *dr_job_state_name(Drover__V1__JobState state)
+{
+    return (size_t)state < JOB_STATE_COUNT && job_state_names[state] ? job_state_names[state] : "UNSPECIFIED";
+}
+
+int dr_job_state_parse(const char *name)
+{
+    for (size_t i = 1; i < JOB_STATE_COUNT; i++)
+        if (strcmp(job_state_names[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+int dr_job_state_is_terminal(Drover__V1__JobState state)
+{
+    return state >= DROVER__V1__JOB_STATE__JOB_STATE_SUCCESS && state <= DROVER__V1__JOB_STATE__JOB_STATE_REJECTED;
+}
+
+const char *dr_deployment_status_name(Drover__V1__DeploymentStatus status)
+{
+    static const char *const names[] = {"UNSPECIFIED", "PENDING", "IN_PROGRESS", "SUCCESS",
+                                        "FAILED",      "INCOMPLETE", "CANCELLED"};
+    return (size_t)status < sizeof names / sizeof names[0] ? names[status] : "UNSPECIFIED";
+}
+
+const char *dr_action_name(Drover__V1__Action action)
+{
+    return action == DROVER__V1__ACTION__ACTION_UNINSTALL ? "uninstall" : "install";
+}
+
+const char *dr_installation_type_name(Drover__V1__InstallationType t)
+{
+    return t == DROVER__V1__INSTALLATION_TYPE__INSTALLATION_TYPE_IN_PLACE_UPDATE ? "in-place" : "reinstall";
+}
+
+int64_t dr_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -1,0 +1,52 @@
+/*
+ * messages.h - the protobuf messages of proto/drover.proto as Drover's code
+ * uses them: the schema version written, decoding with the checks every
+ * reader needs, and the names of enum values for logs, JSON and metrics.
+ *
+ * Decoding refuses (DR_ERR_MALFORMED_MESSAGE, with a detail that says why):
+ * bytes that are not the message, and a schema_version newer than this
+ * build knows (a newer writer may have changed what fields mean).  Version 0
+ * (unset) is read as 1.  Unknown fields are ignored, as protobuf does.
+ */
+#ifndef DROVER_MESSAGES_H
+#define DROVER_MESSAGES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "drover.pb-c.h"
+#include "error.h"
+
+#define DR_SCHEMA_VERSION 1u
+
+/* Decoders: *out is freed with the matching drover__v1__X__free_unpacked(*out, NULL). */
+dr_status dr_job_decode(const void *data, size_t len, Drover__V1__Job **out, dr_error *err);
+dr_status dr_status_event_decode(const void *data, size_t len, Drover__V1__StatusEvent **out, dr_error *err);
+dr_status dr_rollup_decode(const void *data, size_t len, Drover__V1__Rollup **out, dr_error *err);
+dr_status dr_target_decode(const void *data, size_t len, Drover__V1__Target **out, dr_error *err);
+dr_status dr_target_event_decode(const void *data, size_t len, Drover__V1__TargetEvent **out, dr_error *err);
+dr_status dr_package_versions_decode(const void *data, size_t len, Drover__V1__PackageVersions **out, dr_error *err);
+dr_status dr_deployment_decode(const void *data, size_t len, Drover__V1__Deployment **out, dr_error *err);
+dr_status dr_association_decode(const void *data, size_t len, Drover__V1__Association **out, dr_error *err);
+dr_status dr_cancel_decode(const void *data, size_t len, Drover__V1__Cancel **out, dr_error *err);
+
+/*
+ * Encode any message into a malloc'd buffer (*len set); NULL when out of
+ * memory.  The caller frees it.
+ */
+uint8_t *dr_message_encode(const ProtobufCMessage *message, size_t *len);
+
+/* "SUCCESS", "IN_PROGRESS", ... (the enum value without its prefix); "UNSPECIFIED" for unknown. */
+const char *dr_job_state_name(Drover__V1__JobState state);
+/* Inverse of dr_job_state_name; -1 for an unknown name. */
+int dr_job_state_parse(const char *name);
+/* Terminal: SUCCESS, FAILED, TIMED_OUT, CANCELLED, SKIPPED, REJECTED. */
+int dr_job_state_is_terminal(Drover__V1__JobState state);
+const char *dr_deployment_status_name(Drover__V1__DeploymentStatus status);
+const char *dr_action_name(Drover__V1__Action action);                 /* "install", "uninstall" */
+const char *dr_installation_type_name(Drover__V1__InstallationType t); /* "reinstall", "in-place" */
+
+/* Milliseconds since the Unix epoch, for the *_ms fields. */
+int64_t dr_now_ms(void);
+
+#endif

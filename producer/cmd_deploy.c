@@ -1,0 +1,249 @@
+/*
+ * drover-producer deploy: resolve a package version and a target selection,
+ * publish the deployment (deploy.h), and follow its rollups until it ends.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "deploy.h"
+#include "messages.h"
+#include "names.h"
+#include "packages.h"
+#include "rollup_text.h"
+#include "rollup_watch.h"
+#include "selection.h"
+#include "strbuf.h"
+#include "table.h"
+#include "targets.h"
+
+static const dr_setting deploy_settings[] = {
+    DR_COMMON_SETTINGS,
+    DR_PRODUCER_KAFKA_SETTINGS,
+    {"package", DR_SETTING_STRING, NULL, "package to deploy (required)"},
+    {"version", DR_SETTING_STRING, NULL, "version to deploy (default: the package's default version)"},
+    {"action", DR_SETTING_STRING, "install", "install or uninstall"},
+    {"installation-type", DR_SETTING_STRING, "reinstall",
+     "over another installed version: reinstall (its uninstall.sh, then install.sh) or in-place (update.sh)"},
+    {"arg", DR_SETTING_LIST, NULL, "additional argument KEY=VALUE, an environment variable of the scripts; repeatable"},
+    {"targets", DR_SETTING_STRING, NULL, "select these target ids (comma-separated)"},
+    {"tag", DR_SETTING_LIST, NULL,
+     "select targets tagged KEY=VALUE; repeatable: values of one key OR'ed, different keys AND'ed"},
+    {"accounts", DR_SETTING_STRING, NULL, "select targets of these accounts (comma-separated)"},
+    {"regions", DR_SETTING_STRING, NULL, "select targets in these regions (comma-separated)"},
+    {"all", DR_SETTING_BOOL, "false", "select every target of the inventory"},
+    {"max-concurrency", DR_SETTING_STRING, "50",
+     "at most this many (or this % of) jobs unfinished at once; recorded in the deployment for the control "
+     "plane, NOT enforced yet: every job is released at once"},
+    {"max-errors", DR_SETTING_STRING, "0",
+     "stop releasing jobs after this many (or this %) errors; recorded in the deployment, NOT enforced yet"},
+    {"deadline-seconds", DR_SETTING_INT, "0",
+     "a job a worker receives later than this many seconds from now ends TIMED_OUT without running; 0: none"},
+    {"script-timeout", DR_SETTING_INT, "0", "seconds each lifecycle script may run; 0: the worker's default"},
+    {"deployment-id", DR_SETTING_STRING, NULL,
+     "the deployment's id (default: d-YYYYMMDDhhmmss-RANDOM); give an earlier id to finish publishing it"},
+    {"wait", DR_SETTING_BOOL, "true", "follow the deployment until it ends; --no-wait returns once it is published"},
+    {"wait-timeout", DR_SETTING_INT, "3600", "seconds to follow the deployment before giving up (exit 3)"},
+};
+
+static const char deploy_usage[] =
+    "usage: drover-producer deploy --package NAME [--version V] [--action install|uninstall]\n"
+    "                              [--installation-type reinstall|in-place] [--arg KEY=VALUE ...]\n"
+    "                              (--targets ID,... | --tag KEY=VALUE ... | --accounts A,... | --regions R,... | --all)\n"
+    "                              [--no-wait] [--wait-timeout SECONDS] [--deployment-id ID]\n"
+    "\n"
+    "Deploys a published package version to the targets of the inventory that the selection picks: a\n"
+    "target is picked when it meets every criterion given (values of one tag key OR'ed, keys AND'ed).\n"
+    "An unknown target id, or a selection that picks nothing, is an error and nothing is published.\n"
+    "Writes the Deployment, a PENDING status per job and one job per target, and prints\n"
+    "\"deployment ID published: N jobs ...\". Then it follows the aggregator's rollups: a progress bar on\n"
+    "a terminal, a line per change otherwise, and at the end the counts and the failed targets.\n"
+    "\n"
+    "Exit status: 0 when every job succeeded (or, with --no-wait, once published); 1 when the deployment\n"
+    "ended otherwise or was not completely published (re-run with --deployment-id ID to finish it);\n"
+    "2 for a bad request; 3 when --wait-timeout passed first (the deployment goes on).\n"
+    "Rate controls (--max-concurrency, --max-errors) are stored in the deployment but not enforced yet.";
+
+/* Follow the rollups of the deployment until it ends or the wait times out; returns the exit code. */
+static int follow(dr_rollup_watch *watch, const char *deployment_id, size_t job_count, long long wait_seconds)
+{
+    int exit_code = DR_EXIT_TIMEOUT;
+    int tty = isatty(STDOUT_FILENO);
+    Drover__V1__Rollup *latest = NULL;
+    dr_strbuf line = DR_STRBUF_INIT, previous = DR_STRBUF_INIT;
+    dr_error err = {0};
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    now = start;
+    while (now.tv_sec - start.tv_sec < wait_seconds) {
+        Drover__V1__Rollup *rollup = NULL;
+        dr_rollup_watch_next(watch, deployment_id, 1000, &rollup, &err);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (!rollup)
+            continue;
+        if (latest)
+            drover__v1__rollup__free_unpacked(latest, NULL);
+        latest = rollup;
+        dr_strbuf_reset(&line);
+        dr_rollup_format_progress(latest, job_count, &line);
+        if (tty) {
+            /* Redrawn in place: back to the line's start, then clear what the last one left. */
+            printf("\r%s\033[K", dr_strbuf_str(&line));
+            fflush(stdout);
+        } else if (strcmp(dr_strbuf_str(&line), dr_strbuf_str(&previous)) != 0) {
+            printf("%s\n", dr_strbuf_str(&line));
+            fflush(stdout);
+            dr_strbuf_reset(&previous);
+            dr_strbuf_puts(&previous, dr_strbuf_str(&line));
+        }
+        if (dr_rollup_is_finished(latest)) {
+            exit_code = latest->status == DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_SUCCESS ? DR_EXIT_OK
+                                                                                                 : DR_EXIT_FAILED;
+            break;
+        }
+    }
+    if (tty && latest)
+        printf("\n");
+    if (latest)
+        dr_rollup_print_report(latest, 0, stdout);
+    if (exit_code == DR_EXIT_TIMEOUT)
+        printf("stopped waiting after %lld s%s; the deployment goes on (drover-producer deployment show %s)\n",
+               wait_seconds, latest ? "" : " without a rollup (is an aggregator running?)", deployment_id);
+    if (latest)
+        drover__v1__rollup__free_unpacked(latest, NULL);
+    dr_strbuf_free(&line);
+    dr_strbuf_free(&previous);
+    return exit_code;
+}
+
+int cmd_deploy(int argc, char **argv)
+{
+    int exit_code = DR_EXIT_OK;
+    dr_error err = {0};
+    dr_selection selection = {0};
+    dr_deployment deployment = {0};
+    dr_table packages = {0};
+    dr_inventory inventory = {0};
+    Drover__V1__PackageVersions *package = NULL;
+    const Drover__V1__Target **targets = NULL;
+    size_t target_count = 0;
+    dr_rollup_watch *watch = NULL;
+    dr_kafka_producer *producer = NULL;
+    dr_config *cfg = dr_producer_load_settings(deploy_settings, sizeof deploy_settings / sizeof deploy_settings[0],
+                                               argc, argv, deploy_usage, &exit_code);
+    if (!cfg)
+        return exit_code;
+
+    /* Everything the command line alone can refuse is refused before Kafka is asked anything. */
+    char *const *positional;
+    const char *package_name = dr_config_string(cfg, "package");
+    const char *version = dr_config_string(cfg, "version");
+    const char *deployment_id = dr_config_string(cfg, "deployment-id");
+    char generated_id[64];
+    char *const *tags, *const *arguments;
+    size_t tag_count = dr_config_list(cfg, "tag", &tags);
+    size_t argument_count = dr_config_list(cfg, "arg", &arguments);
+    long long wait_seconds = dr_config_int(cfg, "wait-timeout");
+    dr_deploy_request request = {0};
+    dr_kafka_options kafka;
+    int timeout_ms;
+    if (dr_config_positional(cfg, &positional) != 0 || !package_name) {
+        dr_error_set(&err, DR_ERR_USAGE, "deploy needs --package and a selection, and takes no arguments (see --help)");
+        goto fail;
+    }
+    if (dr_check_package_token("--package", package_name, &err) != DR_OK ||
+        (version && dr_check_package_token("--version", version, &err) != DR_OK) ||
+        dr_action_parse(dr_config_string(cfg, "action"), &request.action, &err) != DR_OK ||
+        dr_installation_type_parse(dr_config_string(cfg, "installation-type"), &request.installation_type, &err) !=
+            DR_OK)
+        goto fail;
+    if (deployment_id && dr_check_id("--deployment-id", deployment_id, &err) != DR_OK)
+        goto fail;
+    if (!deployment_id) {
+        dr_deployment_id_generate(generated_id, sizeof generated_id);
+        deployment_id = generated_id;
+    }
+    if (wait_seconds < 1) {
+        dr_error_set(&err, DR_ERR_USAGE, "--wait-timeout: %lld is not a positive number of seconds", wait_seconds);
+        goto fail;
+    }
+    if (dr_selection_parse(&selection, dr_config_string(cfg, "targets"), tags, tag_count,
+                           dr_config_string(cfg, "accounts"), dr_config_string(cfg, "regions"),
+                           dr_config_bool(cfg, "all"), &err) != DR_OK)
+        goto fail;
+    request.deployment_id = deployment_id;
+    request.package = package_name;
+    request.arguments = arguments;
+    request.argument_count = argument_count;
+    request.selection = &selection.message;
+    request.max_concurrency = dr_config_string(cfg, "max-concurrency");
+    request.max_errors = dr_config_string(cfg, "max-errors");
+    request.deadline_seconds = dr_config_int(cfg, "deadline-seconds");
+    request.script_timeout_seconds = dr_config_int(cfg, "script-timeout");
+    request.created_by = getenv("USER");
+    if (dr_deploy_request_check(&request, &err) != DR_OK ||
+        dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK)
+        goto fail;
+
+    /* What to deploy, and where. */
+    const Drover__V1__PackageVersion *package_version = NULL;
+    if (dr_table_read(&kafka, DR_TOPIC_PACKAGES, timeout_ms, &packages, &err) != DR_OK ||
+        dr_package_resolve(&packages, package_name, version, &package, &package_version, &err) != DR_OK)
+        goto fail;
+    if (dr_inventory_read(&kafka, timeout_ms, &inventory, &err) != DR_OK ||
+        dr_selection_resolve(&selection.message, &inventory, &targets, &target_count, &err) != DR_OK)
+        goto fail;
+    request.version = package_version->version;
+    if (dr_deployment_build(&deployment, &request, &err) != DR_OK)
+        goto fail;
+
+    /* The watch starts at the rollups' end before anything is published, so no rollup is missed. */
+    if (dr_config_bool(cfg, "wait") && dr_rollup_watch_open(&kafka, timeout_ms, &watch, &err) != DR_OK)
+        goto fail;
+    dr_deploy_plan plan = {
+        .deployment = &deployment.message,
+        .version = package_version,
+        .targets = targets,
+        .target_count = target_count,
+    };
+    dr_deploy_progress progress;
+    if (dr_kafka_producer_new(&kafka, &producer, &err) != DR_OK)
+        goto fail;
+    if (dr_deploy_publish(producer, &plan, timeout_ms, &progress, &err) != DR_OK) {
+        fprintf(stderr, "drover-producer: %s\n", err.detail);
+        fprintf(stderr,
+                "deployment %s half-published: %zu of %zu jobs acknowledged; re-run with --deployment-id %s to "
+                "finish\n",
+                deployment_id, progress.jobs_acknowledged, target_count, deployment_id);
+        exit_code = DR_EXIT_FAILED;
+        goto cleanup;
+    }
+    char described[512];
+    dr_selection_describe(&selection.message, described, sizeof described);
+    printf("deployment %s published: %zu job%s for %s %s (%s, %s) on %s\n", deployment_id, target_count,
+           target_count == 1 ? "" : "s", package_name, package_version->version,
+           dr_action_name(request.action), dr_installation_type_name(request.installation_type), described);
+    fflush(stdout);
+    if (watch)
+        exit_code = follow(watch, deployment_id, target_count, wait_seconds);
+    goto cleanup;
+
+fail:
+    exit_code = dr_producer_fail(&err);
+cleanup:
+    if (producer)
+        dr_kafka_producer_free(producer);
+    dr_rollup_watch_close(watch);
+    free(targets);
+    dr_inventory_free(&inventory);
+    if (package)
+        drover__v1__package_versions__free_unpacked(package, NULL);
+    dr_table_free(&packages);
+    dr_deployment_free(&deployment);
+    dr_selection_free(&selection);
+    dr_config_free(cfg);
+    return exit_code;
+}

@@ -1,0 +1,286 @@
+/*
+ * drover-producer deployment show|list: what was deployed (the deployments
+ * topic) and how it went (the aggregator's rollups topic).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "messages.h"
+#include "rollup_text.h"
+#include "selection.h"
+#include "table.h"
+
+static const dr_setting deployment_settings[] = {
+    DR_COMMON_SETTINGS,
+    DR_PRODUCER_KAFKA_SETTINGS,
+};
+
+/* The latest value of key in table decoded, or NULL when absent or damaged (damage then says why). */
+static void *decode_row(const dr_table *table, const char *key,
+                        dr_status (*decode)(const void *, size_t, void **, dr_error *), dr_error *damage)
+{
+    const dr_table_row *row = dr_table_get(table, key);
+    void *message = NULL;
+    if (row && decode(row->value, row->value_len, &message, damage) != DR_OK)
+        message = NULL;
+    return message;
+}
+
+/* Typed adapters for decode_row. */
+static dr_status decode_rollup(const void *data, size_t len, void **out, dr_error *err)
+{
+    Drover__V1__Rollup *rollup = NULL;
+    dr_status status = dr_rollup_decode(data, len, &rollup, err);
+    *out = rollup;
+    return status;
+}
+
+static dr_status decode_deployment(const void *data, size_t len, void **out, dr_error *err)
+{
+    Drover__V1__Deployment *deployment = NULL;
+    dr_status status = dr_deployment_decode(data, len, &deployment, err);
+    *out = deployment;
+    return status;
+}
+
+/* ---- show ---- */
+
+static const char show_usage[] =
+    "usage: drover-producer deployment show ID\n"
+    "\n"
+    "Prints what deployment ID asked for (package, version, action, selection, rate controls) and its\n"
+    "latest rollup from the aggregator: status, counts overall and per account/region, timings, and\n"
+    "the failed targets with their reasons.";
+
+static void print_request(const Drover__V1__Deployment *d)
+{
+    char created[32], selection[512];
+    dr_producer_format_time(d->created_at_ms, created, sizeof created);
+    if (d->selection)
+        dr_selection_describe(d->selection, selection, sizeof selection);
+    else
+        snprintf(selection, sizeof selection, "-");
+    printf("deployment %s\n", d->deployment_id);
+    printf("package: %s %s (%s, %s)\n", d->package, d->version[0] ? d->version : "(default)",
+           dr_action_name(d->action), dr_installation_type_name(d->installation_type));
+    for (size_t i = 0; i < d->n_additional_arguments; i++)
+        printf("argument: %s=%s\n", d->additional_arguments[i]->key, d->additional_arguments[i]->value);
+    printf("selection: %s\n", selection);
+    if (d->rate_controls)
+        printf("rate controls: max-concurrency %s, max-errors %s (not enforced yet)\n",
+               d->rate_controls->max_concurrency, d->rate_controls->max_errors);
+    printf("created: %s by %s\n", created, d->created_by[0] ? d->created_by : "-");
+}
+
+static int deployment_show(int argc, char **argv)
+{
+    int exit_code = DR_EXIT_OK;
+    dr_error err = {0}, damage = {0};
+    dr_table rollups = {0}, deployments = {0};
+    Drover__V1__Rollup *rollup = NULL;
+    Drover__V1__Deployment *deployment = NULL;
+    dr_config *cfg = dr_producer_load_settings(deployment_settings,
+                                               sizeof deployment_settings / sizeof deployment_settings[0], argc, argv,
+                                               show_usage, &exit_code);
+    if (!cfg)
+        return exit_code;
+    char *const *positional;
+    dr_kafka_options kafka;
+    int timeout_ms;
+    if (dr_config_positional(cfg, &positional) != 1) {
+        dr_error_set(&err, DR_ERR_USAGE, "deployment show needs the deployment's ID (see --help)");
+        goto fail;
+    }
+    const char *id = positional[0];
+    if (dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK ||
+        dr_table_read(&kafka, DR_TOPIC_DEPLOYMENTS, timeout_ms, &deployments, &err) != DR_OK ||
+        dr_table_read(&kafka, DR_TOPIC_ROLLUPS, timeout_ms, &rollups, &err) != DR_OK)
+        goto fail;
+    deployment = decode_row(&deployments, id, decode_deployment, &damage);
+    rollup = decode_row(&rollups, id, decode_rollup, &damage);
+    if (!deployment && !rollup) {
+        if (damage.detail[0])
+            dr_error_set(&err, DR_ERR_MALFORMED_MESSAGE, "deployment %s: %s", id, damage.detail);
+        else
+            dr_error_set(&err, DR_ERR_USAGE, "no deployment %s (drover-producer deployment list shows them)", id);
+        goto fail;
+    }
+    if (deployment)
+        print_request(deployment);
+    if (rollup)
+        dr_rollup_print_report(rollup, 1, stdout);
+    else
+        printf("no rollup yet (the aggregator publishes one once it sees the deployment's status events)\n");
+    goto cleanup;
+
+fail:
+    exit_code = dr_producer_fail(&err);
+cleanup:
+    if (rollup)
+        drover__v1__rollup__free_unpacked(rollup, NULL);
+    if (deployment)
+        drover__v1__deployment__free_unpacked(deployment, NULL);
+    dr_table_free(&rollups);
+    dr_table_free(&deployments);
+    dr_config_free(cfg);
+    return exit_code;
+}
+
+/* ---- list ---- */
+
+static const char list_usage[] =
+    "usage: drover-producer deployment list\n"
+    "\n"
+    "Prints a line per deployment, oldest first: id, when it was created, package, version, action,\n"
+    "status from its latest rollup (PUBLISHED when no aggregator has rolled it up yet), and finished\n"
+    "jobs of all.";
+
+typedef struct listed_deployment {
+    const char *id;
+    Drover__V1__Deployment *deployment; /* NULL when only a rollup is known */
+    Drover__V1__Rollup *rollup;         /* NULL when not rolled up yet */
+} listed_deployment;
+
+static int64_t created_at(const listed_deployment *l)
+{
+    if (l->deployment)
+        return l->deployment->created_at_ms;
+    return l->rollup ? l->rollup->started_at_ms : 0;
+}
+
+static int compare_listed(const void *a, const void *b)
+{
+    const listed_deployment *x = a, *y = b;
+    int64_t tx = created_at(x), ty = created_at(y);
+    if (tx != ty)
+        return tx < ty ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+/* Every id of either table, each with what is known of it. */
+static dr_status collect(const dr_table *deployments, const dr_table *rollups, listed_deployment **out, size_t *count,
+                         dr_error *err)
+{
+    listed_deployment *items = calloc(deployments->count + rollups->count + 1, sizeof *items);
+    dr_error damage = {0};
+    *count = 0;
+    *out = items;
+    if (!items)
+        return dr_error_set(err, DR_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < deployments->count; i++) {
+        const char *id = deployments->rows[i].key;
+        items[*count].id = id;
+        items[*count].deployment = decode_row(deployments, id, decode_deployment, &damage);
+        items[*count].rollup = decode_row(rollups, id, decode_rollup, &damage);
+        (*count)++;
+    }
+    for (size_t i = 0; i < rollups->count; i++) {
+        const char *id = rollups->rows[i].key;
+        if (dr_table_get(deployments, id))
+            continue;
+        items[*count].id = id;
+        items[*count].rollup = decode_row(rollups, id, decode_rollup, &damage);
+        (*count)++;
+    }
+    qsort(items, *count, sizeof *items, compare_listed);
+    return DR_OK;
+}
+
+static void print_listed(const listed_deployment *l)
+{
+    const Drover__V1__Deployment *d = l->deployment;
+    const Drover__V1__Rollup *r = l->rollup;
+    char created[32], progress[64];
+    dr_producer_format_time(created_at(l), created, sizeof created);
+    const char *package = d ? d->package : r ? r->package : "-";
+    const char *version = d ? d->version : r ? r->version : "-";
+    const char *status = r ? dr_deployment_status_name(r->status) : "PUBLISHED";
+    if (r)
+        snprintf(progress, sizeof progress, "%llu/%llu", (unsigned long long)dr_rollup_done(r),
+                 (unsigned long long)r->total_jobs);
+    else
+        snprintf(progress, sizeof progress, "-");
+    printf("%-32s  %-20s  %-20s  %-12s  %-9s  %-11s  %s\n", l->id, created, package, version,
+           d ? dr_action_name(d->action) : "-", status, progress);
+}
+
+static int deployment_list(int argc, char **argv)
+{
+    int exit_code = DR_EXIT_OK;
+    dr_error err = {0};
+    dr_table rollups = {0}, deployments = {0};
+    listed_deployment *items = NULL;
+    size_t count = 0;
+    dr_config *cfg = dr_producer_load_settings(deployment_settings,
+                                               sizeof deployment_settings / sizeof deployment_settings[0], argc, argv,
+                                               list_usage, &exit_code);
+    if (!cfg)
+        return exit_code;
+    char *const *positional;
+    dr_kafka_options kafka;
+    int timeout_ms;
+    if (dr_config_positional(cfg, &positional) != 0) {
+        dr_error_set(&err, DR_ERR_USAGE, "deployment list takes no arguments (see --help)");
+        goto fail;
+    }
+    if (dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK ||
+        dr_table_read(&kafka, DR_TOPIC_DEPLOYMENTS, timeout_ms, &deployments, &err) != DR_OK ||
+        dr_table_read(&kafka, DR_TOPIC_ROLLUPS, timeout_ms, &rollups, &err) != DR_OK ||
+        collect(&deployments, &rollups, &items, &count, &err) != DR_OK)
+        goto fail;
+    printf("%-32s  %-20s  %-20s  %-12s  %-9s  %-11s  %s\n", "ID", "CREATED", "PACKAGE", "VERSION", "ACTION", "STATUS",
+           "DONE");
+    for (size_t i = 0; i < count; i++)
+        print_listed(&items[i]);
+    goto cleanup;
+
+fail:
+    exit_code = dr_producer_fail(&err);
+cleanup:
+    for (size_t i = 0; items && i < count; i++) {
+        if (items[i].deployment)
+            drover__v1__deployment__free_unpacked(items[i].deployment, NULL);
+        if (items[i].rollup)
+            drover__v1__rollup__free_unpacked(items[i].rollup, NULL);
+    }
+    free(items);
+    dr_table_free(&rollups);
+    dr_table_free(&deployments);
+    dr_config_free(cfg);
+    return exit_code;
+}
+
+/* ---- dispatch ---- */
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} deployment_verbs[] = {
+    {"show", deployment_show, "show a deployment's request and latest rollup"},
+    {"list", deployment_list, "list deployments and their status"},
+};
+#define DEPLOYMENT_VERB_COUNT (sizeof deployment_verbs / sizeof deployment_verbs[0])
+
+static void deployment_usage(FILE *out)
+{
+    fprintf(out, "usage: drover-producer deployment VERB [--help] [settings]\n\nverbs:\n");
+    for (size_t i = 0; i < DEPLOYMENT_VERB_COUNT; i++)
+        fprintf(out, "  %-6s %s\n", deployment_verbs[i].name, deployment_verbs[i].summary);
+}
+
+int cmd_deployment(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+        deployment_usage(argc < 1 ? stderr : stdout);
+        return argc < 1 ? DR_EXIT_USAGE : DR_EXIT_OK;
+    }
+    for (size_t i = 0; i < DEPLOYMENT_VERB_COUNT; i++)
+        if (strcmp(argv[0], deployment_verbs[i].name) == 0)
+            return deployment_verbs[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "drover-producer: unknown deployment verb '%s'\n", argv[0]);
+    deployment_usage(stderr);
+    return DR_EXIT_USAGE;
+}

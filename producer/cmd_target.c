@@ -1,0 +1,243 @@
+/*
+ * drover-producer target register|list: keep the inventory (the inventory
+ * topic, key target id) that deployments select their targets from.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "targets.h"
+
+/* ---- register ---- */
+
+static const dr_setting register_settings[] = {
+    DR_COMMON_SETTINGS,
+    DR_PRODUCER_KAFKA_SETTINGS,
+    {"file", DR_SETTING_STRING, NULL, "register every target of this JSON or CSV file (see --help for the format)"},
+    {"id", DR_SETTING_STRING, NULL, "target id, 1-128 of A-Z a-z 0-9 _ . : -"},
+    {"account", DR_SETTING_STRING, NULL, "account the target belongs to, e.g. 111111111111"},
+    {"region", DR_SETTING_STRING, NULL, "region the target is in, e.g. eu-west-1"},
+    {"platform", DR_SETTING_STRING, NULL, "platform name or os-release ID, e.g. ubuntu, rhel, amzn"},
+    {"platform-version", DR_SETTING_STRING, NULL, "platform version, e.g. 22.04"},
+    {"arch", DR_SETTING_STRING, NULL, "architecture, e.g. x86_64, arm64"},
+    {"tag", DR_SETTING_LIST, NULL, "tag KEY=VALUE; repeatable"},
+    {"id-like", DR_SETTING_STRING, NULL, "platform family as os-release ID_LIKE, e.g. \"rhel fedora\""},
+    {"executor", DR_SETTING_STRING, NULL, "how workers reach it: local, ssh or agent (default: the worker's)"},
+    {"address", DR_SETTING_STRING, NULL, "executor-specific address: ssh host, root directory"},
+};
+
+static const char register_usage[] =
+    "usage: drover-producer target register --id ID --account A --region R --platform P --platform-version V\n"
+    "                                       --arch ARCH [--tag KEY=VALUE ...] [--id-like \"L ...\"]\n"
+    "       drover-producer target register --file TARGETS.json|TARGETS.csv\n"
+    "\n"
+    "Adds targets to the inventory, or replaces those registered before under the same id. Every target\n"
+    "is checked before any is written; then all are written at once and the count is printed.\n"
+    "\n"
+    "A JSON file is an array of objects:\n"
+    "  [{\"id\": \"web-1\", \"account\": \"111111111111\", \"region\": \"eu-west-1\", \"platform\": \"ubuntu\",\n"
+    "    \"platform_version\": \"22.04\", \"arch\": \"x86_64\", \"tags\": {\"Env\": \"prod\"}, \"id_like\": \"debian\"}]\n"
+    "A CSV file starts with a header naming its columns; tags are KEY=VALUE separated by ';':\n"
+    "  id,account,region,platform,platform_version,arch,tags\n"
+    "  web-1,111111111111,eu-west-1,ubuntu,22.04,x86_64,Env=prod;Tier=web\n"
+    "Optional fields and columns: tags, id_like, executor, address.";
+
+static int target_register(int argc, char **argv)
+{
+    int exit_code = DR_EXIT_OK;
+    dr_error err = {0};
+    dr_target_batch batch = {0};
+    dr_config *cfg = dr_producer_load_settings(register_settings,
+                                               sizeof register_settings / sizeof register_settings[0], argc, argv,
+                                               register_usage, &exit_code);
+    if (!cfg)
+        return exit_code;
+    char *const *positional;
+    const char *file = dr_config_string(cfg, "file");
+    dr_target_fields fields = {
+        .id = dr_config_string(cfg, "id"),
+        .account = dr_config_string(cfg, "account"),
+        .region = dr_config_string(cfg, "region"),
+        .platform = dr_config_string(cfg, "platform"),
+        .platform_version = dr_config_string(cfg, "platform-version"),
+        .arch = dr_config_string(cfg, "arch"),
+        .id_like = dr_config_string(cfg, "id-like"),
+        .executor = dr_config_string(cfg, "executor"),
+        .address = dr_config_string(cfg, "address"),
+    };
+    fields.tag_count = dr_config_list(cfg, "tag", &fields.tags);
+    int any_field = fields.id || fields.account || fields.region || fields.platform || fields.platform_version ||
+                    fields.arch || fields.tag_count || fields.id_like || fields.executor || fields.address;
+    dr_kafka_options kafka;
+    int timeout_ms;
+    size_t acknowledged = 0;
+    if (dr_config_positional(cfg, &positional) != 0 || (file && any_field) || (!file && !any_field)) {
+        dr_error_set(&err, DR_ERR_USAGE, "target register takes either --file or one target's flags (see --help)");
+        goto fail;
+    }
+    if (!file && (!fields.id || !fields.account || !fields.region || !fields.platform || !fields.platform_version ||
+                  !fields.arch)) {
+        dr_error_set(&err, DR_ERR_USAGE,
+                     "target register needs --id, --account, --region, --platform, --platform-version and --arch");
+        goto fail;
+    }
+    if (dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK)
+        goto fail;
+    if (file ? dr_target_batch_read_file(&batch, file, &err) != DR_OK
+             : dr_target_batch_add(&batch, &fields, "target", &err) != DR_OK)
+        goto fail;
+    if (batch.count == 0) {
+        dr_error_set(&err, DR_ERR_USAGE, "%s has no targets", file);
+        goto fail;
+    }
+    if (dr_target_batch_check_unique(&batch, &err) != DR_OK)
+        goto fail;
+    if (dr_target_batch_write(&kafka, &batch, timeout_ms, &acknowledged, &err) != DR_OK) {
+        dr_error_wrap(&err, "%zu of %zu targets registered (registering them again is harmless)", acknowledged,
+                      batch.count);
+        goto fail;
+    }
+    printf("registered %zu target%s\n", batch.count, batch.count == 1 ? "" : "s");
+    goto cleanup;
+
+fail:
+    exit_code = dr_producer_fail(&err);
+cleanup:
+    dr_target_batch_free(&batch);
+    dr_config_free(cfg);
+    return exit_code;
+}
+
+/* ---- list ---- */
+
+static const dr_setting list_settings[] = {
+    DR_COMMON_SETTINGS,
+    DR_PRODUCER_KAFKA_SETTINGS,
+    {"account", DR_SETTING_STRING, NULL, "only targets of this account"},
+    {"region", DR_SETTING_STRING, NULL, "only targets in this region"},
+};
+
+static const char list_usage[] =
+    "usage: drover-producer target list [--account A] [--region R]\n"
+    "\n"
+    "Prints the inventory, a header line and then a line per target in id order: id, account, region,\n"
+    "platform, platform version, arch and tags (KEY=VALUE separated by ';').";
+
+enum { COLUMN_COUNT = 7 };
+
+/* A target's cells in column order; tags are written into tags_buf. */
+static void target_cells(const Drover__V1__Target *t, const char **cells, char *tags_buf, size_t size)
+{
+    size_t used = 0;
+    tags_buf[0] = '\0';
+    for (size_t i = 0; i < t->n_tags && used < size; i++)
+        used += (size_t)snprintf(tags_buf + used, size - used, "%s%s=%s", i ? ";" : "", t->tags[i]->key,
+                                 t->tags[i]->value);
+    cells[0] = t->target_id;
+    cells[1] = t->account;
+    cells[2] = t->region;
+    cells[3] = t->platform_name;
+    cells[4] = t->platform_version;
+    cells[5] = t->arch;
+    cells[6] = tags_buf[0] ? tags_buf : "-";
+}
+
+static int wanted(const Drover__V1__Target *t, const char *account, const char *region)
+{
+    return (!account || strcmp(t->account, account) == 0) && (!region || strcmp(t->region, region) == 0);
+}
+
+static int target_list(int argc, char **argv)
+{
+    int exit_code = DR_EXIT_OK;
+    dr_error err = {0};
+    dr_inventory inventory = {0};
+    dr_config *cfg = dr_producer_load_settings(list_settings, sizeof list_settings / sizeof list_settings[0], argc,
+                                               argv, list_usage, &exit_code);
+    if (!cfg)
+        return exit_code;
+    char *const *positional;
+    const char *account = dr_config_string(cfg, "account");
+    const char *region = dr_config_string(cfg, "region");
+    dr_kafka_options kafka;
+    int timeout_ms;
+    if (dr_config_positional(cfg, &positional) != 0) {
+        dr_error_set(&err, DR_ERR_USAGE, "target list takes no arguments (see --help)");
+        goto fail;
+    }
+    if (dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK ||
+        dr_inventory_read(&kafka, timeout_ms, &inventory, &err) != DR_OK)
+        goto fail;
+
+    /* Two passes: the widths first, so the columns line up. */
+    static const char *const header[COLUMN_COUNT] = {"ID", "ACCOUNT", "REGION", "PLATFORM", "VERSION", "ARCH", "TAGS"};
+    int widths[COLUMN_COUNT];
+    const char *cells[COLUMN_COUNT];
+    char tags[2048];
+    for (int c = 0; c < COLUMN_COUNT; c++)
+        widths[c] = (int)strlen(header[c]);
+    for (size_t i = 0; i < inventory.count; i++) {
+        if (!wanted(inventory.targets[i], account, region))
+            continue;
+        target_cells(inventory.targets[i], cells, tags, sizeof tags);
+        for (int c = 0; c < COLUMN_COUNT - 1; c++)
+            if ((int)strlen(cells[c]) > widths[c])
+                widths[c] = (int)strlen(cells[c]);
+    }
+    for (int c = 0; c < COLUMN_COUNT - 1; c++)
+        printf("%-*s  ", widths[c], header[c]);
+    printf("%s\n", header[COLUMN_COUNT - 1]);
+    for (size_t i = 0; i < inventory.count; i++) {
+        if (!wanted(inventory.targets[i], account, region))
+            continue;
+        target_cells(inventory.targets[i], cells, tags, sizeof tags);
+        for (int c = 0; c < COLUMN_COUNT - 1; c++)
+            printf("%-*s  ", widths[c], cells[c]);
+        printf("%s\n", cells[COLUMN_COUNT - 1]);
+    }
+    if (inventory.damaged)
+        fprintf(stderr, "drover-producer: %zu inventory entr%s could not be read and %s left out (see the log)\n",
+                inventory.damaged, inventory.damaged == 1 ? "y" : "ies", inventory.damaged == 1 ? "is" : "are");
+    goto cleanup;
+
+fail:
+    exit_code = dr_producer_fail(&err);
+cleanup:
+    dr_inventory_free(&inventory);
+    dr_config_free(cfg);
+    return exit_code;
+}
+
+/* ---- dispatch ---- */
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} target_verbs[] = {
+    {"register", target_register, "add or update targets in the inventory, from flags or a JSON/CSV file"},
+    {"list", target_list, "list the inventory's targets"},
+};
+#define TARGET_VERB_COUNT (sizeof target_verbs / sizeof target_verbs[0])
+
+static void target_usage(FILE *out)
+{
+    fprintf(out, "usage: drover-producer target VERB [--help] [settings]\n\nverbs:\n");
+    for (size_t i = 0; i < TARGET_VERB_COUNT; i++)
+        fprintf(out, "  %-10s %s\n", target_verbs[i].name, target_verbs[i].summary);
+}
+
+int cmd_target(int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+        target_usage(argc < 1 ? stderr : stdout);
+        return argc < 1 ? DR_EXIT_USAGE : DR_EXIT_OK;
+    }
+    for (size_t i = 0; i < TARGET_VERB_COUNT; i++)
+        if (strcmp(argv[0], target_verbs[i].name) == 0)
+            return target_verbs[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "drover-producer: unknown target verb '%s'\n", argv[0]);
+    target_usage(stderr);
+    return DR_EXIT_USAGE;
+}

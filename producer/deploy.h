@@ -1,0 +1,110 @@
+/*
+ * deploy.h - publishing a deployment: the Deployment, one PENDING status
+ * event per job, and one Job per target.
+ *
+ * Order matters, and is the reason for two flushes.  The Deployment and the
+ * PENDING events (status topic, key deployment id) are acknowledged before
+ * any Job is written, so the aggregator knows a deployment's total before a
+ * worker can report the first job done, and a rollup never reads SUCCESS
+ * for a deployment that is still being published.  Then the Jobs (jobs
+ * topic, key target id: one target's jobs keep their order) are written,
+ * all of them before one flush, which is what makes thousands fast.
+ *
+ * Publishing is idempotent per message (the producer is idempotent,
+ * acks=all) and the whole deployment may be published again under the same
+ * id: workers skip what is installed already, and the aggregator counts
+ * each job id once.  A deployment whose jobs were not all acknowledged is
+ * reported as such, never passed off as published.
+ *
+ * Rate controls (max concurrency, max errors) travel in the Deployment for
+ * the control plane; publishing here releases every job at once.
+ */
+#ifndef DROVER_PRODUCER_DEPLOY_H
+#define DROVER_PRODUCER_DEPLOY_H
+
+#include <stddef.h>
+
+#include "drover.pb-c.h"
+#include "error.h"
+#include "kafka.h"
+
+/* A deployment as asked for on the command line; every pointer is borrowed. */
+typedef struct dr_deploy_request {
+    const char *deployment_id;
+    const char *package;
+    const char *version; /* resolved: the default is looked up before this */
+    Drover__V1__Action action;
+    Drover__V1__InstallationType installation_type;
+    char *const *arguments; /* KEY=VALUE */
+    size_t argument_count;
+    const Drover__V1__TargetSelection *selection;
+    const char *max_concurrency; /* a count or a percentage */
+    const char *max_errors;
+    long long deadline_seconds;       /* from now; 0: none */
+    long long script_timeout_seconds; /* 0: the worker's default */
+    const char *created_by;
+} dr_deploy_request;
+
+/* The Deployment message and what it points to (owned). */
+typedef struct dr_deployment {
+    Drover__V1__Deployment message;
+    Drover__V1__RateControls rate_controls;
+    Drover__V1__KeyValue *argument_values;
+    Drover__V1__KeyValue **argument_pointers;
+    char **argument_keys;
+} dr_deployment;
+
+/*
+ * Check what the command line alone decides: DR_ERR_USAGE names the flag at
+ * fault (see dr_deployment_build).
+ */
+dr_status dr_deploy_request_check(const dr_deploy_request *request, dr_error *err);
+
+/*
+ * Check request and build its Deployment (created now; the deadline counts
+ * from now).  DR_ERR_USAGE names the flag at fault: an argument that is not
+ * KEY=VALUE with KEY a shell name (or is reserved), a rate control that is
+ * not a count or percentage, a deadline or script timeout out of range.
+ * Free with dr_deployment_free, also on error.
+ */
+dr_status dr_deployment_build(dr_deployment *out, const dr_deploy_request *request, dr_error *err);
+void dr_deployment_free(dr_deployment *deployment);
+
+/* "install" / "uninstall"; DR_ERR_USAGE otherwise. */
+dr_status dr_action_parse(const char *text, Drover__V1__Action *out, dr_error *err);
+/* "reinstall" / "in-place"; DR_ERR_USAGE otherwise. */
+dr_status dr_installation_type_parse(const char *text, Drover__V1__InstallationType *out, dr_error *err);
+
+/* What a deployment publishes; every pointer is borrowed. */
+typedef struct dr_deploy_plan {
+    const Drover__V1__Deployment *deployment;   /* id, package, version, action, ... as written */
+    const Drover__V1__PackageVersion *version;  /* where the jobs' manifest and artifacts are */
+    const Drover__V1__Target *const *targets;   /* one job each */
+    size_t target_count;
+} dr_deploy_plan;
+
+/* How far publishing got. */
+typedef struct dr_deploy_progress {
+    size_t jobs_acknowledged; /* Jobs the broker acknowledged */
+    int announced;            /* the Deployment and every PENDING event were acknowledged */
+} dr_deploy_progress;
+
+/*
+ * Publish plan with producer, waiting up to timeout_ms for each of the two
+ * flushes.  DR_ERR_KAFKA when any message was not acknowledged; *progress
+ * then says how far it got.
+ */
+dr_status dr_deploy_publish(dr_kafka_producer *producer, const dr_deploy_plan *plan, int timeout_ms,
+                            dr_deploy_progress *progress, dr_error *err);
+
+/* A fresh deployment id: "d-YYYYMMDDhhmmss-" (UTC) and 6 random hex digits. */
+void dr_deployment_id_generate(char *buf, size_t size);
+
+/*
+ * A rate control as the control-plane issue defines it: a count or a
+ * percentage of the selected targets.  max_concurrency: [1-9][0-9]* or
+ * 1%-100%; max_errors: also 0 and 0%.  DR_ERR_USAGE names the flag.
+ */
+dr_status dr_check_rate_control(const char *flag, const char *value, int zero_allowed, dr_error *err);
+
+#endif

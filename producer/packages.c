@@ -1,0 +1,230 @@
+/*
+ * packages.c - the package registry over the packages table.
+ */
+#include "packages.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fetch.h"
+#include "messages.h"
+#include "strbuf.h"
+
+dr_status dr_package_fetch_manifest(const char *url, char sha256[DR_SHA256_HEX_SIZE], dr_manifest **out,
+                                    dr_error *err)
+{
+    dr_status status = DR_OK;
+    char *text = NULL, *path = NULL;
+    const char *tmp = getenv("TMPDIR");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/drover-manifest-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+    char *made = mkdtemp(dir);
+    *out = NULL;
+    if (!made) {
+        status = dr_error_set(err, DR_ERR_IO, "cannot make a temporary directory: %s", strerror(errno));
+        goto cleanup;
+    }
+    if (asprintf(&path, "%s/manifest.json", made) < 0) {
+        path = NULL;
+        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    dr_fetch_options opt;
+    dr_fetch_options_default(&opt);
+    opt.max_bytes = DR_MANIFEST_MAX_BYTES;
+    opt.timeout_seconds = 120;
+    if ((status = dr_fetch_global_init()) != DR_OK) {
+        dr_error_set(err, status, "cannot start libcurl");
+        goto cleanup;
+    }
+    if ((status = dr_fetch_to_file(url, path, NULL, &opt, NULL, err)) != DR_OK)
+        goto cleanup;
+    FILE *file = fopen(path, "rb");
+    size_t len = 0;
+    text = malloc(DR_MANIFEST_MAX_BYTES + 1);
+    if (file && text)
+        len = fread(text, 1, DR_MANIFEST_MAX_BYTES, file);
+    int failed = !file || !text || ferror(file);
+    if (file)
+        fclose(file);
+    if (failed) {
+        status = dr_error_set(err, text ? DR_ERR_IO : DR_ERR_NOMEM, "reading the manifest fetched from %s", url);
+        goto cleanup;
+    }
+    /* The hash of exactly these bytes goes into every job; the worker refuses any other. */
+    dr_sha256_buffer_hex(text, len, sha256);
+    status = dr_manifest_parse(text, len, out, err);
+    if (status != DR_OK)
+        dr_error_wrap(err, "manifest %s", url);
+
+cleanup:
+    if (path) {
+        unlink(path);
+        size_t n = strlen(path);
+        char part[4200];
+        snprintf(part, sizeof part, "%.*s.part", (int)n, path);
+        unlink(part);
+    }
+    if (made)
+        rmdir(made);
+    free(path);
+    free(text);
+    return status;
+}
+
+char *dr_package_absolute_location(const char *location)
+{
+    char *absolute = NULL;
+    if (strstr(location, "://") || location[0] == '/')
+        return strdup(location);
+    char *cwd = getcwd(NULL, 0);
+    while (strncmp(location, "./", 2) == 0)
+        location += 2;
+    if (cwd && asprintf(&absolute, "%s/%s", cwd, location) < 0)
+        absolute = NULL;
+    free(cwd);
+    return absolute;
+}
+
+dr_status dr_package_lookup(const dr_table *packages, const char *name, Drover__V1__PackageVersions **out,
+                            dr_error *err)
+{
+    *out = NULL;
+    const dr_table_row *row = dr_table_get(packages, name);
+    if (!row)
+        return DR_OK;
+    dr_status status = dr_package_versions_decode(row->value, row->value_len, out, err);
+    if (status != DR_OK)
+        dr_error_wrap(err, "package %s: its entry in the packages topic is damaged", name);
+    return status;
+}
+
+const Drover__V1__PackageVersion *dr_package_find_version(const Drover__V1__PackageVersions *package,
+                                                          const char *version)
+{
+    for (size_t i = 0; i < package->n_versions; i++)
+        if (package->versions[i]->version && strcmp(package->versions[i]->version, version) == 0)
+            return package->versions[i];
+    return NULL;
+}
+
+static int compare_versions(const void *a, const void *b)
+{
+    const Drover__V1__PackageVersion *x = *(const Drover__V1__PackageVersion *const *)a;
+    const Drover__V1__PackageVersion *y = *(const Drover__V1__PackageVersion *const *)b;
+    int order = dr_version_compare(x->version, y->version);
+    /* 2 and 2.0 compare equal; keep a stable order between them. */
+    return order ? order : strcmp(x->version, y->version);
+}
+
+const Drover__V1__PackageVersion **dr_package_sorted_versions(const Drover__V1__PackageVersions *package)
+{
+    const Drover__V1__PackageVersion **sorted = calloc(package->n_versions + 1, sizeof *sorted);
+    if (!sorted)
+        return NULL;
+    for (size_t i = 0; i < package->n_versions; i++)
+        sorted[i] = package->versions[i];
+    qsort(sorted, package->n_versions, sizeof *sorted, compare_versions);
+    return sorted;
+}
+
+/* "no version V of P; published: 1.0, 2.0" as an error. */
+static dr_status unknown_version(const Drover__V1__PackageVersions *package, const char *version, dr_error *err)
+{
+    dr_strbuf list = DR_STRBUF_INIT;
+    const Drover__V1__PackageVersion **sorted = dr_package_sorted_versions(package);
+    for (size_t i = 0; sorted && i < package->n_versions; i++)
+        dr_strbuf_printf(&list, "%s%s", i ? ", " : "", sorted[i]->version);
+    dr_status status = dr_error_set(err, DR_ERR_USAGE, "package %s has no version %s; published: %s", package->name,
+                                    version, package->n_versions ? dr_strbuf_str(&list) : "none");
+    free(sorted);
+    dr_strbuf_free(&list);
+    return status;
+}
+
+dr_status dr_package_resolve(const dr_table *packages, const char *name, const char *version,
+                             Drover__V1__PackageVersions **package_out, const Drover__V1__PackageVersion **version_out,
+                             dr_error *err)
+{
+    *version_out = NULL;
+    dr_status status = dr_package_lookup(packages, name, package_out, err);
+    if (status != DR_OK)
+        return status;
+    if (!*package_out)
+        return dr_error_set(err, DR_ERR_USAGE,
+                            "package %s was never published (drover-producer package list shows those that were)",
+                            name);
+    const Drover__V1__PackageVersions *package = *package_out;
+    if (!version) {
+        if (!package->default_version || !package->default_version[0])
+            return dr_error_set(err, DR_ERR_USAGE, "package %s has no default version; give --version", name);
+        version = package->default_version;
+    }
+    *version_out = dr_package_find_version(package, version);
+    if (!*version_out)
+        return unknown_version(package, version, err);
+    return DR_OK;
+}
+
+/* Encode next; the one place both changes end. */
+static dr_status encode(const Drover__V1__PackageVersions *next, uint8_t **bytes, size_t *len, dr_error *err)
+{
+    *bytes = dr_message_encode(&next->base, len);
+    return *bytes ? DR_OK : dr_error_set(err, DR_ERR_NOMEM, "out of memory encoding package %s", next->name);
+}
+
+dr_status dr_package_encode_with_version(const Drover__V1__PackageVersions *current, const char *name,
+                                         const Drover__V1__PackageVersion *version, int *replaced, uint8_t **bytes,
+                                         size_t *len, dr_error *err)
+{
+    dr_status status = DR_OK;
+    size_t count = current ? current->n_versions : 0;
+    /* The new entry borrows current's versions: only the pointer array is ours. */
+    Drover__V1__PackageVersion **versions = calloc(count + 1, sizeof *versions);
+    if (!versions) {
+        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    *replaced = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < count; i++) {
+        Drover__V1__PackageVersion *existing = current->versions[i];
+        if (existing->version && strcmp(existing->version, version->version) == 0) {
+            versions[n++] = (Drover__V1__PackageVersion *)version;
+            *replaced = 1;
+        } else {
+            versions[n++] = existing;
+        }
+    }
+    if (!*replaced)
+        versions[n++] = (Drover__V1__PackageVersion *)version;
+
+    Drover__V1__PackageVersions next = DROVER__V1__PACKAGE_VERSIONS__INIT;
+    next.schema_version = DR_SCHEMA_VERSION;
+    next.name = (char *)name;
+    next.n_versions = n;
+    next.versions = versions;
+    const char *current_default = current ? current->default_version : NULL;
+    next.default_version = (char *)(current_default && current_default[0] ? current_default : version->version);
+    next.updated_at_ms = dr_now_ms();
+    status = encode(&next, bytes, len, err);
+
+cleanup:
+    free(versions);
+    return status;
+}
+
+dr_status dr_package_encode_with_default(const Drover__V1__PackageVersions *current, const char *version,
+                                         uint8_t **bytes, size_t *len, dr_error *err)
+{
+    if (!dr_package_find_version(current, version))
+        return unknown_version(current, version, err);
+    Drover__V1__PackageVersions next = *current;
+    next.schema_version = DR_SCHEMA_VERSION;
+    next.default_version = (char *)version;
+    next.updated_at_ms = dr_now_ms();
+    return encode(&next, bytes, len, err);
+}

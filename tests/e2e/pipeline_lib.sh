@@ -1,0 +1,77 @@
+# pipeline_lib.sh - start the real processes of the pipeline for an
+# end-to-end test: the embedded broker, the aggregator, workers, and an HTTP
+# server for artifacts.  Every process started here is stopped on exit.
+. "$(dirname "${BASH_SOURCE[0]}")/apply_lib.sh"
+BROKER="$DROVER_BUILD_DIR/drover-broker"
+AGGREGATOR="$DROVER_BUILD_DIR/drover-aggregator"
+PIDS=()
+
+pipeline_cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  cleanup
+}
+trap pipeline_cleanup EXIT
+
+# wait_for_file FILE [SECONDS]: until FILE is non-empty.
+wait_for_file() {
+  local i
+  for i in $(seq 1 $(( ${2:-20} * 20 ))); do [ -s "$1" ] && return 0; sleep 0.05; done
+  fail "timed out waiting for $1"
+}
+
+# start_broker [flags...]: sets BROKERS.
+start_broker() {
+  "$BROKER" --address-file "$WORK/broker.addr" "$@" >"$WORK/broker.out" 2>"$WORK/broker.log" &
+  PIDS+=($!)
+  wait_for_file "$WORK/broker.addr"
+  BROKERS=$(cat "$WORK/broker.addr")
+}
+
+# http_port_of LOG: the port a program logged in its event=http.listening line.
+http_port_of() {
+  local i
+  for i in $(seq 1 200); do
+    if grep -q 'event=http.listening' "$1" 2>/dev/null; then
+      sed -n 's/.*event=http.listening.*addr=[^ ]*:\([0-9][0-9]*\).*/\1/p' "$1" | head -1
+      return 0
+    fi
+    sleep 0.05
+  done
+  fail "no http.listening line in $1: $(tail -5 "$1")"
+}
+
+# start_aggregator: sets AGG_URL and AGG_PID.
+start_aggregator() {
+  "$AGGREGATOR" --brokers "$BROKERS" --http 127.0.0.1:0 --publish-interval-ms 100 "$@" >"$WORK/aggregator.out" 2>>"$WORK/aggregator.log" &
+  AGG_PID=$!
+  PIDS+=($AGG_PID)
+  AGG_URL="http://127.0.0.1:$(http_port_of "$WORK/aggregator.log")"
+}
+
+# start_worker NAME [flags...]: a worker with its own log; sets WORKER_PID.
+start_worker() {
+  local name=$1; shift
+  "$WORKER" run --brokers "$BROKERS" --targets-root "$TARGETS" --cache-dir "$CACHE" --worker-id "$name" \
+    --http 127.0.0.1:0 "$@" >"$WORK/$name.out" 2>"$WORK/$name.log" &
+  WORKER_PID=$!
+  PIDS+=($WORKER_PID)
+}
+
+# get PATH: the aggregator's answer (curl).
+get() { curl -sS --max-time 10 "$AGG_URL$1"; }
+
+# wait_for_rollup ID STATUS [SECONDS]: until /deployments/ID says "status": "STATUS".
+wait_for_rollup() {
+  local i body
+  for i in $(seq 1 $(( ${3:-60} * 5 ))); do
+    body=$(get "/deployments/$1" 2>/dev/null || true)
+    grep -q "\"status\": *\"$2\"" <<<"$body" && { ROLLUP=$body; return 0; }
+    sleep 0.2
+  done
+  fail "deployment $1 did not reach $2; last: $body"
+}
+
+# json_count BODY STATE: the count of STATE in a rollup JSON's counts object.
+json_count() { sed -n "s/.*\"$2\": *\([0-9][0-9]*\).*/\1/p" <<<"$(tr -d '\n' <<<"$1" | grep -o "\"counts\": *{[^}]*}" | head -1)" | head -1; }

@@ -1,0 +1,378 @@
+/* The embedded HTTP server, driven over real sockets by a plain client. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "http_server.h"
+
+/* ---- a handler that answers by path --------------------------------------- */
+
+typedef struct handler_state {
+    pthread_mutex_t lock;
+    int calls;
+} handler_state;
+
+static char *copy_text(const char *text, size_t *len)
+{
+    *len = strlen(text);
+    return strdup(text);
+}
+
+static void answer_by_path(void *ctx, const dr_http_request *req, dr_http_response *resp)
+{
+    handler_state *state = ctx;
+    pthread_mutex_lock(&state->lock);
+    state->calls++;
+    pthread_mutex_unlock(&state->lock);
+    if (strcmp(req->path, "/hello") == 0) {
+        resp->body = copy_text("hello\n", &resp->body_len);
+    } else if (strcmp(req->path, "/slow") == 0) {
+        struct timespec pause = {.tv_nsec = 200 * 1000000L};
+        nanosleep(&pause, NULL);
+        resp->body = copy_text("slow\n", &resp->body_len);
+    } else if (strcmp(req->path, "/echo") == 0) {
+        char text[256];
+        snprintf(text, sizeof text, "{\"method\":\"%s\",\"query\":\"%s\"}", req->method, req->query);
+        resp->content_type = "application/json";
+        resp->body = copy_text(text, &resp->body_len);
+    } else if (strcmp(req->path, "/broken") == 0) {
+        resp->body_len = 10; /* as if the allocation of the body failed */
+    } else {
+        resp->status = 404;
+        resp->body = copy_text("no such page\n", &resp->body_len);
+    }
+}
+
+static int handler_calls(handler_state *state)
+{
+    pthread_mutex_lock(&state->lock);
+    int calls = state->calls;
+    pthread_mutex_unlock(&state->lock);
+    return calls;
+}
+
+/* ---- a plain socket client ------------------------------------------------ */
+
+static int64_t now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static int connect_to(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval timeout = {.tv_sec = 10};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Everything the server sends until it closes (or 10 s pass); malloc'd. */
+static char *read_all(int fd)
+{
+    size_t len = 0, alloc = 4096;
+    char *text = malloc(alloc);
+    for (;;) {
+        if (len + 1024 > alloc)
+            text = realloc(text, alloc *= 2);
+        ssize_t got = recv(fd, text + len, alloc - len - 1, 0);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+        len += (size_t)got;
+    }
+    text[len] = '\0';
+    return text;
+}
+
+/* Send request as it is, return the whole reply ("" when there was none). */
+static char *exchange(int port, const char *request, size_t request_len)
+{
+    int fd = connect_to(port);
+    if (fd < 0)
+        return strdup("(connect failed)");
+    size_t sent = 0;
+    while (sent < request_len) {
+        ssize_t n = send(fd, request + sent, request_len - sent, MSG_NOSIGNAL);
+        if (n <= 0)
+            break;
+        sent += (size_t)n;
+    }
+    char *reply = read_all(fd);
+    close(fd);
+    return reply;
+}
+
+static char *get(int port, const char *request)
+{
+    return exchange(port, request, strlen(request));
+}
+
+/* ---- the tests -------------------------------------------------------------- */
+
+static handler_state state = {PTHREAD_MUTEX_INITIALIZER, 0};
+
+static dr_http_server *start_server(const char *address)
+{
+    dr_http_server *server = NULL;
+    dr_error err = {0};
+    CHECK_INT(DR_OK, dr_http_server_start(address, answer_by_path, &state, &server, &err));
+    if (!server)
+        fprintf(stderr, "start %s: %s\n", address, err.detail);
+    return server;
+}
+
+static void get_answers_with_body_and_length(int port)
+{
+    char *reply = get(port, "GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    CHECK_CONTAINS("HTTP/1.1 200 OK\r\n", reply);
+    CHECK_CONTAINS("\r\nContent-Type: text/plain; charset=utf-8\r\n", reply);
+    CHECK_CONTAINS("\r\nContent-Length: 6\r\n", reply);
+    CHECK_CONTAINS("\r\nConnection: close\r\n", reply);
+    CHECK(strncmp(reply, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    CHECK(strlen(reply) > 6 && strcmp(reply + strlen(reply) - 10, "\r\n\r\nhello\n") == 0);
+    free(reply);
+
+    reply = get(port, "GET /echo?state=FAILED&x=1 HTTP/1.0\n\n"); /* bare LF line ends too */
+    CHECK_CONTAINS("\r\nContent-Type: application/json\r\n", reply);
+    CHECK_CONTAINS("\r\n\r\n{\"method\":\"GET\",\"query\":\"state=FAILED&x=1\"}", reply);
+    free(reply);
+}
+
+static void head_answers_the_headers_of_get_without_the_body(int port)
+{
+    char *reply = get(port, "HEAD /hello HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    CHECK_CONTAINS("HTTP/1.1 200 OK\r\n", reply);
+    CHECK_CONTAINS("\r\nContent-Length: 6\r\n", reply);
+    CHECK(strlen(reply) > 4 && strcmp(reply + strlen(reply) - 4, "\r\n\r\n") == 0);
+    free(reply);
+}
+
+static void other_methods_and_malformed_requests_never_reach_the_handler(int port)
+{
+    int calls = handler_calls(&state);
+    char *reply = get(port, "POST /hello HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello");
+    CHECK_CONTAINS("HTTP/1.1 405 Method Not Allowed\r\n", reply);
+    CHECK_CONTAINS("\r\nAllow: GET, HEAD\r\n", reply);
+    CHECK_CONTAINS("\r\n\r\nmethod not allowed\n", reply);
+    free(reply);
+
+    reply = get(port, "GARBAGE\r\n\r\n");
+    CHECK_CONTAINS("HTTP/1.1 400 Bad Request\r\n", reply);
+    CHECK_CONTAINS("\r\nContent-Length: 18\r\n", reply);
+    CHECK_CONTAINS("\r\n\r\nmalformed request\n", reply);
+    free(reply);
+
+    /* A bad request line is answered at once, without waiting for the rest of the head. */
+    int64_t started = now_ms();
+    reply = get(port, "hello there\r\n");
+    CHECK_CONTAINS("HTTP/1.1 400 Bad Request\r\n", reply);
+    CHECK(now_ms() - started < 2000);
+    free(reply);
+
+    reply = get(port, "GET /hello HTTP/1.1\r\nno colon here\r\n\r\n");
+    CHECK_CONTAINS("HTTP/1.1 400 Bad Request\r\n", reply);
+    free(reply);
+    reply = get(port, "GET http://example.com/ HTTP/1.1\r\n\r\n");
+    CHECK_CONTAINS("HTTP/1.1 400 Bad Request\r\n", reply);
+    free(reply);
+    static const char with_nul[] = "GET /hello HTTP/1.1\r\nX: \0\r\n\r\n";
+    reply = exchange(port, with_nul, sizeof with_nul - 1);
+    CHECK_CONTAINS("HTTP/1.1 400 Bad Request\r\n", reply);
+    free(reply);
+
+    size_t big_len = 17000;
+    char *big = malloc(big_len + 1);
+    memcpy(big, "GET /hello HTTP/1.1\r\nX-Padding: ", 32);
+    memset(big + 32, 'p', big_len - 32);
+    big[big_len] = '\0';
+    reply = get(port, big);
+    CHECK_CONTAINS("HTTP/1.1 400 Bad Request\r\n", reply);
+    CHECK_CONTAINS("request head too large\n", reply);
+    free(reply);
+    free(big);
+
+    CHECK_INT(calls, handler_calls(&state));
+}
+
+static void the_handler_decides_what_is_not_found(int port)
+{
+    char *reply = get(port, "GET /nowhere HTTP/1.1\r\n\r\n");
+    CHECK_CONTAINS("HTTP/1.1 404 Not Found\r\n", reply);
+    CHECK_CONTAINS("\r\nContent-Length: 13\r\n", reply);
+    CHECK_CONTAINS("\r\n\r\nno such page\n", reply);
+    free(reply);
+
+    reply = get(port, "GET /broken HTTP/1.1\r\n\r\n");
+    CHECK_CONTAINS("HTTP/1.1 500 Internal Server Error\r\n", reply);
+    free(reply);
+}
+
+#define CLIENTS 20
+
+typedef struct client_run {
+    int port;
+    char *reply;
+} client_run;
+
+static void *run_client(void *arg)
+{
+    client_run *run = arg;
+    run->reply = get(run->port, "GET /slow HTTP/1.1\r\n\r\n");
+    return NULL;
+}
+
+static void twenty_concurrent_clients_are_all_answered_in_parallel(int port)
+{
+    client_run runs[CLIENTS];
+    pthread_t threads[CLIENTS];
+    int64_t started = now_ms();
+    for (int i = 0; i < CLIENTS; i++) {
+        runs[i] = (client_run){.port = port};
+        CHECK_INT(0, pthread_create(&threads[i], NULL, run_client, &runs[i]));
+    }
+    int answered = 0;
+    for (int i = 0; i < CLIENTS; i++) {
+        pthread_join(threads[i], NULL);
+        if (strncmp(runs[i].reply, "HTTP/1.1 200 OK\r\n", 17) == 0 && strstr(runs[i].reply, "\r\n\r\nslow\n"))
+            answered++;
+        free(runs[i].reply);
+    }
+    CHECK_INT(CLIENTS, answered);
+    /* 20 handlers of 200 ms one after another would take 4 s. */
+    int64_t elapsed = now_ms() - started;
+    CHECK(elapsed < 3000);
+    if (elapsed >= 3000)
+        fprintf(stderr, "20 slow requests took %lld ms\n", (long long)elapsed);
+}
+
+#define CAPACITY 64
+
+static void past_the_connection_cap_a_client_gets_503_and_stop_is_prompt(void)
+{
+    dr_http_server *server = start_server("127.0.0.1:0");
+    if (!server)
+        return;
+    int port = dr_http_server_port(server);
+    int idle[CAPACITY];
+    for (int i = 0; i < CAPACITY; i++)
+        idle[i] = connect_to(port);
+    /* The accept thread takes connections in order, so this one is the 65th. */
+    char *reply = get(port, "GET /hello HTTP/1.1\r\n\r\n");
+    CHECK_CONTAINS("HTTP/1.1 503 Service Unavailable\r\n", reply);
+    free(reply);
+
+    /* Idle clients and a half-sent request must not hold stop up for the read timeout. */
+    send(idle[0], "GET /hel", 8, MSG_NOSIGNAL);
+    int64_t started = now_ms();
+    dr_http_server_stop(server);
+    int64_t elapsed = now_ms() - started;
+    CHECK(elapsed < 1000);
+    if (elapsed >= 1000)
+        fprintf(stderr, "stop took %lld ms with idle clients\n", (long long)elapsed);
+    char byte;
+    CHECK_INT(0, recv(idle[1], &byte, 1, 0)); /* the server closed it */
+    for (int i = 0; i < CAPACITY; i++)
+        close(idle[i]);
+}
+
+static void a_stopped_server_frees_its_port_for_the_next(void)
+{
+    dr_http_server *server = start_server("127.0.0.1:0");
+    if (!server)
+        return;
+    int port = dr_http_server_port(server);
+    CHECK(port > 0);
+    char *reply = get(port, "GET /hello HTTP/1.1\r\n\r\n");
+    CHECK_CONTAINS("200 OK", reply);
+    free(reply);
+    dr_http_server_stop(server);
+
+    char address[64];
+    snprintf(address, sizeof address, "127.0.0.1:%d", port);
+    server = start_server(address);
+    CHECK_INT(port, dr_http_server_port(server));
+    reply = get(port, "GET /hello HTTP/1.1\r\n\r\n");
+    CHECK_CONTAINS("200 OK", reply);
+    free(reply);
+    dr_http_server_stop(server);
+    dr_http_server_stop(NULL);
+}
+
+static void bad_addresses_are_usage_errors(void)
+{
+    const char *bad[] = {"nonsense", "127.0.0.1", "127.0.0.1:", "127.0.0.1:99999", "127.0.0.1:80x", "::1:80", "[::1]80"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        dr_http_server *server = NULL;
+        dr_error err = {0};
+        CHECK_INT(DR_ERR_USAGE, dr_http_server_start(bad[i], answer_by_path, &state, &server, &err));
+        CHECK(server == NULL);
+        CHECK_CONTAINS(bad[i], err.detail);
+    }
+    /* A port someone holds: the detail names the address. */
+    dr_http_server *first = start_server("127.0.0.1:0");
+    if (!first)
+        return;
+    char address[64];
+    snprintf(address, sizeof address, "127.0.0.1:%d", dr_http_server_port(first));
+    dr_http_server *second = NULL;
+    dr_error err = {0};
+    CHECK_INT(DR_ERR_IO, dr_http_server_start(address, answer_by_path, &state, &second, &err));
+    CHECK_CONTAINS(address, err.detail);
+    dr_http_server_stop(first);
+}
+
+static void ipv6_loopback_works_where_the_host_has_it(void)
+{
+    dr_http_server *server = NULL;
+    dr_error err = {0};
+    if (dr_http_server_start("[::1]:0", answer_by_path, &state, &server, &err) != DR_OK) {
+        printf("http_server: no IPv6 loopback here (%s), skipped\n", err.detail);
+        return;
+    }
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 addr = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)dr_http_server_port(server))};
+    addr.sin6_addr = in6addr_loopback;
+    CHECK_INT(0, connect(fd, (struct sockaddr *)&addr, sizeof addr));
+    const char *request = "GET /hello HTTP/1.1\r\n\r\n";
+    CHECK_INT((long long)strlen(request), send(fd, request, strlen(request), MSG_NOSIGNAL));
+    char *reply = read_all(fd);
+    CHECK_CONTAINS("\r\n\r\nhello\n", reply);
+    free(reply);
+    close(fd);
+    dr_http_server_stop(server);
+}
+
+int main(void)
+{
+    dr_http_server *server = start_server("127.0.0.1:0");
+    if (server) {
+        int port = dr_http_server_port(server);
+        get_answers_with_body_and_length(port);
+        head_answers_the_headers_of_get_without_the_body(port);
+        other_methods_and_malformed_requests_never_reach_the_handler(port);
+        the_handler_decides_what_is_not_found(port);
+        twenty_concurrent_clients_are_all_answered_in_parallel(port);
+        dr_http_server_stop(server);
+    }
+    past_the_connection_cap_a_client_gets_503_and_stop_is_prompt();
+    a_stopped_server_frees_its_port_for_the_next();
+    bad_addresses_are_usage_errors();
+    ipv6_loopback_works_where_the_host_has_it();
+    return check_done("http_server");
+}

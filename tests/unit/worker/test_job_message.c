@@ -1,0 +1,122 @@
+/* Job messages are untrusted: checks before running, and ids salvaged from damaged ones. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "job_message.h"
+#include "messages.h"
+#include "state.h"
+
+static char root[] = "/tmp/drover-jobmsg-test-XXXXXX";
+
+static void make_job(Drover__V1__Job *job, Drover__V1__Target *target, const char *target_id)
+{
+    drover__v1__target__init(target);
+    target->target_id = (char *)target_id;
+    target->account = "111";
+    target->region = "eu-west-1";
+    target->platform_name = "rocky";
+    target->platform_version = "9";
+    target->arch = "amd64";
+    static char *family[] = {"rhel", "fedora"};
+    target->platform_family = family;
+    target->n_platform_family = 2;
+    drover__v1__job__init(job);
+    job->schema_version = 1;
+    job->job_id = "d-1/t-1";
+    job->deployment_id = "d-1";
+    job->target = target;
+    job->package = "acme";
+    job->version = "1.0";
+    job->action = DROVER__V1__ACTION__ACTION_INSTALL;
+    job->manifest_url = "http://127.0.0.1:1/m.json";
+    job->artifacts_base_url = "http://127.0.0.1:1";
+}
+
+static void a_good_job_becomes_an_engine_request(void)
+{
+    Drover__V1__Job job;
+    Drover__V1__Target target;
+    make_job(&job, &target, "t-1");
+    Drover__V1__KeyValue kv = DROVER__V1__KEY_VALUE__INIT;
+    kv.key = "MODE";
+    kv.value = "fast";
+    Drover__V1__KeyValue *kvs[] = {&kv};
+    job.additional_arguments = kvs;
+    job.n_additional_arguments = 1;
+    dr_job_inputs in;
+    dr_error err = {0};
+    CHECK_INT(DR_OK, dr_job_inputs_init(&in, &job, root, &err));
+    CHECK_STR("redhat", in.platform.family[0]); /* rhel normalized */
+    CHECK_STR("x86_64", in.platform.arch);
+    CHECK_CONTAINS("/t-1", in.request.target_root);
+    CHECK(access(in.request.target_root, F_OK) == 0);
+    CHECK_INT(1, in.request.arg_count);
+    CHECK_STR("MODE=fast", in.request.args[0]);
+    CHECK_STR("111", in.request.account);
+    dr_job_inputs_free(&in);
+}
+
+static void hostile_jobs_are_refused(void)
+{
+    Drover__V1__Job job;
+    Drover__V1__Target target;
+    dr_job_inputs in;
+    dr_error err = {0};
+    const char *bad_ids[] = {"..", "../../etc", "a/b", "", "x y"};
+    for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
+        make_job(&job, &target, bad_ids[i]);
+        CHECK_INT(DR_ERR_MALFORMED_MESSAGE, dr_job_inputs_init(&in, &job, root, &err));
+        dr_job_inputs_free(&in);
+    }
+    make_job(&job, &target, "t-2");
+    job.package = "";
+    CHECK_INT(DR_ERR_MALFORMED_MESSAGE, dr_job_inputs_init(&in, &job, root, &err));
+    CHECK_CONTAINS("no package", err.detail);
+    make_job(&job, &target, "t-2");
+    job.action = 7;
+    CHECK_INT(DR_ERR_MALFORMED_MESSAGE, dr_job_inputs_init(&in, &job, root, &err));
+    CHECK_CONTAINS("unknown action 7", err.detail);
+    make_job(&job, &target, "t-2");
+    job.target = NULL;
+    CHECK_INT(DR_ERR_MALFORMED_MESSAGE, dr_job_inputs_init(&in, &job, root, &err));
+    CHECK_CONTAINS("no target", err.detail);
+}
+
+static void ids_are_salvaged_from_a_truncated_job(void)
+{
+    Drover__V1__Job job;
+    Drover__V1__Target target;
+    make_job(&job, &target, "t-9");
+    size_t len;
+    uint8_t *bytes = dr_message_encode(&job.base, &len);
+    char dep[64], id[64], tgt[64];
+    CHECK_INT(1, dr_job_salvage_ids(bytes, len, dep, sizeof dep, id, sizeof id, tgt, sizeof tgt));
+    CHECK_STR("d-1", dep);
+    CHECK_STR("d-1/t-1", id);
+    CHECK_STR("t-9", tgt);
+    /* Cut inside the package field (after the target): ids still readable, decoding fails. */
+    size_t cut = len - 40;
+    CHECK(drover__v1__job__unpack(NULL, cut, bytes) == NULL);
+    CHECK_INT(1, dr_job_salvage_ids(bytes, cut, dep, sizeof dep, id, sizeof id, tgt, sizeof tgt));
+    CHECK_STR("d-1", dep);
+    /* Cut before the deployment id: nothing to report to. */
+    CHECK_INT(0, dr_job_salvage_ids(bytes, 4, dep, sizeof dep, id, sizeof id, tgt, sizeof tgt));
+    CHECK_STR("", dep);
+    /* Garbage. */
+    const char garbage[] = "\xff\xff\xff\xff garbage \x01\x02";
+    CHECK_INT(0, dr_job_salvage_ids(garbage, sizeof garbage, dep, sizeof dep, id, sizeof id, tgt, sizeof tgt));
+    free(bytes);
+}
+
+int main(void)
+{
+    if (!mkdtemp(root))
+        return 1;
+    a_good_job_becomes_an_engine_request();
+    hostile_jobs_are_refused();
+    ids_are_salvaged_from_a_truncated_job();
+    dr_remove_tree(root, NULL);
+    return check_done("job_message");
+}

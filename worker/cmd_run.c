@@ -1,0 +1,175 @@
+/*
+ * drover-worker run: a consumer-group member that runs jobs from Kafka on
+ * local targets (TARGETS_ROOT/<target id>), reports their status, and serves
+ * /healthz and /metrics.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "commands.h"
+#include "config.h"
+#include "http_server.h"
+#include "kafka.h"
+#include "kafka_worker.h"
+#include "log.h"
+#include "metrics.h"
+
+static const dr_setting run_settings[] = {
+    DR_COMMON_SETTINGS,
+    DR_KAFKA_SETTINGS,
+    {"group", DR_SETTING_STRING, "drover-workers", "consumer group the workers share"},
+    {"targets-root", DR_SETTING_STRING, "/var/lib/drover/targets", "local executor: the folder holding one root directory per target id"},
+    {"concurrency", DR_SETTING_INT, "0", "jobs run at once (0: the number of cores); never two of one target"},
+    {"worker-id", DR_SETTING_STRING, NULL, "this worker's name in statuses and logs (default: host-pid)"},
+    {"http", DR_SETTING_STRING, "127.0.0.1:0", "address to serve /healthz and /metrics on (port 0: any free port; empty: none)"},
+    {"shutdown-timeout", DR_SETTING_INT, "60", "seconds SIGTERM waits for jobs in flight before leaving them to be redelivered"},
+    {"cache-dir", DR_SETTING_STRING, "/var/cache/drover", "content-addressed artifact cache directory"},
+    {"script-timeout", DR_SETTING_INT, "3600", "seconds a script may run, for jobs that do not set their own"},
+    {"lock-wait", DR_SETTING_INT, "3600", "seconds to wait for another action on the same package of a target"},
+    {"fetch-attempts", DR_SETTING_INT, "5", "download attempts before giving up"},
+    {"fetch-timeout", DR_SETTING_INT, "600", "seconds a download may take, all attempts together"},
+    {"fetch-stall-timeout", DR_SETTING_INT, "30", "seconds without data before a download attempt is abandoned"},
+    {"max-download-bytes", DR_SETTING_INT, "1073741824", "largest artifact accepted"},
+    {"max-unpacked-bytes", DR_SETTING_INT, "4294967296", "largest total size a package zip may expand to"},
+    {"ca-file", DR_SETTING_STRING, NULL, "PEM CA bundle for https downloads (default: the system's)"},
+};
+
+static const char run_usage[] =
+    "usage: drover-worker run --brokers HOST:PORT [--targets-root DIR] [--concurrency N] [--http ADDR]\n"
+    "Consumes jobs, runs them on TARGETS_ROOT/<target id>, reports status. SIGTERM stops it gracefully.";
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void serve(void *ctx, const dr_http_request *req, dr_http_response *resp)
+{
+    dr_metrics *metrics = ctx;
+    if (strcmp(req->path, "/healthz") == 0 || strcmp(req->path, "/readyz") == 0) {
+        resp->body = strdup("ok\n");
+        resp->body_len = 3;
+    } else if (strcmp(req->path, "/metrics") == 0) {
+        resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+        resp->body = dr_metrics_render(metrics, &resp->body_len);
+    } else {
+        resp->status = 404;
+        resp->body = strdup("not found\n");
+        resp->body_len = 10;
+    }
+}
+
+static void describe_metrics(dr_metrics *m)
+{
+    static const double duration_buckets[] = {0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600};
+    dr_metrics_describe(m, "drover_worker_jobs_total", DR_METRIC_COUNTER, "jobs finished by this worker, by state",
+                        NULL, 0);
+    dr_metrics_describe(m, "drover_worker_job_duration_seconds", DR_METRIC_HISTOGRAM,
+                        "time from taking a job to its terminal status", duration_buckets,
+                        sizeof duration_buckets / sizeof duration_buckets[0]);
+    dr_metrics_describe(m, "drover_worker_jobs_queued", DR_METRIC_GAUGE, "jobs taken and waiting for a thread", NULL, 0);
+    dr_metrics_describe(m, "drover_worker_jobs_running", DR_METRIC_GAUGE, "jobs running now", NULL, 0);
+}
+
+int cmd_run(int argc, char **argv)
+{
+    int exit_code = DR_EXIT_USAGE;
+    dr_error err = {0};
+    dr_metrics *metrics = NULL;
+    dr_http_server *http = NULL;
+    dr_kafka_worker *worker = NULL;
+    dr_config *cfg = dr_config_new(run_settings, sizeof run_settings / sizeof run_settings[0]);
+    if (!cfg)
+        return DR_EXIT_FAILED;
+    if (dr_config_load(cfg, argc, argv, &err) != DR_OK) {
+        fprintf(stderr, "drover-worker run: %s\n", err.detail);
+        goto done;
+    }
+    if (dr_config_help_requested(cfg)) {
+        dr_config_print_help(cfg, stdout, run_usage);
+        exit_code = DR_EXIT_OK;
+        goto done;
+    }
+    int level = dr_log_level_parse(dr_config_string(cfg, "log-level"));
+    dr_log_init("drover-worker", level < 0 ? DR_LOG_INFO : (dr_log_level)level);
+    exit_code = DR_EXIT_FAILED;
+
+    char worker_id[256];
+    if (dr_config_string(cfg, "worker-id")) {
+        snprintf(worker_id, sizeof worker_id, "%s", dr_config_string(cfg, "worker-id"));
+    } else {
+        char host[128] = "worker";
+        gethostname(host, sizeof host - 1);
+        snprintf(worker_id, sizeof worker_id, "%s-%ld", host, (long)getpid());
+    }
+    dr_kafka_worker_settings settings = {0};
+    dr_kafka_options_from_config(&settings.kafka, cfg, "drover-worker");
+    settings.group = dr_config_string(cfg, "group");
+    settings.targets_root = dr_config_string(cfg, "targets-root");
+    settings.concurrency = (int)dr_config_int(cfg, "concurrency");
+    if (settings.concurrency <= 0)
+        settings.concurrency = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? (int)sysconf(_SC_NPROCESSORS_ONLN) : 1;
+    settings.shutdown_timeout_seconds = (long)dr_config_int(cfg, "shutdown-timeout");
+    settings.worker_id = worker_id;
+    dr_engine_settings_default(&settings.engine);
+    settings.engine.cache_dir = dr_config_string(cfg, "cache-dir");
+    settings.engine.script_timeout_seconds = (long)dr_config_int(cfg, "script-timeout");
+    settings.engine.lock_wait_seconds = (long)dr_config_int(cfg, "lock-wait");
+    settings.engine.fetch.max_attempts = (int)dr_config_int(cfg, "fetch-attempts");
+    settings.engine.fetch.timeout_seconds = (long)dr_config_int(cfg, "fetch-timeout");
+    settings.engine.fetch.stall_seconds = (long)dr_config_int(cfg, "fetch-stall-timeout");
+    settings.engine.fetch.max_bytes = (uint64_t)dr_config_int(cfg, "max-download-bytes");
+    settings.engine.fetch.ca_file = dr_config_string(cfg, "ca-file");
+    settings.engine.archive_limits.max_total_bytes = (uint64_t)dr_config_int(cfg, "max-unpacked-bytes");
+    settings.engine.worker_id = worker_id;
+
+    metrics = dr_metrics_new();
+    if (!metrics || dr_fetch_global_init() != DR_OK) {
+        fprintf(stderr, "drover-worker run: cannot initialize\n");
+        goto done;
+    }
+    describe_metrics(metrics);
+    settings.metrics = metrics;
+    json_object_seed(0); /* before threads */
+
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    const char *address = dr_config_string(cfg, "http");
+    if (address && address[0]) {
+        if (dr_http_server_start(address, serve, metrics, &http, &err) != DR_OK) {
+            fprintf(stderr, "drover-worker run: %s\n", err.detail);
+            goto done;
+        }
+        char host[128];
+        snprintf(host, sizeof host, "%s", address);
+        char *colon = strrchr(host, ':');
+        if (colon)
+            *colon = '\0';
+        dr_log(DR_LOG_INFO, "http.listening", "addr=%s:%d", host, dr_http_server_port(http));
+    }
+    if (dr_kafka_worker_start(&settings, &worker, &err) != DR_OK) {
+        fprintf(stderr, "drover-worker run: %s\n", err.detail);
+        goto done;
+    }
+    if (dr_kafka_worker_run(worker, &stop_requested, &err) == DR_OK)
+        exit_code = DR_EXIT_OK;
+    dr_log(DR_LOG_INFO, "worker.stopped", "worker=%s", worker_id);
+done:
+    dr_kafka_worker_free(worker);
+    dr_http_server_stop(http);
+    dr_metrics_free(metrics);
+    dr_config_free(cfg);
+    return exit_code;
+}

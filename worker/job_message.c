@@ -1,0 +1,239 @@
+#include "job_message.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "messages.h"
+#include "state.h"
+
+int dr_target_id_is_safe(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > 128 || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
+        return 0;
+    return strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-") == n;
+}
+
+/* Read a base-128 varint; 0 on damage. */
+static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+    uint64_t value = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t byte = *(*p)++;
+        value |= (uint64_t)(byte & 0x7f) << shift;
+        if (!(byte & 0x80)) {
+            *out = value;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Copy a length-delimited field if it is printable text. */
+static void copy_text(const uint8_t *data, uint64_t len, char *out, size_t size)
+{
+    if (len >= size)
+        return;
+    for (uint64_t i = 0; i < len; i++)
+        if (data[i] < 0x20 || data[i] == 0x7f)
+            return;
+    memcpy(out, data, len);
+    out[len] = '\0';
+}
+
+/* Walk one message's top-level fields; string fields wanted[i] go to outs[i]. */
+static void salvage_fields(const uint8_t *p, const uint8_t *end, const uint32_t *wanted, char **outs,
+                           const size_t *sizes, size_t count, uint32_t nested_field, const uint8_t **nested,
+                           uint64_t *nested_len)
+{
+    while (p < end) {
+        uint64_t key, value;
+        if (!read_varint(&p, end, &key))
+            return;
+        uint32_t field = (uint32_t)(key >> 3), wire = (uint32_t)(key & 7);
+        if (wire == 0) {
+            if (!read_varint(&p, end, &value))
+                return;
+        } else if (wire == 2) {
+            if (!read_varint(&p, end, &value) || value > (uint64_t)(end - p))
+                return;
+            for (size_t i = 0; i < count; i++)
+                if (field == wanted[i])
+                    copy_text(p, value, outs[i], sizes[i]);
+            if (nested && field == nested_field) {
+                *nested = p;
+                *nested_len = value;
+            }
+            p += value;
+        } else if (wire == 1 || wire == 5) {
+            size_t skip = wire == 1 ? 8 : 4;
+            if ((size_t)(end - p) < skip)
+                return;
+            p += skip;
+        } else {
+            return;
+        }
+    }
+}
+
+int dr_job_salvage_ids(const void *data, size_t len, char *deployment_id, size_t deployment_size, char *job_id,
+                       size_t job_size, char *target_id, size_t target_size)
+{
+    deployment_id[0] = job_id[0] = target_id[0] = '\0';
+    const uint8_t *start = data, *target = NULL;
+    uint64_t target_len = 0;
+    const uint32_t job_fields[] = {3, 2};
+    char *job_outs[] = {deployment_id, job_id};
+    const size_t job_sizes[] = {deployment_size, job_size};
+    salvage_fields(start, start + len, job_fields, job_outs, job_sizes, 2, 4, &target, &target_len);
+    if (target) {
+        const uint32_t target_fields[] = {2};
+        char *target_outs[] = {target_id};
+        const size_t target_sizes[] = {target_size};
+        salvage_fields(target, target + target_len, target_fields, target_outs, target_sizes, 1, 0, NULL, NULL);
+    }
+    return deployment_id[0] != '\0';
+}
+
+void dr_job_inputs_free(dr_job_inputs *in)
+{
+    for (size_t i = 0; i < in->arg_count; i++)
+        free(in->args[i]);
+    free(in->args);
+    in->args = NULL;
+    in->arg_count = 0;
+}
+
+static int present(const char *s)
+{
+    return s && s[0];
+}
+
+dr_status dr_job_inputs_init(dr_job_inputs *in, const Drover__V1__Job *job, const char *targets_root, dr_error *err)
+{
+    memset(in, 0, sizeof *in);
+    const Drover__V1__Target *target = job->target;
+    if (!present(job->deployment_id) || !present(job->job_id))
+        return dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "the job has no deployment or job id");
+    if (!target || !present(target->target_id))
+        return dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "the job names no target");
+    if (!dr_target_id_is_safe(target->target_id))
+        return dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "target id '%.64s' is not 1-128 of [A-Za-z0-9_.:-]",
+                            target->target_id);
+    if (!present(job->package))
+        return dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "the job names no package");
+    if (job->action != DROVER__V1__ACTION__ACTION_INSTALL && job->action != DROVER__V1__ACTION__ACTION_UNINSTALL)
+        return dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "unknown action %d", (int)job->action);
+    if (job->action == DROVER__V1__ACTION__ACTION_INSTALL && (!present(job->manifest_url) || !present(job->artifacts_base_url)))
+        return dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "an install job needs a manifest and artifacts URL");
+
+    /* Platform family from the target's ID_LIKE list, nearest first. */
+    char id_like[512] = "";
+    for (size_t i = 0; i < target->n_platform_family; i++) {
+        size_t used = strlen(id_like);
+        snprintf(id_like + used, sizeof id_like - used, "%s%s", used ? " " : "", target->platform_family[i]);
+    }
+    dr_status status = dr_platform_init(&in->platform, target->platform_name, target->platform_version, target->arch,
+                                        id_like, err);
+    if (status != DR_OK)
+        return dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "target platform: %s", err ? err->detail : "invalid");
+    if (snprintf(in->target_root, sizeof in->target_root, "%s/%s", targets_root, target->target_id) >=
+        (int)sizeof in->target_root)
+        return dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "target root path too long");
+    status = dr_make_directories(in->target_root, err);
+    if (status != DR_OK)
+        return status;
+
+    in->args = calloc(job->n_additional_arguments ? job->n_additional_arguments : 1, sizeof *in->args);
+    if (!in->args)
+        return dr_error_set(err, DR_ERR_NOMEM, "job arguments");
+    for (size_t i = 0; i < job->n_additional_arguments; i++) {
+        const Drover__V1__KeyValue *kv = job->additional_arguments[i];
+        if (asprintf(&in->args[i], "%s=%s", kv->key ? kv->key : "", kv->value ? kv->value : "") < 0) {
+            dr_job_inputs_free(in);
+            return dr_error_set(err, DR_ERR_NOMEM, "job arguments");
+        }
+        in->arg_count++;
+    }
+
+    dr_job_request *r = &in->request;
+    r->job_id = job->job_id;
+    r->deployment_id = job->deployment_id;
+    r->package = job->package;
+    r->version = present(job->version) ? job->version : NULL;
+    r->action = job->action == DROVER__V1__ACTION__ACTION_UNINSTALL ? DR_ACTION_UNINSTALL : DR_ACTION_INSTALL;
+    r->installation_type = job->installation_type == DROVER__V1__INSTALLATION_TYPE__INSTALLATION_TYPE_IN_PLACE_UPDATE
+                               ? DR_INSTALL_IN_PLACE
+                               : DR_INSTALL_REINSTALL;
+    r->manifest_source = present(job->manifest_url) ? job->manifest_url : NULL;
+    r->manifest_sha256 = present(job->manifest_sha256) ? job->manifest_sha256 : NULL;
+    r->artifacts_base = job->artifacts_base_url;
+    r->platform = &in->platform;
+    r->target_id = target->target_id;
+    r->account = target->account;
+    r->region = target->region;
+    r->target_root = in->target_root;
+    r->args = in->args;
+    r->arg_count = in->arg_count;
+    r->script_timeout_seconds = (long)job->script_timeout_seconds;
+    return DR_OK;
+}
+
+Drover__V1__JobState dr_outcome_job_state(dr_outcome outcome)
+{
+    switch (outcome) {
+    case DR_OUTCOME_SUCCESS:
+        return DROVER__V1__JOB_STATE__JOB_STATE_SUCCESS;
+    case DR_OUTCOME_TIMED_OUT:
+        return DROVER__V1__JOB_STATE__JOB_STATE_TIMED_OUT;
+    case DR_OUTCOME_REJECTED:
+        return DROVER__V1__JOB_STATE__JOB_STATE_REJECTED;
+    case DR_OUTCOME_FAILED:
+    default:
+        return DROVER__V1__JOB_STATE__JOB_STATE_FAILED;
+    }
+}
+
+static char *text(const char *s)
+{
+    return (char *)(s ? s : "");
+}
+
+void dr_status_event_for_job(Drover__V1__StatusEvent *event, const Drover__V1__Job *job, Drover__V1__JobState state,
+                             const char *worker_id, int64_t started_at_ms)
+{
+    drover__v1__status_event__init(event);
+    const Drover__V1__Target *target = job->target;
+    event->schema_version = DR_SCHEMA_VERSION;
+    event->job_id = text(job->job_id);
+    event->deployment_id = text(job->deployment_id);
+    event->target_id = text(target ? target->target_id : NULL);
+    event->account = text(target ? target->account : NULL);
+    event->region = text(target ? target->region : NULL);
+    event->package = text(job->package);
+    event->version = text(job->version);
+    event->state = state;
+    event->worker_id = text(worker_id);
+    event->started_at_ms = started_at_ms;
+    event->at_ms = dr_now_ms();
+    event->attempt = job->attempt;
+}
+
+void dr_status_event_add_result(Drover__V1__StatusEvent *event, const dr_job_result *result)
+{
+    event->state = dr_outcome_job_state(result->outcome);
+    if (result->outcome != DR_OUTCOME_SUCCESS) {
+        event->reason = (char *)dr_status_name(result->error.status);
+        event->message = (char *)result->error.detail;
+    } else {
+        event->message = (char *)result->summary;
+    }
+    event->step = (char *)result->failed_step;
+    event->exit_code = result->exit_code;
+    event->reboot_required = result->reboot_required;
+    event->stdout_tail = text(result->stdout_tail);
+    event->stderr_tail = text(result->stderr_tail);
+    if (result->installed_version[0] && result->outcome == DR_OUTCOME_SUCCESS)
+        event->version = (char *)result->installed_version;
+}

@@ -1,0 +1,62 @@
+/*
+ * job_message.h - between the wire and the engine: a Job message becomes an
+ * engine request (after checks, since a job is untrusted input), and an
+ * engine result becomes a StatusEvent.
+ */
+#ifndef DROVER_JOB_MESSAGE_H
+#define DROVER_JOB_MESSAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "drover.pb-c.h"
+#include "engine.h"
+#include "error.h"
+#include "platform.h"
+
+/* What an engine request points into; owned by this struct. */
+typedef struct dr_job_inputs {
+    dr_job_request request;
+    dr_platform platform;
+    char target_root[4096];
+    char **args;   /* "KEY=VALUE", malloc'd */
+    size_t arg_count;
+} dr_job_inputs;
+
+/*
+ * Check job and build the engine request for it.  The target's root is
+ * targets_root/<target id> (the local executor), created when missing.
+ * DR_ERR_MALFORMED_MESSAGE says what is wrong with the job (no target,
+ * unsafe target id, unknown action, ...): the job is REJECTED, nothing runs.
+ */
+dr_status dr_job_inputs_init(dr_job_inputs *in, const Drover__V1__Job *job, const char *targets_root,
+                             dr_error *err);
+void dr_job_inputs_free(dr_job_inputs *in);
+
+/*
+ * From bytes that do not decode as a Job (truncated, damaged), recover what
+ * can be read of its ids by walking the protobuf wire format up to the
+ * first damage: the deployment id (field 3), job id (2) and target id
+ * (field 2 of the Target in field 4).  Returns 1 when a deployment id was
+ * found (so the damage can be reported to that deployment), else 0.
+ * Outputs are NUL-terminated, "" when not found.
+ */
+int dr_job_salvage_ids(const void *data, size_t len, char *deployment_id, size_t deployment_size, char *job_id,
+                       size_t job_size, char *target_id, size_t target_size);
+
+/* True when id is a safe target id: 1-128 of [A-Za-z0-9_.:-], not "." or "..". */
+int dr_target_id_is_safe(const char *id);
+
+/* The JobState an engine outcome reports. */
+Drover__V1__JobState dr_outcome_job_state(dr_outcome outcome);
+
+/*
+ * A status event for job in state (strings borrowed from job: keep it alive
+ * until the event is encoded).  started_at_ms is when the worker took it.
+ */
+void dr_status_event_for_job(Drover__V1__StatusEvent *event, const Drover__V1__Job *job, Drover__V1__JobState state,
+                             const char *worker_id, int64_t started_at_ms);
+/* Fill the outcome fields from an engine result (strings borrowed from result). */
+void dr_status_event_add_result(Drover__V1__StatusEvent *event, const dr_job_result *result);
+
+#endif

@@ -1,0 +1,576 @@
+#include "kafka_worker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "job_message.h"
+#include "log.h"
+#include "messages.h"
+#include "offsets.h"
+
+#define QUEUE_HIGH_WATER_PER_THREAD 8
+
+/* A job taken from Kafka and not yet finished. */
+typedef struct pending_job {
+    struct pending_job *next;
+    Drover__V1__Job *job;   /* owned; NULL when the message was not a Job */
+    char topic[256];
+    int32_t partition;
+    int64_t offset;
+    int64_t taken_at_ms;
+    char target_id[130];
+} pending_job;
+
+/* What a terminal status's delivery report needs to finish the job's offset. */
+typedef struct delivery_note {
+    dr_kafka_worker *worker;
+    char topic[256];
+    int32_t partition;
+    int64_t offset;
+    char job_id[300];
+} delivery_note;
+
+struct dr_kafka_worker {
+    dr_kafka_worker_settings settings;
+    dr_kafka_consumer *consumer;
+    dr_kafka_producer *producer;
+    pthread_mutex_t lock;
+    pthread_cond_t work_ready;
+    pthread_cond_t job_done;
+    pending_job *queue_head;
+    pending_job *queue_tail;
+    size_t queued;
+    char (*busy_targets)[130]; /* targets with a job running, at most concurrency */
+    int busy_count;
+    dr_offsets *offsets;
+    int threads_stop;
+    pthread_t *threads;
+    int thread_count;
+    pthread_t poller;
+    volatile int poller_stop;
+    int poller_started;
+    int paused;
+};
+
+static void count_job(dr_kafka_worker *w, Drover__V1__JobState state, double seconds)
+{
+    if (!w->settings.metrics)
+        return;
+    char labels[64];
+    snprintf(labels, sizeof labels, "state=\"%s\"", dr_job_state_name(state));
+    dr_metrics_counter_add(w->settings.metrics, "drover_worker_jobs_total", labels, 1);
+    if (seconds >= 0)
+        dr_metrics_histogram_observe(w->settings.metrics, "drover_worker_job_duration_seconds", labels, seconds);
+}
+
+/* Delivery report of a terminal status: the job is done, its offset may be committed. */
+static void terminal_delivered(void *opaque, dr_status status, const char *message)
+{
+    delivery_note *note = opaque;
+    dr_kafka_worker *w = note->worker;
+    if (status == DR_OK) {
+        pthread_mutex_lock(&w->lock);
+        dr_offsets_finished(w->offsets, note->topic, note->partition, note->offset);
+        pthread_mutex_unlock(&w->lock);
+    } else {
+        /* Not committed: the job is redelivered after a restart or rebalance and reported then. */
+        dr_log(DR_LOG_ERROR, "status.lost", "job=%s partition=%d offset=%lld msg=\"%s\"", note->job_id,
+               (int)note->partition, (long long)note->offset, message ? message : "");
+    }
+    free(note);
+}
+
+/* The offset of a message that reports to nobody is done at once. */
+static void finish_silently(dr_kafka_worker *w, const pending_job *p)
+{
+    pthread_mutex_lock(&w->lock);
+    dr_offsets_finished(w->offsets, p->topic, p->partition, p->offset);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void emit(dr_kafka_worker *w, const pending_job *p, Drover__V1__StatusEvent *event, int terminal)
+{
+    size_t len = 0;
+    uint8_t *bytes = dr_message_encode(&event->base, &len);
+    delivery_note *note = terminal ? calloc(1, sizeof *note) : NULL;
+    dr_error err = {0};
+    dr_status status = DR_ERR_NOMEM;
+    if (bytes && (!terminal || note)) {
+        if (note) {
+            note->worker = w;
+            snprintf(note->topic, sizeof note->topic, "%s", p->topic);
+            note->partition = p->partition;
+            note->offset = p->offset;
+            snprintf(note->job_id, sizeof note->job_id, "%s", event->job_id);
+        }
+        status = dr_kafka_produce(w->producer, DR_TOPIC_STATUS, event->deployment_id, bytes, len,
+                                  terminal ? terminal_delivered : NULL, note, &err);
+    }
+    if (status != DR_OK) {
+        dr_log(DR_LOG_ERROR, "status.produce_failed", "job=%s state=%s msg=\"%s\"", event->job_id,
+               dr_job_state_name(event->state), err.detail);
+        free(note);
+    }
+    free(bytes);
+}
+
+/* Report a job that will not run. */
+static void reject(dr_kafka_worker *w, const pending_job *p, Drover__V1__JobState state, const char *reason,
+                   const char *message)
+{
+    Drover__V1__StatusEvent event;
+    dr_status_event_for_job(&event, p->job, state, w->settings.worker_id, p->taken_at_ms);
+    event.reason = (char *)reason;
+    event.message = (char *)message;
+    event.exit_code = -1;
+    dr_log(DR_LOG_WARN, "job.rejected", "deployment=%s job=%s state=%s reason=%s msg=\"%s\"", event.deployment_id,
+           event.job_id, dr_job_state_name(state), reason, message);
+    emit(w, p, &event, 1);
+    count_job(w, state, -1);
+}
+
+static void run_job(dr_kafka_worker *w, pending_job *p)
+{
+    Drover__V1__Job *job = p->job;
+    if (job->schema_version > DR_SCHEMA_VERSION) {
+        char message[128];
+        snprintf(message, sizeof message, "job schema version %u is newer than this worker reads (%u)",
+                 job->schema_version, DR_SCHEMA_VERSION);
+        reject(w, p, DROVER__V1__JOB_STATE__JOB_STATE_REJECTED, dr_status_name(DR_ERR_MALFORMED_MESSAGE), message);
+        return;
+    }
+    if (job->deadline_ms > 0 && dr_now_ms() > job->deadline_ms) {
+        reject(w, p, DROVER__V1__JOB_STATE__JOB_STATE_TIMED_OUT, "deadline",
+               "the job's deadline passed before a worker could start it; nothing ran");
+        return;
+    }
+    dr_job_inputs inputs;
+    dr_error err = {0};
+    if (dr_job_inputs_init(&inputs, job, w->settings.targets_root, &err) != DR_OK) {
+        reject(w, p, DROVER__V1__JOB_STATE__JOB_STATE_REJECTED, dr_status_name(err.status), err.detail);
+        dr_job_inputs_free(&inputs);
+        return;
+    }
+    Drover__V1__StatusEvent event;
+    dr_status_event_for_job(&event, job, DROVER__V1__JOB_STATE__JOB_STATE_IN_PROGRESS, w->settings.worker_id,
+                            p->taken_at_ms);
+    emit(w, p, &event, 0);
+    dr_log(DR_LOG_INFO, "job.start", "deployment=%s job=%s target=%s action=%s package=%s version=%s",
+           job->deployment_id, job->job_id, inputs.request.target_id, dr_action_name(job->action), job->package,
+           job->version ? job->version : "");
+
+    dr_job_result result;
+    dr_engine_run(&w->settings.engine, &inputs.request, &result);
+
+    dr_status_event_for_job(&event, job, DROVER__V1__JOB_STATE__JOB_STATE_IN_PROGRESS, w->settings.worker_id,
+                            p->taken_at_ms);
+    dr_status_event_add_result(&event, &result);
+    dr_log(result.outcome == DR_OUTCOME_SUCCESS ? DR_LOG_INFO : DR_LOG_WARN, "job.done",
+           "deployment=%s job=%s target=%s state=%s reason=%s msg=\"%s\"", job->deployment_id, job->job_id,
+           inputs.request.target_id, dr_job_state_name(event.state), event.reason ? event.reason : "-",
+           event.message ? event.message : "");
+    emit(w, p, &event, 1);
+    count_job(w, event.state, (double)(event.at_ms - p->taken_at_ms) / 1000.0);
+    dr_job_result_free(&result);
+    dr_job_inputs_free(&inputs);
+}
+
+static void free_pending(pending_job *p)
+{
+    if (p->job)
+        drover__v1__job__free_unpacked(p->job, NULL);
+    free(p);
+}
+
+static int target_is_busy(const dr_kafka_worker *w, const char *target)
+{
+    for (int i = 0; i < w->busy_count; i++)
+        if (strcmp(w->busy_targets[i], target) == 0)
+            return 1;
+    return 0;
+}
+
+/* The first queued job whose target is free, unlinked from the queue; NULL when none. Under lock. */
+static pending_job *take_runnable(dr_kafka_worker *w)
+{
+    pending_job *prev = NULL;
+    for (pending_job *p = w->queue_head; p; prev = p, p = p->next) {
+        if (target_is_busy(w, p->target_id))
+            continue;
+        if (prev)
+            prev->next = p->next;
+        else
+            w->queue_head = p->next;
+        if (w->queue_tail == p)
+            w->queue_tail = prev;
+        p->next = NULL;
+        w->queued--;
+        return p;
+    }
+    return NULL;
+}
+
+static void *job_thread(void *arg)
+{
+    dr_kafka_worker *w = arg;
+    pthread_mutex_lock(&w->lock);
+    while (!w->threads_stop) {
+        pending_job *p = take_runnable(w);
+        if (!p) {
+            pthread_cond_wait(&w->work_ready, &w->lock);
+            continue;
+        }
+        snprintf(w->busy_targets[w->busy_count++], sizeof w->busy_targets[0], "%s", p->target_id);
+        pthread_mutex_unlock(&w->lock);
+
+        run_job(w, p);
+
+        pthread_mutex_lock(&w->lock);
+        for (int i = 0; i < w->busy_count; i++)
+            if (strcmp(w->busy_targets[i], p->target_id) == 0) {
+                memcpy(w->busy_targets[i], w->busy_targets[--w->busy_count], sizeof w->busy_targets[0]);
+                break;
+            }
+        free_pending(p);
+        /* A job of the same target may be waiting; and shutdown waits for this. */
+        pthread_cond_broadcast(&w->work_ready);
+        pthread_cond_broadcast(&w->job_done);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+/* Delivery reports arrive on this thread, so job threads never wait on the main loop. */
+static void *poller_thread(void *arg)
+{
+    dr_kafka_worker *w = arg;
+    while (!w->poller_stop)
+        dr_kafka_producer_poll(w->producer, 100);
+    return NULL;
+}
+
+/* Revoked partitions: their unstarted jobs go back to the group, uncommitted. */
+static void on_rebalance(void *opaque, const rd_kafka_topic_partition_list_t *partitions, int assigned)
+{
+    dr_kafka_worker *w = opaque;
+    if (assigned) {
+        char list[1024] = "";
+        for (int i = 0; i < partitions->cnt; i++) {
+            size_t used = strlen(list);
+            snprintf(list + used, sizeof list - used, "%s%d", i ? "," : "", (int)partitions->elems[i].partition);
+        }
+        dr_log(DR_LOG_INFO, "partitions.assigned", "topic=%s partitions=%s",
+               partitions->cnt ? partitions->elems[0].topic : "-", list);
+        return;
+    }
+    size_t returned = 0;
+    pthread_mutex_lock(&w->lock);
+    for (int i = 0; i < partitions->cnt; i++) {
+        const char *topic = partitions->elems[i].topic;
+        int32_t partition = partitions->elems[i].partition;
+        size_t dropped = 0;
+        pending_job **link = &w->queue_head;
+        w->queue_tail = NULL;
+        while (*link) {
+            pending_job *p = *link;
+            if (p->partition == partition && strcmp(p->topic, topic) == 0) {
+                *link = p->next;
+                free_pending(p);
+                w->queued--;
+                dropped++;
+            } else {
+                w->queue_tail = p;
+                link = &p->next;
+            }
+        }
+        dr_offsets_forget(w->offsets, topic, partition);
+        returned += dropped;
+    }
+    dr_log(DR_LOG_INFO, "partitions.revoked", "count=%d unstarted_jobs_returned=%zu", partitions->cnt, returned);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/*
+ * A message that does not decode as a Job.  When its deployment id can still
+ * be read (a truncated or damaged Job), that deployment hears REJECTED;
+ * otherwise (garbage) one log line says so.  Either way it is done.
+ */
+static void reject_damaged(dr_kafka_worker *w, pending_job *p, const rd_kafka_message_t *msg)
+{
+    char deployment_id[256], job_id[300], target_id[130];
+    if (!dr_job_salvage_ids(msg->payload, msg->len, deployment_id, sizeof deployment_id, job_id, sizeof job_id,
+                            target_id, sizeof target_id)) {
+        dr_log(DR_LOG_ERROR, "job.malformed", "topic=%s partition=%d offset=%lld bytes=%zu reason=\"%s\"", p->topic,
+               (int)p->partition, (long long)p->offset, msg->len, "not a Job message; no deployment id to report to");
+        finish_silently(w, p);
+        return;
+    }
+    if (!job_id[0])
+        snprintf(job_id, sizeof job_id, "%s/%s", deployment_id, target_id[0] ? target_id : "unknown");
+    Drover__V1__Target target;
+    drover__v1__target__init(&target);
+    target.target_id = target_id;
+    Drover__V1__Job job;
+    drover__v1__job__init(&job);
+    job.deployment_id = deployment_id;
+    job.job_id = job_id;
+    job.target = &target;
+    char message[200];
+    snprintf(message, sizeof message, "the job message is damaged: %zu bytes at %s/%d@%lld do not decode as a Job",
+             msg->len, p->topic, (int)p->partition, (long long)p->offset);
+    p->job = &job;
+    reject(w, p, DROVER__V1__JOB_STATE__JOB_STATE_REJECTED, dr_status_name(DR_ERR_MALFORMED_MESSAGE), message);
+    p->job = NULL; /* on the stack: not ours to free */
+}
+
+static void take_message(dr_kafka_worker *w, const rd_kafka_message_t *msg)
+{
+    pending_job *p = calloc(1, sizeof *p);
+    if (!p) {
+        dr_log(DR_LOG_ERROR, "job.nomem", "partition=%d offset=%lld", (int)msg->partition, (long long)msg->offset);
+        return; /* not taken: redelivered after a restart */
+    }
+    snprintf(p->topic, sizeof p->topic, "%s", rd_kafka_topic_name(msg->rkt));
+    p->partition = msg->partition;
+    p->offset = msg->offset;
+    p->taken_at_ms = dr_now_ms();
+    pthread_mutex_lock(&w->lock);
+    dr_offsets_taken(w->offsets, p->topic, p->partition, p->offset);
+    pthread_mutex_unlock(&w->lock);
+
+    p->job = drover__v1__job__unpack(NULL, msg->len, msg->payload);
+    if (!p->job) {
+        reject_damaged(w, p, msg);
+        free_pending(p);
+        return;
+    }
+    if (!p->job->deployment_id || !p->job->deployment_id[0] || !p->job->job_id || !p->job->job_id[0]) {
+        /* Nobody to report to: one log line, and the message is done. */
+        dr_log(DR_LOG_ERROR, "job.malformed", "topic=%s partition=%d offset=%lld bytes=%zu reason=\"%s\"", p->topic,
+               (int)p->partition, (long long)p->offset, msg->len, "a Job with no deployment or job id");
+        finish_silently(w, p);
+        free_pending(p);
+        return;
+    }
+    const char *target = p->job->target && p->job->target->target_id ? p->job->target->target_id : "";
+    snprintf(p->target_id, sizeof p->target_id, "%s", target);
+    pthread_mutex_lock(&w->lock);
+    if (w->queue_tail)
+        w->queue_tail->next = p;
+    else
+        w->queue_head = p;
+    w->queue_tail = p;
+    w->queued++;
+    pthread_cond_signal(&w->work_ready);
+    pthread_mutex_unlock(&w->lock);
+}
+
+typedef struct commit_pass {
+    dr_kafka_worker *worker;
+    int sync;
+} commit_pass;
+
+static void commit_partition(void *ctx, const char *topic, int32_t partition)
+{
+    commit_pass *pass = ctx;
+    dr_kafka_worker *w = pass->worker;
+    int64_t next = dr_offsets_committable(w->offsets, topic, partition);
+    if (next < 0)
+        return;
+    dr_error err = {0};
+    dr_status status;
+    if (pass->sync) {
+        rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(list, topic, partition)->offset = next;
+        rd_kafka_resp_err_t kerr = rd_kafka_commit(dr_kafka_consumer_handle(w->consumer), list, 0);
+        rd_kafka_topic_partition_list_destroy(list);
+        status = kerr ? dr_error_set(&err, DR_ERR_KAFKA, "%s", rd_kafka_err2str(kerr)) : DR_OK;
+    } else {
+        status = dr_kafka_consumer_commit(w->consumer, topic, partition, next, &err);
+    }
+    if (status == DR_OK)
+        dr_offsets_committed(w->offsets, topic, partition, next);
+    else
+        dr_log(DR_LOG_WARN, "commit.failed", "topic=%s partition=%d offset=%lld msg=\"%s\"", topic, (int)partition,
+               (long long)next, err.detail);
+}
+
+static void commit_finished(dr_kafka_worker *w, int sync)
+{
+    commit_pass pass = {.worker = w, .sync = sync};
+    pthread_mutex_lock(&w->lock);
+    dr_offsets_each(w->offsets, commit_partition, &pass);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Stop fetching while the queue is long (and keep polling, so the group keeps us). */
+static void apply_backpressure(dr_kafka_worker *w)
+{
+    pthread_mutex_lock(&w->lock);
+    size_t queued = w->queued;
+    pthread_mutex_unlock(&w->lock);
+    size_t high = (size_t)w->settings.concurrency * QUEUE_HIGH_WATER_PER_THREAD;
+    int pause = queued >= high, resume = w->paused && queued < high / 2;
+    if (!(pause && !w->paused) && !resume)
+        return;
+    rd_kafka_t *rk = dr_kafka_consumer_handle(w->consumer);
+    rd_kafka_topic_partition_list_t *assignment = NULL;
+    if (rd_kafka_assignment(rk, &assignment) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    if (pause && !w->paused)
+        rd_kafka_pause_partitions(rk, assignment);
+    else
+        rd_kafka_resume_partitions(rk, assignment);
+    w->paused = pause;
+    rd_kafka_topic_partition_list_destroy(assignment);
+}
+
+dr_status dr_kafka_worker_start(const dr_kafka_worker_settings *settings, dr_kafka_worker **out, dr_error *err)
+{
+    *out = NULL;
+    dr_kafka_worker *w = calloc(1, sizeof *w);
+    if (!w)
+        return dr_error_set(err, DR_ERR_NOMEM, "worker");
+    w->settings = *settings;
+    if (w->settings.concurrency < 1)
+        w->settings.concurrency = 1;
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->work_ready, NULL);
+    pthread_cond_init(&w->job_done, NULL);
+    w->offsets = dr_offsets_new();
+    w->busy_targets = calloc((size_t)w->settings.concurrency, sizeof *w->busy_targets);
+    w->threads = calloc((size_t)w->settings.concurrency, sizeof *w->threads);
+    dr_status status = DR_OK;
+    if (!w->offsets || !w->busy_targets || !w->threads) {
+        status = dr_error_set(err, DR_ERR_NOMEM, "worker");
+        goto fail;
+    }
+    status = dr_kafka_producer_new(&w->settings.kafka, &w->producer, err);
+    if (status != DR_OK)
+        goto fail;
+    const dr_topic topics[] = {DR_TOPIC_JOBS};
+    status = dr_kafka_consumer_new(&w->settings.kafka, w->settings.group, topics, 1, &w->consumer, err);
+    if (status != DR_OK)
+        goto fail;
+    dr_kafka_consumer_on_rebalance(w->consumer, on_rebalance, w);
+    if (pthread_create(&w->poller, NULL, poller_thread, w) != 0) {
+        status = dr_error_set(err, DR_ERR_INTERNAL, "cannot start the delivery thread");
+        goto fail;
+    }
+    w->poller_started = 1;
+    for (; w->thread_count < w->settings.concurrency; w->thread_count++)
+        if (pthread_create(&w->threads[w->thread_count], NULL, job_thread, w) != 0) {
+            status = dr_error_set(err, DR_ERR_INTERNAL, "cannot start job thread %d", w->thread_count);
+            goto fail;
+        }
+    *out = w;
+    return DR_OK;
+fail:
+    dr_kafka_worker_free(w);
+    return status;
+}
+
+static long long monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+dr_status dr_kafka_worker_run(dr_kafka_worker *w, volatile sig_atomic_t *stop, dr_error *err)
+{
+    (void)err;
+    dr_log(DR_LOG_INFO, "worker.start", "worker=%s group=%s concurrency=%d targets_root=%s", w->settings.worker_id,
+           w->settings.group, w->settings.concurrency, w->settings.targets_root);
+    long long last_commit = 0;
+    while (!*stop) {
+        rd_kafka_message_t *msg = dr_kafka_consumer_poll(w->consumer, 100);
+        if (msg) {
+            take_message(w, msg);
+            rd_kafka_message_destroy(msg);
+        }
+        long long now = monotonic_ms();
+        if (now - last_commit >= 200) {
+            commit_finished(w, 0);
+            last_commit = now;
+        }
+        apply_backpressure(w);
+        if (w->settings.metrics) {
+            pthread_mutex_lock(&w->lock);
+            dr_metrics_gauge_set(w->settings.metrics, "drover_worker_jobs_queued", "", (double)w->queued);
+            dr_metrics_gauge_set(w->settings.metrics, "drover_worker_jobs_running", "", (double)w->busy_count);
+            pthread_mutex_unlock(&w->lock);
+        }
+    }
+
+    /* Graceful stop: unstarted jobs go back to the group; running ones may finish. */
+    pthread_mutex_lock(&w->lock);
+    size_t returned = w->queued;
+    while (w->queue_head) {
+        pending_job *p = w->queue_head;
+        w->queue_head = p->next;
+        free_pending(p);
+    }
+    w->queue_tail = NULL;
+    w->queued = 0;
+    dr_log(DR_LOG_INFO, "worker.stopping", "running=%d unstarted_jobs_returned=%zu timeout_s=%ld", w->busy_count,
+           returned, w->settings.shutdown_timeout_seconds);
+    long long deadline = monotonic_ms() + w->settings.shutdown_timeout_seconds * 1000;
+    while (w->busy_count > 0 && monotonic_ms() < deadline) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&w->job_done, &w->lock, &until);
+    }
+    int still_running = w->busy_count;
+    w->threads_stop = 1;
+    pthread_cond_broadcast(&w->work_ready);
+    pthread_mutex_unlock(&w->lock);
+    if (still_running)
+        dr_log(DR_LOG_WARN, "worker.stop_timeout", "running=%d msg=\"jobs still running are left uncommitted and "
+                                                   "will be redelivered\"", still_running);
+    dr_error flush_err = {0};
+    if (dr_kafka_producer_flush(w->producer, 10000, &flush_err) != DR_OK)
+        dr_log(DR_LOG_ERROR, "status.flush_failed", "msg=\"%s\"", flush_err.detail);
+    commit_finished(w, 1);
+    return DR_OK;
+}
+
+void dr_kafka_worker_free(dr_kafka_worker *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->lock);
+    int running = w->busy_count;
+    w->threads_stop = 1;
+    pthread_cond_broadcast(&w->work_ready);
+    pthread_mutex_unlock(&w->lock);
+    /* Threads still inside a job (stop timeout) are left to the process exit. */
+    if (running == 0)
+        for (int i = 0; i < w->thread_count; i++)
+            pthread_join(w->threads[i], NULL);
+    if (w->poller_started && running == 0) {
+        w->poller_stop = 1;
+        pthread_join(w->poller, NULL);
+    }
+    if (running)
+        return;
+    dr_kafka_consumer_close(w->consumer);
+    dr_kafka_producer_free(w->producer);
+    while (w->queue_head) {
+        pending_job *p = w->queue_head;
+        w->queue_head = p->next;
+        free_pending(p);
+    }
+    dr_offsets_free(w->offsets);
+    free(w->busy_targets);
+    free(w->threads);
+    pthread_cond_destroy(&w->work_ready);
+    pthread_cond_destroy(&w->job_done);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+}
