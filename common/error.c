@@ -26,7 +26,7 @@ static const struct {
     [DR_ERR_SCRIPT_FAILED] = {"script-failed", "a lifecycle script failed"},
     [DR_ERR_SCRIPT_TIMEOUT] = {"script-timeout", "a lifecycle script passed its timeout and was killed"},
     [DR_ERR_STATE] = {"state", "the installed-state record is unreadable"},
-    [DR_ERR_LOCKED] = {"locked", "another action holds the package lock"},
+    [DR_ERR_LOCKED] = {"locked", "another job holds the target lock"},
     [DR_ERR_VERSION_MISMATCH] = {"version-mismatch", "the requested version is not the one expected"},
     [DR_ERR_MALFORMED_MESSAGE] = {"malformed", "a message could not be decoded"},
     [DR_ERR_SIGNATURE] = {"signature", "a signature did not verify"},

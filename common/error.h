@@ -35,7 +35,7 @@ typedef enum dr_status {
     DR_ERR_SCRIPT_FAILED,     /* a lifecycle script exited non-zero */
     DR_ERR_SCRIPT_TIMEOUT,    /* a lifecycle script passed its timeout */
     DR_ERR_STATE,             /* the installed-state record is unreadable */
-    DR_ERR_LOCKED,            /* another action holds the package lock */
+    DR_ERR_LOCKED,            /* another job holds the target lock */
     DR_ERR_VERSION_MISMATCH,  /* asked version is not the one installed/published */
     DR_ERR_MALFORMED_MESSAGE, /* a Kafka message could not be decoded */
     DR_ERR_SIGNATURE,         /* a signature did not verify */

@@ -78,6 +78,13 @@ static int follow(dr_rollup_watch *watch, const char *deployment_id, size_t job_
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
     now = start;
+    if (tty) {
+        /* An empty bar at once: the first rollup may take a while, and silence looks like a hang. */
+        Drover__V1__Rollup none = DROVER__V1__ROLLUP__INIT;
+        dr_rollup_format_progress(&none, job_count, &line);
+        printf("%s", dr_strbuf_str(&line));
+        fflush(stdout);
+    }
     while (now.tv_sec - start.tv_sec < wait_seconds) {
         Drover__V1__Rollup *rollup = NULL;
         dr_rollup_watch_next(watch, deployment_id, 1000, &rollup, &err);

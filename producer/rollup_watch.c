@@ -86,8 +86,7 @@ static dr_status new_conf(const dr_kafka_options *opt, rd_kafka_conf_t **out, dr
     snprintf(group, sizeof group, "drover-rollup-watch-%ld-%lld", (long)getpid(), (long long)monotonic_ms());
     if ((status = set_property(conf, "group.id", group, err)) != DR_OK ||
         (status = set_property(conf, "enable.auto.commit", "false", err)) != DR_OK ||
-        (status = set_property(conf, "enable.auto.offset.store", "false", err)) != DR_OK ||
-        (status = set_property(conf, "allow.auto.create.topics", "false", err)) != DR_OK)
+        (status = set_property(conf, "enable.auto.offset.store", "false", err)) != DR_OK)
         goto cleanup;
     rd_kafka_conf_set_log_cb(conf, on_kafka_log);
     *out = conf;

@@ -602,14 +602,17 @@ dr_status dr_engine_run(const dr_engine_settings *settings, const dr_job_request
     char owner[512];
     snprintf(owner, sizeof owner, "pid=%ld worker=%s job=%s", (long)getpid(), settings->worker_id,
              job->job_id ? job->job_id : "-");
-    dr_package_lock lock;
-    dr_status status = dr_package_lock_acquire(run.package_dir, owner, settings->lock_wait_seconds, &lock,
+    /* One job at a time per target, whatever the package (DESIGN.md's invariant). */
+    char state_dir[4200];
+    snprintf(state_dir, sizeof state_dir, "%s/var/lib/drover", job->target_root);
+    dr_target_lock lock;
+    dr_status status = dr_target_lock_acquire(state_dir, owner, settings->lock_wait_seconds, &lock,
                                                result->taken_over_lock, sizeof result->taken_over_lock,
                                                &result->error);
     if (status != DR_OK)
         return fail(&run);
     status = job->action == DR_ACTION_INSTALL ? engine_install(&run) : engine_uninstall(&run);
-    dr_package_lock_release(&lock);
+    dr_target_lock_release(&lock);
     if (status == DR_OK)
         result->outcome = DR_OUTCOME_SUCCESS;
     return status;

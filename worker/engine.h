@@ -20,7 +20,7 @@
  *
  * Nothing is extracted before the zip's SHA-256 matches the manifest, and
  * nothing runs before the extracted tree passes the package layout rules.
- * One action per package per target at a time (the package lock).
+ * One job per target at a time (the target lock).
  */
 #ifndef DROVER_ENGINE_H
 #define DROVER_ENGINE_H

@@ -167,17 +167,17 @@ static void read_owner(int fd, char *buf, size_t size)
     buf[strcspn(buf, "\n")] = '\0';
 }
 
-dr_status dr_package_lock_acquire(const char *package_dir, const char *owner, long wait_seconds,
-                                  dr_package_lock *lock, char *taken_over, size_t size, dr_error *err)
+dr_status dr_target_lock_acquire(const char *dir, const char *owner, long wait_seconds,
+                                  dr_target_lock *lock, char *taken_over, size_t size, dr_error *err)
 {
     lock->fd = -1;
     if (taken_over && size)
         taken_over[0] = '\0';
-    dr_status status = dr_make_directories(package_dir, err);
+    dr_status status = dr_make_directories(dir, err);
     if (status != DR_OK)
         return status;
     char path[4096];
-    snprintf(path, sizeof path, "%s/%s", package_dir, LOCK_NAME);
+    snprintf(path, sizeof path, "%s/%s", dir, LOCK_NAME);
     /* O_CLOEXEC: a script left running in the background must not hold the lock. */
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0)
@@ -214,7 +214,7 @@ dr_status dr_package_lock_acquire(const char *package_dir, const char *owner, lo
     return DR_OK;
 }
 
-void dr_package_lock_release(dr_package_lock *lock)
+void dr_target_lock_release(dr_target_lock *lock)
 {
     if (lock->fd < 0)
         return;

@@ -1,13 +1,14 @@
 /*
  * state.h - what is installed on a target, and who may change it.
  *
- * Per target and package, under TARGET_ROOT/var/lib/drover/packages/NAME/:
+ * Per target, TARGET_ROOT/var/lib/drover/lock is the target lock: one job
+ * at a time on a target, whatever its package.  Per package, under
+ * TARGET_ROOT/var/lib/drover/packages/NAME/:
  *   installstate       the install record (JSON), replaced atomically
  *                      (temp file, fsync, rename, fsync of the directory),
  *                      so a kill at any instant leaves the old or the new
  *                      record, never half of one;
- *   versions/DIR/      unpacked package versions (DIR named by the record);
- *   lock               the package lock.
+ *   versions/DIR/      unpacked package versions (DIR named by the record).
  *
  * The lock is an flock(2) on the lock file, so the kernel releases it when
  * its owner dies however it dies: a lock is never stuck.  The owner writes
@@ -51,19 +52,19 @@ dr_status dr_install_record_write(const char *package_dir, const dr_install_reco
 dr_status dr_install_record_remove(const char *package_dir, dr_error *err);
 void dr_install_record_free(dr_install_record *record);
 
-typedef struct dr_package_lock {
+typedef struct dr_target_lock {
     int fd;
-} dr_package_lock;
+} dr_target_lock;
 
 /*
- * Take the package lock, creating package_dir as needed, waiting up to
+ * Take the lock file "lock" in dir (creating dir as needed), waiting up to
  * wait_seconds (DR_ERR_LOCKED names the holder when it is still held).
  * owner describes the taker ("pid=12 host=w1 job=d1/t1").  When the lock
  * file still named an owner that is gone, its description is copied into
  * taken_over (size bytes) and otherwise taken_over is set to "".
  */
-dr_status dr_package_lock_acquire(const char *package_dir, const char *owner, long wait_seconds,
-                                  dr_package_lock *lock, char *taken_over, size_t size, dr_error *err);
-void dr_package_lock_release(dr_package_lock *lock);
+dr_status dr_target_lock_acquire(const char *dir, const char *owner, long wait_seconds,
+                                  dr_target_lock *lock, char *taken_over, size_t size, dr_error *err);
+void dr_target_lock_release(dr_target_lock *lock);
 
 #endif

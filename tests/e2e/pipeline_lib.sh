@@ -42,12 +42,15 @@ http_port_of() {
   fail "no http.listening line in $1: $(tail -5 "$1")"
 }
 
-# start_aggregator: sets AGG_URL and AGG_PID.
+# start_aggregator [flags...]: sets AGG_URL, AGG_PID and AGG_LOG (a new log per start).
+AGG_STARTS=0
 start_aggregator() {
-  "$AGGREGATOR" --brokers "$BROKERS" --http 127.0.0.1:0 --publish-interval-ms 100 "$@" >"$WORK/aggregator.out" 2>>"$WORK/aggregator.log" &
+  AGG_STARTS=$((AGG_STARTS + 1))
+  AGG_LOG="$WORK/aggregator.$AGG_STARTS.log"
+  "$AGGREGATOR" --brokers "$BROKERS" --http 127.0.0.1:0 --publish-interval-ms 100 "$@" >/dev/null 2>"$AGG_LOG" &
   AGG_PID=$!
   PIDS+=($AGG_PID)
-  AGG_URL="http://127.0.0.1:$(http_port_of "$WORK/aggregator.log")"
+  AGG_URL="http://127.0.0.1:$(http_port_of "$AGG_LOG")"
 }
 
 # start_worker NAME [flags...]: a worker with its own log; sets WORKER_PID.

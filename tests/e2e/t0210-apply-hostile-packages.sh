@@ -29,7 +29,7 @@ check() {
   [ ! -e "$T/var/lib/drover/packages/$name/installstate" ] || fail "$name: an install was recorded"; pass
   local left; left=$(find "$T" -mindepth 1 -not -path "$T/var" -not -path "$T/var/lib" -not -path "$T/var/lib/drover" \
      -not -path "$T/var/lib/drover/packages" -not -path "$T/var/lib/drover/packages/$name" \
-     -not -path "$T/var/lib/drover/packages/$name/lock" -not -path "$T/var/lib/drover/packages/$name/versions")
+     -not -path "$T/var/lib/drover/lock" -not -path "$T/var/lib/drover/packages/$name/versions")
   [ -z "$left" ] || fail "$name: files left in the target: $left"; pass
   [ ! -e "$TARGETS/evil" ] && [ ! -e "$WORK/evil" ] && [ ! -e /tmp/drover-evil ] || fail "$name: wrote outside"; pass
   expect_same_outside "$T" "$before"

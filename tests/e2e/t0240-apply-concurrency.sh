@@ -18,6 +18,23 @@ wait $p2 || fail "second install failed: $(cat "$WORK/2.out")"; pass
 expect_log "$T" "install.sh 1.0;"
 cat "$WORK/1.out" "$WORK/2.out" | grep -q "already installed; nothing ran" || fail "neither run saw the other's install"; pass
 
+# Two different packages on one target at once still run one after the other.
+for p in one two; do
+  write_script "$p" 1.0 install.sh 'echo "start $(date +%s%N)" >> "$DROVER_TARGET_ROOT/spans"; sleep 0.5; echo "end $(date +%s%N)" >> "$DROVER_TARGET_ROOT/spans"'
+  write_script "$p" 1.0 uninstall.sh 'true'
+  make_version "$p" 1.0
+done
+T=$(new_target t-two-packages)
+pids=()
+for p in one two; do
+  "$WORKER" apply --target-root "$T" --package "$p" --manifest "$BASE_URL/$p/1.0/manifest.json" --cache-dir "$CACHE" \
+    --platform ubuntu --platform-version 22.04 --arch x86_64 >"$WORK/$p.out" 2>&1 &
+  pids+=($!)
+done
+wait "${pids[@]}"
+# Serialized spans read start,end,start,end; overlapping ones start,start,...
+[ "$(cut -d' ' -f1 "$T/spans" | tr '\n' ,)" = "start,end,start,end," ] || fail "scripts of two packages overlapped: $(cat "$T/spans")"; pass
+
 # Kill a worker mid-install (SIGKILL, no cleanup): the next one takes the lock over.
 write_script stuck 1.0 install.sh 'echo $$ > "$DROVER_TARGET_ROOT/script.pid"; while [ ! -e "$DROVER_TARGET_ROOT/go" ]; do sleep 0.1; done'
 write_script stuck 1.0 uninstall.sh 'true'

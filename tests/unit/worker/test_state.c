@@ -1,4 +1,4 @@
-/* The install record (atomic, round trip) and the package lock. */
+/* The install record (atomic, round trip) and the target lock. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,30 +54,30 @@ static void lock_excludes_and_reports_take_over(void)
 {
     char *dir = dr_state_package_dir(root, "locked");
     dr_error err = {0};
-    dr_package_lock held;
+    dr_target_lock held;
     char previous[256];
-    CHECK_INT(DR_OK, dr_package_lock_acquire(dir, "pid=1 job=first", 1, &held, previous, sizeof previous, &err));
+    CHECK_INT(DR_OK, dr_target_lock_acquire(dir, "pid=1 job=first", 1, &held, previous, sizeof previous, &err));
     CHECK_STR("", previous);
     /* A second taker (another open file description) waits, then gives up naming the holder. */
-    dr_package_lock second;
-    CHECK_INT(DR_ERR_LOCKED, dr_package_lock_acquire(dir, "pid=2", 1, &second, previous, sizeof previous, &err));
+    dr_target_lock second;
+    CHECK_INT(DR_ERR_LOCKED, dr_target_lock_acquire(dir, "pid=2", 1, &second, previous, sizeof previous, &err));
     CHECK_CONTAINS("held by pid=1 job=first", err.detail);
-    dr_package_lock_release(&held);
-    CHECK_INT(DR_OK, dr_package_lock_acquire(dir, "pid=2", 1, &second, previous, sizeof previous, &err));
+    dr_target_lock_release(&held);
+    CHECK_INT(DR_OK, dr_target_lock_acquire(dir, "pid=2", 1, &second, previous, sizeof previous, &err));
     CHECK_STR("", previous);
-    dr_package_lock_release(&second);
+    dr_target_lock_release(&second);
 
     /* An owner that dies holding the lock: the kernel frees it, the next taker reports it. */
     pid_t child = fork();
     if (child == 0) {
-        dr_package_lock mine;
-        dr_package_lock_acquire(dir, "pid=child job=doomed", 1, &mine, NULL, 0, NULL);
+        dr_target_lock mine;
+        dr_target_lock_acquire(dir, "pid=child job=doomed", 1, &mine, NULL, 0, NULL);
         _exit(0); /* no release */
     }
     waitpid(child, NULL, 0);
-    CHECK_INT(DR_OK, dr_package_lock_acquire(dir, "pid=3", 1, &second, previous, sizeof previous, &err));
+    CHECK_INT(DR_OK, dr_target_lock_acquire(dir, "pid=3", 1, &second, previous, sizeof previous, &err));
     CHECK_STR("pid=child job=doomed", previous);
-    dr_package_lock_release(&second);
+    dr_target_lock_release(&second);
     free(dir);
 }
 
