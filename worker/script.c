@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,9 +67,16 @@ static int drain(int fd, output_tail *tail)
 }
 
 /* In the child: never returns. */
-static void exec_script(const dr_script_request *req, int out_fd, int err_fd)
+static void exec_script(const dr_script_request *req, int out_fd, int err_fd, pid_t parent)
 {
     setpgid(0, 0);
+    /*
+     * If the worker dies (SIGKILL, OOM), the script dies with it instead of
+     * running on unwatched: its job is redelivered and runs again anyway.
+     */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(127);
     int null_fd = open("/dev/null", O_RDONLY);
     if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
         _exit(127);
@@ -128,13 +136,14 @@ dr_status dr_script_run(const dr_script_request *req, dr_script_result *out, dr_
         goto done;
     }
     long long started = now_ms();
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         status = dr_error_set(err, DR_ERR_IO, "fork for %s: %s", req->script, strerror(errno));
         goto done;
     }
     if (pid == 0)
-        exec_script(req, out_pipe[1], err_pipe[1]);
+        exec_script(req, out_pipe[1], err_pipe[1], parent);
     /* Set the group from both sides so a kill right after fork reaches it. */
     setpgid(pid, pid);
     close(out_pipe[1]);

@@ -7,7 +7,9 @@
  * At the timeout the whole process group gets SIGTERM, then SIGKILL after a
  * short grace, so a hung script's children die with it.  When the script
  * exits normally, children it left running in the background are left alone
- * (an install may start a service) and are not waited for.
+ * (an install may start a service) and are not waited for.  If the worker
+ * itself dies, the script is killed (PR_SET_PDEATHSIG): the job will be
+ * redelivered, and a half-run script must not race its rerun.
  */
 #ifndef DROVER_SCRIPT_H
 #define DROVER_SCRIPT_H
