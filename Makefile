@@ -4,7 +4,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build demo test asan bench clean
+.PHONY: all deps build demo demo-engine test asan bench clean
 
 all: build
 
@@ -17,6 +17,10 @@ build: deps
 
 demo: build
 	scripts/demo.sh $(BUILD)
+
+# The install engine alone, without Kafka.
+demo-engine: build
+	scripts/demo-engine.sh $(BUILD)
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)

@@ -52,7 +52,8 @@ static const dr_setting deploy_settings[] = {
 static const char deploy_usage[] =
     "usage: drover-producer deploy --package NAME [--version V] [--action install|uninstall]\n"
     "                              [--installation-type reinstall|in-place] [--arg KEY=VALUE ...]\n"
-    "                              (--targets ID,... | --tag KEY=VALUE ... | --accounts A,... | --regions R,... | --all)\n"
+    "                              (--targets ID,... | --tag KEY=VALUE ... | --accounts A,... | --regions R,...\n"
+    "                               | --all)\n"
     "                              [--no-wait] [--wait-timeout SECONDS] [--deployment-id ID]\n"
     "\n"
     "Deploys a published package version to the targets of the inventory that the selection picks: a\n"

@@ -78,7 +78,8 @@ static dr_status check_fields(const dr_target_fields *f, const char *where, dr_e
         return status;
     if (f->id_like) {
         size_t len = strlen(f->id_like);
-        if (len > 512 || strspn(f->id_like, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.- \t") != len)
+        size_t ok = strspn(f->id_like, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.- \t");
+        if (len > 512 || ok != len)
             return dr_error_set(err, DR_ERR_USAGE, "%s: id_like '%.64s' must be platform names separated by spaces",
                                 where, f->id_like);
     }

@@ -1,27 +1,45 @@
 #!/usr/bin/env bash
-# The demo: build a real package (two versions, three platform builds), serve
-# it over HTTP on loopback, and drive the install engine across a small fleet
-# of target directories in 3 accounts x 2 regions on three platforms:
-# install, already installed, in-place update, uninstall.  Everything it makes
-# lives in a temporary directory that is removed at the end (DROVER_DEMO_KEEP=1
-# keeps it).
+# The main demo: the whole pipeline on the embedded broker.  It starts the
+# broker, an aggregator and two workers; builds acme-agent 1.0 and 2.0 and
+# serves their artifacts over HTTP on loopback; publishes them; registers 300
+# targets across 3 accounts x 2 regions on three platforms; deploys 1.0 to all
+# with a live progress line; prints the rollup; deploys 2.0 as an in-place
+# update; uninstalls from one account; and stops everything it started.
+# DROVER_DEMO_KEEP=1 keeps the working directory (targets, logs) afterwards.
 set -euo pipefail
 BUILD=$(cd "${1:-build}" && pwd)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PRODUCER="$BUILD/drover-producer"
-WORKER="$BUILD/drover-worker"
 DEMO=$(mktemp -d "${TMPDIR:-/tmp}/drover-demo.XXXXXX")
-HTTP_PID=
+PIDS=()
 cleanup() {
-  [ -n "$HTTP_PID" ] && kill "$HTTP_PID" 2>/dev/null
+  local pid
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   if [ "${DROVER_DEMO_KEEP:-0}" = 1 ]; then echo "demo files kept in $DEMO"; else rm -rf "$DEMO"; fi
 }
 trap cleanup EXIT
 say() { printf '\n== %s\n' "$*"; }
+wait_for() { for _ in $(seq 1 400); do [ -s "$1" ] && return 0; sleep 0.05; done; echo "timed out waiting for $1" >&2; exit 1; }
+http_port() { for _ in $(seq 1 400); do grep -q event=http.listening "$1" 2>/dev/null && break; sleep 0.05; done
+  sed -n 's/.*event=http.listening.*addr=[^ ]*:\([0-9][0-9]*\).*/\1/p' "$1" | head -1; }
 
-say "Building acme-agent 1.0 and 2.0 (one build per platform: ubuntu, redhat family, anything else)"
+say "Starting the embedded broker, an aggregator and two workers"
+"$BUILD/drover-broker" --address-file "$DEMO/broker.addr" >/dev/null 2>"$DEMO/broker.log" & PIDS+=($!)
+wait_for "$DEMO/broker.addr"
+export DROVER_BROKERS; DROVER_BROKERS=$(cat "$DEMO/broker.addr")
+"$BUILD/drover-aggregator" --http 127.0.0.1:0 >/dev/null 2>"$DEMO/aggregator.log" & PIDS+=($!)
+for w in worker-1 worker-2; do
+  "$BUILD/drover-worker" run --worker-id "$w" --targets-root "$DEMO/targets" --cache-dir "$DEMO/cache-$w" \
+    --concurrency 4 --log-level warn >/dev/null 2>"$DEMO/$w.log" & PIDS+=($!)
+done
+AGG="http://127.0.0.1:$(http_port "$DEMO/aggregator.log")"
+echo "broker $DROVER_BROKERS, aggregator $AGG (open it in a browser for the live page)"
+
+say "Building acme-agent 1.0 and 2.0 (builds for ubuntu, the redhat family, and anything else)"
+mkdir -p "$DEMO/repo/acme-agent"
 for version in 1.0 2.0; do
-  src="$DEMO/src/$version"; mkdir -p "$DEMO/repo/acme-agent"
+  src="$DEMO/src/$version"
   for key in "ubuntu@_any@_any" "redhat@_any@_any" "_any@_any@_any"; do
     mkdir -p "$src/$key/bin"
     cp "$ROOT"/examples/acme-agent/*.sh "$src/$key/"
@@ -32,71 +50,46 @@ for version in 1.0 2.0; do
   "$PRODUCER" package build "$src" --name acme-agent --version "$version" --publisher "Acme Corp" \
     --out "$DEMO/repo/acme-agent/$version" | sed "s|$DEMO/||"
 done
-
-say "Which build each platform gets"
-for p in "ubuntu 22.04" "rocky 9" "amzn 2023"; do
-  set -- $p
-  printf '%-14s ' "$1 $2:"
-  "$PRODUCER" package resolve "$DEMO/repo/acme-agent/1.0/manifest.json" --platform "$1" --platform-version "$2" \
-    --arch x86_64 | sed -n 's/^rule: //p'
-done
-
-"$BUILD/drover_test_http" --root "$DEMO/repo" --port-file "$DEMO/http.port" >/dev/null 2>&1 &
-HTTP_PID=$!
-for _ in $(seq 1 100); do [ -s "$DEMO/http.port" ] && break; sleep 0.05; done
+"$BUILD/drover_test_http" --root "$DEMO/repo" --port-file "$DEMO/http.port" >/dev/null 2>&1 & PIDS+=($!)
+wait_for "$DEMO/http.port"
 BASE="http://127.0.0.1:$(cat "$DEMO/http.port")/acme-agent"
-echo "artifacts served at $BASE"
 
-# The fleet: 3 accounts x 2 regions x 3 platforms = 18 targets.
-targets=()
-for account in 111111111111 222222222222 333333333333; do
-  for region in eu-west-1 us-east-1; do
-    for platform in "ubuntu 22.04" "rocky 9" "amzn 2023"; do
-      set -- $platform
-      targets+=("$account $region $1 $2 i-${account:0:3}-${region}-$1")
+say "Publishing 1.0 (the default) to the packages topic"
+"$PRODUCER" package publish --name acme-agent --manifest "$BASE/1.0/manifest.json" --artifacts "$BASE/1.0"
+
+say "Registering 300 targets: 3 accounts x 2 regions x 50, on ubuntu, rocky and amazon linux"
+{
+  echo "id,account,region,platform,platform_version,arch,tags"
+  for account in 111111111111 222222222222 333333333333; do
+    for region in eu-west-1 us-east-1; do
+      for i in $(seq 1 50); do
+        case $((i % 3)) in 0) p="ubuntu,22.04";; 1) p="rocky,9";; *) p="amzn,2023";; esac
+        echo "i-${account:0:3}-$region-$i,$account,$region,$p,x86_64,env=$([ $((i % 2)) = 0 ] && echo prod || echo staging)"
+      done
     done
   done
-done
+} >"$DEMO/targets.csv"
+"$PRODUCER" target register --file "$DEMO/targets.csv"
 
-# run_one ACCOUNT REGION PLATFORM PLATFORM_VERSION ID: one job, one summary line.
-# FLEET_VERSION, FLEET_ACTION and FLEET_FLAGS (space separated) say what to do.
-run_one() {
-  local account=$1 region=$2 platform=$3 pversion=$4 id=$5 out rc
-  mkdir -p "$DEMO/targets/$id"
-  # shellcheck disable=SC2086 # FLEET_FLAGS is a list of words
-  out=$("$WORKER" apply --package acme-agent --target-root "$DEMO/targets/$id" --target-id "$id" \
-    --account "$account" --region "$region" --platform "$platform" --platform-version "$pversion" --arch x86_64 \
-    --manifest "$BASE/$FLEET_VERSION/manifest.json" --cache-dir "$DEMO/cache" --action "$FLEET_ACTION" \
-    --log-level warn $FLEET_FLAGS 2>&1) && rc=0 || rc=$?
-  printf "%-28s %-9s %s\n" "$id" "$(sed -n "s/^outcome: //p" <<<"$out")" "$(sed -n "s/^summary: //p" <<<"$out" | cut -c1-110)"
-  return $rc
-}
-export -f run_one
-export DEMO WORKER BASE
+say "Deploying acme-agent (default version 1.0) to every target"
+"$PRODUCER" deploy --package acme-agent --all --deployment-id demo-install --arg LOG_LEVEL=debug
 
-# run_fleet VERSION ACTION [flags...]: one job per target, four at a time.
-run_fleet() {
-  export FLEET_VERSION=$1 FLEET_ACTION=$2; shift 2
-  export FLEET_FLAGS="$*"
-  printf '%s\n' "${targets[@]}" | xargs -P 4 -L 1 bash -c 'run_one "$@"' _ | sort
-}
+say "The rollup, from the aggregator ($AGG/deployments/demo-install)"
+"$PRODUCER" deployment show demo-install
 
-say "Install acme-agent 1.0 on 18 targets (3 accounts x 2 regions x 3 platforms)"
-run_fleet 1.0 install --arg LOG_LEVEL=debug
+say "Publishing 2.0, making it the default, and updating in place (update.sh keeps the configuration)"
+"$PRODUCER" package publish --name acme-agent --manifest "$BASE/2.0/manifest.json" --artifacts "$BASE/2.0"
+"$PRODUCER" package set-default acme-agent 2.0
+"$PRODUCER" deploy --package acme-agent --all --installation-type in-place --arg LOG_LEVEL=debug \
+  --deployment-id demo-update
 
-say "Install 1.0 again: already installed everywhere, nothing runs"
-run_fleet 1.0 install --arg LOG_LEVEL=debug | awk '{print $2}' | sort | uniq -c
+t="$DEMO/targets/i-111-eu-west-1-1"
+echo "on $(basename "$t"): $("$t/opt/acme-agent/bin/acme-agent"); $(tr '\n' ' ' <"$t/etc/acme-agent/agent.conf")"
 
-say "Update to 2.0 in place (update.sh; the configuration is kept)"
-run_fleet 2.0 install --arg LOG_LEVEL=debug --installation-type in-place
+say "Uninstalling from account 333333333333, production only"
+"$PRODUCER" deploy --package acme-agent --action uninstall --accounts 333333333333 --tag env=prod \
+  --deployment-id demo-uninstall
 
-say "What one target holds now"
-t="$DEMO/targets/i-111-eu-west-1-rocky"
-(cd "$t" && find opt etc var -type f | sort | sed 's/^/  /')
-echo "  etc/acme-agent/agent.conf:"; sed 's/^/    /' "$t/etc/acme-agent/agent.conf"
-echo "  opt/acme-agent/bin/acme-agent says: $("$t/opt/acme-agent/bin/acme-agent")"
-
-say "Uninstall everywhere"
-run_fleet 2.0 uninstall | awk '{print $2}' | sort | uniq -c
-echo "downloads: $(ls "$DEMO/cache/sha256/"*.zip | wc -l) zips fetched once each for 54 installs and updates"
-say "Demo complete. The Kafka pipeline (broker, producer, workers, aggregator) is the next milestone."
+say "All deployments"
+"$PRODUCER" deployment list
+say "Demo complete: stopping the workers, the aggregator and the broker"
