@@ -33,6 +33,7 @@ asan: deps
 
 bench: build
 	bench/engine_bench.sh $(BUILD)
+	bench/pipeline_bench.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

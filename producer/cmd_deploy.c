@@ -212,6 +212,7 @@ int cmd_deploy(int argc, char **argv)
     if (dr_config_bool(cfg, "wait") && dr_rollup_watch_open(&kafka, timeout_ms, &watch, &err) != DR_OK)
         goto fail;
     dr_deploy_plan plan = {
+        .options = &kafka,
         .deployment = &deployment.message,
         .version = package_version,
         .targets = targets,

@@ -242,11 +242,23 @@ dr_status dr_deploy_publish(dr_kafka_producer *producer, const dr_deploy_plan *p
                             dr_deploy_progress *progress, dr_error *err)
 {
     memset(progress, 0, sizeof *progress);
+    /*
+     * A producer learns a topic's partitions when it first sees the topic;
+     * one first named after the announce's flush waits for librdkafka's
+     * 1-second topic scan.  Naming the jobs topic now has its metadata
+     * fetched while the announce is in flight.
+     */
+    char jobs_topic[256];
+    dr_kafka_topic_name(plan->options, DR_TOPIC_JOBS, jobs_topic, sizeof jobs_topic);
+    rd_kafka_topic_t *jobs = rd_kafka_topic_new(dr_kafka_producer_handle(producer), jobs_topic, NULL);
     dr_status status = announce(producer, plan, timeout_ms, err);
-    if (status != DR_OK)
-        return status;
-    progress->announced = 1;
-    return release_jobs(producer, plan, timeout_ms, &progress->jobs_acknowledged, err);
+    if (status == DR_OK) {
+        progress->announced = 1;
+        status = release_jobs(producer, plan, timeout_ms, &progress->jobs_acknowledged, err);
+    }
+    if (jobs)
+        rd_kafka_topic_destroy(jobs);
+    return status;
 }
 
 void dr_deployment_id_generate(char *buf, size_t size)

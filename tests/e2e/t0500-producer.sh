@@ -266,7 +266,7 @@ follow_deploy() {
   local name=$1; shift
   "$PRODUCER" deploy --package acme-agent --deployment-id "$name" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
   FOLLOW_PID=$!
-  for _ in $(seq 1 300); do grep -q ' published: ' "$WORK/$name.out" && return 0; sleep 0.05; done
+  for _ in $(seq 1 1200); do grep -q ' published: ' "$WORK/$name.out" && return 0; sleep 0.05; done
   fail "deploy $name did not publish: $(cat "$WORK/$name.out" "$WORK/$name.err")"
 }
 # follow_exit NAME WANT: the background deploy exits WANT.
