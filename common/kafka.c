@@ -732,7 +732,8 @@ static dr_status reader_assign(topic_reader *r, dr_error *err)
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(r->part_count);
     for (int i = 0; i < r->part_count; i++)
         if (!r->parts[i].done)
-            rd_kafka_topic_partition_list_add(list, r->topic, r->parts[i].id)->offset = RD_KAFKA_OFFSET_BEGINNING;
+            /* The low watermark just queried: a logical offset would cost an offset lookup (~0.5 s) per read. */
+            rd_kafka_topic_partition_list_add(list, r->topic, r->parts[i].id)->offset = r->parts[i].next;
     rd_kafka_resp_err_t kerr = rd_kafka_assign(r->rk, list);
     rd_kafka_topic_partition_list_destroy(list);
     if (kerr)

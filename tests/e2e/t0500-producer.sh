@@ -213,7 +213,7 @@ for want in "key=json-2 " " job_id=d-carry/json-2 " " account=444444444444 " " r
 done
 deadline=$(sed -n 's/.* deadline_ms=\([0-9]*\) .*/\1/p' <<<"$job")
 now_ms=$(($(date +%s) * 1000))
-[ "$deadline" -gt $((now_ms + 500000)) ] && [ "$deadline" -le $((now_ms + 600000)) ] || fail "deadline_ms $deadline is not now + 600 s"; pass
+[ "$deadline" -gt $((now_ms + 500000)) ] && [ "$deadline" -le $((now_ms + 601000)) ] || fail "deadline_ms $deadline is not now + 600 s"; pass
 dep=$("$MESSAGES" dump deployments | grep '^key=d-carry ')
 for want in " max_concurrency=10% " " max_errors=2 " " targets=json-2 " " action=uninstall " " version=1.0 "; do
   grep -qF -- "$want" <<<"$dep" || fail "the Deployment lacks '$want': $dep"; pass
