@@ -123,33 +123,6 @@ static void remove_partition(dr_ingest *in, int32_t id)
     set_lag(in, id, 0);
 }
 
-/*
- * Assigned partitions are re-assigned at their beginning, whatever offsets
- * the group holds: the table is rebuilt by folding everything again.
- */
-static void read_from_beginning(dr_ingest *in, const rd_kafka_topic_partition_list_t *partitions)
-{
-    rd_kafka_t *rk = dr_kafka_consumer_handle(in->consumer);
-    rd_kafka_topic_partition_list_t *from_start = rd_kafka_topic_partition_list_copy(partitions);
-    for (int i = 0; i < from_start->cnt; i++)
-        from_start->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_error_t *error = NULL;
-    rd_kafka_resp_err_t kerr = RD_KAFKA_RESP_ERR_NO_ERROR;
-    if (strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0) {
-        error = rd_kafka_incremental_unassign(rk, partitions);
-        if (!error)
-            error = rd_kafka_incremental_assign(rk, from_start);
-    } else {
-        kerr = rd_kafka_assign(rk, from_start);
-    }
-    if (error || kerr)
-        dr_log(DR_LOG_ERROR, "partition.rewind_failed", "topic=%s error=\"%s\"", in->status_topic,
-               error ? rd_kafka_error_string(error) : rd_kafka_err2str(kerr));
-    if (error)
-        rd_kafka_error_destroy(error);
-    rd_kafka_topic_partition_list_destroy(from_start);
-}
-
 /* Runs inside dr_kafka_consumer_poll, on the ingest thread. */
 static void on_rebalance(void *opaque, const rd_kafka_topic_partition_list_t *partitions, int assigned)
 {
@@ -157,7 +130,7 @@ static void on_rebalance(void *opaque, const rd_kafka_topic_partition_list_t *pa
     if (assigned) {
         in->assignment_seen = 1;
         if (!in->closing)
-            read_from_beginning(in, partitions);
+            dr_kafka_consumer_rewind(in->consumer, partitions); /* the table is rebuilt by folding it all again */
         for (int i = 0; i < partitions->cnt; i++) {
             add_partition(in, partitions->elems[i].partition);
             dr_log(DR_LOG_INFO, "partition.assigned", "topic=%s partition=%d from=beginning",

@@ -31,6 +31,10 @@ static const struct {
     [DR_ERR_MALFORMED_MESSAGE] = {"malformed", "a message could not be decoded"},
     [DR_ERR_SIGNATURE] = {"signature", "a signature did not verify"},
     [DR_ERR_KAFKA] = {"kafka", "the Kafka client reported an error"},
+    [DR_ERR_CANCELLED] = {"cancelled", "the deployment was cancelled before the job started"},
+    [DR_ERR_ERROR_LIMIT] = {"max-errors", "the deployment passed its max errors before the job was released"},
+    [DR_ERR_DEADLINE] = {"deadline", "the job's deadline passed before it started"},
+    [DR_ERR_UNKNOWN_TARGET] = {"unknown-target", "the target is not in the inventory"},
     [DR_ERR_INTERNAL] = {"internal", "internal error"},
 };
 

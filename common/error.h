@@ -40,6 +40,10 @@ typedef enum dr_status {
     DR_ERR_MALFORMED_MESSAGE, /* a Kafka message could not be decoded */
     DR_ERR_SIGNATURE,         /* a signature did not verify */
     DR_ERR_KAFKA,             /* the Kafka client reported an error */
+    DR_ERR_CANCELLED,         /* the deployment was cancelled before the job started */
+    DR_ERR_ERROR_LIMIT,       /* the deployment passed its max errors before the job was released */
+    DR_ERR_DEADLINE,          /* the job's deadline passed before it started */
+    DR_ERR_UNKNOWN_TARGET,    /* the target left the inventory before its job was released */
     DR_ERR_INTERNAL,          /* a bug: an invariant did not hold */
     DR_STATUS_COUNT
 } dr_status;

@@ -8,10 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kafka_private.h"
 #include "log.h"
 
-/* Kafka's own limit is 249 characters; the rest is room for the NUL. */
-#define TOPIC_NAME_MAX 256
 /* How long dr_kafka_produce waits for room in a full local queue. */
 #define QUEUE_FULL_WAIT_MS 10000
 /* How long dr_kafka_producer_free waits for outstanding deliveries. */
@@ -30,6 +29,7 @@ static const struct {
     [DR_TOPIC_ASSOCIATIONS] = {"associations", 1},
     [DR_TOPIC_DEPLOYMENTS] = {"deployments", 0},
     [DR_TOPIC_CONTROL] = {"control", 0},
+    [DR_TOPIC_RELEASES] = {"releases", 0},
 };
 
 const char *dr_topic_suffix(dr_topic topic)
@@ -67,7 +67,7 @@ void dr_kafka_topic_name(const dr_kafka_options *opt, dr_topic topic, char *buf,
     snprintf(buf, size, "%s%s", topic_prefix(opt), dr_topic_suffix(topic));
 }
 
-static int64_t now_ms(void)
+int64_t dr_kafka_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -75,20 +75,14 @@ static int64_t now_ms(void)
 }
 
 /* Milliseconds left before deadline, never negative. */
-static int remaining_ms(int64_t deadline)
+int dr_kafka_remaining_ms(int64_t deadline)
 {
-    int64_t left = deadline - now_ms();
+    int64_t left = deadline - dr_kafka_now_ms();
     return left > 0 ? (int)left : 0;
 }
 
 /* ---- configuration and the callbacks every handle shares ---- */
 
-typedef struct kafka_property {
-    const char *name;
-    const char *value;
-} kafka_property;
-
-#define PROPERTY_COUNT(table) (sizeof(table) / sizeof((table)[0]))
 
 /*
  * librdkafka logs the offset reset it does on its own (auto.offset.reset)
@@ -157,7 +151,7 @@ static void on_kafka_error(rd_kafka_t *rk, int error_code, const char *reason, v
 }
 
 /* origin says where the property came from, so the error points at what to fix. */
-static dr_status set_property(rd_kafka_conf_t *conf, const char *origin, const char *name, const char *value,
+dr_status dr_kafka_set_property(rd_kafka_conf_t *conf, const char *origin, const char *name, const char *value,
                               dr_error *err)
 {
     char reason[512];
@@ -176,7 +170,7 @@ static dr_status set_user_property(rd_kafka_conf_t *conf, const char *item, dr_e
                             (int)(equals ? equals - item : (ptrdiff_t)strlen(item)), item);
     memcpy(name, item, (size_t)(equals - item));
     name[equals - item] = '\0';
-    return set_property(conf, "kafka-property", name, equals + 1, err);
+    return dr_kafka_set_property(conf, "kafka-property", name, equals + 1, err);
 }
 
 static dr_status check_topic_prefix(const dr_kafka_options *opt, dr_error *err)
@@ -196,7 +190,7 @@ static dr_status check_topic_prefix(const dr_kafka_options *opt, dr_error *err)
  * defaults come before the user's kafka-property items (which may change
  * them); fixed come after, because Drover's guarantees rest on them.
  */
-static dr_status new_conf(const dr_kafka_options *opt, void *opaque, const kafka_property *defaults,
+dr_status dr_kafka_new_conf(const dr_kafka_options *opt, void *opaque, const kafka_property *defaults,
                           size_t default_count, const kafka_property *fixed, size_t fixed_count,
                           rd_kafka_conf_t **out, dr_error *err)
 {
@@ -214,18 +208,18 @@ static dr_status new_conf(const dr_kafka_options *opt, void *opaque, const kafka
         status = dr_error_set(err, DR_ERR_NOMEM, "out of memory for a Kafka configuration");
         goto cleanup;
     }
-    if ((status = set_property(conf, "kafka setting", "bootstrap.servers", opt->brokers, err)) != DR_OK ||
-        (status = set_property(conf, "kafka setting", "client.id", opt->client_id ? opt->client_id : "drover", err)) !=
+    if ((status = dr_kafka_set_property(conf, "kafka setting", "bootstrap.servers", opt->brokers, err)) != DR_OK ||
+        (status = dr_kafka_set_property(conf, "kafka setting", "client.id", opt->client_id ? opt->client_id : "drover", err)) !=
             DR_OK)
         goto cleanup;
     for (size_t i = 0; i < default_count; i++)
-        if ((status = set_property(conf, "kafka setting", defaults[i].name, defaults[i].value, err)) != DR_OK)
+        if ((status = dr_kafka_set_property(conf, "kafka setting", defaults[i].name, defaults[i].value, err)) != DR_OK)
             goto cleanup;
     for (size_t i = 0; i < opt->property_count; i++)
         if ((status = set_user_property(conf, opt->properties[i], err)) != DR_OK)
             goto cleanup;
     for (size_t i = 0; i < fixed_count; i++)
-        if ((status = set_property(conf, "kafka setting", fixed[i].name, fixed[i].value, err)) != DR_OK)
+        if ((status = dr_kafka_set_property(conf, "kafka setting", fixed[i].name, fixed[i].value, err)) != DR_OK)
             goto cleanup;
     rd_kafka_conf_set_log_cb(conf, on_kafka_log);
     rd_kafka_conf_set_error_cb(conf, on_kafka_error);
@@ -239,7 +233,7 @@ cleanup:
 }
 
 /* rd_kafka_new owns conf only when it succeeds. */
-static dr_status new_handle(rd_kafka_type_t type, rd_kafka_conf_t *conf, rd_kafka_t **out, dr_error *err)
+dr_status dr_kafka_new_handle(rd_kafka_type_t type, rd_kafka_conf_t *conf, rd_kafka_t **out, dr_error *err)
 {
     char reason[512];
     *out = rd_kafka_new(type, conf, reason, sizeof reason);
@@ -305,11 +299,11 @@ dr_status dr_kafka_producer_new(const dr_kafka_options *opt, dr_kafka_producer *
         status = dr_error_set(err, DR_ERR_NOMEM, "out of memory for a Kafka producer");
         goto cleanup;
     }
-    if ((status = new_conf(opt, p, defaults, PROPERTY_COUNT(defaults), fixed, PROPERTY_COUNT(fixed), &conf, err)) !=
+    if ((status = dr_kafka_new_conf(opt, p, defaults, PROPERTY_COUNT(defaults), fixed, PROPERTY_COUNT(fixed), &conf, err)) !=
         DR_OK)
         goto cleanup;
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery_report);
-    status = new_handle(RD_KAFKA_PRODUCER, conf, &p->rk, err);
+    status = dr_kafka_new_handle(RD_KAFKA_PRODUCER, conf, &p->rk, err);
     conf = NULL;
     if (status != DR_OK)
         goto cleanup;
@@ -357,7 +351,7 @@ dr_status dr_kafka_produce(dr_kafka_producer *p, dr_topic topic, const char *key
         d->fn = on_delivered;
         d->opaque = opaque;
     }
-    int64_t deadline = now_ms() + QUEUE_FULL_WAIT_MS;
+    int64_t deadline = dr_kafka_now_ms() + QUEUE_FULL_WAIT_MS;
     for (;;) {
         rd_kafka_resp_err_t kerr = rd_kafka_producev(
             p->rk, RD_KAFKA_V_TOPIC(name), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
@@ -371,7 +365,7 @@ dr_status dr_kafka_produce(dr_kafka_producer *p, dr_topic topic, const char *key
             status = dr_error_set(err, DR_ERR_KAFKA, "producing to %s: %s", name, rd_kafka_err2str(kerr));
             goto cleanup;
         }
-        if (remaining_ms(deadline) == 0) {
+        if (dr_kafka_remaining_ms(deadline) == 0) {
             status = dr_error_set(err, DR_ERR_KAFKA, "producing to %s: the local queue stayed full for %d ms (%d messages waiting)",
                                   name, QUEUE_FULL_WAIT_MS, rd_kafka_outq_len(p->rk));
             goto cleanup;
@@ -505,14 +499,14 @@ dr_status dr_kafka_consumer_new(const dr_kafka_options *opt, const char *group_i
         status = dr_error_set(err, DR_ERR_USAGE, "a Kafka consumer needs a group id and at least one topic");
         goto cleanup;
     }
-    if ((status = new_conf(opt, c, defaults, PROPERTY_COUNT(defaults), fixed, PROPERTY_COUNT(fixed), &conf, err)) !=
+    if ((status = dr_kafka_new_conf(opt, c, defaults, PROPERTY_COUNT(defaults), fixed, PROPERTY_COUNT(fixed), &conf, err)) !=
         DR_OK)
         goto cleanup;
-    if ((status = set_property(conf, "kafka setting", "group.id", group_id, err)) != DR_OK)
+    if ((status = dr_kafka_set_property(conf, "kafka setting", "group.id", group_id, err)) != DR_OK)
         goto cleanup;
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
-    status = new_handle(RD_KAFKA_CONSUMER, conf, &c->rk, err);
+    status = dr_kafka_new_handle(RD_KAFKA_CONSUMER, conf, &c->rk, err);
     conf = NULL;
     if (status != DR_OK)
         goto cleanup;
@@ -544,7 +538,7 @@ cleanup:
 }
 
 /* An error event from the consumer queue: logged here, never returned (see kafka.h). */
-static void report_consumer_error(const rd_kafka_message_t *msg)
+void dr_kafka_report_consumer_error(const rd_kafka_message_t *msg)
 {
     char quoted[1024];
     const char *topic = msg->rkt ? rd_kafka_topic_name(msg->rkt) : "-";
@@ -562,16 +556,16 @@ static void report_consumer_error(const rd_kafka_message_t *msg)
 
 rd_kafka_message_t *dr_kafka_consumer_poll(dr_kafka_consumer *c, int timeout_ms)
 {
-    int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int64_t deadline = dr_kafka_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
-        rd_kafka_message_t *msg = rd_kafka_consumer_poll(c->rk, timeout_ms < 0 ? -1 : remaining_ms(deadline));
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(c->rk, timeout_ms < 0 ? -1 : dr_kafka_remaining_ms(deadline));
         if (!msg)
             return NULL;
         if (!msg->err)
             return msg;
-        report_consumer_error(msg);
+        dr_kafka_report_consumer_error(msg);
         rd_kafka_message_destroy(msg);
-        if (timeout_ms >= 0 && remaining_ms(deadline) == 0)
+        if (timeout_ms >= 0 && dr_kafka_remaining_ms(deadline) == 0)
             return NULL;
     }
 }
@@ -602,6 +596,28 @@ void dr_kafka_consumer_close(dr_kafka_consumer *c)
     free(c);
 }
 
+void dr_kafka_consumer_rewind(dr_kafka_consumer *c, const rd_kafka_topic_partition_list_t *partitions)
+{
+    rd_kafka_topic_partition_list_t *from_start = rd_kafka_topic_partition_list_copy(partitions);
+    for (int i = 0; i < from_start->cnt; i++)
+        from_start->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_error_t *error = NULL;
+    rd_kafka_resp_err_t kerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (strcmp(rd_kafka_rebalance_protocol(c->rk), "COOPERATIVE") == 0) {
+        error = rd_kafka_incremental_unassign(c->rk, partitions);
+        if (!error)
+            error = rd_kafka_incremental_assign(c->rk, from_start);
+    } else {
+        kerr = rd_kafka_assign(c->rk, from_start);
+    }
+    if (error || kerr)
+        dr_log(DR_LOG_ERROR, "kafka.rewind_failed", "client=%s error=\"%s\"", rd_kafka_name(c->rk),
+               error ? rd_kafka_error_string(error) : rd_kafka_err2str(kerr));
+    if (error)
+        rd_kafka_error_destroy(error);
+    rd_kafka_topic_partition_list_destroy(from_start);
+}
+
 rd_kafka_t *dr_kafka_consumer_handle(dr_kafka_consumer *c)
 {
     return c->rk;
@@ -611,226 +627,4 @@ void dr_kafka_consumer_on_rebalance(dr_kafka_consumer *c, dr_kafka_rebalance_fn 
 {
     c->on_rebalance = fn;
     c->rebalance_opaque = opaque;
-}
-
-/* ---- reading a topic as a table ---- */
-
-/* One partition's progress towards the high watermark seen at the start. */
-typedef struct partition_progress {
-    int32_t id;
-    int64_t high;
-    int64_t next; /* the next offset expected */
-    int done;
-} partition_progress;
-
-typedef struct topic_reader {
-    rd_kafka_t *rk;
-    char topic[TOPIC_NAME_MAX];
-    partition_progress *parts;
-    int part_count;
-    int unfinished;
-    size_t records;
-} topic_reader;
-
-/* A group id no other reader shares, so no two readers ever see each other's (never made) commits. */
-static void unique_reader_group(char *buf, size_t size)
-{
-    static atomic_uint counter;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    snprintf(buf, size, "drover-reader-%ld-%lld%09ld-%u", (long)getpid(), (long long)ts.tv_sec, ts.tv_nsec,
-             atomic_fetch_add(&counter, 1));
-}
-
-static dr_status reader_open(const dr_kafka_options *opt, topic_reader *r, dr_error *err)
-{
-    static const kafka_property fixed[] = {
-        {"enable.auto.commit", "false"},
-        {"enable.auto.offset.store", "false"},
-        /* EOF ends a partition whose last offsets are gone (compaction, transaction markers). */
-        {"enable.partition.eof", "true"},
-    };
-    dr_status status = DR_OK;
-    rd_kafka_conf_t *conf = NULL;
-    char group[128];
-    unique_reader_group(group, sizeof group);
-    if ((status = new_conf(opt, r, NULL, 0, fixed, PROPERTY_COUNT(fixed), &conf, err)) != DR_OK)
-        goto cleanup;
-    if ((status = set_property(conf, "kafka setting", "group.id", group, err)) != DR_OK)
-        goto cleanup;
-    status = new_handle(RD_KAFKA_CONSUMER, conf, &r->rk, err);
-    conf = NULL;
-    if (status != DR_OK)
-        goto cleanup;
-    rd_kafka_poll_set_consumer(r->rk);
-cleanup:
-    if (conf)
-        rd_kafka_conf_destroy(conf);
-    return status;
-}
-
-static const rd_kafka_metadata_topic_t *find_topic(const rd_kafka_metadata_t *md, const char *name)
-{
-    for (int i = 0; i < md->topic_cnt; i++)
-        if (strcmp(md->topics[i].topic, name) == 0)
-            return &md->topics[i];
-    return NULL;
-}
-
-/*
- * The topic's partitions and their watermarks; partitions with nothing in
- * them are done already.  The metadata asked for is the whole cluster's:
- * asking for one topic by name makes a broker that auto-creates topics
- * (the embedded one does, whatever allow.auto.create.topics says) create it.
- */
-static dr_status reader_find_partitions(topic_reader *r, int64_t deadline, dr_error *err)
-{
-    dr_status status = DR_OK;
-    const rd_kafka_metadata_t *md = NULL;
-    rd_kafka_resp_err_t kerr = rd_kafka_metadata(r->rk, 1, NULL, &md, remaining_ms(deadline));
-    if (kerr) {
-        status = dr_error_set(err, DR_ERR_KAFKA, "reading %s: metadata: %s", r->topic, rd_kafka_err2str(kerr));
-        goto cleanup;
-    }
-    const rd_kafka_metadata_topic_t *topic = find_topic(md, r->topic);
-    if (!topic || topic->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
-        status = dr_error_set(err, DR_ERR_KAFKA, "topic %s does not exist", r->topic);
-        goto cleanup;
-    }
-    if (topic->err) {
-        status = dr_error_set(err, DR_ERR_KAFKA, "reading %s: metadata: %s", r->topic, rd_kafka_err2str(topic->err));
-        goto cleanup;
-    }
-    r->part_count = topic->partition_cnt;
-    r->parts = calloc(r->part_count > 0 ? (size_t)r->part_count : 1, sizeof *r->parts);
-    if (!r->parts) {
-        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory reading %s", r->topic);
-        goto cleanup;
-    }
-    for (int i = 0; i < r->part_count; i++) {
-        partition_progress *p = &r->parts[i];
-        int64_t low = 0;
-        p->id = topic->partitions[i].id;
-        kerr = rd_kafka_query_watermark_offsets(r->rk, r->topic, p->id, &low, &p->high, remaining_ms(deadline));
-        if (kerr) {
-            status = dr_error_set(err, DR_ERR_KAFKA, "reading %s [%d]: watermarks: %s", r->topic, (int)p->id,
-                                  rd_kafka_err2str(kerr));
-            goto cleanup;
-        }
-        p->next = low;
-        p->done = low >= p->high;
-        r->unfinished += !p->done;
-    }
-cleanup:
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    return status;
-}
-
-static dr_status reader_assign(topic_reader *r, dr_error *err)
-{
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(r->part_count);
-    for (int i = 0; i < r->part_count; i++)
-        if (!r->parts[i].done)
-            /* The low watermark just queried: a logical offset would cost an offset lookup (~0.5 s) per read. */
-            rd_kafka_topic_partition_list_add(list, r->topic, r->parts[i].id)->offset = r->parts[i].next;
-    rd_kafka_resp_err_t kerr = rd_kafka_assign(r->rk, list);
-    rd_kafka_topic_partition_list_destroy(list);
-    if (kerr)
-        return dr_error_set(err, DR_ERR_KAFKA, "reading %s: assign: %s", r->topic, rd_kafka_err2str(kerr));
-    return DR_OK;
-}
-
-static partition_progress *reader_partition(topic_reader *r, int32_t id)
-{
-    for (int i = 0; i < r->part_count; i++)
-        if (r->parts[i].id == id)
-            return &r->parts[i];
-    return NULL;
-}
-
-static void reader_finish_partition(topic_reader *r, partition_progress *p)
-{
-    if (!p->done) {
-        p->done = 1;
-        r->unfinished--;
-    }
-}
-
-/* "read 12 records; unfinished: 0 at 3/10, 2 at 0/4" for a timeout's detail. */
-static void reader_describe_progress(const topic_reader *r, char *buf, size_t size)
-{
-    size_t used = (size_t)snprintf(buf, size, "read %zu records; %d of %d partitions unfinished:", r->records,
-                                   r->unfinished, r->part_count);
-    for (int i = 0; i < r->part_count && used < size; i++)
-        if (!r->parts[i].done)
-            used += (size_t)snprintf(buf + used, size - used, " %d at %lld/%lld", (int)r->parts[i].id,
-                                     (long long)r->parts[i].next, (long long)r->parts[i].high);
-}
-
-/* Returns 1 when fn asked to stop. */
-static int reader_take(topic_reader *r, const rd_kafka_message_t *msg, dr_kafka_record_fn fn, void *ctx)
-{
-    partition_progress *p = reader_partition(r, msg->partition);
-    if (!p || p->done)
-        return 0;
-    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        reader_finish_partition(r, p);
-        return 0;
-    }
-    if (msg->err) {
-        report_consumer_error(msg);
-        return 0;
-    }
-    if (msg->offset >= p->high) { /* written after the call: not part of this read */
-        reader_finish_partition(r, p);
-        return 0;
-    }
-    p->next = msg->offset + 1;
-    if (p->next >= p->high)
-        reader_finish_partition(r, p);
-    r->records++;
-    int64_t timestamp = rd_kafka_message_timestamp(msg, NULL);
-    return fn(ctx, msg->key ? (const char *)msg->key : "", msg->key ? msg->key_len : 0, msg->payload, msg->len,
-              timestamp) != 0;
-}
-
-dr_status dr_kafka_read_topic(const dr_kafka_options *opt, dr_topic topic, dr_kafka_record_fn fn, void *ctx,
-                              int timeout_ms, dr_error *err)
-{
-    dr_status status = DR_OK;
-    int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-    topic_reader r = {0};
-    dr_kafka_topic_name(opt, topic, r.topic, sizeof r.topic);
-    if ((status = reader_open(opt, &r, err)) != DR_OK)
-        goto cleanup;
-    if ((status = reader_find_partitions(&r, deadline, err)) != DR_OK)
-        goto cleanup;
-    if (r.unfinished == 0)
-        goto cleanup;
-    if ((status = reader_assign(&r, err)) != DR_OK)
-        goto cleanup;
-    while (r.unfinished > 0) {
-        if (remaining_ms(deadline) == 0) {
-            char progress[700];
-            reader_describe_progress(&r, progress, sizeof progress);
-            status = dr_error_set(err, DR_ERR_KAFKA, "reading %s timed out after %d ms: %s", r.topic, timeout_ms,
-                                  progress);
-            goto cleanup;
-        }
-        rd_kafka_message_t *msg = rd_kafka_consumer_poll(r.rk, remaining_ms(deadline) < 100 ? remaining_ms(deadline) : 100);
-        if (!msg)
-            continue;
-        int stop = reader_take(&r, msg, fn, ctx);
-        rd_kafka_message_destroy(msg);
-        if (stop)
-            break;
-    }
-cleanup:
-    if (r.rk) {
-        rd_kafka_consumer_close(r.rk);
-        rd_kafka_destroy(r.rk);
-    }
-    free(r.parts);
-    return status;
 }

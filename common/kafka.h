@@ -43,6 +43,7 @@ typedef enum dr_topic {
     DR_TOPIC_ASSOCIATIONS, /* key association id, Association (compacted) */
     DR_TOPIC_DEPLOYMENTS,  /* key deployment id, Deployment */
     DR_TOPIC_CONTROL,      /* key deployment id, Cancel */
+    DR_TOPIC_RELEASES,     /* key deployment id, Release: the control plane's release log */
     DR_TOPIC_COUNT
 } dr_topic;
 
@@ -131,6 +132,12 @@ void dr_kafka_consumer_close(dr_kafka_consumer *c);
 
 rd_kafka_t *dr_kafka_consumer_handle(dr_kafka_consumer *c);
 
+/*
+ * From a rebalance hook with assigned partitions: read them again from
+ * their beginning, whatever offsets the group holds (for state rebuilt by
+ * folding a whole partition: the aggregator, the control plane).
+ */
+void dr_kafka_consumer_rewind(dr_kafka_consumer *c, const rd_kafka_topic_partition_list_t *partitions);
 /* Called after the group revokes partitions from this member (for in-flight work to notice). */
 typedef void (*dr_kafka_rebalance_fn)(void *opaque, const rd_kafka_topic_partition_list_t *partitions, int assigned);
 void dr_kafka_consumer_on_rebalance(dr_kafka_consumer *c, dr_kafka_rebalance_fn fn, void *opaque);
@@ -149,5 +156,57 @@ typedef int (*dr_kafka_record_fn)(void *ctx, const char *key, size_t key_len, co
  */
 dr_status dr_kafka_read_topic(const dr_kafka_options *opt, dr_topic topic, dr_kafka_record_fn fn, void *ctx,
                               int timeout_ms, dr_error *err);
+
+/*
+ * The same read from given offsets: from[i] for the partition with id i
+ * (from_count entries; a partition past them, or an offset below the
+ * partition's first, starts at its beginning).  For reading what was
+ * written after a known point, e.g. the Jobs a crashed replica released.
+ */
+dr_status dr_kafka_read_topic_from(const dr_kafka_options *opt, dr_topic topic, const int64_t *from,
+                                   size_t from_count, dr_kafka_record_fn fn, void *ctx, int timeout_ms,
+                                   dr_error *err);
+
+/*
+ * The high watermark of every partition of topic: a malloc'd array indexed
+ * by partition id, *count entries.  DR_ERR_KAFKA when the topic does not
+ * exist or a broker does not answer within timeout_ms.
+ */
+dr_status dr_kafka_high_watermarks(const dr_kafka_options *opt, rd_kafka_t *rk, dr_topic topic, int timeout_ms,
+                                   int64_t **out, size_t *count, dr_error *err);
+
+/* ---- following topics without a group ---- */
+
+/*
+ * A consumer with no group that reads every partition of some topics from
+ * its beginning and then keeps following them: for state every process
+ * needs in full (the cancel set of the control topic; the control plane's
+ * view of the status and releases topics).  Nothing is committed.
+ *
+ * Synced: a sync point is every followed partition's high watermark at the
+ * time of dr_kafka_follower_sync; the follower is synced once it has read
+ * every partition up to its sync point, i.e. it has seen everything written
+ * before the sync.  Partitions added to a topic later are not followed.
+ */
+typedef struct dr_kafka_follower dr_kafka_follower;
+
+dr_status dr_kafka_follower_new(const dr_kafka_options *opt, const dr_topic *topics, size_t topic_count,
+                                int timeout_ms, dr_kafka_follower **out, dr_error *err);
+/*
+ * Next message (error events are logged and skipped), or NULL after
+ * timeout_ms.  *topic says which followed topic it came from.  Free it with
+ * rd_kafka_message_destroy.
+ */
+rd_kafka_message_t *dr_kafka_follower_poll(dr_kafka_follower *f, int timeout_ms, dr_topic *topic);
+/*
+ * Take a sync point now: a watermark query per partition, made with query,
+ * another handle (e.g. a producer's).  The follower's own consumer handle
+ * is not used: seen on the embedded broker, its queries can wait behind its
+ * fetches until they time out.
+ */
+dr_status dr_kafka_follower_sync(dr_kafka_follower *f, rd_kafka_t *query, int timeout_ms, dr_error *err);
+/* Whether everything before the last sync point has been returned by poll (1 before any sync). */
+int dr_kafka_follower_synced(const dr_kafka_follower *f);
+void dr_kafka_follower_free(dr_kafka_follower *f); /* NULL is fine */
 
 #endif

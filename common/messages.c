@@ -40,6 +40,7 @@ DEFINE_DECODER(dr_package_versions_decode, Drover__V1__PackageVersions, drover__
 DEFINE_DECODER(dr_deployment_decode, Drover__V1__Deployment, drover__v1__deployment__descriptor)
 DEFINE_DECODER(dr_association_decode, Drover__V1__Association, drover__v1__association__descriptor)
 DEFINE_DECODER(dr_cancel_decode, Drover__V1__Cancel, drover__v1__cancel__descriptor)
+DEFINE_DECODER(dr_release_decode, Drover__V1__Release, drover__v1__release__descriptor)
 
 uint8_t *dr_message_encode(const ProtobufCMessage *message, size_t *len)
 {
@@ -79,6 +80,29 @@ int dr_job_state_parse(const char *name)
 int dr_job_state_is_terminal(Drover__V1__JobState state)
 {
     return state >= DROVER__V1__JOB_STATE__JOB_STATE_SUCCESS && state <= DROVER__V1__JOB_STATE__JOB_STATE_REJECTED;
+}
+
+int dr_job_counts_as_error(Drover__V1__JobState state, const char *reason)
+{
+    if (state == DROVER__V1__JOB_STATE__JOB_STATE_REJECTED)
+        return !reason || strcmp(reason, dr_status_name(DR_ERR_NO_PLATFORM_MATCH)) != 0;
+    return state == DROVER__V1__JOB_STATE__JOB_STATE_FAILED || state == DROVER__V1__JOB_STATE__JOB_STATE_TIMED_OUT;
+}
+
+long long dr_rate_limit(const char *value, uint64_t total, long long at_least, long long fallback)
+{
+    if (!value || !value[0])
+        return fallback;
+    size_t digits = strspn(value, "0123456789");
+    if (digits == 0 || digits > 9 || (value[digits] && strcmp(value + digits, "%") != 0))
+        return -1;
+    long long n = atoll(value);
+    if (value[digits] == '%') {
+        if (n > 100)
+            return -1;
+        n = (long long)((total * (uint64_t)n + 99) / 100);
+    }
+    return n < at_least ? at_least : n;
 }
 
 const char *dr_deployment_status_name(Drover__V1__DeploymentStatus status)

@@ -29,6 +29,7 @@ dr_status dr_package_versions_decode(const void *data, size_t len, Drover__V1__P
 dr_status dr_deployment_decode(const void *data, size_t len, Drover__V1__Deployment **out, dr_error *err);
 dr_status dr_association_decode(const void *data, size_t len, Drover__V1__Association **out, dr_error *err);
 dr_status dr_cancel_decode(const void *data, size_t len, Drover__V1__Cancel **out, dr_error *err);
+dr_status dr_release_decode(const void *data, size_t len, Drover__V1__Release **out, dr_error *err);
 
 /*
  * Encode any message into a malloc'd buffer (*len set); NULL when out of
@@ -42,6 +43,20 @@ const char *dr_job_state_name(Drover__V1__JobState state);
 int dr_job_state_parse(const char *name);
 /* Terminal: SUCCESS, FAILED, TIMED_OUT, CANCELLED, SKIPPED, REJECTED. */
 int dr_job_state_is_terminal(Drover__V1__JobState state);
+/*
+ * Whether a job's state counts against its deployment's max errors:
+ * FAILED, TIMED_OUT, and REJECTED unless the reason is "no file for this
+ * platform" (no-platform-match), which is a fact about the fleet, not an
+ * error of the rollout.
+ */
+int dr_job_counts_as_error(Drover__V1__JobState state, const char *reason);
+/*
+ * A rate control (a count "10" or a percentage "10%", as checked by the
+ * producer) as a count of total jobs: percentages are rounded up, and the
+ * result is at least at_least (1 for max concurrency, 0 for max errors).
+ * An empty value gives fallback; a malformed one -1.
+ */
+long long dr_rate_limit(const char *value, uint64_t total, long long at_least, long long fallback);
 const char *dr_deployment_status_name(Drover__V1__DeploymentStatus status);
 const char *dr_action_name(Drover__V1__Action action);                 /* "install", "uninstall" */
 const char *dr_installation_type_name(Drover__V1__InstallationType t); /* "reinstall", "in-place" */

@@ -36,10 +36,9 @@ static const dr_setting deploy_settings[] = {
     {"regions", DR_SETTING_STRING, NULL, "select targets in these regions (comma-separated)"},
     {"all", DR_SETTING_BOOL, "false", "select every target of the inventory"},
     {"max-concurrency", DR_SETTING_STRING, "50",
-     "at most this many (or this % of) jobs unfinished at once; recorded in the deployment for the control "
-     "plane, NOT enforced yet: every job is released at once"},
+     "at most this many (or this % of, rounded up) jobs released and unfinished at once"},
     {"max-errors", DR_SETTING_STRING, "0",
-     "stop releasing jobs after this many (or this %) errors; recorded in the deployment, NOT enforced yet"},
+     "release no more jobs once errors pass this many (or this %, rounded up); the unreleased end CANCELLED"},
     {"deadline-seconds", DR_SETTING_INT, "0",
      "a job a worker receives later than this many seconds from now ends TIMED_OUT without running; 0: none"},
     {"script-timeout", DR_SETTING_INT, "0", "seconds each lifecycle script may run; 0: the worker's default"},
@@ -47,6 +46,7 @@ static const dr_setting deploy_settings[] = {
      "the deployment's id (default: d-YYYYMMDDhhmmss-RANDOM); give an earlier id to finish publishing it"},
     {"wait", DR_SETTING_BOOL, "true", "follow the deployment until it ends; --no-wait returns once it is published"},
     {"wait-timeout", DR_SETTING_INT, "3600", "seconds to follow the deployment before giving up (exit 3)"},
+    {"cancel", DR_SETTING_STRING, NULL, "cancel deployment ID instead (as `drover-producer cancel ID`)"},
 };
 
 static const char deploy_usage[] =
@@ -59,14 +59,14 @@ static const char deploy_usage[] =
     "Deploys a published package version to the targets of the inventory that the selection picks: a\n"
     "target is picked when it meets every criterion given (values of one tag key OR'ed, keys AND'ed).\n"
     "An unknown target id, or a selection that picks nothing, is an error and nothing is published.\n"
-    "Writes the Deployment, a PENDING status per job and one job per target, and prints\n"
-    "\"deployment ID published: N jobs ...\". Then it follows the aggregator's rollups: a progress bar on\n"
+    "Writes a PENDING status per job and the Deployment, and prints \"deployment ID published: N jobs ...\";\n"
+    "the control plane (drover-producer serve) releases the jobs under the rate controls.\n"
+    "Then it follows the aggregator's rollups: a progress bar on\n"
     "a terminal, a line per change otherwise, and at the end the counts and the failed targets.\n"
     "\n"
     "Exit status: 0 when every job succeeded (or, with --no-wait, once published); 1 when the deployment\n"
     "ended otherwise or was not completely published (re-run with --deployment-id ID to finish it);\n"
-    "2 for a bad request; 3 when --wait-timeout passed first (the deployment goes on).\n"
-    "Rate controls (--max-concurrency, --max-errors) are stored in the deployment but not enforced yet.";
+    "2 for a bad request; 3 when --wait-timeout passed first (the deployment goes on).";
 
 /* Follow the rollups of the deployment until it ends or the wait times out; returns the exit code. */
 static int follow(dr_rollup_watch *watch, const char *deployment_id, size_t job_count, long long wait_seconds)
@@ -144,6 +144,13 @@ int cmd_deploy(int argc, char **argv)
                                                argc, argv, deploy_usage, &exit_code);
     if (!cfg)
         return exit_code;
+    const char *cancel_id = dr_config_string(cfg, "cancel");
+    if (cancel_id && cancel_id[0]) {
+        if (dr_producer_cancel(cfg, cancel_id, "", &err) != DR_OK)
+            goto fail;
+        printf("deployment %s cancelled: no more of its jobs will start; jobs already running finish\n", cancel_id);
+        goto cleanup;
+    }
 
     /* Everything the command line alone can refuse is refused before Kafka is asked anything. */
     char *const *positional;
@@ -207,6 +214,7 @@ int cmd_deploy(int argc, char **argv)
     request.version = package_version->version;
     if (dr_deployment_build(&deployment, &request, &err) != DR_OK)
         goto fail;
+    deployment.message.job_count = (uint32_t)target_count;
 
     /* The watch starts at the rollups' end before anything is published, so no rollup is missed. */
     if (dr_config_bool(cfg, "wait") && dr_rollup_watch_open(&kafka, timeout_ms, &watch, &err) != DR_OK)
@@ -224,9 +232,9 @@ int cmd_deploy(int argc, char **argv)
     if (dr_deploy_publish(producer, &plan, timeout_ms, &progress, &err) != DR_OK) {
         fprintf(stderr, "drover-producer: %s\n", err.detail);
         fprintf(stderr,
-                "deployment %s half-published: %zu of %zu jobs acknowledged; re-run with --deployment-id %s to "
-                "finish\n",
-                deployment_id, progress.jobs_acknowledged, target_count, deployment_id);
+                "deployment %s not completely published: %zu of %zu messages acknowledged; re-run with "
+                "--deployment-id %s to finish\n",
+                deployment_id, progress.acknowledged, target_count + 1, deployment_id);
         exit_code = DR_EXIT_FAILED;
         goto cleanup;
     }

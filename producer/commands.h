@@ -40,6 +40,15 @@ int cmd_target(int argc, char **argv);
 int cmd_deploy(int argc, char **argv);
 /* drover-producer deployment show|list ... (cmd_deployment.c) */
 int cmd_deployment(int argc, char **argv);
+/* drover-producer serve ... and cancel ID (cmd_serve.c) */
+int cmd_serve(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
+
+/*
+ * Write a Cancel for deployment_id (the control topic), after checking the
+ * deployment exists (DR_ERR_USAGE when not).  cfg has the Kafka settings.
+ */
+dr_status dr_producer_cancel(const dr_config *cfg, const char *deployment_id, const char *reason, dr_error *err);
 
 /*
  * Load a command's settings (table starts with DR_COMMON_SETTINGS) from

@@ -1,5 +1,6 @@
 /*
- * deploy.c - publish a deployment: announce it, then release its jobs.
+ * deploy.c - publish a deployment (the Deployment and its PENDING events);
+ * the control plane (serve) releases its jobs.
  */
 #include "deploy.h"
 
@@ -12,6 +13,7 @@
 
 #include "messages.h"
 #include "names.h"
+#include "publish.h"
 
 /* A deadline or script timeout beyond a year is a typo, not a plan. */
 #define MAX_SECONDS (366LL * 24 * 3600)
@@ -126,43 +128,15 @@ void dr_deployment_free(dr_deployment *d)
     memset(d, 0, sizeof *d);
 }
 
-/* Delivery outcomes of one batch, counted on the thread that flushes. */
-typedef struct delivery_count {
-    size_t acknowledged;
-    size_t failed;
-} delivery_count;
-
-static void on_delivered(void *opaque, dr_status status, const char *message)
-{
-    delivery_count *count = opaque;
-    (void)message; /* the flush's error names the first failure */
-    if (status == DR_OK)
-        count->acknowledged++;
-    else
-        count->failed++;
-}
-
-/* Encode message and queue it; the encoded copy is freed at once (the producer copies). */
-static dr_status produce_message(dr_kafka_producer *producer, dr_topic topic, const char *key,
-                                 const ProtobufCMessage *message, delivery_count *count, dr_error *err)
-{
-    size_t len;
-    uint8_t *bytes = dr_message_encode(message, &len);
-    if (!bytes)
-        return dr_error_set(err, DR_ERR_NOMEM, "out of memory encoding a %s", message->descriptor->short_name);
-    dr_status status = dr_kafka_produce(producer, topic, key, bytes, len, on_delivered, count, err);
-    free(bytes);
-    return status;
-}
-
-/* The Deployment and a PENDING event per job: what the aggregator needs before any job runs. */
-static dr_status announce(dr_kafka_producer *producer, const dr_deploy_plan *plan, int timeout_ms, dr_error *err)
+/* A PENDING event per job, then the Deployment: what the aggregator and the control plane need. */
+static dr_status announce(dr_kafka_producer *producer, const dr_deploy_plan *plan, int timeout_ms,
+                          size_t *acknowledged, dr_error *err)
 {
     const Drover__V1__Deployment *d = plan->deployment;
-    delivery_count count = {0};
+    const char *max_errors = d->rate_controls && d->rate_controls->max_errors ? d->rate_controls->max_errors : "";
+    dr_publish_count count = {0};
     char job_id[512];
-    dr_status status =
-        produce_message(producer, DR_TOPIC_DEPLOYMENTS, d->deployment_id, &d->base, &count, err);
+    dr_status status = DR_OK;
     int64_t now = dr_now_ms();
     for (size_t i = 0; status == DR_OK && i < plan->target_count; i++) {
         const Drover__V1__Target *target = plan->targets[i];
@@ -177,12 +151,22 @@ static dr_status announce(dr_kafka_producer *producer, const dr_deploy_plan *pla
         event.package = d->package;
         event.version = d->version;
         event.state = DROVER__V1__JOB_STATE__JOB_STATE_PENDING;
+        event.max_errors = (char *)max_errors;
         event.at_ms = now;
         event.attempt = 1;
-        status = produce_message(producer, DR_TOPIC_STATUS, d->deployment_id, &event.base, &count, err);
+        status = dr_publish_message(producer, DR_TOPIC_STATUS, d->deployment_id, &event.base, &count, err);
     }
     if (status == DR_OK)
-        status = dr_kafka_producer_flush(producer, timeout_ms, err);
+        status = dr_publish_message(producer, DR_TOPIC_DEPLOYMENTS, d->deployment_id, &d->base, &count, err);
+    /* Flush even after a failed produce: what was queued is reported, not guessed. */
+    dr_error flush_err = {0};
+    dr_status flushed = dr_publish_flush(producer, &count, timeout_ms, &flush_err);
+    if (status == DR_OK && flushed != DR_OK) {
+        status = flushed;
+        if (err)
+            *err = flush_err;
+    }
+    *acknowledged = count.acknowledged;
     if (status == DR_OK && count.acknowledged != plan->target_count + 1)
         status = dr_error_set(err, DR_ERR_KAFKA, "%zu of %zu messages acknowledged", count.acknowledged,
                               plan->target_count + 1);
@@ -191,74 +175,37 @@ static dr_status announce(dr_kafka_producer *producer, const dr_deploy_plan *pla
     return status;
 }
 
-static dr_status release_jobs(dr_kafka_producer *producer, const dr_deploy_plan *plan, int timeout_ms,
-                              size_t *acknowledged, dr_error *err)
-{
-    const Drover__V1__Deployment *d = plan->deployment;
-    const Drover__V1__PackageVersion *v = plan->version;
-    delivery_count count = {0};
-    char job_id[512];
-    dr_status status = DR_OK;
-    int64_t now = dr_now_ms();
-    for (size_t i = 0; status == DR_OK && i < plan->target_count; i++) {
-        Drover__V1__Target *target = (Drover__V1__Target *)plan->targets[i];
-        Drover__V1__Job job = DROVER__V1__JOB__INIT;
-        snprintf(job_id, sizeof job_id, "%s/%s", d->deployment_id, target->target_id);
-        job.schema_version = DR_SCHEMA_VERSION;
-        job.job_id = job_id;
-        job.deployment_id = d->deployment_id;
-        job.target = target;
-        job.package = d->package;
-        job.version = d->version;
-        job.action = d->action;
-        job.installation_type = d->installation_type;
-        job.n_additional_arguments = d->n_additional_arguments;
-        job.additional_arguments = d->additional_arguments;
-        job.manifest_url = v->manifest_url;
-        job.manifest_sha256 = v->manifest_sha256;
-        job.artifacts_base_url = v->artifacts_base_url;
-        job.deadline_ms = d->deadline_ms;
-        job.script_timeout_seconds = d->script_timeout_seconds;
-        job.released_at_ms = now;
-        job.attempt = 1;
-        status = produce_message(producer, DR_TOPIC_JOBS, target->target_id, &job.base, &count, err);
-    }
-    /* Flush even after a failed produce: what was queued is reported, not guessed. */
-    dr_error flush_err = {0};
-    dr_status flushed = dr_kafka_producer_flush(producer, timeout_ms, &flush_err);
-    if (status == DR_OK && flushed != DR_OK) {
-        status = flushed;
-        if (err)
-            *err = flush_err;
-    }
-    *acknowledged = count.acknowledged;
-    if (status == DR_OK && count.acknowledged != plan->target_count)
-        status = dr_error_set(err, DR_ERR_KAFKA, "%zu of %zu jobs acknowledged", count.acknowledged,
-                              plan->target_count);
-    return status;
-}
-
 dr_status dr_deploy_publish(dr_kafka_producer *producer, const dr_deploy_plan *plan, int timeout_ms,
                             dr_deploy_progress *progress, dr_error *err)
 {
     memset(progress, 0, sizeof *progress);
-    /*
-     * A producer learns a topic's partitions when it first sees the topic;
-     * one first named after the announce's flush waits for librdkafka's
-     * 1-second topic scan.  Naming the jobs topic now has its metadata
-     * fetched while the announce is in flight.
-     */
-    char jobs_topic[256];
-    dr_kafka_topic_name(plan->options, DR_TOPIC_JOBS, jobs_topic, sizeof jobs_topic);
-    rd_kafka_topic_t *jobs = rd_kafka_topic_new(dr_kafka_producer_handle(producer), jobs_topic, NULL);
-    dr_status status = announce(producer, plan, timeout_ms, err);
-    if (status == DR_OK) {
-        progress->announced = 1;
-        status = release_jobs(producer, plan, timeout_ms, &progress->jobs_acknowledged, err);
-    }
-    if (jobs)
-        rd_kafka_topic_destroy(jobs);
+    dr_status status = announce(producer, plan, timeout_ms, &progress->acknowledged, err);
+    progress->announced = status == DR_OK;
     return status;
+}
+
+void dr_job_fill(Drover__V1__Job *job, const Drover__V1__Deployment *d, const Drover__V1__PackageVersion *v,
+                 Drover__V1__Target *target, char *job_id, size_t job_id_size, int64_t now_ms)
+{
+    drover__v1__job__init(job);
+    snprintf(job_id, job_id_size, "%s/%s", d->deployment_id, target->target_id);
+    job->schema_version = DR_SCHEMA_VERSION;
+    job->job_id = job_id;
+    job->deployment_id = d->deployment_id;
+    job->target = target;
+    job->package = d->package;
+    job->version = d->version;
+    job->action = d->action;
+    job->installation_type = d->installation_type;
+    job->n_additional_arguments = d->n_additional_arguments;
+    job->additional_arguments = d->additional_arguments;
+    job->manifest_url = v->manifest_url;
+    job->manifest_sha256 = v->manifest_sha256;
+    job->artifacts_base_url = v->artifacts_base_url;
+    job->deadline_ms = d->deadline_ms;
+    job->script_timeout_seconds = d->script_timeout_seconds;
+    job->released_at_ms = now_ms;
+    job->attempt = 1;
 }
 
 void dr_deployment_id_generate(char *buf, size_t size)

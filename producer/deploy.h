@@ -1,23 +1,21 @@
 /*
- * deploy.h - publishing a deployment: the Deployment, one PENDING status
- * event per job, and one Job per target.
+ * deploy.h - publishing a deployment: one PENDING status event per job,
+ * then the Deployment.  The control plane (drover-producer serve, serve.h)
+ * takes it from the deployments topic and releases its Jobs under its rate
+ * controls.
  *
- * Order matters, and is the reason for two flushes.  The Deployment and the
- * PENDING events (status topic, key deployment id) are acknowledged before
- * any Job is written, so the aggregator knows a deployment's total before a
- * worker can report the first job done, and a rollup never reads SUCCESS
- * for a deployment that is still being published.  Then the Jobs (jobs
- * topic, key target id: one target's jobs keep their order) are written,
- * all of them before one flush, which is what makes thousands fast.
+ * Order matters.  The PENDING events (status topic, key deployment id) are
+ * written before the Deployment, all in one flush: the aggregator knows a
+ * deployment's total before any job can run, and the control plane, which
+ * waits for Deployment.job_count PENDING events, knows every job it has to
+ * release.  The PENDING events carry the deployment's max errors, so the
+ * aggregator can tell FAILED from INCOMPLETE.
  *
  * Publishing is idempotent per message (the producer is idempotent,
  * acks=all) and the whole deployment may be published again under the same
- * id: workers skip what is installed already, and the aggregator counts
- * each job id once.  A deployment whose jobs were not all acknowledged is
+ * id: the fold counts each job id once, and the control plane releases
+ * each job once.  A deployment whose messages were not all acknowledged is
  * reported as such, never passed off as published.
- *
- * Rate controls (max concurrency, max errors) travel in the Deployment for
- * the control plane; publishing here releases every job at once.
  */
 #ifndef DROVER_PRODUCER_DEPLOY_H
 #define DROVER_PRODUCER_DEPLOY_H
@@ -86,17 +84,25 @@ typedef struct dr_deploy_plan {
 
 /* How far publishing got. */
 typedef struct dr_deploy_progress {
-    size_t jobs_acknowledged; /* Jobs the broker acknowledged */
-    int announced;            /* the Deployment and every PENDING event were acknowledged */
+    size_t acknowledged; /* messages (PENDING events and the Deployment) the broker acknowledged */
+    int announced;       /* all of them were */
 } dr_deploy_progress;
 
 /*
- * Publish plan with producer, waiting up to timeout_ms for each of the two
- * flushes.  DR_ERR_KAFKA when any message was not acknowledged; *progress
- * then says how far it got.
+ * Publish plan with producer, waiting up to timeout_ms for the flush.
+ * DR_ERR_KAFKA when any message was not acknowledged; *progress then says
+ * how far it got.  (plan->version is not used here: serve looks it up.)
  */
 dr_status dr_deploy_publish(dr_kafka_producer *producer, const dr_deploy_plan *plan, int timeout_ms,
                             dr_deploy_progress *progress, dr_error *err);
+
+/*
+ * Fill job (initialised here) with target's share of deployment d, whose
+ * package version is v: every pointer is borrowed from d, v and target;
+ * the job id is written into job_id ("DEPLOYMENT/TARGET").
+ */
+void dr_job_fill(Drover__V1__Job *job, const Drover__V1__Deployment *d, const Drover__V1__PackageVersion *v,
+                 Drover__V1__Target *target, char *job_id, size_t job_id_size, int64_t now_ms);
 
 /* A fresh deployment id: "d-YYYYMMDDhhmmss-" (UTC) and 6 random hex digits. */
 void dr_deployment_id_generate(char *buf, size_t size);

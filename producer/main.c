@@ -25,6 +25,8 @@ static const struct {
     {"deploy", cmd_deploy, "deploy a package version to selected targets and follow its progress"},
     {"deployment show", cmd_deployment, "show a deployment's latest rollup"},
     {"deployment list", cmd_deployment, "list deployments and their status"},
+    {"cancel", cmd_cancel, "cancel a deployment: nothing more of it starts"},
+    {"serve", cmd_serve, "run the control plane: release deployments' jobs under their rate controls"},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "messages.h"
 #include "offsets.h"
+#include "strmap.h"
 
 #define QUEUE_HIGH_WATER_PER_THREAD 8
 
@@ -54,6 +55,8 @@ struct dr_kafka_worker {
     volatile int poller_stop;
     int poller_started;
     int paused;
+    dr_kafka_follower *control; /* the control topic: Cancels */
+    dr_strmap *cancelled;       /* deployment id -> marker; under lock */
 };
 
 static void count_job(dr_kafka_worker *w, Drover__V1__JobState state, double seconds)
@@ -143,8 +146,16 @@ static void run_job(dr_kafka_worker *w, pending_job *p)
         reject(w, p, DROVER__V1__JOB_STATE__JOB_STATE_REJECTED, dr_status_name(DR_ERR_MALFORMED_MESSAGE), message);
         return;
     }
+    pthread_mutex_lock(&w->lock);
+    int cancelled = job->deployment_id && dr_strmap_get(w->cancelled, job->deployment_id) != NULL;
+    pthread_mutex_unlock(&w->lock);
+    if (cancelled) {
+        reject(w, p, DROVER__V1__JOB_STATE__JOB_STATE_CANCELLED, dr_status_name(DR_ERR_CANCELLED),
+               "the deployment was cancelled before this job started; nothing ran");
+        return;
+    }
     if (job->deadline_ms > 0 && dr_now_ms() > job->deadline_ms) {
-        reject(w, p, DROVER__V1__JOB_STATE__JOB_STATE_TIMED_OUT, "deadline",
+        reject(w, p, DROVER__V1__JOB_STATE__JOB_STATE_TIMED_OUT, dr_status_name(DR_ERR_DEADLINE),
                "the job's deadline passed before a worker could start it; nothing ran");
         return;
     }
@@ -444,12 +455,18 @@ dr_status dr_kafka_worker_start(const dr_kafka_worker_settings *settings, dr_kaf
     w->offsets = dr_offsets_new();
     w->busy_targets = calloc((size_t)w->settings.concurrency, sizeof *w->busy_targets);
     w->threads = calloc((size_t)w->settings.concurrency, sizeof *w->threads);
+    w->cancelled = dr_strmap_new();
     dr_status status = DR_OK;
-    if (!w->offsets || !w->busy_targets || !w->threads) {
+    if (!w->offsets || !w->busy_targets || !w->threads || !w->cancelled) {
         status = dr_error_set(err, DR_ERR_NOMEM, "worker");
         goto fail;
     }
     status = dr_kafka_producer_new(&w->settings.kafka, &w->producer, err);
+    if (status != DR_OK)
+        goto fail;
+    /* Every Cancel ever written, before the first job: a restarted worker skips cancelled jobs too. */
+    const dr_topic control[] = {DR_TOPIC_CONTROL};
+    status = dr_kafka_follower_new(&w->settings.kafka, control, 1, 10000, &w->control, err);
     if (status != DR_OK)
         goto fail;
     const dr_topic topics[] = {DR_TOPIC_JOBS};
@@ -474,6 +491,33 @@ fail:
     return status;
 }
 
+/* Read the Cancels written since the last call into the cancelled set. */
+static void take_cancels(dr_kafka_worker *w)
+{
+    rd_kafka_message_t *msg;
+    dr_topic topic;
+    while ((msg = dr_kafka_follower_poll(w->control, 0, &topic))) {
+        Drover__V1__Cancel *cancel = NULL;
+        dr_error err = {0};
+        if (msg->payload && dr_cancel_decode(msg->payload, msg->len, &cancel, &err) == DR_OK &&
+            cancel->deployment_id && cancel->deployment_id[0]) {
+            pthread_mutex_lock(&w->lock);
+            int known = dr_strmap_get(w->cancelled, cancel->deployment_id) != NULL;
+            if (!known && dr_strmap_put(w->cancelled, cancel->deployment_id, w) != 0)
+                err.status = DR_ERR_NOMEM;
+            pthread_mutex_unlock(&w->lock);
+            if (!known && err.status == DR_OK)
+                dr_log(DR_LOG_INFO, "worker.cancel_seen", "deployment=%s", cancel->deployment_id);
+        }
+        if (err.status != DR_OK)
+            dr_log(DR_LOG_WARN, "worker.control_skipped", "partition=%d offset=%lld msg=\"%s\"", (int)msg->partition,
+                   (long long)msg->offset, err.detail[0] ? err.detail : dr_status_message(err.status));
+        if (cancel)
+            drover__v1__cancel__free_unpacked(cancel, NULL);
+        rd_kafka_message_destroy(msg);
+    }
+}
+
 static long long monotonic_ms(void)
 {
     struct timespec ts;
@@ -488,6 +532,7 @@ dr_status dr_kafka_worker_run(dr_kafka_worker *w, volatile sig_atomic_t *stop, d
            w->settings.group, w->settings.concurrency, w->settings.targets_root);
     long long last_commit = 0;
     while (!*stop) {
+        take_cancels(w);
         rd_kafka_message_t *msg = dr_kafka_consumer_poll(w->consumer, 100);
         if (msg) {
             take_message(w, msg);
@@ -561,6 +606,8 @@ void dr_kafka_worker_free(dr_kafka_worker *w)
         return;
     dr_kafka_consumer_close(w->consumer);
     dr_kafka_producer_free(w->producer);
+    dr_kafka_follower_free(w->control);
+    dr_strmap_free(w->cancelled);
     while (w->queue_head) {
         pending_job *p = w->queue_head;
         w->queue_head = p->next;

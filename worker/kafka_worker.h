@@ -14,7 +14,9 @@
  * A message that is not a Job logs one line (it names nobody to report
  * to); a Job that cannot be run as it is (newer schema, no target, unsafe
  * target id, no package, ...) ends as REJECTED with the reason.  A job whose
- * deadline passed before it started ends as TIMED_OUT without running.
+ * deadline passed before it started ends as TIMED_OUT without running, and
+ * one of a cancelled deployment (every Cancel on the control topic, read
+ * from its beginning) as CANCELLED without running.
  */
 #ifndef DROVER_KAFKA_WORKER_H
 #define DROVER_KAFKA_WORKER_H

@@ -13,7 +13,8 @@ APPLY_EXTRA=()
 
 cleanup() {
   [ -n "$HTTP_PID" ] && kill "$HTTP_PID" 2>/dev/null && wait "$HTTP_PID" 2>/dev/null
-  rm -rf "$WORK"
+  # DROVER_KEEP_WORK=1 keeps the logs and target trees of a run to look at.
+  if [ -n "${DROVER_KEEP_WORK:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 

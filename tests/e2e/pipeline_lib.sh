@@ -53,6 +53,16 @@ start_aggregator() {
   AGG_URL="http://127.0.0.1:$(http_port_of "$AGG_LOG")"
 }
 
+# start_control_plane [NAME [flags...]]: a drover-producer serve replica with its own log
+# ($WORK/NAME.log, default cp1); sets CP_PID and CP_LOG.
+start_control_plane() {
+  local name=${1:-cp1}; shift || true
+  CP_LOG="$WORK/$name.log"
+  "$PRODUCER" serve --brokers "$BROKERS" --replica-id "$name" --log-level info "$@" >/dev/null 2>"$CP_LOG" &
+  CP_PID=$!
+  PIDS+=($CP_PID)
+}
+
 # start_worker NAME [flags...]: a worker with its own log; sets WORKER_PID.
 start_worker() {
   local name=$1; shift

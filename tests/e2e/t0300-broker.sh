@@ -71,7 +71,7 @@ if command -v kcat >/dev/null 2>&1; then
     grep -qF "topic \"drover.$t\" with 12 partitions" <<<"$META" || fail "kcat -L does not list drover.$t with 12 partitions:
 $META"
   done
-  [ "$(grep -c 'topic "drover\.' <<<"$META")" -eq 9 ] || fail "expected 9 drover.* topics:
+  [ "$(grep -c 'topic "drover\.' <<<"$META")" -eq 10 ] || fail "expected 10 drover.* topics:
 $META"
   pass
 

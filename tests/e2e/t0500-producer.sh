@@ -3,7 +3,8 @@
 # publish/list/set-default keep the registry, target register/list keep the
 # inventory (from flags, CSV and JSON), and deploy publishes exactly one job
 # per selected target (tags OR'ed within a key and AND'ed across keys,
-# accounts, regions, ids, all), refuses unknown targets, versions and empty
+# accounts, regions, ids, all: one PENDING event each, and the control plane
+# releases one Job each), refuses unknown targets, versions and empty
 # selections without publishing anything, says so when a deployment is
 # half-published, and follows rollups to the right exit code.  No worker or
 # aggregator runs here: rollups are published by drover_test_messages.
@@ -14,7 +15,9 @@ MESSAGES="$DROVER_BUILD_DIR/drover_test_messages"
 command -v kcat >/dev/null || fail "kcat is needed (scripts/install-deps.sh installs it)"
 
 BROKER_PID=
+SERVE_PID=
 stop_broker() {
+  if [ -n "$SERVE_PID" ]; then kill -TERM "$SERVE_PID" 2>/dev/null || true; wait "$SERVE_PID" 2>/dev/null || true; fi
   if [ -n "$BROKER_PID" ]; then kill -TERM "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
@@ -157,12 +160,22 @@ expect_fail_with "needs --id, --account" "$PRODUCER" target register --id lonely
 [ "$(list_count)" = 313 ] || fail "a refused registration wrote targets"; pass
 
 # ---- deploy: selections ----
-# deploy_no_wait ARGS...: deploy --no-wait; sets ID and JOBS (the sorted target ids of the deployment's jobs).
+# deploy_no_wait ARGS...: deploy --no-wait; sets ID and JOBS (the sorted target ids of the deployment's
+# jobs, as its PENDING events name them).
 deploy_no_wait() {
   expect_ok "$PRODUCER" deploy --package acme-agent --no-wait "$@"
   ID=$(sed -n 's/^deployment \([^ ]*\) published: .*/\1/p' <<<"$OUT")
   [ -n "$ID" ] || fail "deploy printed no deployment id: $OUT"
-  JOBS=$("$MESSAGES" dump jobs | awk -v id="$ID" 'index($0, " deployment=" id " ") { sub(/^key=/, "", $1); print $1 }' | sort)
+  JOBS=$("$MESSAGES" dump status | awk -v id="$ID" 'index($0, " deployment=" id " ") && / state=PENDING / {
+    for (i = 1; i <= NF; i++) if ($i ~ /^target=/) { sub(/^target=/, "", $i); print $i } }' | sort)
+}
+# released_job ID TARGET: wait (up to 20 s) for the control plane to release the job; sets JOB to its dump line.
+released_job() {
+  for _ in $(seq 1 100); do
+    JOB=$("$MESSAGES" dump jobs | grep " job_id=$1/$2 ") && return 0
+    sleep 0.2
+  done
+  fail "the control plane did not release $1/$2: $(tail -5 "$WORK/serve.log")"
 }
 # expect_jobs WANT: the deployment's jobs are exactly the ids in WANT (one per line), and its PENDING events as many.
 expect_jobs() {
@@ -200,11 +213,13 @@ deploy_no_wait --all
 expect_jobs "$(truth '1')"
 [ "$(wc -l <<<"$JOBS")" = 313 ] || fail "--all published $(wc -l <<<"$JOBS") jobs"; pass
 
-# ---- deploy: what a job carries ----
+# ---- deploy: what a job carries (the control plane releases it) ----
+"$PRODUCER" serve --replica-id cp-t0500 --log-level info >/dev/null 2>"$WORK/serve.log" &
+SERVE_PID=$!
 deploy_no_wait --targets json-2 --version 1.0 --action uninstall --installation-type in-place --arg FOO=bar \
   --arg MODE=fast --deadline-seconds 600 --script-timeout 45 --max-concurrency 10% --max-errors 2 --deployment-id d-carry
 [ "$ID" = d-carry ] || fail "--deployment-id was not used: $ID"; pass
-job=$("$MESSAGES" dump jobs | grep ' deployment=d-carry ')
+released_job d-carry json-2; job=$JOB
 for want in "key=json-2 " " job_id=d-carry/json-2 " " account=444444444444 " " region=ap-south-1 " " platform=rocky " \
   " package=acme-agent " " version=1.0 " " action=uninstall " " type=in-place " " manifest_sha256=$SUM1 " \
   " manifest_url=$WORK/pkg-1.0/manifest.json " " artifacts=file://$WORK/pkg-1.0 " " script_timeout=45 " \
@@ -220,11 +235,12 @@ for want in " max_concurrency=10% " " max_errors=2 " " targets=json-2 " " action
 done
 # No --version: the default (2.0) and its manifest hash.
 deploy_no_wait --targets web-1
-job=$("$MESSAGES" dump jobs | grep " deployment=$ID ")
+released_job "$ID" web-1; job=$JOB
 grep -qF " version=2.0 " <<<"$job" && grep -qF " manifest_sha256=$SUM2 " <<<"$job" || fail "the default version was not deployed: $job"; pass
 
 # ---- deploy: refused requests publish nothing ----
-jobs_before=$(kcat -C -b "$DROVER_BROKERS" -t drover.jobs -e -q -f '%k\n' | wc -l)
+published() { kcat -C -b "$DROVER_BROKERS" -t drover.status -t drover.deployments -e -q -f '%k\n' | wc -l; }
+published_before=$(published)
 expect_fail_with "2 target ids are not in the inventory: nope-1, nope-2" \
   "$PRODUCER" deploy --package acme-agent --targets web-1,nope-2,nope-1 --no-wait
 expect_exit 2
@@ -243,21 +259,21 @@ expect_fail_with "--max-concurrency: '0' is not a count" "$PRODUCER" deploy --pa
 expect_fail_with "--max-errors: '101%' is not a count" "$PRODUCER" deploy --package acme-agent --all --max-errors 101% --no-wait
 expect_fail_with "--deployment-id: 'a/b' has '/'" "$PRODUCER" deploy --package acme-agent --all --deployment-id a/b --no-wait
 expect_fail_with "--action: 'upgrade' is not install or uninstall" "$PRODUCER" deploy --package acme-agent --all --action upgrade --no-wait
-jobs_after=$(kcat -C -b "$DROVER_BROKERS" -t drover.jobs -e -q -f '%k\n' | wc -l)
-[ "$jobs_after" = "$jobs_before" ] || fail "refused deploys published $((jobs_after - jobs_before)) jobs"; pass
+published_after=$(published)
+[ "$published_after" = "$published_before" ] || fail "refused deploys published $((published_after - published_before)) messages"; pass
 
 # ---- deploy: a half-published deployment says so, and re-running finishes it ----
-# A target whose job is over the (lowered) message size limit: its job fails, the other's is acknowledged.
+# A Deployment over the (lowered) message size limit: its PENDING event is acknowledged, it is not.
 long=$(head -c 3000 /dev/zero | tr '\0' a)
-expect_ok "$PRODUCER" target register --id zz-big --account 111111111111 --region eu-west-1 --platform ubuntu \
-  --platform-version 22.04 --arch x86_64 --address "/$long"
-expect_fail_with "deployment d-half half-published: 1 of 2 jobs acknowledged; re-run with --deployment-id d-half to finish" \
-  "$PRODUCER" deploy --package acme-agent --targets web-1,zz-big --deployment-id d-half --no-wait \
+expect_fail_with "deployment d-half not completely published: 1 of 2 messages acknowledged; re-run with --deployment-id d-half to finish" \
+  "$PRODUCER" deploy --package acme-agent --targets web-1 --arg "BIG=$long" --deployment-id d-half --no-wait \
   --kafka-property message.max.bytes=1000
 expect_exit 1
-deploy_no_wait --targets web-1,zz-big --deployment-id d-half
-[ "$("$MESSAGES" dump jobs | grep -c ' deployment=d-half ')" = 3 ] || fail "d-half: want web-1 twice and zz-big once"; pass
-grep -qx "zz-big" <<<"$JOBS" || fail "re-running d-half did not publish zz-big: $JOBS"; pass
+"$MESSAGES" dump deployments | grep -q '^key=d-half ' && fail "the oversized Deployment was written"; pass
+deploy_no_wait --targets web-1 --arg "BIG=$long" --deployment-id d-half
+"$MESSAGES" dump deployments | grep -q '^key=d-half ' || fail "re-running d-half did not write its Deployment"; pass
+released_job d-half web-1
+[ "$("$MESSAGES" dump jobs | grep -c ' job_id=d-half/web-1 ')" = 1 ] || fail "d-half/web-1 released more than once"; pass
 
 # ---- deploy: following rollups ----
 # follow_deploy NAME ARGS...: deploy in the background, output in $WORK/NAME.out, pid in FOLLOW_PID;

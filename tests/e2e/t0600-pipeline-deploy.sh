@@ -16,6 +16,7 @@ make_version flaky 1.0
 start_http
 start_broker
 start_aggregator
+start_control_plane
 start_worker w1 --concurrency 3
 start_worker w2 --concurrency 3
 export DROVER_BROKERS="$BROKERS"
@@ -80,5 +81,15 @@ wait_for_rollup d-trn FAILED 30
 jq -e '.failed_targets[] | select(.reason == "malformed")' <<<"$ROLLUP" >/dev/null || fail "no malformed reason: $ROLLUP"; pass
 # d-all is untouched by the damaged copy of its job.
 [ "$(jq -r '.counts.SUCCESS' <<<"$(get /deployments/d-all)")" = 120 ] || fail "d-all changed"; pass
+
+# Workers serve /healthz and Prometheus /metrics with what they ran.
+for w in w1 w2; do
+  port=$(http_port_of "$WORK/$w.log")
+  [ "$(curl -sS --max-time 5 "http://127.0.0.1:$port/healthz")" = ok ] || fail "$w /healthz"; pass
+  curl -sS --max-time 5 "http://127.0.0.1:$port/metrics" >"$WORK/$w.metrics" || fail "$w /metrics"
+  grep -q '^# TYPE drover_worker_jobs_total counter' "$WORK/$w.metrics" || fail "$w metrics lack jobs_total: $(head -20 "$WORK/$w.metrics")"; pass
+done
+ran=$(cat "$WORK"/w[12].metrics | awk '/^drover_worker_jobs_total\{/ && /state="SUCCESS"/ {s += $2} END {print s + 0}')
+[ "$ran" -ge 120 ] || fail "workers' metrics count $ran successful jobs, want >= 120"; pass
 
 done_testing

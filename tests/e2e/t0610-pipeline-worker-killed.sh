@@ -28,6 +28,7 @@ done
 start_http
 start_broker
 start_aggregator
+start_control_plane
 FAST=(--kafka-property session.timeout.ms=6000 --kafka-property heartbeat.interval.ms=500)
 start_worker w1 --concurrency 4 "${FAST[@]}"; W1=$WORKER_PID
 start_worker w2 --concurrency 4 "${FAST[@]}"
@@ -41,12 +42,12 @@ done
 "$PRODUCER" target register --file "$WORK/targets.csv" >/dev/null
 
 # Two deployments to the same targets at once.
-"$PRODUCER" deploy --package alpha --all --deployment-id d-alpha --no-wait >/dev/null
-"$PRODUCER" deploy --package beta --all --deployment-id d-beta --no-wait >/dev/null
+"$PRODUCER" deploy --package alpha --all --deployment-id d-alpha --max-concurrency 100% --no-wait >/dev/null
+"$PRODUCER" deploy --package beta --all --deployment-id d-beta --max-concurrency 100% --no-wait >/dev/null
 
 # Once w1 has started some jobs, kill it outright.
 for _ in $(seq 1 200); do grep -q 'event=job.start' "$WORK/w1.log" 2>/dev/null && break; sleep 0.05; done
-grep -q 'event=job.start' "$WORK/w1.log" || fail "w1 never started a job"
+grep -q "event=job.start" "$WORK/w1.log" || fail "w1 never started a job: $(tail -5 "$CP_LOG")"
 kill -9 "$W1"
 wait "$W1" 2>/dev/null || true
 

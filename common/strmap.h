@@ -1,14 +1,15 @@
 /*
- * strmap.h - a string-keyed hash map of pointers, the aggregator's index
- * (deployment id -> deployment, job id -> job, location -> counts).
+ * strmap.h - a string-keyed hash map of pointers: the status fold's index
+ * (deployment id -> deployment, job id -> job, location -> counts), and
+ * any other set of ids.
  *
  * Chained buckets, FNV-1a, doubling past a load of 1: lookups stay O(1) at
  * the tens of thousands of jobs a deployment may have.  The map copies
  * keys and owns the copies; values are the caller's (the map never frees
  * them).  Not thread-safe: the caller holds its own lock.
  */
-#ifndef DROVER_AGGREGATOR_STRMAP_H
-#define DROVER_AGGREGATOR_STRMAP_H
+#ifndef DROVER_STRMAP_H
+#define DROVER_STRMAP_H
 
 #include <stddef.h>
 

@@ -23,14 +23,18 @@
  * The producer writes one PENDING event per job before releasing any job,
  * so a deployment's total is known as soon as those are folded.
  *
- * Overall status, from the counts:
+ * Overall status, from the counts and the deployment's max errors (which
+ * its PENDING events carry; none known counts as 0):
  *   PENDING      every job is PENDING (none started);
  *   IN_PROGRESS  some job is PENDING or IN_PROGRESS;
- *   FAILED       all terminal, some FAILED, TIMED_OUT or REJECTED;
- *   CANCELLED    all terminal, none failed, some CANCELLED;
- *   SUCCESS      all terminal and each SUCCESS or SKIPPED.
- * (INCOMPLETE, "errors under the limit", needs the deployment's max-errors,
- * which status events do not carry; the aggregator does not report it.)
+ *   then, all terminal:
+ *   FAILED       more jobs count as errors (dr_job_counts_as_error) than
+ *                max errors allows;
+ *   SUCCESS      each job SUCCESS or SKIPPED;
+ *   CANCELLED    someone cancelled it (jobs CANCELLED with reason
+ *                "cancelled");
+ *   INCOMPLETE   otherwise: errors within the limit, or jobs rejected for
+ *                having no file for their platform.
  *
  * Timings, all from the events' at_ms: started_at is the earliest event
  * applied, updated_at the latest, finished_at the updated_at at which the
@@ -39,8 +43,8 @@
  * Strings handed out (ids, reasons, the structs below) belong to the table
  * and stay valid until the deployment is dropped or the table freed.
  */
-#ifndef DROVER_AGGREGATOR_ROLLUP_H
-#define DROVER_AGGREGATOR_ROLLUP_H
+#ifndef DROVER_ROLLUP_H
+#define DROVER_ROLLUP_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -98,6 +102,8 @@ typedef struct dr_rollup_summary {
     int64_t updated_at_ms;
     int64_t finished_at_ms; /* 0 while not finished */
     int32_t partition;      /* status partition it was read from, -1 unknown */
+    uint64_t errors;        /* jobs counting against max errors */
+    const char *max_errors; /* as given ("2", "10%"); "" when unknown */
 } dr_rollup_summary;
 
 /* What folding one event did. */
@@ -148,6 +154,11 @@ const dr_rollup_location **dr_rollup_locations(const dr_rollup_deployment *deplo
  * sorted by target id then job id; malloc'd array, as above.
  */
 const dr_rollup_job **dr_rollup_failed_jobs(const dr_rollup_deployment *deployment, size_t *count);
+
+/* Every job of the deployment, sorted by target id then job id; malloc'd array, as above. */
+const dr_rollup_job **dr_rollup_jobs(const dr_rollup_deployment *deployment, size_t *count);
+/* One job by id; NULL when unknown. */
+const dr_rollup_job *dr_rollup_find_job(const dr_rollup_deployment *deployment, const char *job_id);
 
 /*
  * The deployment as a Rollup message: counts (states with a non-zero

@@ -18,6 +18,9 @@ struct dr_rollup_deployment {
     int64_t started_at_ms;
     int64_t updated_at_ms;
     int64_t finished_at_ms;
+    char *max_errors;        /* as the PENDING events give it; "" unknown */
+    uint64_t errors;         /* jobs whose state counts against max errors */
+    uint64_t user_cancelled; /* jobs CANCELLED because someone cancelled the deployment */
     dr_strmap *jobs;      /* job id -> dr_rollup_job */
     dr_strmap *locations; /* account US region -> dr_rollup_location */
     int changed;          /* on the table's changed list */
@@ -77,7 +80,7 @@ static int state_is_valid(Drover__V1__JobState state)
     return state >= DROVER__V1__JOB_STATE__JOB_STATE_PENDING && state <= DROVER__V1__JOB_STATE__JOB_STATE_REJECTED;
 }
 
-/* The overall status, from the counts alone (see rollup.h). */
+/* The overall status, from the counts and the error limit (see rollup.h). */
 static Drover__V1__DeploymentStatus status_from_counts(const dr_rollup_deployment *d)
 {
     const uint64_t *c = d->counts;
@@ -87,13 +90,19 @@ static Drover__V1__DeploymentStatus status_from_counts(const dr_rollup_deploymen
         return DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_PENDING;
     if (pending + running > 0)
         return DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_IN_PROGRESS;
-    if (c[DROVER__V1__JOB_STATE__JOB_STATE_FAILED] + c[DROVER__V1__JOB_STATE__JOB_STATE_TIMED_OUT] +
-            c[DROVER__V1__JOB_STATE__JOB_STATE_REJECTED] >
-        0)
+    long long limit = dr_rate_limit(d->max_errors, d->total, 0, 0);
+    if (limit < 0 || d->errors > (uint64_t)limit)
         return DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_FAILED;
-    if (c[DROVER__V1__JOB_STATE__JOB_STATE_CANCELLED] > 0)
+    if (c[DROVER__V1__JOB_STATE__JOB_STATE_SUCCESS] + c[DROVER__V1__JOB_STATE__JOB_STATE_SKIPPED] == d->total)
+        return DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_SUCCESS;
+    if (d->user_cancelled > 0)
         return DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_CANCELLED;
-    return DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_SUCCESS;
+    return DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_INCOMPLETE;
+}
+
+static int is_user_cancel(Drover__V1__JobState state, const char *reason)
+{
+    return state == DROVER__V1__JOB_STATE__JOB_STATE_CANCELLED && strcmp(reason, dr_status_name(DR_ERR_CANCELLED)) == 0;
 }
 
 /*
@@ -162,6 +171,7 @@ static void free_deployment(dr_rollup_deployment *d)
     free(d->id);
     free(d->package);
     free(d->version);
+    free(d->max_errors);
     free(d);
 }
 
@@ -216,9 +226,10 @@ static dr_rollup_deployment *new_deployment(const char *id, int32_t partition)
     d->id = strdup(id);
     d->package = strdup("");
     d->version = strdup("");
+    d->max_errors = strdup("");
     d->jobs = dr_strmap_new();
     d->locations = dr_strmap_new();
-    if (!d->id || !d->package || !d->version || !d->jobs || !d->locations) {
+    if (!d->id || !d->package || !d->version || !d->max_errors || !d->jobs || !d->locations) {
         free_deployment(d);
         return NULL;
     }
@@ -310,6 +321,13 @@ static void update_deployment(dr_rollup_deployment *d, const Drover__V1__StatusE
             d->version = copy;
         }
     }
+    if (!d->max_errors[0] && e->max_errors && e->max_errors[0]) {
+        char *copy = dup_cut(e->max_errors, 16);
+        if (copy) {
+            free(d->max_errors);
+            d->max_errors = copy;
+        }
+    }
     if (d->partition < 0)
         d->partition = partition;
     if (e->at_ms > 0 && (d->started_at_ms == 0 || e->at_ms < d->started_at_ms))
@@ -392,8 +410,12 @@ dr_status dr_rollup_fold(dr_rollup_table *t, const Drover__V1__StatusEvent *e, i
                                (!dr_job_state_is_terminal(job->state) || e->attempt > job->attempt);
         d->counts[job->state]--;
         ((dr_rollup_location *)job->location)->counts[job->state]--;
+        d->errors -= (uint64_t)dr_job_counts_as_error(job->state, job->reason);
+        d->user_cancelled -= (uint64_t)is_user_cancel(job->state, job->reason);
     }
     d->counts[state]++;
+    d->errors += (uint64_t)dr_job_counts_as_error(state, reason);
+    d->user_cancelled += (uint64_t)is_user_cancel(state, reason);
     loc->counts[state]++;
     free(job->reason);
     free(job->message);
@@ -446,6 +468,8 @@ void dr_rollup_summarize(const dr_rollup_deployment *d, dr_rollup_summary *out)
     out->updated_at_ms = d->updated_at_ms;
     out->finished_at_ms = d->finished_at_ms;
     out->partition = d->partition;
+    out->errors = d->errors;
+    out->max_errors = d->max_errors;
 }
 
 /* Collecting a map's values into an array. */
@@ -520,6 +544,16 @@ static int compare_jobs(const void *a, const void *b)
 const dr_rollup_job **dr_rollup_failed_jobs(const dr_rollup_deployment *d, size_t *count)
 {
     return (const dr_rollup_job **)collect(d->jobs, job_is_failed, compare_jobs, count);
+}
+
+const dr_rollup_job **dr_rollup_jobs(const dr_rollup_deployment *d, size_t *count)
+{
+    return (const dr_rollup_job **)collect(d->jobs, NULL, compare_jobs, count);
+}
+
+const dr_rollup_job *dr_rollup_find_job(const dr_rollup_deployment *d, const char *job_id)
+{
+    return dr_strmap_get(d->jobs, job_id);
 }
 
 /* ---- the Rollup message ---- */

@@ -22,6 +22,7 @@ enum {
     D_SUCCESS = DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_SUCCESS,
     D_FAILED = DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_FAILED,
     D_CANCELLED = DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_CANCELLED,
+    D_INCOMPLETE = DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_INCOMPLETE,
 };
 
 /* One event: target "tN" of deployment dep in (account, region). */
@@ -36,6 +37,7 @@ typedef struct event_spec {
     int64_t at_ms;
     const char *reason;
     const char *message;
+    const char *max_errors;
 } event_spec;
 
 static dr_rollup_fold_result fold_spec(dr_rollup_table *t, event_spec s)
@@ -57,6 +59,7 @@ static dr_rollup_fold_result fold_spec(dr_rollup_table *t, event_spec s)
     e.at_ms = s.at_ms;
     e.reason = (char *)(s.reason ? s.reason : "");
     e.message = (char *)(s.message ? s.message : "");
+    e.max_errors = (char *)(s.max_errors ? s.max_errors : "");
     dr_rollup_fold_result r;
     dr_error err = {0};
     dr_status status = dr_rollup_fold(t, &e, 3, &r, &err);
@@ -214,12 +217,12 @@ static void locations_are_counted_apart(void)
     for (int i = 0; i < 9; i++) {
         char target[8];
         snprintf(target, sizeof target, "t%d", i);
-        FOLD(t, "d1", target, accounts[i % 3], regions[i % 3], PENDING, 1, 0, 100, NULL, NULL);
+        FOLD(t, "d1", target, accounts[i % 3], regions[i % 3], PENDING, 1, 0, 100, NULL, NULL, NULL);
     }
-    FOLD(t, "d1", "t0", accounts[0], regions[0], SUCCESS, 1, 100, 200, NULL, NULL);
-    FOLD(t, "d1", "t1", accounts[1], regions[1], FAILED, 1, 100, 200, "checksum", "sha256 mismatch");
-    FOLD(t, "d1", "t4", accounts[1], regions[1], IN_PROGRESS, 1, 100, 200, NULL, NULL);
-    FOLD(t, "d1", "t4", accounts[1], regions[1], IN_PROGRESS, 1, 100, 210, NULL, NULL); /* same state again */
+    FOLD(t, "d1", "t0", accounts[0], regions[0], SUCCESS, 1, 100, 200, NULL, NULL, NULL);
+    FOLD(t, "d1", "t1", accounts[1], regions[1], FAILED, 1, 100, 200, "checksum", "sha256 mismatch", NULL);
+    FOLD(t, "d1", "t4", accounts[1], regions[1], IN_PROGRESS, 1, 100, 200, NULL, NULL, NULL);
+    FOLD(t, "d1", "t4", accounts[1], regions[1], IN_PROGRESS, 1, 100, 210, NULL, NULL, NULL); /* same state again */
 
     size_t n = 0;
     const dr_rollup_location **locs = dr_rollup_locations(dr_rollup_find(t, "d1"), &n);
@@ -240,7 +243,7 @@ static void locations_are_counted_apart(void)
     free(locs);
 
     /* A job that reports another location moves there, still counted once. */
-    FOLD(t, "d1", "t2", "333", "ap-south-1", SUCCESS, 1, 100, 300, NULL, NULL);
+    FOLD(t, "d1", "t2", "333", "ap-south-1", SUCCESS, 1, 100, 300, NULL, NULL, NULL);
     locs = dr_rollup_locations(dr_rollup_find(t, "d1"), &n);
     CHECK_INT(4, n);
     if (locs && n == 4) {
@@ -258,8 +261,8 @@ static void locations_are_counted_apart(void)
     char account[400];
     memset(account, 'a', sizeof account - 1);
     account[sizeof account - 1] = '\0';
-    FOLD(t, "d1", "t9", account, "r", PENDING, 1, 0, 100, NULL, NULL);
-    FOLD(t, "d1", "t9", account, "r", SUCCESS, 1, 100, 200, NULL, NULL);
+    FOLD(t, "d1", "t9", account, "r", PENDING, 1, 0, 100, NULL, NULL, NULL);
+    FOLD(t, "d1", "t9", account, "r", SUCCESS, 1, 100, 200, NULL, NULL, NULL);
     locs = dr_rollup_locations(dr_rollup_find(t, "d1"), &n);
     CHECK_INT(5, n);
     if (locs && n == 5) {
@@ -308,11 +311,11 @@ static void the_status_follows_the_counts(void)
     }
     free(failed);
 
-    /* Only cancellations: CANCELLED. SKIPPED counts as success. */
+    /* Cancelled by someone: CANCELLED. SKIPPED counts as success. */
     FOLD(t, "c", "t0", .state = PENDING, .at_ms = 10);
     FOLD(t, "c", "t1", .state = PENDING, .at_ms = 10);
     FOLD(t, "c", "t0", .state = SKIPPED, .at_ms = 20);
-    FOLD(t, "c", "t1", .state = CANCELLED, .at_ms = 30);
+    FOLD(t, "c", "t1", .state = CANCELLED, .at_ms = 30, .reason = "cancelled");
     CHECK_INT(D_CANCELLED, summary_of(t, "c").status);
     FOLD(t, "s", "t0", .state = SKIPPED, .at_ms = 20);
     FOLD(t, "s", "t1", .state = SUCCESS, .at_ms = 20);
@@ -320,13 +323,42 @@ static void the_status_follows_the_counts(void)
     FOLD(t, "x", "t0", .state = FAILED, .at_ms = 20);
     CHECK_INT(D_FAILED, summary_of(t, "x").status);
 
+    /* Max errors: errors within the limit end INCOMPLETE, past it FAILED; a
+       rejection for "no file for this platform" is not an error. */
+    FOLD(t, "m", "t0", .state = PENDING, .at_ms = 10, .max_errors = "1");
+    FOLD(t, "m", "t1", .state = PENDING, .at_ms = 10, .max_errors = "1");
+    FOLD(t, "m", "t2", .state = PENDING, .at_ms = 10, .max_errors = "1");
+    FOLD(t, "m", "t0", .state = FAILED, .at_ms = 20, .reason = "script-failed");
+    FOLD(t, "m", "t1", .state = REJECTED, .at_ms = 20, .reason = "no-platform-match");
+    FOLD(t, "m", "t2", .state = SUCCESS, .at_ms = 20);
+    s = summary_of(t, "m");
+    CHECK_INT(D_INCOMPLETE, s.status);
+    CHECK_INT(1, s.errors);
+    CHECK_STR("1", s.max_errors);
+    FOLD(t, "m", "t1", .state = REJECTED, .attempt = 2, .at_ms = 30, .reason = "signature");
+    s = summary_of(t, "m");
+    CHECK_INT(D_FAILED, s.status);
+    CHECK_INT(2, s.errors);
+    /* 50% of 3 is 2 (rounded up): two errors stay within it. */
+    FOLD(t, "p", "t0", .state = PENDING, .at_ms = 10, .max_errors = "50%");
+    FOLD(t, "p", "t1", .state = PENDING, .at_ms = 10, .max_errors = "50%");
+    FOLD(t, "p", "t2", .state = PENDING, .at_ms = 10, .max_errors = "50%");
+    FOLD(t, "p", "t0", .state = FAILED, .at_ms = 20);
+    FOLD(t, "p", "t1", .state = TIMED_OUT, .at_ms = 20);
+    FOLD(t, "p", "t2", .state = CANCELLED, .at_ms = 20, .reason = "max-errors");
+    CHECK_INT(D_INCOMPLETE, summary_of(t, "p").status);
+    /* Cancelled by someone but past the error limit: FAILED wins. */
+    FOLD(t, "q", "t0", .state = FAILED, .at_ms = 20);
+    FOLD(t, "q", "t1", .state = CANCELLED, .at_ms = 20, .reason = "cancelled");
+    CHECK_INT(D_FAILED, summary_of(t, "q").status);
+
     /* The list is newest first. */
     FOLD(t, "new", "t0", .state = PENDING, .at_ms = 999);
     size_t count = 0;
     const dr_rollup_deployment **all = dr_rollup_table_list(t, &count);
-    CHECK_INT(5, count);
-    CHECK_INT(5, dr_rollup_table_count(t));
-    if (all && count == 5) {
+    CHECK_INT(8, count);
+    CHECK_INT(8, dr_rollup_table_count(t));
+    if (all && count == 8) {
         dr_rollup_summary first;
         dr_rollup_summarize(all[0], &first);
         CHECK_STR("new", first.deployment_id);
@@ -366,16 +398,16 @@ static void folding_the_stream_again_is_exact(void)
 {
     dr_rollup_table *t = dr_rollup_table_new();
     event_spec stream[] = {
-        {"d", "a", "1", "r", PENDING, 1, 0, 10, NULL, NULL},
-        {"d", "b", "1", "r", PENDING, 1, 0, 10, NULL, NULL},
-        {"d", "c", "2", "r", PENDING, 1, 0, 10, NULL, NULL},
-        {"d", "a", "1", "r", IN_PROGRESS, 1, 20, 20, NULL, NULL},
-        {"d", "a", "1", "r", SUCCESS, 1, 20, 30, NULL, NULL},
-        {"d", "b", "1", "r", IN_PROGRESS, 1, 20, 20, NULL, NULL},
-        {"d", "a", "1", "r", IN_PROGRESS, 1, 40, 40, NULL, NULL},
-        {"d", "b", "1", "r", FAILED, 1, 20, 50, "script-failed", "install.sh exited 3"},
-        {"d", "c", "2", "r", IN_PROGRESS, 1, 60, 60, NULL, NULL},
-        {"d", "a", "1", "r", SUCCESS, 1, 40, 70, NULL, NULL},
+        {"d", "a", "1", "r", PENDING, 1, 0, 10, NULL, NULL, NULL},
+        {"d", "b", "1", "r", PENDING, 1, 0, 10, NULL, NULL, NULL},
+        {"d", "c", "2", "r", PENDING, 1, 0, 10, NULL, NULL, NULL},
+        {"d", "a", "1", "r", IN_PROGRESS, 1, 20, 20, NULL, NULL, NULL},
+        {"d", "a", "1", "r", SUCCESS, 1, 20, 30, NULL, NULL, NULL},
+        {"d", "b", "1", "r", IN_PROGRESS, 1, 20, 20, NULL, NULL, NULL},
+        {"d", "a", "1", "r", IN_PROGRESS, 1, 40, 40, NULL, NULL, NULL},
+        {"d", "b", "1", "r", FAILED, 1, 20, 50, "script-failed", "install.sh exited 3", NULL},
+        {"d", "c", "2", "r", IN_PROGRESS, 1, 60, 60, NULL, NULL, NULL},
+        {"d", "a", "1", "r", SUCCESS, 1, 40, 70, NULL, NULL, NULL},
     };
     size_t n = sizeof stream / sizeof stream[0];
     for (size_t i = 0; i < n; i++)
@@ -407,19 +439,19 @@ static int count_state(Drover__V1__StateCount **counts, size_t n, int state)
 static void the_rollup_message_carries_everything(void)
 {
     dr_rollup_table *t = dr_rollup_table_new();
-    FOLD(t, "d9", "t0", "111", "eu", PENDING, 1, 0, 100, NULL, NULL);
-    FOLD(t, "d9", "t1", "111", "eu", PENDING, 1, 0, 100, NULL, NULL);
-    FOLD(t, "d9", "t2", "222", "us", PENDING, 1, 0, 100, NULL, NULL);
-    FOLD(t, "d9", "t3", "222", "us", PENDING, 1, 0, 100, NULL, NULL);
-    FOLD(t, "d9", "t0", "111", "eu", SUCCESS, 1, 100, 200, NULL, NULL);
+    FOLD(t, "d9", "t0", "111", "eu", PENDING, 1, 0, 100, NULL, NULL, NULL);
+    FOLD(t, "d9", "t1", "111", "eu", PENDING, 1, 0, 100, NULL, NULL, NULL);
+    FOLD(t, "d9", "t2", "222", "us", PENDING, 1, 0, 100, NULL, NULL, NULL);
+    FOLD(t, "d9", "t3", "222", "us", PENDING, 1, 0, 100, NULL, NULL, NULL);
+    FOLD(t, "d9", "t0", "111", "eu", SUCCESS, 1, 100, 200, NULL, NULL, NULL);
     /* A long message with a multi-byte character across the cut. */
     char long_message[600];
     memset(long_message, 'x', sizeof long_message - 1);
     long_message[sizeof long_message - 1] = '\0';
     memcpy(long_message + DR_ROLLUP_FAILED_MESSAGE_MAX - 1, "\xc3\xa9", 2);
-    FOLD(t, "d9", "t1", "111", "eu", FAILED, 1, 100, 300, "checksum", long_message);
-    FOLD(t, "d9", "t2", "222", "us", FAILED, 1, 100, 310, "script-failed", "install.sh exited 1");
-    FOLD(t, "d9", "t3", "222", "us", REJECTED, 1, 0, 320, "no-platform-match", "no file for plan9");
+    FOLD(t, "d9", "t1", "111", "eu", FAILED, 1, 100, 300, "checksum", long_message, NULL);
+    FOLD(t, "d9", "t2", "222", "us", FAILED, 1, 100, 310, "script-failed", "install.sh exited 1", NULL);
+    FOLD(t, "d9", "t3", "222", "us", REJECTED, 1, 0, 320, "no-platform-match", "no file for plan9", NULL);
 
     Drover__V1__Rollup *r = dr_rollup_build(dr_rollup_find(t, "d9"), 2);
     CHECK(r != NULL);

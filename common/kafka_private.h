@@ -1,0 +1,46 @@
+/*
+ * kafka_private.h - what kafka.c and kafka_read.c share: building a
+ * librdkafka handle with Drover's settings and callbacks, and the clock.
+ * Not for use outside common/kafka*.c.
+ */
+#ifndef DROVER_KAFKA_PRIVATE_H
+#define DROVER_KAFKA_PRIVATE_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "kafka.h"
+
+/* Kafka's own limit is 249 characters; the rest is room for the NUL. */
+#define TOPIC_NAME_MAX 256
+
+typedef struct kafka_property {
+    const char *name;
+    const char *value;
+} kafka_property;
+
+#define PROPERTY_COUNT(table) (sizeof(table) / sizeof((table)[0]))
+
+/*
+ * A configuration with the brokers, the client id and the callbacks.
+ * defaults come before the user's kafka-property items (which may change
+ * them); fixed come after, because Drover's guarantees rest on them.
+ */
+dr_status dr_kafka_new_conf(const dr_kafka_options *opt, void *opaque, const kafka_property *defaults,
+                            size_t default_count, const kafka_property *fixed, size_t fixed_count,
+                            rd_kafka_conf_t **out, dr_error *err);
+/* rd_kafka_new; it owns conf only when it succeeds (conf is destroyed either way). */
+dr_status dr_kafka_new_handle(rd_kafka_type_t type, rd_kafka_conf_t *conf, rd_kafka_t **out, dr_error *err);
+/* origin says where the property came from, so the error points at what to fix. */
+dr_status dr_kafka_set_property(rd_kafka_conf_t *conf, const char *origin, const char *name, const char *value,
+                                dr_error *err);
+/* An error event from a consumer queue, logged (data loss loudly); partition EOF is silent. */
+void dr_kafka_report_consumer_error(const rd_kafka_message_t *msg);
+
+/* CLOCK_MONOTONIC in milliseconds; milliseconds left before deadline, never negative. */
+int64_t dr_kafka_now_ms(void);
+int dr_kafka_remaining_ms(int64_t deadline);
+
+#endif

@@ -1,0 +1,162 @@
+/*
+ * drover-producer serve: the control plane daemon (serve.h).
+ * drover-producer cancel ID: stop a deployment.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "log.h"
+#include "messages.h"
+#include "serve.h"
+#include "table.h"
+
+static const dr_setting serve_settings[] = {
+    DR_COMMON_SETTINGS,
+    DR_PRODUCER_KAFKA_SETTINGS,
+    {"group", DR_SETTING_STRING, "drover-control-plane",
+     "consumer group the control-plane replicas share the deployments topic in"},
+    {"replica-id", DR_SETTING_STRING, NULL, "this replica's name in what it writes (default: HOSTNAME-PID)"},
+    {"exit-after-releases", DR_SETTING_INT, "0",
+     "testing only: exit abruptly (status 70) once the Nth release is on record, before its jobs are written"},
+};
+
+static const char serve_usage[] =
+    "usage: drover-producer serve --brokers HOST:PORT [--group NAME] [--replica-id ID]\n"
+    "\n"
+    "The control plane: takes the deployments that `deploy` writes and releases their jobs to the\n"
+    "workers under their rate controls (--max-concurrency jobs released and unfinished at once; no more\n"
+    "released once errors pass --max-errors, the rest ending CANCELLED), and stops cancelled ones.\n"
+    "Run several replicas for availability: they share the deployments as one consumer group, and one\n"
+    "that takes over a half-done rollout (after a crash too) continues it without releasing a job twice.\n"
+    "SIGTERM or SIGINT: finish the current step, hand the deployments over, exit 0.";
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    int exit_code = DR_EXIT_OK;
+    dr_error err = {0};
+    dr_config *cfg = dr_producer_load_settings(serve_settings, sizeof serve_settings / sizeof serve_settings[0], argc,
+                                               argv, serve_usage, &exit_code);
+    if (!cfg)
+        return exit_code;
+    char *const *positional;
+    char replica[300];
+    dr_serve_settings settings = {0};
+    if (dr_config_positional(cfg, &positional) != 0) {
+        dr_error_set(&err, DR_ERR_USAGE, "serve takes no arguments (see --help)");
+        goto fail;
+    }
+    if (dr_producer_kafka_options(cfg, &settings.kafka, &settings.timeout_ms, &err) != DR_OK)
+        goto fail;
+    settings.group = dr_config_string(cfg, "group");
+    settings.replica_id = dr_config_string(cfg, "replica-id");
+    settings.exit_after_releases = (long)dr_config_int(cfg, "exit-after-releases");
+    if (!settings.replica_id || !settings.replica_id[0]) {
+        char host[256] = "localhost";
+        gethostname(host, sizeof host - 1);
+        snprintf(replica, sizeof replica, "%s-%ld", host, (long)getpid());
+        settings.replica_id = replica;
+    }
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    if (dr_serve_run(&settings, &stop_requested, &err) != DR_OK)
+        goto fail;
+    goto cleanup;
+fail:
+    exit_code = dr_producer_fail(&err);
+cleanup:
+    dr_config_free(cfg);
+    return exit_code;
+}
+
+/* ---- cancel ---- */
+
+static const dr_setting cancel_settings[] = {
+    DR_COMMON_SETTINGS,
+    DR_PRODUCER_KAFKA_SETTINGS,
+    {"reason", DR_SETTING_STRING, "", "why, for the record"},
+};
+
+static const char cancel_usage[] =
+    "usage: drover-producer cancel ID [--reason TEXT]\n"
+    "\n"
+    "Cancels deployment ID: the control plane releases no more of its jobs and ends the unreleased ones\n"
+    "CANCELLED; workers skip its jobs they have not started (CANCELLED); jobs already running finish.\n"
+    "Exit status: 0 once the cancel is written; 2 when no deployment has that id.";
+
+dr_status dr_producer_cancel(const dr_config *cfg, const char *deployment_id, const char *reason, dr_error *err)
+{
+    dr_kafka_options kafka;
+    int timeout_ms;
+    dr_table deployments = {0};
+    uint8_t *bytes = NULL;
+    dr_status status = dr_producer_kafka_options(cfg, &kafka, &timeout_ms, err);
+    if (status != DR_OK)
+        goto cleanup;
+    if ((status = dr_table_read(&kafka, DR_TOPIC_DEPLOYMENTS, timeout_ms, &deployments, err)) != DR_OK)
+        goto cleanup;
+    if (!dr_table_get(&deployments, deployment_id)) {
+        status = dr_error_set(err, DR_ERR_USAGE, "no deployment has the id '%.128s'", deployment_id);
+        goto cleanup;
+    }
+    char who[300] = "";
+    const char *user = getenv("USER");
+    gethostname(who, 255);
+    if (user && strlen(user) < 40) {
+        size_t used = strlen(who);
+        snprintf(who + used, sizeof who - used, "%s%s", used ? "/" : "", user);
+    }
+    Drover__V1__Cancel cancel = DROVER__V1__CANCEL__INIT;
+    cancel.schema_version = DR_SCHEMA_VERSION;
+    cancel.deployment_id = (char *)deployment_id;
+    cancel.reason = (char *)(reason ? reason : "");
+    cancel.requested_by = who;
+    cancel.at_ms = dr_now_ms();
+    size_t len;
+    if (!(bytes = dr_message_encode(&cancel.base, &len))) {
+        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory encoding the cancel");
+        goto cleanup;
+    }
+    status = dr_table_put(&kafka, DR_TOPIC_CONTROL, deployment_id, bytes, len, timeout_ms, err);
+cleanup:
+    free(bytes);
+    dr_table_free(&deployments);
+    return status;
+}
+
+int cmd_cancel(int argc, char **argv)
+{
+    int exit_code = DR_EXIT_OK;
+    dr_error err = {0};
+    dr_config *cfg = dr_producer_load_settings(cancel_settings, sizeof cancel_settings / sizeof cancel_settings[0],
+                                               argc, argv, cancel_usage, &exit_code);
+    if (!cfg)
+        return exit_code;
+    char *const *positional;
+    if (dr_config_positional(cfg, &positional) != 1) {
+        dr_error_set(&err, DR_ERR_USAGE, "cancel needs the deployment's ID (see --help)");
+        goto fail;
+    }
+    if (dr_producer_cancel(cfg, positional[0], dr_config_string(cfg, "reason"), &err) != DR_OK)
+        goto fail;
+    printf("deployment %s cancelled: no more of its jobs will start; jobs already running finish\n", positional[0]);
+    goto cleanup;
+fail:
+    exit_code = dr_producer_fail(&err);
+cleanup:
+    dr_config_free(cfg);
+    return exit_code;
+}

@@ -1,0 +1,644 @@
+#include "serve.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "deploy.h"
+#include "log.h"
+#include "messages.h"
+#include "packages.h"
+#include "publish.h"
+#include "rollout.h"
+#include "rollup.h"
+#include "strmap.h"
+#include "table.h"
+#include "targets.h"
+
+/* Messages taken from the followed topics per turn of the loop, so owned deployments move between them. */
+#define FOLLOW_BATCH 5000
+/* How long one turn waits for a followed message when there is nothing to do. */
+#define IDLE_POLL_MS 20
+
+/* A deployment this replica owns. */
+typedef struct owned_deployment {
+    dr_rollout *rollout; /* borrowed from serve.rollouts */
+    int32_t partition;   /* of the deployments topic */
+    int adopted;         /* in-doubt jobs resolved after the sync point */
+    int in_doubt;        /* the last release's Jobs may not all be written */
+} owned_deployment;
+
+typedef struct serve {
+    const dr_serve_settings *s;
+    dr_kafka_consumer *deployments;
+    dr_kafka_follower *follower;
+    dr_kafka_producer *producer;
+    dr_rollup_table *fold;
+    dr_strmap *rollouts;  /* deployment id -> dr_rollout: every deployment owned or named by a Release */
+    dr_strmap *owned;     /* deployment id -> owned_deployment */
+    dr_strmap *cancelled; /* deployment id -> marker */
+    int sync_wanted;      /* partitions were assigned since the last sync point */
+    int synced;           /* read up to the last sync point */
+    dr_inventory inventory;
+    dr_table packages;
+    int tables_loaded;
+    long releases_written; /* for the fault injection setting */
+} serve;
+
+/* ---- small helpers ---- */
+
+static dr_rollout *get_rollout(serve *sv, const char *id)
+{
+    dr_rollout *r = dr_strmap_get(sv->rollouts, id);
+    if (r)
+        return r;
+    r = dr_rollout_new(id);
+    if (r && dr_strmap_put(sv->rollouts, id, r) != 0) {
+        dr_rollout_free(r);
+        r = NULL;
+    }
+    if (!r)
+        dr_log(DR_LOG_ERROR, "serve.nomem", "deployment=%s", id);
+    return r;
+}
+
+static void forget_deployment(serve *sv, const char *id)
+{
+    owned_deployment *o = dr_strmap_remove(sv->owned, id);
+    free(o);
+    dr_rollout_free(dr_strmap_remove(sv->rollouts, id));
+}
+
+/* Flush what count queued; DR_ERR_KAFKA unless expected messages were all acknowledged. */
+static dr_status flush_all(serve *sv, const dr_publish_count *count, size_t expected, dr_error *err)
+{
+    dr_status status = dr_publish_flush(sv->producer, count, sv->s->timeout_ms, err);
+    if (status == DR_OK && count->acknowledged != expected)
+        status = dr_error_set(err, DR_ERR_KAFKA, "%zu of %zu messages acknowledged", count->acknowledged, expected);
+    return status;
+}
+
+static dr_status load_tables(serve *sv, dr_error *err)
+{
+    dr_inventory_free(&sv->inventory);
+    dr_table_free(&sv->packages);
+    sv->tables_loaded = 0;
+    dr_status status = dr_inventory_read(&sv->s->kafka, sv->s->timeout_ms, &sv->inventory, err);
+    if (status == DR_OK)
+        status = dr_table_read(&sv->s->kafka, DR_TOPIC_PACKAGES, sv->s->timeout_ms, &sv->packages, err);
+    sv->tables_loaded = status == DR_OK;
+    return status;
+}
+
+/* A status event the control plane writes for a job it ends itself (never released, or not releasable). */
+static dr_status produce_job_end(serve *sv, const dr_rollout *r, const dr_rollup_job *job, Drover__V1__JobState state,
+                                 dr_status reason, const char *message, dr_publish_count *count, dr_error *err)
+{
+    const Drover__V1__Deployment *d = dr_rollout_deployment(r);
+    Drover__V1__StatusEvent e = DROVER__V1__STATUS_EVENT__INIT;
+    e.schema_version = DR_SCHEMA_VERSION;
+    e.job_id = job->job_id;
+    e.deployment_id = d->deployment_id;
+    e.target_id = job->target_id;
+    e.account = job->location->account;
+    e.region = job->location->region;
+    e.package = d->package;
+    e.version = d->version;
+    e.state = state;
+    e.reason = (char *)dr_status_name(reason);
+    e.message = (char *)message;
+    e.worker_id = (char *)sv->s->replica_id;
+    e.at_ms = dr_now_ms();
+    e.attempt = job->attempt ? job->attempt : 1;
+    return dr_publish_message(sv->producer, DR_TOPIC_STATUS, d->deployment_id, &e.base, count, err);
+}
+
+/* ---- writing jobs ---- */
+
+/*
+ * Write the Job of each target (or, for one that cannot be built, a
+ * terminal status saying why), then flush.  DR_ERR_KAFKA when not all were
+ * acknowledged: they are then in doubt.
+ */
+static dr_status write_jobs(serve *sv, dr_rollout *r, const dr_rollup_job *const *jobs, size_t n, dr_error *err)
+{
+    const Drover__V1__Deployment *d = dr_rollout_deployment(r);
+    Drover__V1__PackageVersions *package = NULL;
+    const Drover__V1__PackageVersion *version = NULL;
+    dr_publish_count count = {0};
+    dr_status status = DR_OK;
+    char job_id[512], message[512];
+    int reloaded = 0;
+    int64_t now = dr_now_ms();
+
+    if (!sv->tables_loaded && (status = load_tables(sv, err)) != DR_OK)
+        goto cleanup;
+    for (size_t i = 0; i < n && status == DR_OK; i++) {
+        const Drover__V1__Target *target = dr_inventory_find(&sv->inventory, jobs[i]->target_id);
+        if ((!target || !version) && !reloaded) {
+            /* Registered or published after the tables were read: read them again, once per batch. */
+            reloaded = 1;
+            if ((status = load_tables(sv, err)) != DR_OK)
+                goto cleanup;
+            target = dr_inventory_find(&sv->inventory, jobs[i]->target_id);
+        }
+        if (!version) {
+            if (package)
+                drover__v1__package_versions__free_unpacked(package, NULL);
+            package = NULL;
+            dr_error lookup_err = {0};
+            if (dr_package_lookup(&sv->packages, d->package, &package, &lookup_err) == DR_OK && package)
+                version = dr_package_find_version(package, d->version);
+        }
+        if (!target || !version) {
+            snprintf(message, sizeof message, !target ? "target %s is not in the inventory; nothing ran"
+                                                      : "package %s has no published version %s; nothing ran",
+                     !target ? jobs[i]->target_id : d->package, d->version);
+            status = produce_job_end(sv, r, jobs[i], DROVER__V1__JOB_STATE__JOB_STATE_REJECTED,
+                                     !target ? DR_ERR_UNKNOWN_TARGET : DR_ERR_VERSION_MISMATCH, message, &count, err);
+            continue;
+        }
+        Drover__V1__Job job;
+        dr_job_fill(&job, d, version, (Drover__V1__Target *)target, job_id, sizeof job_id, now);
+        status = dr_publish_message(sv->producer, DR_TOPIC_JOBS, target->target_id, &job.base, &count, err);
+    }
+    if (status == DR_OK)
+        status = flush_all(sv, &count, n, err);
+cleanup:
+    if (package)
+        drover__v1__package_versions__free_unpacked(package, NULL);
+    return status;
+}
+
+/* ---- one deployment's turn ---- */
+
+static void release(serve *sv, owned_deployment *o, const dr_rollup_deployment *fold, size_t want)
+{
+    dr_rollout *r = o->rollout;
+    const dr_rollup_job **jobs = calloc(want ? want : 1, sizeof *jobs);
+    char **ids = calloc(want ? want : 1, sizeof *ids);
+    int64_t *floors = NULL;
+    size_t floor_count = 0;
+    dr_error err = {0};
+    dr_status status = DR_OK;
+    if (!jobs || !ids) {
+        status = dr_error_set(&err, DR_ERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    size_t n = dr_rollout_next_targets(r, fold, jobs, want);
+    if (n == 0)
+        goto cleanup;
+    for (size_t i = 0; i < n; i++)
+        ids[i] = jobs[i]->target_id;
+    status = dr_kafka_high_watermarks(&sv->s->kafka, dr_kafka_producer_handle(sv->producer), DR_TOPIC_JOBS,
+                                      sv->s->timeout_ms, &floors, &floor_count, &err);
+    if (status != DR_OK)
+        goto cleanup;
+
+    Drover__V1__Release rel = DROVER__V1__RELEASE__INIT;
+    rel.schema_version = DR_SCHEMA_VERSION;
+    rel.deployment_id = (char *)dr_rollout_id(r);
+    rel.n_target_ids = n;
+    rel.target_ids = ids;
+    rel.n_jobs_floor = floor_count;
+    rel.jobs_floor = floors;
+    rel.replica_id = (char *)sv->s->replica_id;
+    rel.at_ms = dr_now_ms();
+    dr_publish_count count = {0};
+    if ((status = dr_publish_message(sv->producer, DR_TOPIC_RELEASES, rel.deployment_id, &rel.base, &count, &err)) != DR_OK ||
+        (status = flush_all(sv, &count, 1, &err)) != DR_OK)
+        goto cleanup; /* nothing released: the next turn tries again */
+    if (sv->s->exit_after_releases > 0 && ++sv->releases_written == sv->s->exit_after_releases) {
+        dr_log(DR_LOG_WARN, "serve.fault_exit", "deployment=%s jobs=%zu (exit-after-releases)", rel.deployment_id, n);
+        _exit(70);
+    }
+    if ((status = dr_rollout_record_release(r, &rel, &err)) != DR_OK)
+        goto cleanup;
+    /* From here the jobs are released on record; a failed write leaves them in doubt, resolved next turn. */
+    status = write_jobs(sv, r, jobs, n, &err);
+    o->in_doubt = status != DR_OK;
+    dr_log(status == DR_OK ? DR_LOG_INFO : DR_LOG_WARN, "serve.released", "deployment=%s jobs=%zu first=%s%s%s",
+           rel.deployment_id, n, ids[0], status == DR_OK ? "" : " in_doubt=true error=", status == DR_OK ? "" : err.detail);
+    status = DR_OK;
+cleanup:
+    if (status != DR_OK) {
+        char quoted[700];
+        dr_log(DR_LOG_WARN, "serve.release_failed", "deployment=%s msg=%s", dr_rollout_id(r),
+               dr_log_quote(quoted, sizeof quoted, err.detail));
+    }
+    free(floors);
+    free(ids);
+    free(jobs);
+}
+
+/* End every unreleased job as CANCELLED (reason: the cancel, or the error limit). */
+static void stop(serve *sv, owned_deployment *o, const dr_rollup_deployment *fold, const dr_rollout_plan *plan)
+{
+    dr_rollout *r = o->rollout;
+    const dr_rollup_job **jobs = calloc(plan->count ? plan->count : 1, sizeof *jobs);
+    dr_error err = {0};
+    dr_status status = DR_OK;
+    char message[256];
+    if (!jobs) {
+        status = dr_error_set(&err, DR_ERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    size_t n = dr_rollout_next_targets(r, fold, jobs, plan->count);
+    if (plan->reason == DR_ERR_CANCELLED)
+        snprintf(message, sizeof message, "the deployment was cancelled before this job was released; nothing ran");
+    else
+        snprintf(message, sizeof message,
+                 "the deployment passed its max errors (%lld) before this job was released; nothing ran",
+                 plan->max_errors);
+    dr_publish_count count = {0};
+    for (size_t i = 0; i < n && status == DR_OK; i++)
+        status = produce_job_end(sv, r, jobs[i], DROVER__V1__JOB_STATE__JOB_STATE_CANCELLED, plan->reason, message,
+                                 &count, &err);
+    if (status == DR_OK)
+        status = flush_all(sv, &count, n, &err);
+    if (status == DR_OK) {
+        dr_rollout_mark_stopped(r);
+        dr_log(DR_LOG_INFO, "serve.stopped", "deployment=%s reason=%s cancelled_jobs=%zu", dr_rollout_id(r),
+               dr_status_name(plan->reason), n);
+    }
+cleanup:
+    if (status != DR_OK) {
+        char quoted[700];
+        dr_log(DR_LOG_WARN, "serve.stop_failed", "deployment=%s msg=%s", dr_rollout_id(r),
+               dr_log_quote(quoted, sizeof quoted, err.detail));
+    }
+    free(jobs);
+}
+
+/* What finding the last release's Jobs on the jobs topic collects. */
+typedef struct doubt_scan {
+    const char *deployment_id;
+    dr_strmap *wanted; /* target id -> marker; found ones are removed */
+} doubt_scan;
+
+static int doubt_scan_record(void *ctx, const char *key, size_t key_len, const void *value, size_t value_len,
+                             int64_t timestamp_ms)
+{
+    doubt_scan *scan = ctx;
+    (void)timestamp_ms;
+    char target[256];
+    if (!value || key_len == 0 || key_len >= sizeof target)
+        return 0;
+    memcpy(target, key, key_len);
+    target[key_len] = '\0';
+    if (!dr_strmap_get(scan->wanted, target))
+        return 0;
+    Drover__V1__Job *job = NULL;
+    dr_error err = {0};
+    if (dr_job_decode(value, value_len, &job, &err) == DR_OK && job->deployment_id &&
+        strcmp(job->deployment_id, scan->deployment_id) == 0)
+        dr_strmap_remove(scan->wanted, target);
+    if (job)
+        drover__v1__job__free_unpacked(job, NULL);
+    return dr_strmap_count(scan->wanted) == 0;
+}
+
+/*
+ * The last Release record's jobs that no worker reported on yet may never
+ * have been written (see serve.h): find them on the jobs topic from the
+ * record's floors, and write those that are not there.
+ */
+static void resolve_in_doubt(serve *sv, owned_deployment *o, const dr_rollup_deployment *fold)
+{
+    dr_rollout *r = o->rollout;
+    char *const *targets;
+    const int64_t *floors;
+    size_t target_count, floor_count;
+    dr_error err = {0};
+    dr_status status = DR_OK;
+    doubt_scan scan = {.deployment_id = dr_rollout_id(r), .wanted = dr_strmap_new()};
+    const dr_rollup_job **missing = NULL;
+    size_t missing_count = 0;
+    char job_id[512];
+    dr_rollout_last_release(r, &targets, &target_count, &floors, &floor_count);
+    if (!scan.wanted || !(missing = calloc(target_count + 1, sizeof *missing))) {
+        status = dr_error_set(&err, DR_ERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < target_count; i++) {
+        snprintf(job_id, sizeof job_id, "%s/%s", dr_rollout_id(r), targets[i]);
+        const dr_rollup_job *job = fold ? dr_rollup_find_job(fold, job_id) : NULL;
+        /* Only a job no one reported on since PENDING can be missing. */
+        if (job && job->state == DROVER__V1__JOB_STATE__JOB_STATE_PENDING && dr_strmap_put(scan.wanted, targets[i], r)) {
+            status = dr_error_set(&err, DR_ERR_NOMEM, "out of memory");
+            goto cleanup;
+        }
+    }
+    size_t candidates = dr_strmap_count(scan.wanted);
+    if (candidates == 0)
+        goto cleanup;
+    status = dr_kafka_read_topic_from(&sv->s->kafka, DR_TOPIC_JOBS, floors, floor_count, doubt_scan_record, &scan,
+                                      sv->s->timeout_ms, &err);
+    if (status != DR_OK)
+        goto cleanup;
+    for (size_t i = 0; i < target_count; i++)
+        if (dr_strmap_get(scan.wanted, targets[i])) {
+            snprintf(job_id, sizeof job_id, "%s/%s", dr_rollout_id(r), targets[i]);
+            missing[missing_count++] = dr_rollup_find_job(fold, job_id);
+        }
+    if (missing_count)
+        status = write_jobs(sv, r, missing, missing_count, &err);
+    dr_log(DR_LOG_INFO, "serve.in_doubt_resolved", "deployment=%s candidates=%zu found=%zu written=%zu%s",
+           dr_rollout_id(r), candidates, candidates - missing_count, status == DR_OK ? missing_count : 0,
+           status == DR_OK ? "" : " (write failed; retried)");
+cleanup:
+    if (status != DR_OK) {
+        char quoted[700];
+        dr_log(DR_LOG_WARN, "serve.in_doubt_failed", "deployment=%s msg=%s", dr_rollout_id(r),
+               dr_log_quote(quoted, sizeof quoted, err.detail));
+    }
+    o->in_doubt = status != DR_OK;
+    if (status == DR_OK)
+        o->adopted = 1;
+    dr_strmap_free(scan.wanted);
+    free(missing);
+}
+
+/* One owned deployment's turn; returns 1 when it is finished and can be forgotten. */
+static int advance(serve *sv, owned_deployment *o)
+{
+    dr_rollout *r = o->rollout;
+    const dr_rollup_deployment *fold = dr_rollup_find(sv->fold, dr_rollout_id(r));
+    if (!o->adopted || o->in_doubt) {
+        resolve_in_doubt(sv, o, fold);
+        if (!o->adopted || o->in_doubt)
+            return 0;
+    }
+    int cancelled = dr_strmap_get(sv->cancelled, dr_rollout_id(r)) != NULL;
+    dr_rollout_plan plan = dr_rollout_decide(r, fold, cancelled);
+    switch (plan.action) {
+    case DR_ROLLOUT_RELEASE:
+        release(sv, o, fold, plan.count);
+        break;
+    case DR_ROLLOUT_STOP:
+        stop(sv, o, fold, &plan);
+        break;
+    case DR_ROLLOUT_DONE:
+        dr_log(DR_LOG_INFO, "serve.finished", "deployment=%s released=%zu", dr_rollout_id(r),
+               dr_rollout_released_count(r));
+        return 1;
+    case DR_ROLLOUT_WAIT:
+    case DR_ROLLOUT_IDLE:
+        break;
+    }
+    return 0;
+}
+
+/* ---- what is read ---- */
+
+static void take_followed(serve *sv, const rd_kafka_message_t *msg, dr_topic topic)
+{
+    dr_error err = {0};
+    if (!msg->payload) /* a tombstone: nothing on these topics means anything by one */
+        return;
+    if (topic == DR_TOPIC_STATUS) {
+        Drover__V1__StatusEvent *e = NULL;
+        dr_rollup_fold_result result;
+        if (dr_status_event_decode(msg->payload, msg->len, &e, &err) == DR_OK)
+            dr_rollup_fold(sv->fold, e, msg->partition, &result, &err);
+        if (e)
+            drover__v1__status_event__free_unpacked(e, NULL);
+    } else if (topic == DR_TOPIC_RELEASES) {
+        Drover__V1__Release *rel = NULL;
+        if (dr_release_decode(msg->payload, msg->len, &rel, &err) == DR_OK && rel->deployment_id &&
+            rel->deployment_id[0]) {
+            dr_rollout *r = get_rollout(sv, rel->deployment_id);
+            if (r)
+                dr_rollout_record_release(r, rel, &err);
+        }
+        if (rel)
+            drover__v1__release__free_unpacked(rel, NULL);
+    } else if (topic == DR_TOPIC_CONTROL) {
+        Drover__V1__Cancel *c = NULL;
+        if (dr_cancel_decode(msg->payload, msg->len, &c, &err) == DR_OK && c->deployment_id && c->deployment_id[0] &&
+            !dr_strmap_get(sv->cancelled, c->deployment_id)) {
+            dr_strmap_put(sv->cancelled, c->deployment_id, sv);
+            dr_log(DR_LOG_INFO, "serve.cancel_seen", "deployment=%s", c->deployment_id);
+        }
+        if (c)
+            drover__v1__cancel__free_unpacked(c, NULL);
+    }
+    if (err.status != DR_OK) {
+        char quoted[700];
+        dr_log(DR_LOG_WARN, "serve.skipped_message", "topic=%s partition=%d offset=%lld msg=%s",
+               dr_topic_suffix(topic), (int)msg->partition, (long long)msg->offset,
+               dr_log_quote(quoted, sizeof quoted, err.detail));
+    }
+}
+
+static void take_deployment(serve *sv, const rd_kafka_message_t *msg)
+{
+    Drover__V1__Deployment *d = NULL;
+    dr_error err = {0};
+    if (!msg->payload || dr_deployment_decode(msg->payload, msg->len, &d, &err) != DR_OK || !d->deployment_id ||
+        !d->deployment_id[0]) {
+        char quoted[700];
+        dr_log(DR_LOG_WARN, "serve.skipped_deployment", "partition=%d offset=%lld msg=%s", (int)msg->partition,
+               (long long)msg->offset, dr_log_quote(quoted, sizeof quoted, d ? "no deployment id" : err.detail));
+        if (d)
+            drover__v1__deployment__free_unpacked(d, NULL);
+        return;
+    }
+    dr_rollout *r = get_rollout(sv, d->deployment_id);
+    owned_deployment *o = dr_strmap_get(sv->owned, d->deployment_id);
+    if (!o && r) {
+        o = calloc(1, sizeof *o);
+        if (o && dr_strmap_put(sv->owned, d->deployment_id, o) != 0) {
+            free(o);
+            o = NULL;
+        }
+    }
+    if (!r || !o) {
+        dr_log(DR_LOG_ERROR, "serve.nomem", "deployment=%s", d->deployment_id);
+        drover__v1__deployment__free_unpacked(d, NULL);
+        return;
+    }
+    o->rollout = r;
+    o->partition = msg->partition;
+    dr_rollout_set_deployment(r, d); /* the same id published again: the later message wins */
+}
+
+typedef struct partition_search {
+    int32_t partition;
+    char key[512]; /* "" when none found */
+} partition_search;
+
+static int find_in_partition(void *ctx, const char *key, void *value)
+{
+    partition_search *search = ctx;
+    if (((owned_deployment *)value)->partition != search->partition)
+        return 0;
+    snprintf(search->key, sizeof search->key, "%s", key);
+    return 1;
+}
+
+static int unadopt_visit(void *ctx, const char *key, void *value)
+{
+    (void)ctx, (void)key;
+    ((owned_deployment *)value)->adopted = 0;
+    return 0;
+}
+
+/* Runs inside dr_kafka_consumer_poll. */
+static void on_rebalance(void *opaque, const rd_kafka_topic_partition_list_t *partitions, int assigned)
+{
+    serve *sv = opaque;
+    if (assigned) {
+        dr_kafka_consumer_rewind(sv->deployments, partitions);
+        sv->sync_wanted = 1;
+        for (int i = 0; i < partitions->cnt; i++)
+            dr_log(DR_LOG_INFO, "serve.partition_assigned", "partition=%d", (int)partitions->elems[i].partition);
+        return;
+    }
+    for (int i = 0; i < partitions->cnt; i++) {
+        int32_t id = partitions->elems[i].partition;
+        size_t dropped = 0;
+        for (;;) { /* a walk must not remove: find one, remove it, walk again */
+            partition_search search = {.partition = id};
+            dr_strmap_each(sv->owned, find_in_partition, &search);
+            if (!search.key[0])
+                break;
+            free(dr_strmap_remove(sv->owned, search.key));
+            dropped++;
+        }
+        dr_log(DR_LOG_INFO, "serve.partition_revoked", "partition=%d deployments_dropped=%zu", (int)id, dropped);
+    }
+}
+
+/* ---- the loop ---- */
+
+static int free_owned_visit(void *ctx, const char *key, void *value)
+{
+    (void)ctx, (void)key;
+    free(value);
+    return 0;
+}
+
+static int free_rollout_visit(void *ctx, const char *key, void *value)
+{
+    (void)ctx, (void)key;
+    dr_rollout_free(value);
+    return 0;
+}
+
+/* Collects the owned deployments that finished during a pass (removed after it). */
+typedef struct pass {
+    serve *sv;
+    char **finished;
+    size_t finished_count;
+    size_t capacity;
+} pass;
+
+static int advance_visit(void *ctx, const char *key, void *value)
+{
+    pass *p = ctx;
+    if (!advance(p->sv, value))
+        return 0;
+    if (p->finished_count == p->capacity) {
+        size_t capacity = p->capacity ? p->capacity * 2 : 16;
+        char **grown = realloc(p->finished, capacity * sizeof *grown);
+        if (!grown)
+            return 0; /* forgotten on a later pass */
+        p->finished = grown;
+        p->capacity = capacity;
+    }
+    if ((p->finished[p->finished_count] = strdup(key)))
+        p->finished_count++;
+    return 0;
+}
+
+static void advance_all(serve *sv)
+{
+    pass p = {.sv = sv};
+    dr_strmap_each(sv->owned, advance_visit, &p);
+    for (size_t i = 0; i < p.finished_count; i++) {
+        forget_deployment(sv, p.finished[i]);
+        free(p.finished[i]);
+    }
+    free(p.finished);
+}
+
+dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t *stop_flag, dr_error *err)
+{
+    static const dr_topic group_topics[] = {DR_TOPIC_DEPLOYMENTS};
+    static const dr_topic followed[] = {DR_TOPIC_STATUS, DR_TOPIC_RELEASES, DR_TOPIC_CONTROL};
+    serve sv = {.s = settings};
+    dr_status status = DR_OK;
+    sv.fold = dr_rollup_table_new();
+    sv.rollouts = dr_strmap_new();
+    sv.owned = dr_strmap_new();
+    sv.cancelled = dr_strmap_new();
+    if (!sv.fold || !sv.rollouts || !sv.owned || !sv.cancelled) {
+        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory starting the control plane");
+        goto cleanup;
+    }
+    if ((status = dr_kafka_producer_new(&settings->kafka, &sv.producer, err)) != DR_OK ||
+        (status = dr_kafka_follower_new(&settings->kafka, followed, sizeof followed / sizeof followed[0],
+                                        settings->timeout_ms, &sv.follower, err)) != DR_OK ||
+        (status = dr_kafka_consumer_new(&settings->kafka, settings->group, group_topics, 1, &sv.deployments, err)) !=
+            DR_OK)
+        goto cleanup;
+    dr_kafka_consumer_on_rebalance(sv.deployments, on_rebalance, &sv);
+    dr_log(DR_LOG_INFO, "serve.started", "replica=%s group=%s", settings->replica_id, settings->group);
+
+    while (!*stop_flag) {
+        /* The followed topics first: what the deployments' decisions rest on. */
+        dr_topic topic;
+        for (int i = 0; i < FOLLOW_BATCH; i++) {
+            rd_kafka_message_t *msg = dr_kafka_follower_poll(sv.follower, i == 0 ? IDLE_POLL_MS : 0, &topic);
+            if (!msg)
+                break;
+            take_followed(&sv, msg, topic);
+            rd_kafka_message_destroy(msg);
+        }
+        rd_kafka_message_t *msg;
+        while ((msg = dr_kafka_consumer_poll(sv.deployments, 0))) {
+            take_deployment(&sv, msg);
+            rd_kafka_message_destroy(msg);
+        }
+        if (sv.sync_wanted) {
+            dr_error sync_err = {0};
+            if (dr_kafka_follower_sync(sv.follower, dr_kafka_producer_handle(sv.producer), settings->timeout_ms, &sync_err) == DR_OK) {
+                sv.sync_wanted = 0;
+                sv.synced = 0;
+                /* Every owned deployment is looked at afresh, in-doubt jobs included. */
+                dr_strmap_each(sv.owned, unadopt_visit, NULL);
+                sv.tables_loaded = 0;
+            } else {
+                dr_log(DR_LOG_WARN, "serve.sync_failed", "msg=\"%s\"", sync_err.detail);
+            }
+        }
+        if (!sv.synced && !sv.sync_wanted && dr_kafka_follower_synced(sv.follower)) {
+            sv.synced = 1;
+            dr_log(DR_LOG_INFO, "serve.synced", "owned=%zu", dr_strmap_count(sv.owned));
+        }
+        if (sv.synced)
+            advance_all(&sv);
+    }
+    dr_log(DR_LOG_INFO, "serve.stopping", "replica=%s owned=%zu", settings->replica_id, dr_strmap_count(sv.owned));
+
+cleanup:
+    dr_kafka_consumer_close(sv.deployments); /* leaves the group: the others take the deployments over now */
+    dr_kafka_follower_free(sv.follower);
+    if (sv.producer)
+        dr_kafka_producer_free(sv.producer);
+    if (sv.owned) {
+        dr_strmap_each(sv.owned, free_owned_visit, NULL);
+        dr_strmap_free(sv.owned);
+    }
+    if (sv.rollouts) {
+        dr_strmap_each(sv.rollouts, free_rollout_visit, NULL);
+        dr_strmap_free(sv.rollouts);
+    }
+    dr_strmap_free(sv.cancelled);
+    dr_rollup_table_free(sv.fold);
+    dr_inventory_free(&sv.inventory);
+    dr_table_free(&sv.packages);
+    return status;
+}

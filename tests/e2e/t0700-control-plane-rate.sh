@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Rate controls, end to end on the embedded broker with the control plane
+# (drover-producer serve), two workers and the aggregator: max concurrency
+# (a count or a percentage) is never exceeded, measured from the scripts'
+# own start and end times; max errors 0, 1 and 10% stop releasing at the
+# right error and end the rest CANCELLED, with exact counts; errors within
+# the limit end INCOMPLETE.
+. "$(dirname "$0")/pipeline_lib.sh"
+MESSAGES="$DROVER_BUILD_DIR/drover_test_messages"
+
+# "slow" records its span (start/end, ns) in the target root; "quick" fails where the root holds make-me-fail.
+write_script slow 1.0 install.sh 'echo "start $(date +%s%N)" >> "$DROVER_TARGET_ROOT/span"; sleep 0.3; echo "end $(date +%s%N)" >> "$DROVER_TARGET_ROOT/span"; echo run >> "$DROVER_TARGET_ROOT/runs"'
+write_script slow 1.0 uninstall.sh 'true'
+make_version slow 1.0
+write_script quick 1.0 install.sh 'if [ -e "$DROVER_TARGET_ROOT/make-me-fail" ]; then echo "told to fail" >&2; exit 3; fi; echo run >> "$DROVER_TARGET_ROOT/runs"'
+write_script quick 1.0 uninstall.sh 'true'
+make_version quick 1.0
+start_http
+start_broker
+start_aggregator
+start_control_plane
+start_worker w1 --concurrency 4
+start_worker w2 --concurrency 4
+export DROVER_BROKERS="$BROKERS"
+for p in slow quick; do
+  "$PRODUCER" package publish --name "$p" --manifest "$BASE_URL/$p/1.0/manifest.json" --artifacts "$BASE_URL/$p/1.0" >/dev/null
+done
+{ echo "id,account,region,platform,platform_version,arch,tags"
+  for g in c:24 m0:10 m1:10 p:20 i:6; do
+    for i in $(seq -w 1 "${g#*:}"); do echo "${g%:*}-$i,111,eu-west-1,ubuntu,22.04,x86_64,group=${g%:*}"; done
+  done; } >"$WORK/targets.csv"
+"$PRODUCER" target register --file "$WORK/targets.csv" >/dev/null
+# make_fail ID...: those targets' installs fail.
+make_fail() { local t; for t in "$@"; do mkdir -p "$TARGETS/$t" && touch "$TARGETS/$t/make-me-fail"; done; }
+# count STATE: the state's count in $ROLLUP (0 when absent).
+count() { jq -r ".counts.$1 // 0" <<<"$ROLLUP"; }
+# ran GROUP: how many of the group's targets ran an install.
+ran() { ls "$TARGETS"/"$1"-*/runs 2>/dev/null | wc -l; }
+
+# ---- max concurrency: 10% of 24 is 3 (rounded up), with 8 worker slots free ----
+RC=0; OUT=$("$PRODUCER" deploy --package slow --tag group=c --max-concurrency 10% --deployment-id d-cap --wait-timeout 120 2>&1) || RC=$?
+[ "$RC" -eq 0 ] || fail "d-cap exited $RC: $OUT"; pass
+wait_for_rollup d-cap SUCCESS 30
+[ "$(count SUCCESS)" = 24 ] || fail "d-cap: $ROLLUP"; pass
+# The most jobs running at one instant, from every install's start and end (ends first on a tie).
+most=$(cat "$TARGETS"/c-*/span | awk '{ print $2, ($1 == "start" ? 1 : -1) }' | sort -k1,1n -k2,2n |
+  awk '{ c += $2; if (c > m) m = c } END { print m + 0 }')
+[ "$most" -le 3 ] || fail "d-cap: $most jobs ran at once, over its max concurrency of 3"; pass
+[ "$most" -ge 2 ] || fail "d-cap: at most $most job ran at once; the cap of 3 was never used"; pass
+[ "$("$MESSAGES" dump jobs | grep -c ' deployment=d-cap ')" = 24 ] || fail "d-cap: jobs released more than once"; pass
+for t in "$TARGETS"/c-*; do [ "$(wc -l <"$t/runs")" = 1 ] || fail "$t ran $(wc -l <"$t/runs") times"; done; pass
+
+# ---- max errors, one job at a time so the order is exact ----
+# expect_stop ID GROUP MAX_ERRORS SUCCESS FAILED CANCELLED: deploy, check the counts and who ran.
+expect_stop() {
+  local id=$1 group=$2 max_errors=$3
+  RC=0; OUT=$("$PRODUCER" deploy --package quick --tag "group=$group" --max-concurrency 1 --max-errors "$max_errors" \
+    --deployment-id "$id" --wait-timeout 120 2>&1) || RC=$?
+  [ "$RC" -eq 1 ] || fail "$id exited $RC, want 1: $OUT"; pass
+  grep -q "^deployment $id: FAILED" <<<"$OUT" || fail "$id: no FAILED verdict: $OUT"; pass
+  wait_for_rollup "$id" FAILED 30
+  [ "$(count SUCCESS) $(count FAILED) $(count CANCELLED)" = "$4 $5 $6" ] \
+    || fail "$id: SUCCESS FAILED CANCELLED are $(count SUCCESS) $(count FAILED) $(count CANCELLED), want $4 $5 $6: $ROLLUP"; pass
+  [ "$(jq '[.failed_targets[] | select(.state == "CANCELLED" and .reason == "max-errors")] | length' <<<"$ROLLUP")" = "$6" ] \
+    || fail "$id: the cancelled jobs do not say max-errors: $ROLLUP"; pass
+  # Exactly the released jobs ran: the successful ones completed, the failing ones failed.
+  [ "$(ran "$group")" = "$4" ] || fail "$id: $(ran "$group") targets completed an install, want $4"; pass
+  [ "$("$MESSAGES" dump jobs | grep -c " deployment=$id ")" = $(($4 + $5)) ] || fail "$id: wrong number of jobs released"; pass
+}
+make_fail m0-04
+expect_stop d-m0 m0 0 3 1 6
+ls "$TARGETS"/m0-05/runs >/dev/null 2>&1 && fail "m0-05 ran after the first error"; pass
+make_fail m1-03 m1-06
+expect_stop d-m1 m1 1 4 2 4
+make_fail p-02 p-05 p-08
+expect_stop d-p p 10% 5 3 12   # 10% of 20 is 2: the third error stops it
+
+# ---- errors within the limit: INCOMPLETE, nothing cancelled ----
+make_fail i-2 i-4
+RC=0; OUT=$("$PRODUCER" deploy --package quick --tag group=i --max-concurrency 2 --max-errors 5 --deployment-id d-i --wait-timeout 120 2>&1) || RC=$?
+[ "$RC" -eq 1 ] || fail "d-i exited $RC, want 1: $OUT"; pass
+wait_for_rollup d-i INCOMPLETE 30
+[ "$(count SUCCESS) $(count FAILED) $(count CANCELLED)" = "4 2 0" ] || fail "d-i: $ROLLUP"; pass
+
+done_testing
