@@ -51,6 +51,7 @@ export DROVER_BROKERS; DROVER_BROKERS=$(cat "$WORK/broker.addr")
 wait_for "$WORK/http.port"
 BASE="http://127.0.0.1:$(cat "$WORK/http.port")/trivial"
 "$BUILD/drover-aggregator" --http 127.0.0.1:0 --log-level warn >/dev/null 2>"$WORK/aggregator.log" & PIDS+=($!)
+"$BUILD/drover-producer" serve --log-level warn >/dev/null 2>"$WORK/control-plane.log" & PIDS+=($!)
 for w in w1 w2; do
   "$BUILD/drover-worker" run --worker-id "$w" --targets-root "$WORK/targets" --cache-dir "$WORK/cache-$w" \
     --concurrency "$C" --log-level warn >/dev/null 2>"$WORK/$w.log" & PIDS+=($!)
@@ -61,7 +62,7 @@ done
 "$BUILD/drover-producer" target register --file "$WORK/targets.csv" >/dev/null
 sleep 4 # let both workers join the group before the clock starts
 t2=$(now)
-"$BUILD/drover-producer" deploy --package trivial --all --deployment-id bench --wait-timeout 3600 >"$WORK/deploy.out"
+"$BUILD/drover-producer" deploy --package trivial --all --deployment-id bench --max-concurrency 100% --wait-timeout 3600 >"$WORK/deploy.out"
 t3=$(now)
 installed=$(find "$WORK/targets" -name installed | wc -l)
 [ "$installed" -eq "$N" ] || { echo "only $installed of $N targets installed" >&2; exit 1; }

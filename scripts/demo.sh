@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The main demo: the whole pipeline on the embedded broker.  It starts the
-# broker, an aggregator and two workers; builds acme-agent 1.0 and 2.0 and
+# broker, the control plane, an aggregator and two workers; builds acme-agent 1.0 and 2.0 and
 # serves their artifacts over HTTP on loopback; publishes them; registers 300
 # targets across 3 accounts x 2 regions on three platforms; deploys 1.0 to all
 # with a live progress line; prints the rollup; deploys 2.0 as an in-place
-# update; uninstalls from one account; and stops everything it started.
+# update under rate controls; uninstalls from one account; and stops
+# everything it started.
 # DROVER_DEMO_KEEP=1 keeps the working directory (targets, logs) afterwards.
 set -euo pipefail
 BUILD=$(cd "${1:-build}" && pwd)
@@ -24,10 +25,11 @@ wait_for() { for _ in $(seq 1 400); do [ -s "$1" ] && return 0; sleep 0.05; done
 http_port() { for _ in $(seq 1 400); do grep -q event=http.listening "$1" 2>/dev/null && break; sleep 0.05; done
   sed -n 's/.*event=http.listening.*addr=[^ ]*:\([0-9][0-9]*\).*/\1/p' "$1" | head -1; }
 
-say "Starting the embedded broker, an aggregator and two workers"
+say "Starting the embedded broker, the control plane, an aggregator and two workers"
 "$BUILD/drover-broker" --address-file "$DEMO/broker.addr" >/dev/null 2>"$DEMO/broker.log" & PIDS+=($!)
 wait_for "$DEMO/broker.addr"
 export DROVER_BROKERS; DROVER_BROKERS=$(cat "$DEMO/broker.addr")
+"$PRODUCER" serve --replica-id control-plane-1 >/dev/null 2>"$DEMO/control-plane.log" & PIDS+=($!)
 "$BUILD/drover-aggregator" --http 127.0.0.1:0 >/dev/null 2>"$DEMO/aggregator.log" & PIDS+=($!)
 for w in worker-1 worker-2; do
   "$BUILD/drover-worker" run --worker-id "$w" --targets-root "$DEMO/targets" --cache-dir "$DEMO/cache-$w" \
@@ -77,11 +79,12 @@ say "Deploying acme-agent (default version 1.0) to every target"
 say "The rollup, from the aggregator ($AGG/deployments/demo-install)"
 "$PRODUCER" deployment show demo-install
 
-say "Publishing 2.0, making it the default, and updating in place (update.sh keeps the configuration)"
+say "Publishing 2.0, making it the default, and updating in place (update.sh keeps the configuration),
+at most 10% of the targets at once, stopping at the 4th error"
 "$PRODUCER" package publish --name acme-agent --manifest "$BASE/2.0/manifest.json" --artifacts "$BASE/2.0"
 "$PRODUCER" package set-default acme-agent 2.0
 "$PRODUCER" deploy --package acme-agent --all --installation-type in-place --arg LOG_LEVEL=debug \
-  --deployment-id demo-update
+  --max-concurrency 10% --max-errors 3 --deployment-id demo-update
 
 t="$DEMO/targets/i-111-eu-west-1-1"
 echo "on $(basename "$t"): $("$t/opt/acme-agent/bin/acme-agent"); $(tr '\n' ' ' <"$t/etc/acme-agent/agent.conf")"
@@ -92,4 +95,4 @@ say "Uninstalling from account 333333333333, production only"
 
 say "All deployments"
 "$PRODUCER" deployment list
-say "Demo complete: stopping the workers, the aggregator and the broker"
+say "Demo complete: stopping the workers, the aggregator, the control plane and the broker"
