@@ -484,7 +484,9 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t kerr, rd_kafka_topic_p
 dr_status dr_kafka_consumer_new(const dr_kafka_options *opt, const char *group_id, const dr_topic *topics,
                                 size_t topic_count, dr_kafka_consumer **out, dr_error *err)
 {
-    static const kafka_property defaults[] = {{"auto.offset.reset", "earliest"}, {"session.timeout.ms", "10000"}};
+    /* A job or a deployment waits for no full fetch interval: 100 ms, not librdkafka's 500. */
+    static const kafka_property defaults[] = {
+        {"auto.offset.reset", "earliest"}, {"session.timeout.ms", "10000"}, {"fetch.wait.max.ms", "100"}};
     static const kafka_property fixed[] = {{"enable.auto.commit", "false"}, {"enable.auto.offset.store", "false"}};
     dr_status status = DR_OK;
     rd_kafka_conf_t *conf = NULL;

@@ -369,7 +369,9 @@ dr_status dr_kafka_follower_new(const dr_kafka_options *opt, const dr_topic *top
     }
     f->options = *opt;
     unique_reader_group(group, sizeof group); /* librdkafka wants a group.id even for assign() */
-    if ((status = dr_kafka_new_conf(opt, f, NULL, 0, fixed, PROPERTY_COUNT(fixed), &conf, err)) != DR_OK)
+    static const kafka_property defaults[] = {{"fetch.wait.max.ms", "100"}}; /* as the group consumers' */
+    if ((status = dr_kafka_new_conf(opt, f, defaults, PROPERTY_COUNT(defaults), fixed, PROPERTY_COUNT(fixed), &conf,
+                                    err)) != DR_OK)
         goto cleanup;
     if ((status = dr_kafka_set_property(conf, "kafka setting", "group.id", group, err)) != DR_OK)
         goto cleanup;

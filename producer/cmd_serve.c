@@ -22,6 +22,7 @@ static const dr_setting serve_settings[] = {
     {"replica-id", DR_SETTING_STRING, NULL, "this replica's name in what it writes (default: HOSTNAME-PID)"},
     {"exit-after-releases", DR_SETTING_INT, "0",
      "testing only: exit abruptly (status 70) once the Nth release is on record, before its jobs are written"},
+    {"schedule-clock-offset-ms", DR_SETTING_INT, "0", "testing only: added to the clock association schedules read"},
 };
 
 static const char serve_usage[] =
@@ -62,6 +63,7 @@ int cmd_serve(int argc, char **argv)
     settings.group = dr_config_string(cfg, "group");
     settings.replica_id = dr_config_string(cfg, "replica-id");
     settings.exit_after_releases = (long)dr_config_int(cfg, "exit-after-releases");
+    settings.schedule_clock_offset_ms = (int64_t)dr_config_int(cfg, "schedule-clock-offset-ms");
     if (!settings.replica_id || !settings.replica_id[0]) {
         char host[256] = "localhost";
         gethostname(host, sizeof host - 1);

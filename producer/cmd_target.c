@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "commands.h"
+#include "messages.h"
+#include "table.h"
 #include "targets.h"
 
 /* ---- register ---- */
@@ -210,6 +212,96 @@ cleanup:
     return exit_code;
 }
 
+/* ---- launch, terminate: target events ---- */
+
+static const char launch_usage[] =
+    "usage: drover-producer target launch --id ID --account A --region R --platform P --platform-version V\n"
+    "                                     --arch ARCH [--tag KEY=VALUE ...] [--id-like \"L ...\"]\n"
+    "       drover-producer target terminate --id ID\n"
+    "\n"
+    "Writes a TargetEvent to the events topic, as an autoscaling hook or any Kafka client can: the control\n"
+    "plane adds a launched target to the inventory and runs every association with --run-on-launch whose\n"
+    "selection matches it, for that target; a terminated one leaves the inventory.";
+
+static int target_event(int argc, char **argv, Drover__V1__TargetEvent__Kind kind)
+{
+    int exit_code = DR_EXIT_OK;
+    dr_error err = {0};
+    dr_target_batch batch = {0};
+    Drover__V1__Target *target = NULL;
+    uint8_t *bytes = NULL;
+    dr_config *cfg = dr_producer_load_settings(register_settings,
+                                               sizeof register_settings / sizeof register_settings[0], argc, argv,
+                                               launch_usage, &exit_code);
+    if (!cfg)
+        return exit_code;
+    char *const *positional;
+    dr_target_fields fields = {
+        .id = dr_config_string(cfg, "id"),
+        .account = dr_config_string(cfg, "account"),
+        .region = dr_config_string(cfg, "region"),
+        .platform = dr_config_string(cfg, "platform"),
+        .platform_version = dr_config_string(cfg, "platform-version"),
+        .arch = dr_config_string(cfg, "arch"),
+        .id_like = dr_config_string(cfg, "id-like"),
+        .executor = dr_config_string(cfg, "executor"),
+        .address = dr_config_string(cfg, "address"),
+    };
+    fields.tag_count = dr_config_list(cfg, "tag", &fields.tags);
+    dr_kafka_options kafka;
+    int timeout_ms;
+    int terminated = kind == DROVER__V1__TARGET_EVENT__KIND__KIND_TERMINATED;
+    if (dr_config_positional(cfg, &positional) != 0 || dr_config_string(cfg, "file") || !fields.id) {
+        dr_error_set(&err, DR_ERR_USAGE, "%s", launch_usage);
+        goto fail;
+    }
+    if (dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK)
+        goto fail;
+    Drover__V1__Target only_id = DROVER__V1__TARGET__INIT;
+    if (terminated) {
+        only_id.schema_version = DR_SCHEMA_VERSION;
+        only_id.target_id = (char *)fields.id;
+    } else {
+        /* The register checks, through the same builder. */
+        if (dr_target_batch_add(&batch, &fields, "target", &err) != DR_OK ||
+            dr_target_decode(batch.items[0].bytes, batch.items[0].len, &target, &err) != DR_OK)
+            goto fail;
+    }
+    Drover__V1__TargetEvent event = DROVER__V1__TARGET_EVENT__INIT;
+    event.schema_version = DR_SCHEMA_VERSION;
+    event.kind = kind;
+    event.target = terminated ? &only_id : target;
+    event.at_ms = dr_now_ms();
+    size_t len;
+    if (!(bytes = dr_message_encode(&event.base, &len))) {
+        dr_error_set(&err, DR_ERR_NOMEM, "out of memory encoding the event");
+        goto fail;
+    }
+    if (dr_table_put(&kafka, DR_TOPIC_EVENTS, fields.id, bytes, len, timeout_ms, &err) != DR_OK)
+        goto fail;
+    printf("target %s %s\n", fields.id, terminated ? "terminated" : "launched");
+    goto cleanup;
+fail:
+    exit_code = dr_producer_fail(&err);
+cleanup:
+    free(bytes);
+    if (target)
+        drover__v1__target__free_unpacked(target, NULL);
+    dr_target_batch_free(&batch);
+    dr_config_free(cfg);
+    return exit_code;
+}
+
+static int target_launch(int argc, char **argv)
+{
+    return target_event(argc, argv, DROVER__V1__TARGET_EVENT__KIND__KIND_LAUNCHED);
+}
+
+static int target_terminate(int argc, char **argv)
+{
+    return target_event(argc, argv, DROVER__V1__TARGET_EVENT__KIND__KIND_TERMINATED);
+}
+
 /* ---- dispatch ---- */
 
 static const struct {
@@ -219,6 +311,8 @@ static const struct {
 } target_verbs[] = {
     {"register", target_register, "add or update targets in the inventory, from flags or a JSON/CSV file"},
     {"list", target_list, "list the inventory's targets"},
+    {"launch", target_launch, "announce a launched target (the control plane adds it and runs on-launch associations)"},
+    {"terminate", target_terminate, "announce a terminated target (the control plane removes it)"},
 };
 #define TARGET_VERB_COUNT (sizeof target_verbs / sizeof target_verbs[0])
 

@@ -40,6 +40,8 @@ int cmd_target(int argc, char **argv);
 int cmd_deploy(int argc, char **argv);
 /* drover-producer deployment show|list ... (cmd_deployment.c) */
 int cmd_deployment(int argc, char **argv);
+/* drover-producer association create|list|show|delete ... (cmd_association.c) */
+int cmd_association(int argc, char **argv);
 /* drover-producer serve ... and cancel ID (cmd_serve.c) */
 int cmd_serve(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);

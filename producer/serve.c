@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "associations.h"
 #include "deploy.h"
 #include "log.h"
 #include "messages.h"
@@ -44,6 +45,9 @@ typedef struct serve {
     dr_table packages;
     int tables_loaded;
     long releases_written; /* for the fault injection setting */
+    int synced_once;       /* target events count from the first time it caught up */
+    dr_associations *associations;
+    char associations_topic[256];
 } serve;
 
 /* ---- small helpers ---- */
@@ -414,6 +418,14 @@ static void take_followed(serve *sv, const rd_kafka_message_t *msg, dr_topic top
         }
         if (rel)
             drover__v1__release__free_unpacked(rel, NULL);
+    } else if (topic == DR_TOPIC_PACKAGES) {
+        dr_associations_packages_changed(sv->associations);
+    } else if (topic == DR_TOPIC_EVENTS) {
+        Drover__V1__TargetEvent *e = NULL;
+        if (dr_target_event_decode(msg->payload, msg->len, &e, &err) == DR_OK && sv->synced_once)
+            dr_associations_target_event(sv->associations, e);
+        if (e)
+            drover__v1__target_event__free_unpacked(e, NULL);
     } else if (topic == DR_TOPIC_CONTROL) {
         Drover__V1__Cancel *c = NULL;
         if (dr_cancel_decode(msg->payload, msg->len, &c, &err) == DR_OK && c->deployment_id && c->deployment_id[0] &&
@@ -493,12 +505,17 @@ static void on_rebalance(void *opaque, const rd_kafka_topic_partition_list_t *pa
         dr_kafka_consumer_rewind(sv->deployments, partitions);
         sv->sync_wanted = 1;
         for (int i = 0; i < partitions->cnt; i++)
-            dr_log(DR_LOG_INFO, "serve.partition_assigned", "partition=%d", (int)partitions->elems[i].partition);
+            dr_log(DR_LOG_INFO, "serve.partition_assigned", "topic=%s partition=%d", partitions->elems[i].topic,
+                   (int)partitions->elems[i].partition);
         return;
     }
     for (int i = 0; i < partitions->cnt; i++) {
         int32_t id = partitions->elems[i].partition;
         size_t dropped = 0;
+        if (strcmp(partitions->elems[i].topic, sv->associations_topic) == 0) {
+            dr_associations_drop_partition(sv->associations, id);
+            continue;
+        }
         for (;;) { /* a walk must not remove: find one, remove it, walk again */
             partition_search search = {.partition = id};
             dr_strmap_each(sv->owned, find_in_partition, &search);
@@ -566,8 +583,9 @@ static void advance_all(serve *sv)
 
 dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t *stop_flag, dr_error *err)
 {
-    static const dr_topic group_topics[] = {DR_TOPIC_DEPLOYMENTS};
-    static const dr_topic followed[] = {DR_TOPIC_STATUS, DR_TOPIC_RELEASES, DR_TOPIC_CONTROL};
+    static const dr_topic group_topics[] = {DR_TOPIC_DEPLOYMENTS, DR_TOPIC_ASSOCIATIONS};
+    static const dr_topic followed[] = {DR_TOPIC_STATUS, DR_TOPIC_RELEASES, DR_TOPIC_CONTROL, DR_TOPIC_PACKAGES,
+                                        DR_TOPIC_EVENTS};
     serve sv = {.s = settings};
     dr_status status = DR_OK;
     sv.fold = dr_rollup_table_new();
@@ -581,9 +599,14 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
     if ((status = dr_kafka_producer_new(&settings->kafka, &sv.producer, err)) != DR_OK ||
         (status = dr_kafka_follower_new(&settings->kafka, followed, sizeof followed / sizeof followed[0],
                                         settings->timeout_ms, &sv.follower, err)) != DR_OK ||
-        (status = dr_kafka_consumer_new(&settings->kafka, settings->group, group_topics, 1, &sv.deployments, err)) !=
+        (status = dr_kafka_consumer_new(&settings->kafka, settings->group, group_topics, 2, &sv.deployments, err)) !=
             DR_OK)
         goto cleanup;
+    dr_kafka_topic_name(&settings->kafka, DR_TOPIC_ASSOCIATIONS, sv.associations_topic, sizeof sv.associations_topic);
+    if (!(sv.associations = dr_associations_new(&settings->kafka, sv.producer, settings->timeout_ms))) {
+        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory starting the control plane");
+        goto cleanup;
+    }
     dr_kafka_consumer_on_rebalance(sv.deployments, on_rebalance, &sv);
     dr_log(DR_LOG_INFO, "serve.started", "replica=%s group=%s", settings->replica_id, settings->group);
 
@@ -599,7 +622,10 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
         }
         rd_kafka_message_t *msg;
         while ((msg = dr_kafka_consumer_poll(sv.deployments, 0))) {
-            take_deployment(&sv, msg);
+            if (strcmp(rd_kafka_topic_name(msg->rkt), sv.associations_topic) == 0)
+                dr_associations_take(sv.associations, msg->key, msg->key_len, msg->payload, msg->len, msg->partition);
+            else
+                take_deployment(&sv, msg);
             rd_kafka_message_destroy(msg);
         }
         if (sv.sync_wanted) {
@@ -616,16 +642,20 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
         }
         if (!sv.synced && !sv.sync_wanted && dr_kafka_follower_synced(sv.follower)) {
             sv.synced = 1;
+            sv.synced_once = 1;
             dr_log(DR_LOG_INFO, "serve.synced", "owned=%zu", dr_strmap_count(sv.owned));
         }
-        if (sv.synced)
+        if (sv.synced) {
             advance_all(&sv);
+            dr_associations_tick(sv.associations, dr_now_ms() + settings->schedule_clock_offset_ms);
+        }
     }
     dr_log(DR_LOG_INFO, "serve.stopping", "replica=%s owned=%zu", settings->replica_id, dr_strmap_count(sv.owned));
 
 cleanup:
     dr_kafka_consumer_close(sv.deployments); /* leaves the group: the others take the deployments over now */
     dr_kafka_follower_free(sv.follower);
+    dr_associations_free(sv.associations); /* before the producer it writes with */
     if (sv.producer)
         dr_kafka_producer_free(sv.producer);
     if (sv.owned) {

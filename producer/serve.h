@@ -32,6 +32,9 @@
  *
  * Writes that fail (a broker down) are retried on the next turn of the
  * loop; nothing is marked done until Kafka acknowledged it.
+ *
+ * The same replicas run associations (associations.h): the group covers the
+ * associations topic too, and the packages and events topics are followed.
  */
 #ifndef DROVER_PRODUCER_SERVE_H
 #define DROVER_PRODUCER_SERVE_H
@@ -52,6 +55,8 @@ typedef struct dr_serve_settings {
      * written: the crash that leaves jobs in doubt, on demand.
      */
     long exit_after_releases;
+    /* Testing: added to the clock that schedules read (a cron tick can be made seconds away). */
+    int64_t schedule_clock_offset_ms;
 } dr_serve_settings;
 
 /*

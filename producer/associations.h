@@ -1,0 +1,61 @@
+/*
+ * associations.h - the control plane running associations (standing
+ * deployments, as State Manager's): on creation, on a schedule, when the
+ * package's default version changes, and per target when a matching target
+ * launches.
+ *
+ * Replicas own associations as they own deployments: by the partitions of
+ * the associations topic their consumer group gives them.  A run is an
+ * ordinary deployment (PENDING events, then the Deployment, with
+ * association_id set); whichever replica owns that deployment releases it
+ * under the association's rate controls.  After a run the owner writes the
+ * association back with last_run_at_ms, last_deployment_id and
+ * last_run_version, so a replica that takes it over knows what ran.
+ *
+ * Run ids are deterministic (the association id and what triggered the
+ * run: its creation time, the scheduled tick, the default version's change
+ * time, the launched target and the event's time), so a replica that dies
+ * between publishing a run and recording it publishes the same deployment
+ * again when it comes back: harmless, nothing runs twice.
+ *
+ * Schedules: the next run is the first tick after the last run (or the
+ * creation); ticks missed while no replica ran give one run when one comes
+ * back, not one per tick.  Runs of one target never overlap, because jobs
+ * of one target are run one at a time in their order (the jobs topic is
+ * keyed by target id; the worker serializes a target's jobs).
+ *
+ * Target events (topic events): launched and tags-changed write the target
+ * to the inventory and run every owned on-launch association whose
+ * selection matches it, for that target alone; terminated removes it from
+ * the inventory.  Only events read after the control plane first caught up
+ * are acted on: a launch while no replica runs is not replayed (the next
+ * scheduled run covers the target).
+ */
+#ifndef DROVER_PRODUCER_ASSOCIATIONS_H
+#define DROVER_PRODUCER_ASSOCIATIONS_H
+
+#include <stdint.h>
+
+#include "drover.pb-c.h"
+#include "error.h"
+#include "kafka.h"
+
+typedef struct dr_associations dr_associations;
+
+/* Borrowed: options and producer must outlive it. */
+dr_associations *dr_associations_new(const dr_kafka_options *options, dr_kafka_producer *producer, int timeout_ms);
+void dr_associations_free(dr_associations *associations); /* NULL is fine */
+
+/* An associations-topic record of an owned partition (value NULL: a tombstone, deleted). */
+void dr_associations_take(dr_associations *associations, const char *key, size_t key_len, const void *value,
+                          size_t len, int32_t partition);
+/* The partition was revoked: forget its associations. */
+void dr_associations_drop_partition(dr_associations *associations, int32_t partition);
+/* Something was written to the packages topic: look at default versions again. */
+void dr_associations_packages_changed(dr_associations *associations);
+/* A TargetEvent read live (after catching up): update the inventory, run on-launch associations. */
+void dr_associations_target_event(dr_associations *associations, const Drover__V1__TargetEvent *event);
+/* Run what is due at now_ms (the schedule clock). */
+void dr_associations_tick(dr_associations *associations, int64_t now_ms);
+
+#endif

@@ -1,0 +1,312 @@
+/*
+ * drover-producer association create|list|show|delete: standing
+ * deployments in the compacted associations topic (key association id).
+ * The control plane (serve, associations.h) runs them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "deploy.h"
+#include "messages.h"
+#include "names.h"
+#include "packages.h"
+#include "rollup_text.h"
+#include "schedule.h"
+#include "selection.h"
+#include "table.h"
+
+static const dr_setting create_settings[] = {
+    DR_COMMON_SETTINGS,
+    DR_PRODUCER_KAFKA_SETTINGS,
+    {"association-id", DR_SETTING_STRING, NULL, "the association's id (default: its --name)"},
+    {"name", DR_SETTING_STRING, NULL, "a name for people (required)"},
+    {"package", DR_SETTING_STRING, NULL, "package to keep deployed (required)"},
+    {"version", DR_SETTING_STRING, "default",
+     "a published version, or \"default\": whatever the package's default version is at each run"},
+    {"action", DR_SETTING_STRING, "install", "install or uninstall"},
+    {"installation-type", DR_SETTING_STRING, "reinstall", "over another installed version: reinstall or in-place"},
+    {"arg", DR_SETTING_LIST, NULL, "additional argument KEY=VALUE; repeatable"},
+    {"targets", DR_SETTING_STRING, NULL, "select these target ids (comma-separated)"},
+    {"tag", DR_SETTING_LIST, NULL, "select targets tagged KEY=VALUE; repeatable (values of a key OR'ed, keys AND'ed)"},
+    {"accounts", DR_SETTING_STRING, NULL, "select targets of these accounts (comma-separated)"},
+    {"regions", DR_SETTING_STRING, NULL, "select targets in these regions (comma-separated)"},
+    {"all", DR_SETTING_BOOL, "false", "select every target of the inventory"},
+    {"max-concurrency", DR_SETTING_STRING, "50", "each run: at most this many (or %) jobs released and unfinished"},
+    {"max-errors", DR_SETTING_STRING, "0", "each run: release no more once errors pass this many (or %)"},
+    {"schedule", DR_SETTING_STRING, NULL, "run on a schedule: cron(M H DOM MON DOW) (UTC) or rate(N minutes|hours|days)"},
+    {"run-on-create", DR_SETTING_BOOL, "true", "run once now (--no-run-on-create waits for the schedule)"},
+    {"run-on-default-change", DR_SETTING_BOOL, "false",
+     "with --version default: run when the package's default version changes"},
+    {"run-on-launch", DR_SETTING_BOOL, "false", "run for each target that launches and matches the selection"},
+};
+
+static const char create_usage[] =
+    "usage: drover-producer association create --name NAME --package P [--version V|default]\n"
+    "         (--targets ID,... | --tag KEY=VALUE ... | --accounts A,... | --regions R,... | --all)\n"
+    "         [--schedule cron(...)|rate(...)] [--no-run-on-create] [--run-on-default-change] [--run-on-launch]\n"
+    "         [--action ...] [--installation-type ...] [--arg KEY=VALUE ...] [--max-concurrency N|N%]\n"
+    "         [--max-errors N|N%] [--association-id ID]\n"
+    "\n"
+    "A standing deployment (as a State Manager association). The control plane (drover-producer serve)\n"
+    "runs it: once on creation (unless --no-run-on-create), on its schedule, when the package's default\n"
+    "version changes (--run-on-default-change, for --version default), and for each matching target\n"
+    "that launches (--run-on-launch). Each run is a deployment of its own, linked to the association.\n"
+    "Creating an association with an existing id replaces it.";
+
+static const dr_setting plain_settings[] = {
+    DR_COMMON_SETTINGS,
+    DR_PRODUCER_KAFKA_SETTINGS,
+};
+
+static int association_create(int argc, char **argv)
+{
+    int exit_code = DR_EXIT_OK;
+    dr_error err = {0};
+    dr_selection selection = {0};
+    dr_deployment deployment = {0};
+    dr_table packages = {0};
+    Drover__V1__PackageVersions *package = NULL;
+    uint8_t *bytes = NULL;
+    dr_config *cfg = dr_producer_load_settings(create_settings, sizeof create_settings / sizeof create_settings[0],
+                                               argc, argv, create_usage, &exit_code);
+    if (!cfg)
+        return exit_code;
+    char *const *positional, *const *tags, *const *arguments;
+    size_t tag_count = dr_config_list(cfg, "tag", &tags);
+    size_t argument_count = dr_config_list(cfg, "arg", &arguments);
+    const char *name = dr_config_string(cfg, "name");
+    const char *package_name = dr_config_string(cfg, "package");
+    const char *version = dr_config_string(cfg, "version");
+    const char *id = dr_config_string(cfg, "association-id");
+    const char *schedule_text = dr_config_string(cfg, "schedule");
+    int follows_default = strcmp(version, "default") == 0;
+    dr_deploy_request request = {0};
+    dr_schedule schedule;
+    dr_kafka_options kafka;
+    int timeout_ms;
+    if (dr_config_positional(cfg, &positional) != 0 || !name || !package_name) {
+        dr_error_set(&err, DR_ERR_USAGE, "association create needs --name, --package and a selection (see --help)");
+        goto fail;
+    }
+    if (!id)
+        id = name;
+    if (dr_check_id("--association-id (or --name)", id, &err) != DR_OK ||
+        dr_check_package_token("--package", package_name, &err) != DR_OK ||
+        (!follows_default && dr_check_package_token("--version", version, &err) != DR_OK) ||
+        dr_action_parse(dr_config_string(cfg, "action"), &request.action, &err) != DR_OK ||
+        dr_installation_type_parse(dr_config_string(cfg, "installation-type"), &request.installation_type, &err) !=
+            DR_OK ||
+        (schedule_text && dr_schedule_parse(schedule_text, &schedule, &err) != DR_OK))
+        goto fail;
+    if (dr_config_bool(cfg, "run-on-default-change") && !follows_default) {
+        dr_error_set(&err, DR_ERR_USAGE, "--run-on-default-change needs --version default");
+        goto fail;
+    }
+    if (dr_selection_parse(&selection, dr_config_string(cfg, "targets"), tags, tag_count,
+                           dr_config_string(cfg, "accounts"), dr_config_string(cfg, "regions"),
+                           dr_config_bool(cfg, "all"), &err) != DR_OK)
+        goto fail;
+    /* The same checks as a deployment's, through the same builder. */
+    request.deployment_id = id;
+    request.package = package_name;
+    request.version = version;
+    request.arguments = arguments;
+    request.argument_count = argument_count;
+    request.selection = &selection.message;
+    request.max_concurrency = dr_config_string(cfg, "max-concurrency");
+    request.max_errors = dr_config_string(cfg, "max-errors");
+    if (dr_deployment_build(&deployment, &request, &err) != DR_OK ||
+        dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK)
+        goto fail;
+    const Drover__V1__PackageVersion *pinned = NULL;
+    if (dr_table_read(&kafka, DR_TOPIC_PACKAGES, timeout_ms, &packages, &err) != DR_OK ||
+        dr_package_resolve(&packages, package_name, follows_default ? NULL : version, &package, &pinned, &err) !=
+            DR_OK)
+        goto fail;
+
+    Drover__V1__Association a = DROVER__V1__ASSOCIATION__INIT;
+    a.schema_version = DR_SCHEMA_VERSION;
+    a.association_id = (char *)id;
+    a.name = (char *)name;
+    a.package = (char *)package_name;
+    a.version = (char *)version;
+    a.action = deployment.message.action;
+    a.installation_type = deployment.message.installation_type;
+    a.n_additional_arguments = deployment.message.n_additional_arguments;
+    a.additional_arguments = deployment.message.additional_arguments;
+    a.selection = &selection.message;
+    a.rate_controls = deployment.message.rate_controls;
+    a.schedule = (char *)(schedule_text ? schedule_text : "");
+    a.run_on_create = dr_config_bool(cfg, "run-on-create");
+    a.run_on_default_change = dr_config_bool(cfg, "run-on-default-change");
+    a.run_on_launch = dr_config_bool(cfg, "run-on-launch");
+    a.created_at_ms = dr_now_ms();
+    size_t len;
+    if (!(bytes = dr_message_encode(&a.base, &len))) {
+        dr_error_set(&err, DR_ERR_NOMEM, "out of memory encoding the association");
+        goto fail;
+    }
+    if (dr_table_put(&kafka, DR_TOPIC_ASSOCIATIONS, id, bytes, len, timeout_ms, &err) != DR_OK)
+        goto fail;
+    printf("association %s created: %s %s to %s\n", id, package_name, version,
+           a.run_on_create ? "run now, then as scheduled" : "run as scheduled");
+    goto cleanup;
+fail:
+    exit_code = dr_producer_fail(&err);
+cleanup:
+    free(bytes);
+    if (package)
+        drover__v1__package_versions__free_unpacked(package, NULL);
+    dr_table_free(&packages);
+    dr_deployment_free(&deployment);
+    dr_selection_free(&selection);
+    dr_config_free(cfg);
+    return exit_code;
+}
+
+/* The associations table; *cfg_out and *table are the caller's to free. */
+static int read_associations(int argc, char **argv, const char *usage, size_t want_positional, dr_config **cfg_out,
+                             dr_table *table, dr_kafka_options *kafka, int *timeout_ms)
+{
+    int exit_code = DR_EXIT_OK;
+    dr_error err = {0};
+    char *const *positional;
+    *cfg_out = dr_producer_load_settings(plain_settings, sizeof plain_settings / sizeof plain_settings[0], argc, argv,
+                                         usage, &exit_code);
+    if (!*cfg_out)
+        return exit_code;
+    if (dr_config_positional(*cfg_out, &positional) != want_positional) {
+        dr_error_set(&err, DR_ERR_USAGE, "%s", usage);
+        return dr_producer_fail(&err);
+    }
+    if (dr_producer_kafka_options(*cfg_out, kafka, timeout_ms, &err) != DR_OK ||
+        dr_table_read(kafka, DR_TOPIC_ASSOCIATIONS, *timeout_ms, table, &err) != DR_OK)
+        return dr_producer_fail(&err);
+    return DR_EXIT_OK;
+}
+
+static Drover__V1__Association *decode_row(const dr_table_row *row)
+{
+    Drover__V1__Association *a = NULL;
+    dr_error err = {0};
+    if (row && dr_association_decode(row->value, row->value_len, &a, &err) != DR_OK)
+        fprintf(stderr, "drover-producer: association %s is damaged: %s\n", row->key, err.detail);
+    return a;
+}
+
+static void describe_triggers(const Drover__V1__Association *a, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s%s%s%s", a->schedule && a->schedule[0] ? a->schedule : "",
+             a->run_on_create ? " on-create" : "", a->run_on_default_change ? " on-default-change" : "",
+             a->run_on_launch ? " on-launch" : "", "");
+}
+
+static int association_list(int argc, char **argv)
+{
+    dr_config *cfg = NULL;
+    dr_table table = {0};
+    dr_kafka_options kafka;
+    int timeout_ms;
+    int exit_code = read_associations(argc, argv, "usage: drover-producer association list", 0, &cfg, &table, &kafka,
+                                      &timeout_ms);
+    if (exit_code == DR_EXIT_OK) {
+        printf("%-24s %-20s %-10s %-36s %-20s %s\n", "ID", "PACKAGE", "VERSION", "RUNS", "LAST RUN", "LAST DEPLOYMENT");
+        for (size_t i = 0; i < table.count; i++) {
+            Drover__V1__Association *a = decode_row(&table.rows[i]);
+            if (!a)
+                continue;
+            char triggers[256], last[32];
+            describe_triggers(a, triggers, sizeof triggers);
+            dr_producer_format_time(a->last_run_at_ms, last, sizeof last);
+            printf("%-24s %-20s %-10s %-36s %-20s %s\n", a->association_id, a->package, a->version,
+                   triggers[0] == ' ' ? triggers + 1 : triggers, last,
+                   a->last_deployment_id && a->last_deployment_id[0] ? a->last_deployment_id : "-");
+            drover__v1__association__free_unpacked(a, NULL);
+        }
+    }
+    dr_table_free(&table);
+    dr_config_free(cfg);
+    return exit_code;
+}
+
+static int association_show(int argc, char **argv)
+{
+    dr_config *cfg = NULL;
+    dr_table table = {0};
+    dr_kafka_options kafka;
+    int timeout_ms;
+    int exit_code = read_associations(argc, argv, "usage: drover-producer association show ID", 1, &cfg, &table,
+                                      &kafka, &timeout_ms);
+    if (exit_code == DR_EXIT_OK) {
+        char *const *positional;
+        dr_config_positional(cfg, &positional);
+        Drover__V1__Association *a = decode_row(dr_table_get(&table, positional[0]));
+        if (!a) {
+            fprintf(stderr, "drover-producer: no association has the id '%s'\n", positional[0]);
+            exit_code = DR_EXIT_USAGE;
+        } else {
+            char selection[512], triggers[256], created[32], last[32];
+            dr_selection_describe(a->selection, selection, sizeof selection);
+            describe_triggers(a, triggers, sizeof triggers);
+            dr_producer_format_time(a->created_at_ms, created, sizeof created);
+            dr_producer_format_time(a->last_run_at_ms, last, sizeof last);
+            printf("association %s (%s)\n  package %s %s, %s, %s\n  targets %s\n  runs %s\n"
+                   "  rate controls: max concurrency %s, max errors %s\n  created %s\n  last run %s: %s %s\n",
+                   a->association_id, a->name, a->package, a->version, dr_action_name(a->action),
+                   dr_installation_type_name(a->installation_type), selection,
+                   triggers[0] == ' ' ? triggers + 1 : triggers,
+                   a->rate_controls ? a->rate_controls->max_concurrency : "50",
+                   a->rate_controls ? a->rate_controls->max_errors : "0", created, last,
+                   a->last_deployment_id && a->last_deployment_id[0] ? a->last_deployment_id : "-",
+                   a->last_run_version ? a->last_run_version : "");
+            drover__v1__association__free_unpacked(a, NULL);
+        }
+    }
+    dr_table_free(&table);
+    dr_config_free(cfg);
+    return exit_code;
+}
+
+static int association_delete(int argc, char **argv)
+{
+    dr_config *cfg = NULL;
+    dr_table table = {0};
+    dr_kafka_options kafka;
+    int timeout_ms;
+    dr_error err = {0};
+    int exit_code = read_associations(argc, argv, "usage: drover-producer association delete ID", 1, &cfg, &table,
+                                      &kafka, &timeout_ms);
+    if (exit_code == DR_EXIT_OK) {
+        char *const *positional;
+        dr_config_positional(cfg, &positional);
+        const dr_table_row *row = dr_table_get(&table, positional[0]);
+        if (!row) {
+            fprintf(stderr, "drover-producer: no association has the id '%s'\n", positional[0]);
+            exit_code = DR_EXIT_USAGE;
+        } else if (dr_table_put(&kafka, DR_TOPIC_ASSOCIATIONS, positional[0], NULL, 0, timeout_ms, &err) != DR_OK) {
+            exit_code = dr_producer_fail(&err);
+        } else {
+            printf("association %s deleted (runs in progress finish)\n", positional[0]);
+        }
+    }
+    dr_table_free(&table);
+    dr_config_free(cfg);
+    return exit_code;
+}
+
+int cmd_association(int argc, char **argv)
+{
+    const char *verb = argc > 0 ? argv[0] : "";
+    if (strcmp(verb, "create") == 0)
+        return association_create(argc - 1, argv + 1);
+    if (strcmp(verb, "list") == 0)
+        return association_list(argc - 1, argv + 1);
+    if (strcmp(verb, "show") == 0)
+        return association_show(argc - 1, argv + 1);
+    if (strcmp(verb, "delete") == 0)
+        return association_delete(argc - 1, argv + 1);
+    fprintf(stderr, "drover-producer: association create|list|show|delete\n");
+    return DR_EXIT_USAGE;
+}

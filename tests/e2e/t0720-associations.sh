@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Associations, end to end on the embedded broker with the control plane,
+# two workers and the aggregator: a cron association runs at its tick and
+# not before (the control plane's schedule clock is shifted so the tick is
+# seconds away); an association runs on creation, and again, in place, when
+# the package's default version changes; a launched target gets the
+# package of a matching on-launch association within seconds (and one that
+# matches nothing gets nothing); terminate removes a target; list, show and
+# delete.
+. "$(dirname "$0")/pipeline_lib.sh"
+
+for v in 1.0 2.0; do
+  write_script agent "$v" install.sh 'mkdir -p "$DROVER_TARGET_ROOT/opt/agent"; echo "$DROVER_VERSION" > "$DROVER_TARGET_ROOT/opt/agent/version"'
+  write_script agent "$v" update.sh 'echo "$DROVER_VERSION" > "$DROVER_TARGET_ROOT/opt/agent/version"; echo updated >> "$DROVER_TARGET_ROOT/opt/agent/updates"'
+  write_script agent "$v" uninstall.sh 'rm -rf "$DROVER_TARGET_ROOT/opt/agent"'
+  make_version agent "$v"
+done
+start_http
+start_broker
+start_aggregator
+start_worker w1 --concurrency 4
+start_worker w2 --concurrency 4
+export DROVER_BROKERS="$BROKERS"
+
+# The schedule clock: the first minute boundary at least 2 s from now (B) is reached 6 s from now.
+t0=$(date +%s%3N)
+B=$(( (t0 + 2000 + 59999) / 60000 * 60000 ))
+start_control_plane cp1 --schedule-clock-offset-ms $((B - t0 - 6000))
+
+"$PRODUCER" package publish --name agent --manifest "$BASE_URL/agent/1.0/manifest.json" --artifacts "$BASE_URL/agent/1.0" >/dev/null
+{ echo "id,account,region,platform,platform_version,arch,tags"
+  for g in c a; do for i in 1 2 3; do echo "$g-$i,111,eu-west-1,ubuntu,22.04,x86_64,group=$g"; done; done; } >"$WORK/targets.csv"
+"$PRODUCER" target register --file "$WORK/targets.csv" >/dev/null
+version_on() { cat "$TARGETS/$1/opt/agent/version" 2>/dev/null || echo none; }
+# deployment_of PREFIX: the first deployment id the aggregator knows that starts with PREFIX.
+deployment_of() { get /deployments | jq -r --arg p "$1" '[.[] | select(.deployment_id | startswith($p))][0].deployment_id // empty'; }
+wait_deployment_of() {
+  local i id
+  for i in $(seq 1 $(( $2 * 5 ))); do id=$(deployment_of "$1"); [ -n "$id" ] && { DEP=$id; return 0; }; sleep 0.2; done
+  fail "no deployment $1* within $2 s: $(tail -5 "$CP_LOG")"
+}
+
+# ---- cron: runs at its tick, not before ----
+expect_ok "$PRODUCER" association create --name every-minute --package agent --tag group=c \
+  --schedule "cron(* * * * *)" --no-run-on-create
+sleep 3
+[ -z "$(deployment_of every-minute.)" ] || fail "the cron association ran before its tick"; pass
+wait_deployment_of every-minute.s 15
+[ "$DEP" = "every-minute.s$((B / 1000))" ] || fail "the cron run is $DEP, want the tick every-minute.s$((B / 1000))"; pass
+wait_for_rollup "$DEP" SUCCESS 30
+for t in c-1 c-2 c-3; do [ "$(version_on $t)" = 1.0 ] || fail "$t has $(version_on $t)"; done; pass
+[ "$(version_on a-1)" = none ] || fail "the cron run reached a-1"; pass
+
+# ---- runs on creation, then on a default-version change, in place ----
+expect_ok "$PRODUCER" association create --name base --package agent --version default --tag group=a \
+  --run-on-default-change --installation-type in-place
+wait_deployment_of base.c 10
+wait_for_rollup "$DEP" SUCCESS 30
+for t in a-1 a-2 a-3; do [ "$(version_on $t)" = 1.0 ] || fail "$t has $(version_on $t) after the create run"; done; pass
+"$PRODUCER" package publish --name agent --manifest "$BASE_URL/agent/2.0/manifest.json" --artifacts "$BASE_URL/agent/2.0" >/dev/null
+expect_ok "$PRODUCER" package set-default agent 2.0
+wait_deployment_of base.d 10
+wait_for_rollup "$DEP" SUCCESS 30
+for t in a-1 a-2 a-3; do
+  [ "$(version_on $t)" = 2.0 ] || fail "$t has $(version_on $t) after the default changed"
+  [ "$(cat "$TARGETS/$t/opt/agent/updates")" = updated ] || fail "$t was not updated in place"
+done; pass
+expect_ok "$PRODUCER" association show base
+grep -q "last run .* $DEP 2.0" <<<"$OUT" || fail "show does not name the last run: $OUT"; pass
+
+# ---- launch ----
+expect_ok "$PRODUCER" association create --name new-hosts --package agent --tag group=l --run-on-launch --no-run-on-create
+sleep 1
+start_ms=$(date +%s%3N)
+expect_ok "$PRODUCER" target launch --id l-1 --account 222 --region us-east-1 --platform ubuntu \
+  --platform-version 22.04 --arch x86_64 --tag group=l
+expect_ok "$PRODUCER" target launch --id z-1 --account 222 --region us-east-1 --platform ubuntu \
+  --platform-version 22.04 --arch x86_64 --tag group=z
+for _ in $(seq 1 100); do [ "$(version_on l-1)" != none ] && break; sleep 0.1; done
+took=$(( $(date +%s%3N) - start_ms ))
+[ "$(version_on l-1)" = 2.0 ] || fail "the launched target did not get the package: $(tail -5 "$CP_LOG")"; pass
+echo "launched target installed ${took} ms after the launch event"
+[ "$took" -lt 3000 ] || fail "the launched target waited $took ms"; pass
+[ "$(version_on z-1)" = none ] || fail "a target matching no association got the package"; pass
+expect_ok "$PRODUCER" target list
+grep -q '^l-1 ' <<<"$OUT" && grep -q '^z-1 ' <<<"$OUT" || fail "launched targets are not in the inventory: $OUT"; pass
+expect_ok "$PRODUCER" target terminate --id z-1
+for _ in $(seq 1 50); do "$PRODUCER" target list | grep -q '^z-1 ' || break; sleep 0.1; done
+"$PRODUCER" target list | grep -q '^z-1 ' && fail "a terminated target stayed in the inventory"; pass
+
+# ---- list, delete ----
+expect_ok "$PRODUCER" association list
+for a in every-minute base new-hosts; do grep -q "^$a " <<<"$OUT" || fail "list lacks $a: $OUT"; done; pass
+expect_ok "$PRODUCER" association delete every-minute
+expect_ok "$PRODUCER" association list
+grep -q '^every-minute ' <<<"$OUT" && fail "a deleted association is still listed"; pass
+expect_fail_with "no association has the id 'nope'" "$PRODUCER" association show nope
+expect_fail_with "--run-on-default-change needs --version default" \
+  "$PRODUCER" association create --name x --package agent --version 1.0 --all --run-on-default-change
+expect_fail_with "schedule: rate() unit 'weeks' is not minutes, hours or days" \
+  "$PRODUCER" association create --name x --package agent --all --schedule "rate(2 weeks)"
+
+done_testing
