@@ -269,9 +269,10 @@ expect_fail_with "deployment d-half not completely published: 1 of 2 messages ac
   "$PRODUCER" deploy --package acme-agent --targets web-1 --arg "BIG=$long" --deployment-id d-half --no-wait \
   --kafka-property message.max.bytes=1000
 expect_exit 1
-"$MESSAGES" dump deployments | grep -q '^key=d-half ' && fail "the oversized Deployment was written"; pass
+# (Whole outputs, not pipes into grep -q: under pipefail an early grep exit fails the writer.)
+grep -q '^key=d-half ' <<<"$("$MESSAGES" dump deployments)" && fail "the oversized Deployment was written"; pass
 deploy_no_wait --targets web-1 --arg "BIG=$long" --deployment-id d-half
-"$MESSAGES" dump deployments | grep -q '^key=d-half ' || fail "re-running d-half did not write its Deployment"; pass
+grep -q '^key=d-half ' <<<"$("$MESSAGES" dump deployments)" || fail "re-running d-half did not write its Deployment"; pass
 released_job d-half web-1
 [ "$("$MESSAGES" dump jobs | grep -c ' job_id=d-half/web-1 ')" = 1 ] || fail "d-half/web-1 released more than once"; pass
 

@@ -85,8 +85,8 @@ echo "launched target installed ${took} ms after the launch event"
 expect_ok "$PRODUCER" target list
 grep -q '^l-1 ' <<<"$OUT" && grep -q '^z-1 ' <<<"$OUT" || fail "launched targets are not in the inventory: $OUT"; pass
 expect_ok "$PRODUCER" target terminate --id z-1
-for _ in $(seq 1 50); do "$PRODUCER" target list | grep -q '^z-1 ' || break; sleep 0.1; done
-"$PRODUCER" target list | grep -q '^z-1 ' && fail "a terminated target stayed in the inventory"; pass
+for _ in $(seq 1 50); do grep -q '^z-1 ' <<<"$("$PRODUCER" target list)" || break; sleep 0.1; done
+grep -q '^z-1 ' <<<"$("$PRODUCER" target list)" && fail "a terminated target stayed in the inventory"; pass
 
 # ---- list, delete ----
 expect_ok "$PRODUCER" association list
