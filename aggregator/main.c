@@ -57,15 +57,9 @@ static dr_status start_http(const char *address, dr_api *api, dr_http_server **o
     if (!address || !address[0])
         return DR_OK;
     dr_status status = dr_http_server_start(address, dr_api_handle, api, out, err);
-    if (status != DR_OK)
-        return status;
-    char host[256];
-    snprintf(host, sizeof host, "%s", address);
-    char *colon = strrchr(host, ':');
-    if (colon)
-        *colon = '\0';
-    dr_log(DR_LOG_INFO, "http.listening", "addr=%s:%d", host, dr_http_server_port(*out));
-    return DR_OK;
+    if (status == DR_OK)
+        dr_http_log_listening(address, *out);
+    return status;
 }
 
 int main(int argc, char **argv)

@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
+
 #include "strbuf.h"
 
 #define HTTP_REQUEST_MAX 16384     /* request line + headers, terminator included */
@@ -656,4 +658,14 @@ void dr_http_server_stop(dr_http_server *server)
     pthread_mutex_destroy(&server->lock);
     pthread_cond_destroy(&server->all_done);
     free(server);
+}
+
+void dr_http_log_listening(const char *address, const dr_http_server *server)
+{
+    char host[256];
+    snprintf(host, sizeof host, "%s", address);
+    char *colon = strrchr(host, ':');
+    if (colon)
+        *colon = '\0';
+    dr_log(DR_LOG_INFO, "http.listening", "addr=%s:%d", host, dr_http_server_port(server));
 }

@@ -48,6 +48,8 @@ dr_status dr_http_server_start(const char *address, dr_http_handler handler, voi
                                dr_error *err);
 /* The port actually bound. */
 int dr_http_server_port(const dr_http_server *server);
+/* Log event=http.listening addr=HOST:PORT (the bound port): what tests and operators look for. */
+void dr_http_log_listening(const char *address, const dr_http_server *server);
 /*
  * Stop accepting, wait for requests in progress, free. NULL is fine.
  * Connections still sending their request (or idle) are cut at once, so an

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "health_http.h"
 #include "log.h"
 #include "messages.h"
 #include "serve.h"
@@ -22,6 +23,8 @@ static const dr_setting serve_settings[] = {
     {"replica-id", DR_SETTING_STRING, NULL, "this replica's name in what it writes (default: HOSTNAME-PID)"},
     {"exit-after-releases", DR_SETTING_INT, "0",
      "testing only: exit abruptly (status 70) once the Nth release is on record, before its jobs are written"},
+    {"http", DR_SETTING_STRING, "127.0.0.1:0",
+     "address to serve /healthz, /readyz and /metrics on (port 0: any free port; empty: none)"},
     {"schedule-clock-offset-ms", DR_SETTING_INT, "0", "testing only: added to the clock association schedules read"},
 };
 
@@ -54,6 +57,8 @@ int cmd_serve(int argc, char **argv)
     char *const *positional;
     char replica[300];
     dr_serve_settings settings = {0};
+    dr_metrics *metrics = NULL;
+    dr_health_http *http = NULL;
     if (dr_config_positional(cfg, &positional) != 0) {
         dr_error_set(&err, DR_ERR_USAGE, "serve takes no arguments (see --help)");
         goto fail;
@@ -74,12 +79,25 @@ int cmd_serve(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    atomic_int ready = 0;
+    settings.ready = &ready;
+    if (!(metrics = dr_metrics_new())) {
+        dr_error_set(&err, DR_ERR_NOMEM, "out of memory for metrics");
+        goto fail;
+    }
+    settings.metrics = metrics;
+    const char *address = dr_config_string(cfg, "http");
+    if (address && address[0] && dr_health_http_start(address, metrics, &ready, &http, &err) != DR_OK)
+        goto fail;
     if (dr_serve_run(&settings, &stop_requested, &err) != DR_OK)
         goto fail;
     goto cleanup;
 fail:
     exit_code = dr_producer_fail(&err);
 cleanup:
+    dr_health_http_stop(http);
+    dr_metrics_free(metrics);
     dr_config_free(cfg);
     return exit_code;
 }

@@ -52,6 +52,28 @@ typedef struct serve {
 
 /* ---- small helpers ---- */
 
+static void describe_metrics(dr_metrics *m)
+{
+    if (!m)
+        return;
+    dr_metrics_describe(m, "drover_control_plane_jobs_released_total", DR_METRIC_COUNTER,
+                        "jobs released to the workers by this replica", NULL, 0);
+    dr_metrics_describe(m, "drover_control_plane_jobs_ended_total", DR_METRIC_COUNTER,
+                        "jobs this replica ended without releasing them, by reason", NULL, 0);
+    dr_metrics_describe(m, "drover_control_plane_deployments_owned", DR_METRIC_GAUGE,
+                        "unfinished deployments this replica owns", NULL, 0);
+    dr_metrics_describe(m, "drover_control_plane_caught_up", DR_METRIC_GAUGE,
+                        "1 while this replica has read up to its last sync point", NULL, 0);
+}
+
+static void count_ended(serve *sv, dr_status reason, size_t n)
+{
+    char labels[64];
+    snprintf(labels, sizeof labels, "reason=\"%s\"", dr_status_name(reason));
+    if (sv->s->metrics && n)
+        dr_metrics_counter_add(sv->s->metrics, "drover_control_plane_jobs_ended_total", labels, (double)n);
+}
+
 static dr_rollout *get_rollout(serve *sv, const char *id)
 {
     dr_rollout *r = dr_strmap_get(sv->rollouts, id);
@@ -161,6 +183,7 @@ static dr_status write_jobs(serve *sv, dr_rollout *r, const dr_rollup_job *const
                      !target ? jobs[i]->target_id : d->package, d->version);
             status = produce_job_end(sv, r, jobs[i], DROVER__V1__JOB_STATE__JOB_STATE_REJECTED,
                                      !target ? DR_ERR_UNKNOWN_TARGET : DR_ERR_VERSION_MISMATCH, message, &count, err);
+            count_ended(sv, !target ? DR_ERR_UNKNOWN_TARGET : DR_ERR_VERSION_MISMATCH, 1);
             continue;
         }
         Drover__V1__Job job;
@@ -222,6 +245,8 @@ static void release(serve *sv, owned_deployment *o, const dr_rollup_deployment *
     /* From here the jobs are released on record; a failed write leaves them in doubt, resolved next turn. */
     status = write_jobs(sv, r, jobs, n, &err);
     o->in_doubt = status != DR_OK;
+    if (sv->s->metrics)
+        dr_metrics_counter_add(sv->s->metrics, "drover_control_plane_jobs_released_total", "", (double)n);
     dr_log(status == DR_OK ? DR_LOG_INFO : DR_LOG_WARN, "serve.released", "deployment=%s jobs=%zu first=%s%s%s",
            rel.deployment_id, n, ids[0], status == DR_OK ? "" : " in_doubt=true error=", status == DR_OK ? "" : err.detail);
     status = DR_OK;
@@ -263,6 +288,7 @@ static void stop(serve *sv, owned_deployment *o, const dr_rollup_deployment *fol
         status = flush_all(sv, &count, n, &err);
     if (status == DR_OK) {
         dr_rollout_mark_stopped(r);
+        count_ended(sv, plan->reason, n);
         dr_log(DR_LOG_INFO, "serve.stopped", "deployment=%s reason=%s cancelled_jobs=%zu", dr_rollout_id(r),
                dr_status_name(plan->reason), n);
     }
@@ -608,6 +634,7 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
         goto cleanup;
     }
     dr_kafka_consumer_on_rebalance(sv.deployments, on_rebalance, &sv);
+    describe_metrics(settings->metrics);
     dr_log(DR_LOG_INFO, "serve.started", "replica=%s group=%s", settings->replica_id, settings->group);
 
     while (!*stop_flag) {
@@ -643,7 +670,14 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
         if (!sv.synced && !sv.sync_wanted && dr_kafka_follower_synced(sv.follower)) {
             sv.synced = 1;
             sv.synced_once = 1;
+            if (settings->ready)
+                atomic_store(settings->ready, 1);
             dr_log(DR_LOG_INFO, "serve.synced", "owned=%zu", dr_strmap_count(sv.owned));
+        }
+        if (settings->metrics) {
+            dr_metrics_gauge_set(settings->metrics, "drover_control_plane_deployments_owned", "",
+                                 (double)dr_strmap_count(sv.owned));
+            dr_metrics_gauge_set(settings->metrics, "drover_control_plane_caught_up", "", sv.synced ? 1 : 0);
         }
         if (sv.synced) {
             advance_all(&sv);

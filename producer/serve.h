@@ -40,9 +40,11 @@
 #define DROVER_PRODUCER_SERVE_H
 
 #include <signal.h>
+#include <stdatomic.h>
 
 #include "error.h"
 #include "kafka.h"
+#include "metrics.h"
 
 typedef struct dr_serve_settings {
     dr_kafka_options kafka;
@@ -57,6 +59,8 @@ typedef struct dr_serve_settings {
     long exit_after_releases;
     /* Testing: added to the clock that schedules read (a cron tick can be made seconds away). */
     int64_t schedule_clock_offset_ms;
+    dr_metrics *metrics; /* may be NULL; not owned.  serve declares and feeds its metrics */
+    atomic_int *ready;   /* may be NULL; set once the replica first caught up */
 } dr_serve_settings;
 
 /*

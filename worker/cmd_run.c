@@ -13,7 +13,7 @@
 
 #include "commands.h"
 #include "config.h"
-#include "http_server.h"
+#include "health_http.h"
 #include "kafka.h"
 #include "kafka_worker.h"
 #include "log.h"
@@ -51,22 +51,6 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
-static void serve(void *ctx, const dr_http_request *req, dr_http_response *resp)
-{
-    dr_metrics *metrics = ctx;
-    if (strcmp(req->path, "/healthz") == 0 || strcmp(req->path, "/readyz") == 0) {
-        resp->body = strdup("ok\n");
-        resp->body_len = 3;
-    } else if (strcmp(req->path, "/metrics") == 0) {
-        resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
-        resp->body = dr_metrics_render(metrics, &resp->body_len);
-    } else {
-        resp->status = 404;
-        resp->body = strdup("not found\n");
-        resp->body_len = 10;
-    }
-}
-
 static void describe_metrics(dr_metrics *m)
 {
     static const double duration_buckets[] = {0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600};
@@ -84,7 +68,7 @@ int cmd_run(int argc, char **argv)
     int exit_code = DR_EXIT_USAGE;
     dr_error err = {0};
     dr_metrics *metrics = NULL;
-    dr_http_server *http = NULL;
+    dr_health_http *http = NULL;
     dr_kafka_worker *worker = NULL;
     dr_config *cfg = dr_config_new(run_settings, sizeof run_settings / sizeof run_settings[0]);
     if (!cfg)
@@ -147,17 +131,9 @@ int cmd_run(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     const char *address = dr_config_string(cfg, "http");
-    if (address && address[0]) {
-        if (dr_http_server_start(address, serve, metrics, &http, &err) != DR_OK) {
-            fprintf(stderr, "drover-worker run: %s\n", err.detail);
-            goto done;
-        }
-        char host[128];
-        snprintf(host, sizeof host, "%s", address);
-        char *colon = strrchr(host, ':');
-        if (colon)
-            *colon = '\0';
-        dr_log(DR_LOG_INFO, "http.listening", "addr=%s:%d", host, dr_http_server_port(http));
+    if (address && address[0] && dr_health_http_start(address, metrics, NULL, &http, &err) != DR_OK) {
+        fprintf(stderr, "drover-worker run: %s\n", err.detail);
+        goto done;
     }
     if (dr_kafka_worker_start(&settings, &worker, &err) != DR_OK) {
         fprintf(stderr, "drover-worker run: %s\n", err.detail);
@@ -168,7 +144,7 @@ int cmd_run(int argc, char **argv)
     dr_log(DR_LOG_INFO, "worker.stopped", "worker=%s", worker_id);
 done:
     dr_kafka_worker_free(worker);
-    dr_http_server_stop(http);
+    dr_health_http_stop(http);
     dr_metrics_free(metrics);
     dr_config_free(cfg);
     return exit_code;

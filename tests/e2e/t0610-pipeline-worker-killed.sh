@@ -31,8 +31,8 @@ start_aggregator
 start_control_plane
 FAST=(--kafka-property session.timeout.ms=6000 --kafka-property heartbeat.interval.ms=500)
 start_worker w1 --concurrency 4 "${FAST[@]}"; W1=$WORKER_PID
-start_worker w2 --concurrency 4 "${FAST[@]}"
-start_worker w3 --concurrency 4 "${FAST[@]}"
+start_worker w2 --concurrency 4 "${FAST[@]}"; W2=$WORKER_PID
+start_worker w3 --concurrency 4 "${FAST[@]}"; W3=$WORKER_PID
 export DROVER_BROKERS="$BROKERS"
 for p in alpha beta; do
   "$PRODUCER" package publish --name "$p" --manifest "$BASE_URL/$p/1.0/manifest.json" --artifacts "$BASE_URL/$p/1.0" >/dev/null
@@ -77,7 +77,8 @@ make_version gamma 1.0
 for _ in $(seq 1 200); do grep -q 'job=d-gamma/k-1' "$WORK"/w[23].log && break; sleep 0.05; done
 w=$(grep -l 'event=job.start.*job=d-gamma/k-1' "$WORK"/w[23].log | head -1)
 [ -n "$w" ] || fail "no worker started d-gamma"
-pid=$(pgrep -f -- "--worker-id $(basename "$w" .log) " | head -1)
+# This test's own process: other tests run workers of the same names at the same time.
+if [ "$(basename "$w" .log)" = w2 ]; then pid=$W2; else pid=$W3; fi
 kill -TERM "$pid"
 set +e; wait "$pid"; rc=$?; set -e
 [ "$rc" = 0 ] || fail "worker exited $rc after SIGTERM"; pass

@@ -82,4 +82,18 @@ RC=0; OUT=$("$PRODUCER" deploy --package quick --tag group=i --max-concurrency 2
 wait_for_rollup d-i INCOMPLETE 30
 [ "$(count SUCCESS) $(count FAILED) $(count CANCELLED)" = "4 2 0" ] || fail "d-i: $ROLLUP"; pass
 
+# ---- the control plane's own /healthz, /readyz and /metrics ----
+port=$(http_port_of "$CP_LOG")
+CP_URL="http://127.0.0.1:$port"
+[ "$(curl -sS --max-time 5 "$CP_URL/healthz")" = ok ] || fail "serve /healthz"; pass
+[ "$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "$CP_URL/readyz")" = 200 ] || fail "serve /readyz is not 200 once caught up"; pass
+CP_METRICS=$(curl -sS --max-time 5 "$CP_URL/metrics") || fail "serve /metrics"
+metric() { awk -v name="$1" '$1 == name {print $2}' <<<"$CP_METRICS"; }
+# Every job of every deployment here went through this one replica: released or ended by it.
+released=$(metric drover_control_plane_jobs_released_total)
+[ "$released" = "$("$MESSAGES" dump jobs | grep -c ' deployment=')" ] || fail "jobs_released_total is $released: $CP_METRICS"; pass
+[ "$(metric 'drover_control_plane_jobs_ended_total{reason="max-errors"}')" -ge 1 ] || fail "no max-errors ends counted: $CP_METRICS"; pass
+[ "$(metric drover_control_plane_caught_up)" = 1 ] || fail "caught_up is not 1: $CP_METRICS"; pass
+[ "$(metric drover_control_plane_deployments_owned)" = 0 ] || fail "deployments_owned after all finished: $CP_METRICS"; pass
+
 done_testing
