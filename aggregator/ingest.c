@@ -44,13 +44,6 @@ struct dr_ingest {
     dr_ingest_stats stats;
 };
 
-static int64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void describe_metrics(dr_metrics *m)
 {
     static const double duration_buckets[] = {0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600};
@@ -156,7 +149,7 @@ static void on_rebalance(void *opaque, const rd_kafka_topic_partition_list_t *pa
 /* The high watermark of partitions assigned since the last call: how far "caught up" is. */
 static void learn_watermarks(dr_ingest *in)
 {
-    int64_t now = monotonic_ms();
+    int64_t now = dr_monotonic_ms();
     if (now < in->next_watermark_try_ms)
         return;
     /*
@@ -208,7 +201,7 @@ static int check_caught_up(dr_ingest *in)
         housekeeping(in); /* so /metrics agrees with the table from the first ready answer */
         atomic_store(in->s.ready, 1);
         if (!in->caught_up_ms) {
-            in->caught_up_ms = monotonic_ms();
+            in->caught_up_ms = dr_monotonic_ms();
             in->stats.catch_up_seconds =
                 in->first_event_ms ? (double)(in->caught_up_ms - in->first_event_ms) / 1000.0 : 0.0;
         }
@@ -249,7 +242,7 @@ static void take_message(dr_ingest *in, const rd_kafka_message_t *msg)
     Drover__V1__StatusEvent *e = NULL;
     dr_rollup_fold_result result;
     if (!in->first_event_ms)
-        in->first_event_ms = monotonic_ms();
+        in->first_event_ms = dr_monotonic_ms();
     partition_state *p = find_partition(in, msg->partition);
     if (p && msg->offset + 1 > p->next)
         p->next = msg->offset + 1;
@@ -440,7 +433,7 @@ cleanup:
 dr_status dr_ingest_run(dr_ingest *in, volatile sig_atomic_t *stop, int until_caught_up, dr_error *err)
 {
     dr_status status = DR_OK;
-    int64_t now = monotonic_ms();
+    int64_t now = dr_monotonic_ms();
     in->next_publish_ms = now + in->s.publish_interval_ms;
     in->next_housekeeping_ms = now + HOUSEKEEPING_INTERVAL_MS;
     while (!*stop) {
@@ -451,7 +444,7 @@ dr_status dr_ingest_run(dr_ingest *in, volatile sig_atomic_t *stop, int until_ca
             rd_kafka_message_destroy(msg);
         }
         int caught_up = check_caught_up(in);
-        now = monotonic_ms();
+        now = dr_monotonic_ms();
         if (in->publish_now || now >= in->next_publish_ms) {
             publish_changed(in);
             in->publish_now = 0;

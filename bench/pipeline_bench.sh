@@ -51,9 +51,11 @@ export DROVER_BROKERS; DROVER_BROKERS=$(cat "$WORK/broker.addr")
 wait_for "$WORK/http.port"
 BASE="http://127.0.0.1:$(cat "$WORK/http.port")/trivial"
 "$BUILD/drover-aggregator" --http 127.0.0.1:0 --log-level warn >/dev/null 2>"$WORK/aggregator.log" & PIDS+=($!)
-"$BUILD/drover-producer" serve --log-level warn >/dev/null 2>"$WORK/control-plane.log" & PIDS+=($!)
+KEY_ID=$("$BUILD/drover-producer" keys generate --dir "$WORK/keys" | sed -n 's/^key_id: //p')
+"$BUILD/drover-producer" serve --log-level warn --signing-key "$WORK/keys/$KEY_ID.key" >/dev/null 2>"$WORK/control-plane.log" & PIDS+=($!)
 for w in w1 w2; do
   "$BUILD/drover-worker" run --worker-id "$w" --targets-root "$WORK/targets" --cache-dir "$WORK/cache-$w" \
+    --trusted-keys "$WORK/keys" \
     --concurrency "$C" --log-level warn >/dev/null 2>"$WORK/$w.log" & PIDS+=($!)
 done
 "$BUILD/drover-producer" package publish --name trivial --manifest "$BASE/manifest.json" --artifacts "$BASE" >/dev/null

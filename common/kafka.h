@@ -138,7 +138,12 @@ rd_kafka_t *dr_kafka_consumer_handle(dr_kafka_consumer *c);
  * folding a whole partition: the aggregator, the control plane).
  */
 void dr_kafka_consumer_rewind(dr_kafka_consumer *c, const rd_kafka_topic_partition_list_t *partitions);
-/* Called after the group revokes partitions from this member (for in-flight work to notice). */
+/*
+ * Called when the group moves partitions: once assigned partitions are
+ * assigned (their offsets were set from the group's commits), and when
+ * partitions are revoked, before they are unassigned, so work finished on
+ * them can still be committed.
+ */
 typedef void (*dr_kafka_rebalance_fn)(void *opaque, const rd_kafka_topic_partition_list_t *partitions, int assigned);
 void dr_kafka_consumer_on_rebalance(dr_kafka_consumer *c, dr_kafka_rebalance_fn fn, void *opaque);
 

@@ -63,5 +63,7 @@ const char *dr_installation_type_name(Drover__V1__InstallationType t); /* "reins
 
 /* Milliseconds since the Unix epoch, for the *_ms fields. */
 int64_t dr_now_ms(void);
+/* Milliseconds on a clock that never jumps, for intervals. */
+int64_t dr_monotonic_ms(void);
 
 #endif

@@ -296,17 +296,15 @@ static int association_delete(int argc, char **argv)
     return exit_code;
 }
 
+static const dr_producer_verb association_verbs[] = {
+    {"create", association_create, "create or replace a standing deployment (schedule, launch, default version)"},
+    {"list", association_list, "list associations and their last runs"},
+    {"show", association_show, "show one association"},
+    {"delete", association_delete, "delete an association"},
+};
+
 int cmd_association(int argc, char **argv)
 {
-    const char *verb = argc > 0 ? argv[0] : "";
-    if (strcmp(verb, "create") == 0)
-        return association_create(argc - 1, argv + 1);
-    if (strcmp(verb, "list") == 0)
-        return association_list(argc - 1, argv + 1);
-    if (strcmp(verb, "show") == 0)
-        return association_show(argc - 1, argv + 1);
-    if (strcmp(verb, "delete") == 0)
-        return association_delete(argc - 1, argv + 1);
-    fprintf(stderr, "drover-producer: association create|list|show|delete\n");
-    return DR_EXIT_USAGE;
+    return dr_producer_dispatch("association", association_verbs, sizeof association_verbs / sizeof association_verbs[0],
+                                argc, argv);
 }

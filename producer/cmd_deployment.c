@@ -69,7 +69,7 @@ static void print_request(const Drover__V1__Deployment *d)
         printf("argument: %s=%s\n", d->additional_arguments[i]->key, d->additional_arguments[i]->value);
     printf("selection: %s\n", selection);
     if (d->rate_controls)
-        printf("rate controls: max-concurrency %s, max-errors %s (not enforced yet)\n",
+        printf("rate controls: max-concurrency %s, max-errors %s\n",
                d->rate_controls->max_concurrency, d->rate_controls->max_errors);
     printf("created: %s by %s\n", created, d->created_by[0] ? d->created_by : "-");
 }
@@ -254,33 +254,12 @@ cleanup:
 
 /* ---- dispatch ---- */
 
-static const struct {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *summary;
-} deployment_verbs[] = {
+static const dr_producer_verb deployment_verbs[] = {
     {"show", deployment_show, "show a deployment's request and latest rollup"},
     {"list", deployment_list, "list deployments and their status"},
 };
-#define DEPLOYMENT_VERB_COUNT (sizeof deployment_verbs / sizeof deployment_verbs[0])
-
-static void deployment_usage(FILE *out)
-{
-    fprintf(out, "usage: drover-producer deployment VERB [--help] [settings]\n\nverbs:\n");
-    for (size_t i = 0; i < DEPLOYMENT_VERB_COUNT; i++)
-        fprintf(out, "  %-6s %s\n", deployment_verbs[i].name, deployment_verbs[i].summary);
-}
 
 int cmd_deployment(int argc, char **argv)
 {
-    if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
-        deployment_usage(argc < 1 ? stderr : stdout);
-        return argc < 1 ? DR_EXIT_USAGE : DR_EXIT_OK;
-    }
-    for (size_t i = 0; i < DEPLOYMENT_VERB_COUNT; i++)
-        if (strcmp(argv[0], deployment_verbs[i].name) == 0)
-            return deployment_verbs[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "drover-producer: unknown deployment verb '%s'\n", argv[0]);
-    deployment_usage(stderr);
-    return DR_EXIT_USAGE;
+    return dr_producer_dispatch("deployment", deployment_verbs, sizeof deployment_verbs / sizeof deployment_verbs[0], argc, argv);
 }

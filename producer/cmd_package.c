@@ -808,36 +808,15 @@ cleanup:
 
 /* ---- dispatch ---- */
 
-static const struct {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *summary;
-} package_verbs[] = {
+static const dr_producer_verb package_verbs[] = {
     {"build", package_build, "build a package (zips and manifest.json) from per-platform zips or folders"},
     {"resolve", package_resolve, "show which zip of a manifest a platform gets, and why"},
     {"publish", package_publish, "register a built package version (manifest and artifacts URL) in Kafka"},
     {"list", package_list, "list published packages, their versions and default versions"},
     {"set-default", package_set_default, "make a published version the package's default"},
 };
-#define PACKAGE_VERB_COUNT (sizeof package_verbs / sizeof package_verbs[0])
-
-static void package_usage(FILE *out)
-{
-    fprintf(out, "usage: drover-producer package VERB [--help] [settings]\n\nverbs:\n");
-    for (size_t i = 0; i < PACKAGE_VERB_COUNT; i++)
-        fprintf(out, "  %-12s %s\n", package_verbs[i].name, package_verbs[i].summary);
-}
 
 int cmd_package(int argc, char **argv)
 {
-    if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
-        package_usage(argc < 1 ? stderr : stdout);
-        return argc < 1 ? DR_EXIT_USAGE : DR_EXIT_OK;
-    }
-    for (size_t i = 0; i < PACKAGE_VERB_COUNT; i++)
-        if (strcmp(argv[0], package_verbs[i].name) == 0)
-            return package_verbs[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "drover-producer: unknown package verb '%s'\n", argv[0]);
-    package_usage(stderr);
-    return DR_EXIT_USAGE;
+    return dr_producer_dispatch("package", package_verbs, sizeof package_verbs / sizeof package_verbs[0], argc, argv);
 }

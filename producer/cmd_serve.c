@@ -23,13 +23,17 @@ static const dr_setting serve_settings[] = {
     {"replica-id", DR_SETTING_STRING, NULL, "this replica's name in what it writes (default: HOSTNAME-PID)"},
     {"exit-after-releases", DR_SETTING_INT, "0",
      "testing only: exit abruptly (status 70) once the Nth release is on record, before its jobs are written"},
+    {"signing-key", DR_SETTING_STRING, NULL,
+     "Ed25519 private key (PEM) every released job is signed with (drover-producer keys generate)"},
+    {"allow-unsigned", DR_SETTING_BOOL, "false",
+     "demo only: release jobs unsigned when no signing-key is set (workers must --allow-unsigned too)"},
     {"http", DR_SETTING_STRING, "127.0.0.1:0",
      "address to serve /healthz, /readyz and /metrics on (port 0: any free port; empty: none)"},
     {"schedule-clock-offset-ms", DR_SETTING_INT, "0", "testing only: added to the clock association schedules read"},
 };
 
 static const char serve_usage[] =
-    "usage: drover-producer serve --brokers HOST:PORT [--group NAME] [--replica-id ID]\n"
+    "usage: drover-producer serve --brokers HOST:PORT --signing-key FILE [--group NAME] [--replica-id ID]\n"
     "\n"
     "The control plane: takes the deployments that `deploy` writes and releases their jobs to the\n"
     "workers under their rate controls (--max-concurrency jobs released and unfinished at once; no more\n"
@@ -59,12 +63,27 @@ int cmd_serve(int argc, char **argv)
     dr_serve_settings settings = {0};
     dr_metrics *metrics = NULL;
     dr_health_http *http = NULL;
+    dr_key *signing_key = NULL;
     if (dr_config_positional(cfg, &positional) != 0) {
         dr_error_set(&err, DR_ERR_USAGE, "serve takes no arguments (see --help)");
         goto fail;
     }
     if (dr_producer_kafka_options(cfg, &settings.kafka, &settings.timeout_ms, &err) != DR_OK)
         goto fail;
+    const char *key_path = dr_config_string(cfg, "signing-key");
+    if (key_path && key_path[0]) {
+        if (dr_key_load_private(key_path, &signing_key, &err) != DR_OK)
+            goto fail;
+        dr_log(DR_LOG_INFO, "serve.signing", "key_id=%s", dr_key_id(signing_key));
+    } else if (dr_config_bool(cfg, "allow-unsigned")) {
+        dr_log(DR_LOG_WARN, "serve.unsigned", "msg=\"jobs are released unsigned: only workers run with "
+               "--allow-unsigned will run them; never do this outside a demo\"");
+    } else {
+        dr_error_set(&err, DR_ERR_USAGE, "serve signs every job it releases: give --signing-key FILE "
+                     "(drover-producer keys generate makes one), or --allow-unsigned for a demo");
+        goto fail;
+    }
+    settings.signing_key = signing_key;
     settings.group = dr_config_string(cfg, "group");
     settings.replica_id = dr_config_string(cfg, "replica-id");
     settings.exit_after_releases = (long)dr_config_int(cfg, "exit-after-releases");
@@ -98,6 +117,7 @@ fail:
 cleanup:
     dr_health_http_stop(http);
     dr_metrics_free(metrics);
+    dr_key_free(signing_key);
     dr_config_free(cfg);
     return exit_code;
 }

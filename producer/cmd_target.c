@@ -304,35 +304,14 @@ static int target_terminate(int argc, char **argv)
 
 /* ---- dispatch ---- */
 
-static const struct {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *summary;
-} target_verbs[] = {
+static const dr_producer_verb target_verbs[] = {
     {"register", target_register, "add or update targets in the inventory, from flags or a JSON/CSV file"},
     {"list", target_list, "list the inventory's targets"},
     {"launch", target_launch, "announce a launched target (the control plane adds it and runs on-launch associations)"},
     {"terminate", target_terminate, "announce a terminated target (the control plane removes it)"},
 };
-#define TARGET_VERB_COUNT (sizeof target_verbs / sizeof target_verbs[0])
-
-static void target_usage(FILE *out)
-{
-    fprintf(out, "usage: drover-producer target VERB [--help] [settings]\n\nverbs:\n");
-    for (size_t i = 0; i < TARGET_VERB_COUNT; i++)
-        fprintf(out, "  %-10s %s\n", target_verbs[i].name, target_verbs[i].summary);
-}
 
 int cmd_target(int argc, char **argv)
 {
-    if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
-        target_usage(argc < 1 ? stderr : stdout);
-        return argc < 1 ? DR_EXIT_USAGE : DR_EXIT_OK;
-    }
-    for (size_t i = 0; i < TARGET_VERB_COUNT; i++)
-        if (strcmp(argv[0], target_verbs[i].name) == 0)
-            return target_verbs[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "drover-producer: unknown target verb '%s'\n", argv[0]);
-    target_usage(stderr);
-    return DR_EXIT_USAGE;
+    return dr_producer_dispatch("target", target_verbs, sizeof target_verbs / sizeof target_verbs[0], argc, argv);
 }

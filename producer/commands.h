@@ -42,6 +42,8 @@ int cmd_deploy(int argc, char **argv);
 int cmd_deployment(int argc, char **argv);
 /* drover-producer association create|list|show|delete ... (cmd_association.c) */
 int cmd_association(int argc, char **argv);
+/* drover-producer keys generate|id ... (cmd_keys.c) */
+int cmd_keys(int argc, char **argv);
 /* drover-producer serve ... and cancel ID (cmd_serve.c) */
 int cmd_serve(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
@@ -61,6 +63,20 @@ dr_status dr_producer_cancel(const dr_config *cfg, const char *deployment_id, co
  */
 dr_config *dr_producer_load_settings(const dr_setting *table, size_t count, int argc, char **argv, const char *usage,
                                      int *exit_code);
+
+/* One verb of a command with verbs (package build, target list, ...). */
+typedef struct dr_producer_verb {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} dr_producer_verb;
+
+/*
+ * Run the verb argv[0] names with the arguments after it.  No verb or
+ * --help prints the verbs (to stderr, exit 2; to stdout, exit 0); an unknown
+ * one says so and prints them (exit 2).
+ */
+int dr_producer_dispatch(const char *command, const dr_producer_verb *verbs, size_t count, int argc, char **argv);
 
 /* Print "drover-producer: <detail>" to stderr; returns 2 for DR_ERR_USAGE, else 1. */
 int dr_producer_fail(const dr_error *err);

@@ -32,6 +32,8 @@ static const struct {
     {"association show", cmd_association, "show one association"},
     {"association delete", cmd_association, "delete an association"},
     {"cancel", cmd_cancel, "cancel a deployment: nothing more of it starts"},
+    {"keys generate", cmd_keys, "make an Ed25519 key pair the control plane signs jobs with"},
+    {"keys id", cmd_keys, "print the id of key files"},
     {"serve", cmd_serve, "run the control plane: release deployments' jobs under their rate controls"},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
@@ -101,6 +103,31 @@ void dr_producer_format_time(int64_t ms, char *buf, size_t size)
     struct tm tm;
     gmtime_r(&seconds, &tm);
     strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void verbs_usage(FILE *out, const char *command, const dr_producer_verb *verbs, size_t count)
+{
+    int width = 0;
+    for (size_t i = 0; i < count; i++)
+        if ((int)strlen(verbs[i].name) > width)
+            width = (int)strlen(verbs[i].name);
+    fprintf(out, "usage: drover-producer %s VERB [--help] [settings]\n\nverbs:\n", command);
+    for (size_t i = 0; i < count; i++)
+        fprintf(out, "  %-*s %s\n", width + 1, verbs[i].name, verbs[i].summary);
+}
+
+int dr_producer_dispatch(const char *command, const dr_producer_verb *verbs, size_t count, int argc, char **argv)
+{
+    if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+        verbs_usage(argc < 1 ? stderr : stdout, command, verbs, count);
+        return argc < 1 ? DR_EXIT_USAGE : DR_EXIT_OK;
+    }
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(argv[0], verbs[i].name) == 0)
+            return verbs[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "drover-producer: unknown %s verb '%s'\n", command, argv[0]);
+    verbs_usage(stderr, command, verbs, count);
+    return DR_EXIT_USAGE;
 }
 
 int dr_producer_fail(const dr_error *err)

@@ -21,8 +21,15 @@ dr_status dr_publish_message(dr_kafka_producer *producer, dr_topic topic, const 
     uint8_t *bytes = dr_message_encode(message, &len);
     if (!bytes)
         return dr_error_set(err, DR_ERR_NOMEM, "out of memory encoding a %s", message->descriptor->short_name);
-    dr_status status = dr_kafka_produce(producer, topic, key, bytes, len, on_delivered, count, err);
+    dr_status status = dr_publish_bytes(producer, topic, key, bytes, len, count, err);
     free(bytes);
+    return status;
+}
+
+dr_status dr_publish_bytes(dr_kafka_producer *producer, dr_topic topic, const char *key, const uint8_t *bytes,
+                           size_t len, dr_publish_count *count, dr_error *err)
+{
+    dr_status status = dr_kafka_produce(producer, topic, key, bytes, len, on_delivered, count, err);
     if (status == DR_OK)
         count->queued++;
     return status;

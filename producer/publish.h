@@ -6,6 +6,7 @@
 #define DROVER_PRODUCER_PUBLISH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <protobuf-c/protobuf-c.h>
 
@@ -22,6 +23,10 @@ typedef struct dr_publish_count {
 /* Encode message and queue it (the producer copies it); count hears of its delivery. */
 dr_status dr_publish_message(dr_kafka_producer *producer, dr_topic topic, const char *key,
                              const ProtobufCMessage *message, dr_publish_count *count, dr_error *err);
+
+/* Queue bytes already encoded (a signed job); as dr_publish_message. */
+dr_status dr_publish_bytes(dr_kafka_producer *producer, dr_topic topic, const char *key, const uint8_t *bytes,
+                           size_t len, dr_publish_count *count, dr_error *err);
 
 /*
  * Wait up to timeout_ms for every queued message; DR_ERR_KAFKA unless all

@@ -7,6 +7,7 @@
 
 #include "associations.h"
 #include "deploy.h"
+#include "job_signing.h"
 #include "log.h"
 #include "messages.h"
 #include "packages.h"
@@ -72,6 +73,21 @@ static void count_ended(serve *sv, dr_status reason, size_t n)
     snprintf(labels, sizeof labels, "reason=\"%s\"", dr_status_name(reason));
     if (sv->s->metrics && n)
         dr_metrics_counter_add(sv->s->metrics, "drover_control_plane_jobs_ended_total", labels, (double)n);
+}
+
+/* A job onto the jobs topic, signed when the replica has a key. */
+static dr_status publish_job(serve *sv, const Drover__V1__Job *job, const char *target_id, dr_publish_count *count,
+                             dr_error *err)
+{
+    if (!sv->s->signing_key)
+        return dr_publish_message(sv->producer, DR_TOPIC_JOBS, target_id, &job->base, count, err);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    dr_status status = dr_job_encode_signed(sv->s->signing_key, job, &bytes, &len, err);
+    if (status == DR_OK)
+        status = dr_publish_bytes(sv->producer, DR_TOPIC_JOBS, target_id, bytes, len, count, err);
+    free(bytes);
+    return status;
 }
 
 static dr_rollout *get_rollout(serve *sv, const char *id)
@@ -188,7 +204,7 @@ static dr_status write_jobs(serve *sv, dr_rollout *r, const dr_rollup_job *const
         }
         Drover__V1__Job job;
         dr_job_fill(&job, d, version, (Drover__V1__Target *)target, job_id, sizeof job_id, now);
-        status = dr_publish_message(sv->producer, DR_TOPIC_JOBS, target->target_id, &job.base, &count, err);
+        status = publish_job(sv, &job, target->target_id, &count, err);
     }
     if (status == DR_OK)
         status = flush_all(sv, &count, n, err);

@@ -29,10 +29,14 @@ say "Starting the embedded broker, the control plane, an aggregator and two work
 "$BUILD/drover-broker" --address-file "$DEMO/broker.addr" >/dev/null 2>"$DEMO/broker.log" & PIDS+=($!)
 wait_for "$DEMO/broker.addr"
 export DROVER_BROKERS; DROVER_BROKERS=$(cat "$DEMO/broker.addr")
-"$PRODUCER" serve --replica-id control-plane-1 >/dev/null 2>"$DEMO/control-plane.log" & PIDS+=($!)
+# The control plane signs every job; the workers run only what a key they trust signed.
+KEY_ID=$("$PRODUCER" keys generate --dir "$DEMO/keys" | sed -n 's/^key_id: //p')
+echo "signing key $KEY_ID: the control plane signs with $DEMO/keys/$KEY_ID.key, workers trust $DEMO/keys/$KEY_ID.pub"
+"$PRODUCER" serve --replica-id control-plane-1 --signing-key "$DEMO/keys/$KEY_ID.key" >/dev/null 2>"$DEMO/control-plane.log" & PIDS+=($!)
 "$BUILD/drover-aggregator" --http 127.0.0.1:0 >/dev/null 2>"$DEMO/aggregator.log" & PIDS+=($!)
 for w in worker-1 worker-2; do
   "$BUILD/drover-worker" run --worker-id "$w" --targets-root "$DEMO/targets" --cache-dir "$DEMO/cache-$w" \
+    --trusted-keys "$DEMO/keys/$KEY_ID.pub" \
     --concurrency 4 --log-level warn >/dev/null 2>"$DEMO/$w.log" & PIDS+=($!)
 done
 AGG="http://127.0.0.1:$(http_port "$DEMO/aggregator.log")"

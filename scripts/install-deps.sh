@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config
           librdkafka-dev libprotobuf-c-dev protobuf-c-compiler
           libcurl4-openssl-dev libzip-dev libssl-dev libjansson-dev
-          zip unzip procps kcat jq curl perl)
+          zip unzip procps kcat jq curl perl openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

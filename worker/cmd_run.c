@@ -15,6 +15,7 @@
 #include "config.h"
 #include "health_http.h"
 #include "kafka.h"
+#include "job_signing.h"
 #include "kafka_worker.h"
 #include "log.h"
 #include "metrics.h"
@@ -37,6 +38,10 @@ static const dr_setting run_settings[] = {
     {"max-download-bytes", DR_SETTING_INT, "1073741824", "largest artifact accepted"},
     {"max-unpacked-bytes", DR_SETTING_INT, "4294967296", "largest total size a package zip may expand to"},
     {"ca-file", DR_SETTING_STRING, NULL, "PEM CA bundle for https downloads (default: the system's)"},
+    {"trusted-keys", DR_SETTING_STRING, NULL,
+     "Ed25519 public keys (PEM) jobs must be signed by: comma-separated files and directories (their *.pub)"},
+    {"allow-unsigned", DR_SETTING_BOOL, "false",
+     "demo only: also run jobs that carry no signature, with a warning for each (a bad signature is still refused)"},
 };
 
 static const char run_usage[] =
@@ -69,6 +74,7 @@ int cmd_run(int argc, char **argv)
     dr_error err = {0};
     dr_metrics *metrics = NULL;
     dr_health_http *http = NULL;
+    dr_trust_store *trust = NULL;
     dr_kafka_worker *worker = NULL;
     dr_config *cfg = dr_config_new(run_settings, sizeof run_settings / sizeof run_settings[0]);
     if (!cfg)
@@ -124,6 +130,23 @@ int cmd_run(int argc, char **argv)
     settings.metrics = metrics;
     json_object_seed(0); /* before threads */
 
+    settings.allow_unsigned = dr_config_bool(cfg, "allow-unsigned");
+    if (dr_trust_store_load(dr_config_string(cfg, "trusted-keys"), &trust, &err) != DR_OK) {
+        fprintf(stderr, "drover-worker run: %s\n", err.detail);
+        goto done;
+    }
+    if (dr_trust_store_count(trust) == 0 && !settings.allow_unsigned) {
+        fprintf(stderr, "drover-worker run: no trusted keys: every job would be refused; give --trusted-keys "
+                        "(the control plane's public keys), or --allow-unsigned for a demo\n");
+        exit_code = DR_EXIT_USAGE;
+        goto done;
+    }
+    char trusted[512];
+    dr_trust_store_describe(trust, trusted, sizeof trusted);
+    dr_log(settings.allow_unsigned ? DR_LOG_WARN : DR_LOG_INFO, "worker.trust", "trusted_keys=%s allow_unsigned=%s",
+           trusted, settings.allow_unsigned ? "true" : "false");
+    settings.trust = trust;
+
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
@@ -146,6 +169,7 @@ done:
     dr_kafka_worker_free(worker);
     dr_health_http_stop(http);
     dr_metrics_free(metrics);
+    dr_trust_store_free(trust);
     dr_config_free(cfg);
     return exit_code;
 }

@@ -23,6 +23,7 @@ typedef struct pending_job {
     int32_t partition;
     int64_t offset;
     int64_t taken_at_ms;
+    int is_unsigned; /* runs only because allow_unsigned is set */
     char target_id[130];
 } pending_job;
 
@@ -170,6 +171,10 @@ static void run_job(dr_kafka_worker *w, pending_job *p)
     dr_status_event_for_job(&event, job, DROVER__V1__JOB_STATE__JOB_STATE_IN_PROGRESS, w->settings.worker_id,
                             p->taken_at_ms);
     emit(w, p, &event, 0);
+    if (p->is_unsigned)
+        dr_log(DR_LOG_WARN, "job.unsigned", "deployment=%s job=%s msg=\"running a job without a signature "
+               "(allow-unsigned): whoever can write the jobs topic can run scripts here\"", job->deployment_id,
+               job->job_id);
     dr_log(DR_LOG_INFO, "job.start", "deployment=%s job=%s target=%s action=%s package=%s version=%s",
            job->deployment_id, job->job_id, inputs.request.target_id, dr_action_name(job->action), job->package,
            job->version ? job->version : "");
@@ -264,7 +269,42 @@ static void *poller_thread(void *arg)
     return NULL;
 }
 
-/* Revoked partitions: their unstarted jobs go back to the group, uncommitted. */
+typedef struct commit_pass {
+    dr_kafka_worker *worker;
+    int sync;
+} commit_pass;
+
+static void commit_partition(void *ctx, const char *topic, int32_t partition)
+{
+    commit_pass *pass = ctx;
+    dr_kafka_worker *w = pass->worker;
+    int64_t next = dr_offsets_committable(w->offsets, topic, partition);
+    if (next < 0)
+        return;
+    dr_error err = {0};
+    dr_status status;
+    if (pass->sync) {
+        rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(list, topic, partition)->offset = next;
+        rd_kafka_resp_err_t kerr = rd_kafka_commit(dr_kafka_consumer_handle(w->consumer), list, 0);
+        rd_kafka_topic_partition_list_destroy(list);
+        status = kerr ? dr_error_set(&err, DR_ERR_KAFKA, "%s", rd_kafka_err2str(kerr)) : DR_OK;
+    } else {
+        status = dr_kafka_consumer_commit(w->consumer, topic, partition, next, &err);
+    }
+    if (status == DR_OK)
+        dr_offsets_committed(w->offsets, topic, partition, next);
+    else
+        dr_log(DR_LOG_WARN, "commit.failed", "topic=%s partition=%d offset=%lld msg=\"%s\"", topic, (int)partition,
+               (long long)next, err.detail);
+}
+
+/*
+ * Revoked partitions: what finished on them is committed now (synchronously,
+ * while this member still owns them), and their unstarted jobs go back to
+ * the group, uncommitted.  A job still running finishes here, unreported to
+ * the offsets: its next owner runs it again, and the engine finds it done.
+ */
 static void on_rebalance(void *opaque, const rd_kafka_topic_partition_list_t *partitions, int assigned)
 {
     dr_kafka_worker *w = opaque;
@@ -298,6 +338,8 @@ static void on_rebalance(void *opaque, const rd_kafka_topic_partition_list_t *pa
                 link = &p->next;
             }
         }
+        commit_pass pass = {.worker = w, .sync = 1};
+        commit_partition(&pass, topic, partition);
         dr_offsets_forget(w->offsets, topic, partition);
         returned += dropped;
     }
@@ -338,6 +380,22 @@ static void reject_damaged(dr_kafka_worker *w, pending_job *p, const rd_kafka_me
     p->job = NULL; /* on the stack: not ours to free */
 }
 
+/* Whether the job may run: signed by a trusted key, or unsigned while allowed.  Otherwise it is REJECTED. */
+static int signature_accepted(dr_kafka_worker *w, pending_job *p, const rd_kafka_message_t *msg)
+{
+    dr_error err = {0};
+    if (w->settings.allow_unsigned && !dr_job_claims_signature(p->job)) {
+        p->is_unsigned = 1;
+        return 1;
+    }
+    if (w->settings.trust && dr_trust_verify_job(w->settings.trust, msg->payload, msg->len, p->job, &err) == DR_OK)
+        return 1;
+    if (!w->settings.trust)
+        dr_error_set(&err, DR_ERR_SIGNATURE, "this worker has no trusted keys");
+    reject(w, p, DROVER__V1__JOB_STATE__JOB_STATE_REJECTED, dr_status_name(DR_ERR_SIGNATURE), err.detail);
+    return 0;
+}
+
 static void take_message(dr_kafka_worker *w, const rd_kafka_message_t *msg)
 {
     pending_job *p = calloc(1, sizeof *p);
@@ -367,6 +425,10 @@ static void take_message(dr_kafka_worker *w, const rd_kafka_message_t *msg)
         free_pending(p);
         return;
     }
+    if (!signature_accepted(w, p, msg)) {
+        free_pending(p);
+        return;
+    }
     const char *target = p->job->target && p->job->target->target_id ? p->job->target->target_id : "";
     snprintf(p->target_id, sizeof p->target_id, "%s", target);
     pthread_mutex_lock(&w->lock);
@@ -378,36 +440,6 @@ static void take_message(dr_kafka_worker *w, const rd_kafka_message_t *msg)
     w->queued++;
     pthread_cond_signal(&w->work_ready);
     pthread_mutex_unlock(&w->lock);
-}
-
-typedef struct commit_pass {
-    dr_kafka_worker *worker;
-    int sync;
-} commit_pass;
-
-static void commit_partition(void *ctx, const char *topic, int32_t partition)
-{
-    commit_pass *pass = ctx;
-    dr_kafka_worker *w = pass->worker;
-    int64_t next = dr_offsets_committable(w->offsets, topic, partition);
-    if (next < 0)
-        return;
-    dr_error err = {0};
-    dr_status status;
-    if (pass->sync) {
-        rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(list, topic, partition)->offset = next;
-        rd_kafka_resp_err_t kerr = rd_kafka_commit(dr_kafka_consumer_handle(w->consumer), list, 0);
-        rd_kafka_topic_partition_list_destroy(list);
-        status = kerr ? dr_error_set(&err, DR_ERR_KAFKA, "%s", rd_kafka_err2str(kerr)) : DR_OK;
-    } else {
-        status = dr_kafka_consumer_commit(w->consumer, topic, partition, next, &err);
-    }
-    if (status == DR_OK)
-        dr_offsets_committed(w->offsets, topic, partition, next);
-    else
-        dr_log(DR_LOG_WARN, "commit.failed", "topic=%s partition=%d offset=%lld msg=\"%s\"", topic, (int)partition,
-               (long long)next, err.detail);
 }
 
 static void commit_finished(dr_kafka_worker *w, int sync)

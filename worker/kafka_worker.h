@@ -11,6 +11,11 @@
  * its uncommitted jobs are redelivered to another member, and running one
  * twice is harmless (the engine is idempotent and locks the package).
  *
+ * Every Job must carry a signature by a trusted key (job_signing.h); one
+ * that does not ends REJECTED with reason "signature" and the key id, and
+ * nothing of it runs.  With allow_unsigned, a Job with no signature at all
+ * runs, with a warning; a signature that does not verify is still refused.
+ *
  * A message that is not a Job logs one line (it names nobody to report
  * to); a Job that cannot be run as it is (newer schema, no target, unsafe
  * target id, no package, ...) ends as REJECTED with the reason.  A job whose
@@ -24,6 +29,7 @@
 #include <signal.h>
 
 #include "engine.h"
+#include "job_signing.h"
 #include "error.h"
 #include "kafka.h"
 #include "metrics.h"
@@ -37,6 +43,8 @@ typedef struct dr_kafka_worker_settings {
     const char *worker_id;          /* names this member in statuses, logs and locks */
     dr_engine_settings engine;
     dr_metrics *metrics;            /* may be NULL; not owned */
+    dr_trust_store *trust;          /* keys jobs must be signed by; not owned, used by the consuming thread */
+    int allow_unsigned;             /* demo only: run unsigned jobs too, with a warning each */
 } dr_kafka_worker_settings;
 
 typedef struct dr_kafka_worker dr_kafka_worker;

@@ -9,23 +9,29 @@ REPO="$WORK/repo"          # what the HTTP server serves
 TARGETS="$WORK/targets"
 mkdir -p "$CACHE" "$REPO" "$TARGETS"
 HTTP_PID=
+HTTP_PIDS=()
 APPLY_EXTRA=()
 
 cleanup() {
-  [ -n "$HTTP_PID" ] && kill "$HTTP_PID" 2>/dev/null && wait "$HTTP_PID" 2>/dev/null
+  local pid
+  for pid in ${HTTP_PIDS[@]+"${HTTP_PIDS[@]}"}; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
   # DROVER_KEEP_WORK=1 keeps the logs and target trees of a run to look at.
   if [ -n "${DROVER_KEEP_WORK:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
-# start_http [server flags...]: serve $REPO on a loopback port; sets BASE_URL.
+# start_http [server flags...]: serve $REPO on a loopback port; sets BASE_URL
+# and HTTP_PID.  Its files are $WORK/NAME.{port,log,out}, NAME being
+# $HTTP_NAME or "http"; each server started is stopped on exit.
 start_http() {
-  rm -f "$WORK/http.port"
-  "$TEST_HTTP" --root "$REPO" --port-file "$WORK/http.port" --log "$WORK/http.log" "$@" >"$WORK/http.out" 2>&1 &
+  local name=${HTTP_NAME:-http}
+  rm -f "$WORK/$name.port"
+  "$TEST_HTTP" --root "$REPO" --port-file "$WORK/$name.port" --log "$WORK/$name.log" "$@" >"$WORK/$name.out" 2>&1 &
   HTTP_PID=$!
-  for _ in $(seq 1 100); do [ -s "$WORK/http.port" ] && break; sleep 0.05; done
-  [ -s "$WORK/http.port" ] || fail "test HTTP server did not start"
-  BASE_URL="http://127.0.0.1:$(cat "$WORK/http.port")"
+  HTTP_PIDS+=($HTTP_PID)
+  for _ in $(seq 1 100); do [ -s "$WORK/$name.port" ] && break; sleep 0.05; done
+  [ -s "$WORK/$name.port" ] || fail "test HTTP server did not start: $(cat "$WORK/$name.out")"
+  BASE_URL="http://127.0.0.1:$(cat "$WORK/$name.port")"
 }
 
 # make_version NAME VERSION [PLATFORM_KEY [VERSION_KEY [ARCH_KEY]]]
@@ -106,7 +112,7 @@ clear_log() { rm -f "$1/drover-test.log"; }
 # Besides targets, name any file the test itself writes in between (create it
 # before the snapshot: a new entry changes its directory's listing).
 snapshot_outside() {
-  local prune=(-path "$CACHE" -o -path "$WORK/http.log") path
+  local prune=(-path "$CACHE" -o -name '*.log') path # servers' logs grow with every request
   for path in "$@"; do prune+=(-o -path "$path"); done
   find "$WORK" \( "${prune[@]}" \) -prune -o -printf '%p %s %m %T@\n' | sort
 }

@@ -6,6 +6,17 @@ BROKER="$DROVER_BUILD_DIR/drover-broker"
 AGGREGATOR="$DROVER_BUILD_DIR/drover-aggregator"
 PIDS=()
 
+# signing_key: once per test, a key pair in $WORK/keys; sets SIGNING_KEY (the
+# control plane's private key) and TRUSTED_KEYS (the workers' directory).
+signing_key() {
+  [ -n "${SIGNING_KEY:-}" ] && return 0
+  local id
+  id=$("$DROVER_BUILD_DIR/drover-producer" keys generate --dir "$WORK/keys" | sed -n 's/^key_id: //p')
+  [ -n "$id" ] || fail "keys generate printed no key id"
+  SIGNING_KEY="$WORK/keys/$id.key"
+  TRUSTED_KEYS="$WORK/keys"
+}
+
 pipeline_cleanup() {
   local pid
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -53,20 +64,24 @@ start_aggregator() {
   AGG_URL="http://127.0.0.1:$(http_port_of "$AGG_LOG")"
 }
 
-# start_control_plane [NAME [flags...]]: a drover-producer serve replica with its own log
-# ($WORK/NAME.log, default cp1); sets CP_PID and CP_LOG.
+# start_control_plane [NAME [flags...]]: a drover-producer serve replica signing with
+# $SIGNING_KEY, with its own log ($WORK/NAME.log, default cp1); sets CP_PID and CP_LOG.
 start_control_plane() {
   local name=${1:-cp1}; shift || true
   CP_LOG="$WORK/$name.log"
-  "$PRODUCER" serve --brokers "$BROKERS" --replica-id "$name" --log-level info "$@" >/dev/null 2>"$CP_LOG" &
+  signing_key
+  "$DROVER_BUILD_DIR/drover-producer" serve --brokers "$BROKERS" --replica-id "$name" --log-level info \
+    --signing-key "$SIGNING_KEY" "$@" >/dev/null 2>"$CP_LOG" &
   CP_PID=$!
   PIDS+=($CP_PID)
 }
 
-# start_worker NAME [flags...]: a worker with its own log; sets WORKER_PID.
+# start_worker NAME [flags...]: a worker trusting $TRUSTED_KEYS, with its own log; sets WORKER_PID.
 start_worker() {
   local name=$1; shift
+  signing_key
   "$WORKER" run --brokers "$BROKERS" --targets-root "$TARGETS" --cache-dir "$CACHE" --worker-id "$name" \
+    --trusted-keys "$TRUSTED_KEYS" \
     --http 127.0.0.1:0 "$@" >"$WORK/$name.out" 2>"$WORK/$name.log" &
   WORKER_PID=$!
   PIDS+=($WORKER_PID)

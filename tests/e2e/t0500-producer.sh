@@ -214,7 +214,9 @@ expect_jobs "$(truth '1')"
 [ "$(wc -l <<<"$JOBS")" = 313 ] || fail "--all published $(wc -l <<<"$JOBS") jobs"; pass
 
 # ---- deploy: what a job carries (the control plane releases it) ----
-"$PRODUCER" serve --replica-id cp-t0500 --log-level info >/dev/null 2>"$WORK/serve.log" &
+"$PRODUCER" keys generate --dir "$WORK/keys" >"$WORK/keys.out"
+"$PRODUCER" serve --replica-id cp-t0500 --log-level info --signing-key "$WORK/keys/$(sed -n 's/^key_id: //p' "$WORK/keys.out").key" \
+  >/dev/null 2>"$WORK/serve.log" &
 SERVE_PID=$!
 deploy_no_wait --targets json-2 --version 1.0 --action uninstall --installation-type in-place --arg FOO=bar \
   --arg MODE=fast --deadline-seconds 600 --script-timeout 45 --max-concurrency 10% --max-errors 2 --deployment-id d-carry
@@ -321,7 +323,7 @@ grep -qx "deployment d-bad: FAILED  (acme-agent 1.0)" <<<"$OUT" || fail "deploym
 grep -qx "selection: all" <<<"$OUT" || fail "deployment show lacks the selection: $OUT"; pass
 expect_ok "$PRODUCER" deployment show d-carry
 grep -qx "no rollup yet.*" <<<"$OUT" || fail "deployment show without rollup: $OUT"; pass
-grep -qx "rate controls: max-concurrency 10%, max-errors 2 (not enforced yet)" <<<"$OUT" || fail "show: $OUT"; pass
+grep -qx "rate controls: max-concurrency 10%, max-errors 2" <<<"$OUT" || fail "show: $OUT"; pass
 expect_fail_with "no deployment d-none" "$PRODUCER" deployment show d-none
 expect_ok "$PRODUCER" deployment list
 grep -qE '^d-ok +.* SUCCESS +3/3$' <<<"$OUT" || fail "deployment list: $OUT"; pass

@@ -14,6 +14,10 @@ MESSAGES="$DROVER_BUILD_DIR/drover_test_messages"
 write_script slow 1.0 install.sh 'echo "start $(date +%s%N)" >> "$DROVER_TARGET_ROOT/span"; sleep 0.3; echo "end $(date +%s%N)" >> "$DROVER_TARGET_ROOT/span"; echo run >> "$DROVER_TARGET_ROOT/runs"'
 write_script slow 1.0 uninstall.sh 'true'
 make_version slow 1.0
+# Two seconds each: with one at a time, at most two start before a 4 s deadline, whatever the load.
+write_script late 1.0 install.sh 'sleep 2; echo run >> "$DROVER_TARGET_ROOT/runs"'
+write_script late 1.0 uninstall.sh 'true'
+make_version late 1.0
 start_http
 start_broker
 start_aggregator
@@ -21,6 +25,7 @@ start_worker w1 --concurrency 4
 start_worker w2 --concurrency 4
 export DROVER_BROKERS="$BROKERS"
 "$PRODUCER" package publish --name slow --manifest "$BASE_URL/slow/1.0/manifest.json" --artifacts "$BASE_URL/slow/1.0" >/dev/null
+"$PRODUCER" package publish --name late --manifest "$BASE_URL/late/1.0/manifest.json" --artifacts "$BASE_URL/late/1.0" >/dev/null
 { echo "id,account,region,platform,platform_version,arch,tags"
   for g in f:30 k:30 x:30 l:6; do
     for i in $(seq -w 1 "${g#*:}"); do echo "${g%:*}-$i,111,eu-west-1,ubuntu,22.04,x86_64,group=${g%:*}"; done
@@ -90,7 +95,7 @@ expect_fail_with "no deployment has the id 'd-nope'" "$PRODUCER" deploy --cancel
 [ "$RC" = 2 ] || fail "cancelling an unknown deployment exited $RC, want 2"; pass
 
 # ---- a deadline passes while jobs wait for their turn ----
-"$PRODUCER" deploy --package slow --tag group=l --max-concurrency 1 --max-errors 100% --deadline-seconds 1 \
+"$PRODUCER" deploy --package late --tag group=l --max-concurrency 1 --max-errors 100% --deadline-seconds 4 \
   --deployment-id d-late --no-wait >/dev/null
 wait_for_rollup d-late INCOMPLETE 30
 [ "$(count SUCCESS)" -ge 1 ] && [ "$(count TIMED_OUT)" -ge 1 ] && [ "$(($(count SUCCESS) + $(count TIMED_OUT)))" = 6 ] \

@@ -3,6 +3,7 @@
  *
  *   drover_test_http --root DIR [--port-file FILE] [--log FILE]
  *                    [--cut-once NAME] [--stall NAME] [--delay-ms N]
+ *                    [--fail-first N] [--tls-cert PEM --tls-key PEM]
  *
  * Serves GET and HEAD of the files under DIR on 127.0.0.1, on a port the
  * kernel picks; the port is the first line on stdout and, written atomically,
@@ -16,6 +17,10 @@
  *   --stall NAME     every GET of /NAME sends half the body, then waits until
  *                    the client gives up.
  *   --delay-ms N     every request waits N ms before it is answered.
+ *   --fail-first N   the first N requests are answered 500 (a flapping server).
+ *
+ * --tls-cert PEM --tls-key PEM: speak HTTPS instead (the chain in PEM is
+ * sent).  A client that refuses the certificate logs "TLS - range=- status=0".
  *
  * --log appends "METHOD /path range=<Range header or -> status=<code>
  * bytes=<body bytes>" per request, flushed at once.  The line is written
@@ -28,6 +33,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -55,6 +61,32 @@ static struct {
 } server;
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static SSL_CTX *tls; /* set by --tls-cert/--tls-key: every connection speaks TLS */
+static atomic_long failures_left; /* --fail-first N */
+
+/* One client connection: plain TCP, or TLS over it. */
+typedef struct conn {
+    int fd;
+    SSL *ssl;
+} conn;
+
+static ssize_t conn_send(conn *c, const void *data, size_t len)
+{
+    if (!c->ssl)
+        return send(c->fd, data, len, MSG_NOSIGNAL);
+    int n = SSL_write(c->ssl, data, len > INT_MAX ? INT_MAX : (int)len);
+    return n > 0 ? n : -1;
+}
+
+static ssize_t conn_recv(conn *c, void *buf, size_t size)
+{
+    if (!c->ssl)
+        return recv(c->fd, buf, size, 0);
+    int n = SSL_read(c->ssl, buf, size > INT_MAX ? INT_MAX : (int)size);
+    if (n > 0)
+        return n;
+    return SSL_get_error(c->ssl, n) == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+}
 static atomic_int cut_done;
 static volatile sig_atomic_t stop_requested;
 
@@ -83,10 +115,10 @@ static void log_request(request *req)
     pthread_mutex_unlock(&log_lock);
 }
 
-static int send_all(int fd, const char *data, size_t len)
+static int send_all(conn *c, const char *data, size_t len)
 {
     while (len > 0) {
-        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+        ssize_t n = conn_send(c, data, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -108,12 +140,12 @@ static void sleep_ms(long ms)
  * Read up to the blank line that ends the request head.  Returns its length,
  * 0 when the client left without sending anything (a port probe), or -1.
  */
-static int read_request_head(int fd, char *buf, size_t size)
+static int read_request_head(conn *c, char *buf, size_t size)
 {
     size_t len = 0;
     buf[0] = '\0';
     while (len + 1 < size) {
-        ssize_t n = recv(fd, buf + len, size - 1 - len, 0);
+        ssize_t n = conn_recv(c, buf + len, size - 1 - len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -233,7 +265,7 @@ static const char *reason_phrase(int status)
 }
 
 /* A response with a short text body (or none for HEAD). */
-static void send_simple(int fd, request *req, int head_only, const char *extra_header)
+static void send_simple(conn *c, request *req, int head_only, const char *extra_header)
 {
     char response[512];
     const char *reason = reason_phrase(req->status);
@@ -245,18 +277,18 @@ static void send_simple(int fd, request *req, int head_only, const char *extra_h
                        head_only ? "" : reason, head_only ? "" : "\n");
     req->body_sent = body_len;
     log_request(req);
-    send_all(fd, response, (size_t)len);
+    send_all(c, response, (size_t)len);
 }
 
 /* Wait until the client closes the connection (or the process ends). */
-static void wait_for_client_to_leave(int fd)
+static void wait_for_client_to_leave(conn *c)
 {
     char discard[1024];
     for (;;) {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
         if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
             return;
-        ssize_t n = recv(fd, discard, sizeof discard, 0);
+        ssize_t n = conn_recv(c, discard, sizeof discard);
         if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK))
             return;
     }
@@ -267,7 +299,7 @@ static void wait_for_client_to_leave(int fd)
  * cut and stall faults send half).  The log line goes out before the last
  * block so the client cannot see the end of the answer before the line.
  */
-static void send_file_body(int fd, int file, uint64_t first, uint64_t length, uint64_t limit,
+static void send_file_body(conn *c, int file, uint64_t first, uint64_t length, uint64_t limit,
                            request *req)
 {
     char *block = malloc(BODY_BLOCK);
@@ -286,7 +318,7 @@ static void send_file_body(int fd, int file, uint64_t first, uint64_t length, ui
             log_request(req);
             req->body_sent = sent_before;
         }
-        if (send_all(fd, block, (size_t)n) != 0)
+        if (send_all(c, block, (size_t)n) != 0)
             goto cleanup;
         req->body_sent += (uint64_t)n;
     }
@@ -294,7 +326,7 @@ cleanup:
     free(block);
 }
 
-static void serve_file(int fd, request *req, int head_only, const char *path)
+static void serve_file(conn *c, request *req, int head_only, const char *path)
 {
     char full[PATH_MAX];
     int file = -1;
@@ -303,7 +335,7 @@ static void serve_file(int fd, request *req, int head_only, const char *path)
         (file = open(full, O_RDONLY | O_CLOEXEC)) < 0 || fstat(file, &st) != 0 ||
         !S_ISREG(st.st_mode)) {
         req->status = 404;
-        send_simple(fd, req, head_only, NULL);
+        send_simple(c, req, head_only, NULL);
         goto cleanup;
     }
     uint64_t size = (uint64_t)st.st_size, first = 0, last = size ? size - 1 : 0;
@@ -313,7 +345,7 @@ static void serve_file(int fd, request *req, int head_only, const char *path)
         snprintf(content_range, sizeof content_range, "Content-Range: bytes */%" PRIu64 "\r\n",
                  size);
         req->status = 416;
-        send_simple(fd, req, head_only, content_range);
+        send_simple(c, req, head_only, content_range);
         goto cleanup;
     }
     uint64_t length = ranged ? last - first + 1 : size;
@@ -335,39 +367,37 @@ static void serve_file(int fd, request *req, int head_only, const char *path)
                             length);
     if (head_only || length == 0) {
         log_request(req);
-        send_all(fd, head, (size_t)head_len);
+        send_all(c, head, (size_t)head_len);
         goto cleanup;
     }
     const char *name = path + 1;
     int stall = server.stall && strcmp(name, server.stall) == 0;
     int cut = !stall && server.cut_once && strcmp(name, server.cut_once) == 0 &&
               atomic_exchange(&cut_done, 1) == 0;
-    if (send_all(fd, head, (size_t)head_len) != 0) {
+    if (send_all(c, head, (size_t)head_len) != 0) {
         log_request(req);
         goto cleanup;
     }
-    send_file_body(fd, file, first, length, stall || cut ? length / 2 : length, req);
+    send_file_body(c, file, first, length, stall || cut ? length / 2 : length, req);
     log_request(req);
     if (stall)
-        wait_for_client_to_leave(fd);
+        wait_for_client_to_leave(c);
 cleanup:
     if (file >= 0)
         close(file);
 }
 
-static void serve_connection(int fd)
+static void serve_connection(conn *c)
 {
     char head[REQUEST_HEAD_MAX];
     char path[1024];
     request req = {.range = "-"};
-    struct timeval timeout = {.tv_sec = RECV_TIMEOUT_SECONDS};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    int head_len = read_request_head(fd, head, sizeof head);
+    int head_len = read_request_head(c, head, sizeof head);
     if (head_len == 0)
         return;
     if (head_len < 0) {
         req.status = 400;
-        send_simple(fd, &req, 0, NULL);
+        send_simple(c, &req, 0, NULL);
         return;
     }
     const char *cursor = head;
@@ -381,28 +411,47 @@ static void serve_connection(int fd)
         sleep_ms(server.delay_ms);
     if (!well_formed) {
         req.status = 400;
-        send_simple(fd, &req, 0, NULL);
+        send_simple(c, &req, 0, NULL);
         return;
     }
     int head_only = strcmp(req.method, "HEAD") == 0;
+    if (atomic_fetch_sub(&failures_left, 1) > 0) {
+        req.status = 500;
+        send_simple(c, &req, head_only, NULL);
+        return;
+    }
     if (!head_only && strcmp(req.method, "GET") != 0) {
         req.status = 405;
-        send_simple(fd, &req, 0, "Allow: GET, HEAD\r\n");
+        send_simple(c, &req, 0, "Allow: GET, HEAD\r\n");
         return;
     }
     if (!decode_path(req.path, path, sizeof path)) {
         req.status = 403;
-        send_simple(fd, &req, head_only, NULL);
+        send_simple(c, &req, head_only, NULL);
         return;
     }
-    serve_file(fd, &req, head_only, path);
+    serve_file(c, &req, head_only, path);
 }
 
 static void *connection_thread(void *arg)
 {
-    int fd = (int)(intptr_t)arg;
-    serve_connection(fd);
-    close(fd);
+    conn c = {.fd = (int)(intptr_t)arg};
+    struct timeval timeout = {.tv_sec = RECV_TIMEOUT_SECONDS};
+    setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    if (tls) {
+        /* A client that refuses the certificate ends the handshake: logged as such, nothing served. */
+        if (!(c.ssl = SSL_new(tls)) || SSL_set_fd(c.ssl, c.fd) != 1 || SSL_accept(c.ssl) != 1) {
+            request req = {.method = "TLS", .path = "-", .range = "-", .status = 0};
+            log_request(&req);
+            goto done;
+        }
+    }
+    serve_connection(&c);
+    if (c.ssl)
+        SSL_shutdown(c.ssl);
+done:
+    SSL_free(c.ssl);
+    close(c.fd);
     return NULL;
 }
 
@@ -433,13 +482,14 @@ static int write_port_file(const char *path, int port)
 static int usage(void)
 {
     fprintf(stderr, "usage: drover_test_http --root DIR [--port-file FILE] [--log FILE] "
-                    "[--cut-once NAME] [--stall NAME] [--delay-ms N]\n");
+                    "[--cut-once NAME] [--stall NAME] [--delay-ms N] [--fail-first N] "
+                    "[--tls-cert PEM --tls-key PEM]\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    const char *port_file = NULL, *log_path = NULL;
+    const char *port_file = NULL, *log_path = NULL, *tls_cert = NULL, *tls_key = NULL;
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i];
         if (i + 1 >= argc)
@@ -457,11 +507,23 @@ int main(int argc, char **argv)
             server.stall = value[0] == '/' ? value + 1 : value;
         else if (strcmp(flag, "--delay-ms") == 0)
             server.delay_ms = atol(value);
+        else if (strcmp(flag, "--fail-first") == 0)
+            atomic_store(&failures_left, atol(value));
+        else if (strcmp(flag, "--tls-cert") == 0)
+            tls_cert = value;
+        else if (strcmp(flag, "--tls-key") == 0)
+            tls_key = value;
         else
             return usage();
     }
-    if (!server.root)
+    if (!server.root || !tls_cert != !tls_key)
         return usage();
+    if (tls_cert && (!(tls = SSL_CTX_new(TLS_server_method())) ||
+                     SSL_CTX_use_certificate_chain_file(tls, tls_cert) != 1 ||
+                     SSL_CTX_use_PrivateKey_file(tls, tls_key, SSL_FILETYPE_PEM) != 1)) {
+        fprintf(stderr, "drover_test_http: cannot load %s and %s\n", tls_cert, tls_key);
+        return 1;
+    }
     if (log_path && !(server.log = fopen(log_path, "ae"))) {
         fprintf(stderr, "drover_test_http: cannot open log %s: %s\n", log_path, strerror(errno));
         return 1;

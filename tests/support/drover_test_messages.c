@@ -42,12 +42,13 @@ static void dump_job(const Drover__V1__Job *j)
     const Drover__V1__Target *t = j->target;
     printf(" job_id=%s deployment=%s target=%s account=%s region=%s platform=%s platform_version=%s arch=%s "
            "package=%s version=%s action=%s type=%s manifest_url=%s manifest_sha256=%s artifacts=%s deadline_ms=%lld "
-           "script_timeout=%u released_at_ms=%lld attempt=%u schema=%u",
+           "script_timeout=%u released_at_ms=%lld attempt=%u schema=%u key_id=%s signature_bytes=%zu",
            j->job_id, j->deployment_id, t ? t->target_id : "-", t ? t->account : "-", t ? t->region : "-",
            t ? t->platform_name : "-", t ? t->platform_version : "-", t ? t->arch : "-", j->package, j->version,
            dr_action_name(j->action), dr_installation_type_name(j->installation_type), j->manifest_url,
            j->manifest_sha256, j->artifacts_base_url, (long long)j->deadline_ms, j->script_timeout_seconds,
-           (long long)j->released_at_ms, j->attempt, j->schema_version);
+           (long long)j->released_at_ms, j->attempt, j->schema_version, j->key_id[0] ? j->key_id : "-",
+           j->signature.len);
     print_arguments(j->additional_arguments, j->n_additional_arguments);
 }
 

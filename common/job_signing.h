@@ -1,0 +1,55 @@
+/*
+ * job_signing.h - jobs signed by the control plane, verified by workers.
+ *
+ * What a signature covers: the Job's wire bytes without field 18
+ * (signature), key_id (17) included.  The signer encodes the job with its
+ * key id and no signature, signs those bytes and appends field 18; the
+ * verifier removes field 18 from the bytes it received and checks what is
+ * left.  Nothing is re-encoded on either side, so fields a newer control
+ * plane adds, unknown to an older worker, are covered too.  The manifest's
+ * SHA-256 is a field of the job, so the manifest, and through its checksums
+ * every artifact, is covered as well.
+ */
+#ifndef DROVER_JOB_SIGNING_H
+#define DROVER_JOB_SIGNING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "drover.pb-c.h"
+#include "error.h"
+#include "keys.h"
+
+/* The job's encoding signed with key (job's own key_id and signature are ignored); *out is malloc'd. */
+dr_status dr_job_encode_signed(const dr_key *key, const Drover__V1__Job *job, uint8_t **out, size_t *len,
+                               dr_error *err);
+
+/* 1 when the job carries a key id or a signature (it claims to be signed). */
+int dr_job_claims_signature(const Drover__V1__Job *job);
+
+/*
+ * The public keys a worker trusts.  spec is a comma-separated list of PEM
+ * files and directories (every *.pub file in them); an empty spec trusts
+ * nothing.  Several keys at once are how keys rotate: trust the new key,
+ * switch the control plane to it, then drop the old one.
+ */
+typedef struct dr_trust_store dr_trust_store;
+
+dr_status dr_trust_store_load(const char *spec, dr_trust_store **out, dr_error *err);
+void dr_trust_store_free(dr_trust_store *store); /* NULL is fine */
+size_t dr_trust_store_count(const dr_trust_store *store);
+/* The trusted key ids, comma-separated ("none" when empty), into buf. */
+void dr_trust_store_describe(const dr_trust_store *store, char *buf, size_t size);
+
+/*
+ * DR_OK when bytes (the message as received; job is its decoding) carry a
+ * signature by a trusted key over the rest of them.  Otherwise
+ * DR_ERR_SIGNATURE, with a detail that names the key id: unsigned, key not
+ * trusted, or a signature that does not verify.  A key id it does not know
+ * makes it read the spec again (at most every 5 s), so a key added to a
+ * mounted directory is trusted without a restart.  Not thread-safe.
+ */
+dr_status dr_trust_verify_job(dr_trust_store *store, const uint8_t *bytes, size_t len, const Drover__V1__Job *job,
+                              dr_error *err);
+
+#endif
