@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "commands.h"
+#include "engine_config.h"
 #include "config.h"
 #include "engine.h"
 #include "log.h"
@@ -37,17 +38,7 @@ static const dr_setting apply_settings[] = {
     {"account", DR_SETTING_STRING, "", "account of the target, passed to scripts"},
     {"region", DR_SETTING_STRING, "", "region of the target, passed to scripts"},
     {"job-id", DR_SETTING_STRING, NULL, "job id recorded with the install"},
-    {"cache-dir", DR_SETTING_STRING, "/var/cache/drover", "content-addressed artifact cache directory"},
-    {"script-timeout", DR_SETTING_INT, "3600", "seconds a script may run before its process group is killed"},
-    {"lock-wait", DR_SETTING_INT, "3600", "seconds to wait for another action on the same package"},
-    {"fetch-attempts", DR_SETTING_INT, "5", "download attempts before giving up"},
-    {"fetch-timeout", DR_SETTING_INT, "600", "seconds a download may take, all attempts together"},
-    {"fetch-stall-timeout", DR_SETTING_INT, "30", "seconds without data before a download attempt is abandoned"},
-    {"fetch-backoff-ms", DR_SETTING_INT, "200", "first retry delay in milliseconds, doubled each retry"},
-    {"max-download-bytes", DR_SETTING_INT, "1073741824", "largest artifact accepted"},
-    {"max-unpacked-bytes", DR_SETTING_INT, "4294967296", "largest total size a package zip may expand to (zip bomb guard)"},
-    {"max-unpacked-entries", DR_SETTING_INT, "10000", "most entries a package zip may hold"},
-    {"ca-file", DR_SETTING_STRING, NULL, "PEM CA bundle for https downloads (default: the system's)"},
+    DR_ENGINE_SETTINGS,
 };
 
 static const char apply_usage[] =
@@ -277,18 +268,12 @@ int cmd_apply(int argc, char **argv)
     job.platform = &platform;
 
     dr_engine_settings settings;
-    dr_engine_settings_default(&settings);
-    settings.cache_dir = dr_config_string(cfg, "cache-dir");
-    settings.script_timeout_seconds = (long)dr_config_int(cfg, "script-timeout");
-    settings.lock_wait_seconds = (long)dr_config_int(cfg, "lock-wait");
-    settings.fetch.max_attempts = (int)dr_config_int(cfg, "fetch-attempts");
-    settings.fetch.timeout_seconds = (long)dr_config_int(cfg, "fetch-timeout");
-    settings.fetch.stall_seconds = (long)dr_config_int(cfg, "fetch-stall-timeout");
-    settings.fetch.backoff_initial_ms = (long)dr_config_int(cfg, "fetch-backoff-ms");
-    settings.fetch.max_bytes = (uint64_t)dr_config_int(cfg, "max-download-bytes");
-    settings.fetch.ca_file = dr_config_string(cfg, "ca-file");
-    settings.archive_limits.max_total_bytes = (uint64_t)dr_config_int(cfg, "max-unpacked-bytes");
-    settings.archive_limits.max_entries = (uint64_t)dr_config_int(cfg, "max-unpacked-entries");
+    dr_script_identity script_user;
+    if (dr_engine_settings_from_config(cfg, &settings, &script_user, &err) != DR_OK) {
+        fprintf(stderr, "drover-worker apply: %s\n", err.detail);
+        exit_code = DR_EXIT_USAGE;
+        goto done;
+    }
     settings.worker_id = "apply";
     if (dr_fetch_global_init() != DR_OK) {
         fprintf(stderr, "drover-worker apply: cannot initialize libcurl\n");

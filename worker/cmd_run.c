@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "commands.h"
+#include "engine_config.h"
 #include "config.h"
 #include "health_http.h"
 #include "kafka.h"
@@ -29,15 +30,7 @@ static const dr_setting run_settings[] = {
     {"worker-id", DR_SETTING_STRING, NULL, "this worker's name in statuses and logs (default: host-pid)"},
     {"http", DR_SETTING_STRING, "127.0.0.1:0", "address to serve /healthz and /metrics on (port 0: any free port; empty: none)"},
     {"shutdown-timeout", DR_SETTING_INT, "60", "seconds SIGTERM waits for jobs in flight before leaving them to be redelivered"},
-    {"cache-dir", DR_SETTING_STRING, "/var/cache/drover", "content-addressed artifact cache directory"},
-    {"script-timeout", DR_SETTING_INT, "3600", "seconds a script may run, for jobs that do not set their own"},
-    {"lock-wait", DR_SETTING_INT, "3600", "seconds to wait for another action on the same package of a target"},
-    {"fetch-attempts", DR_SETTING_INT, "5", "download attempts before giving up"},
-    {"fetch-timeout", DR_SETTING_INT, "600", "seconds a download may take, all attempts together"},
-    {"fetch-stall-timeout", DR_SETTING_INT, "30", "seconds without data before a download attempt is abandoned"},
-    {"max-download-bytes", DR_SETTING_INT, "1073741824", "largest artifact accepted"},
-    {"max-unpacked-bytes", DR_SETTING_INT, "4294967296", "largest total size a package zip may expand to"},
-    {"ca-file", DR_SETTING_STRING, NULL, "PEM CA bundle for https downloads (default: the system's)"},
+    DR_ENGINE_SETTINGS,
     {"trusted-keys", DR_SETTING_STRING, NULL,
      "Ed25519 public keys (PEM) jobs must be signed by: comma-separated files and directories (their *.pub)"},
     {"allow-unsigned", DR_SETTING_BOOL, "false",
@@ -109,16 +102,12 @@ int cmd_run(int argc, char **argv)
         settings.concurrency = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? (int)sysconf(_SC_NPROCESSORS_ONLN) : 1;
     settings.shutdown_timeout_seconds = (long)dr_config_int(cfg, "shutdown-timeout");
     settings.worker_id = worker_id;
-    dr_engine_settings_default(&settings.engine);
-    settings.engine.cache_dir = dr_config_string(cfg, "cache-dir");
-    settings.engine.script_timeout_seconds = (long)dr_config_int(cfg, "script-timeout");
-    settings.engine.lock_wait_seconds = (long)dr_config_int(cfg, "lock-wait");
-    settings.engine.fetch.max_attempts = (int)dr_config_int(cfg, "fetch-attempts");
-    settings.engine.fetch.timeout_seconds = (long)dr_config_int(cfg, "fetch-timeout");
-    settings.engine.fetch.stall_seconds = (long)dr_config_int(cfg, "fetch-stall-timeout");
-    settings.engine.fetch.max_bytes = (uint64_t)dr_config_int(cfg, "max-download-bytes");
-    settings.engine.fetch.ca_file = dr_config_string(cfg, "ca-file");
-    settings.engine.archive_limits.max_total_bytes = (uint64_t)dr_config_int(cfg, "max-unpacked-bytes");
+    dr_script_identity script_user;
+    if (dr_engine_settings_from_config(cfg, &settings.engine, &script_user, &err) != DR_OK) {
+        fprintf(stderr, "drover-worker run: %s\n", err.detail);
+        exit_code = DR_EXIT_USAGE;
+        goto done;
+    }
     settings.engine.worker_id = worker_id;
 
     metrics = dr_metrics_new();

@@ -257,6 +257,7 @@ static dr_status run_step(job_run *run, const step_spec *step, dr_error *err, in
         .cwd = cwd,
         .envp = env.vars,
         .timeout_seconds = run->timeout_seconds,
+        .run_as = run->settings->script_user,
     };
     dr_script_result ran;
     dr_status status = dr_script_run(&request, &ran, err);

@@ -31,6 +31,7 @@
 #include "error.h"
 #include "fetch.h"
 #include "platform.h"
+#include "script.h"
 
 typedef enum dr_action { DR_ACTION_INSTALL = 1, DR_ACTION_UNINSTALL = 2 } dr_action;
 typedef enum dr_installation_type { DR_INSTALL_REINSTALL = 1, DR_INSTALL_IN_PLACE = 2 } dr_installation_type;
@@ -53,6 +54,7 @@ typedef struct dr_engine_settings {
     long script_timeout_seconds; /* default for jobs that do not set one */
     long lock_wait_seconds;
     const char *worker_id;       /* names the lock owner */
+    const dr_script_identity *script_user; /* NULL: scripts run as the worker; not owned */
 } dr_engine_settings;
 
 /* Defaults: cache /var/cache/drover, 3600 s scripts, 3600 s lock wait. */

@@ -1,6 +1,8 @@
 #include "script.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -86,6 +88,14 @@ static void exec_script(const dr_script_request *req, int out_fd, int err_fd, pi
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGPIPE, SIG_DFL);
+    if (req->run_as) {
+        const dr_script_identity *who = req->run_as;
+        if (setgroups((size_t)who->group_count, who->groups) != 0 || setgid(who->gid) != 0 ||
+            setuid(who->uid) != 0 || getuid() != who->uid || geteuid() != who->uid) {
+            dprintf(2, "drover: cannot switch to user %s: %s\n", who->name, strerror(errno));
+            _exit(126);
+        }
+    }
     if (chdir(req->cwd) != 0) {
         dprintf(2, "drover: cannot enter %s: %s\n", req->cwd, strerror(errno));
         _exit(127);
@@ -94,6 +104,32 @@ static void exec_script(const dr_script_request *req, int out_fd, int err_fd, pi
     execve("/bin/sh", argv, req->envp);
     dprintf(2, "drover: cannot run /bin/sh: %s\n", strerror(errno));
     _exit(127);
+}
+
+dr_status dr_script_identity_lookup(const char *user, dr_script_identity *out, dr_error *err)
+{
+    memset(out, 0, sizeof *out);
+    char buf[16384];
+    struct passwd pw, *found = NULL;
+    char *end = NULL;
+    unsigned long numeric = strtoul(user, &end, 10);
+    int by_uid = user[0] && end && *end == '\0';
+    int rc = by_uid ? getpwuid_r((uid_t)numeric, &pw, buf, sizeof buf, &found)
+                    : getpwnam_r(user, &pw, buf, sizeof buf, &found);
+    if (rc != 0 || !found)
+        return dr_error_set(err, DR_ERR_USAGE, "script-user: there is no user '%s'%s%s", user, rc ? ": " : "",
+                            rc ? strerror(rc) : "");
+    if (geteuid() != 0 && found->pw_uid != geteuid())
+        return dr_error_set(err, DR_ERR_USAGE, "script-user: running scripts as %s needs the worker to run as root",
+                            user);
+    snprintf(out->name, sizeof out->name, "%s", found->pw_name);
+    out->uid = found->pw_uid;
+    out->gid = found->pw_gid;
+    out->group_count = DR_SCRIPT_MAX_GROUPS;
+    if (getgrouplist(found->pw_name, found->pw_gid, out->groups, &out->group_count) < 0)
+        return dr_error_set(err, DR_ERR_USAGE, "script-user: %s is in more than %d groups", user,
+                            DR_SCRIPT_MAX_GROUPS);
+    return DR_OK;
 }
 
 static int tail_init(output_tail *tail, size_t capacity)

@@ -3,7 +3,9 @@
  * clean environment, a timeout and the tail of its output kept.
  *
  * The script runs as "/bin/sh SCRIPT" with cwd as working directory, stdin
- * from /dev/null, and exactly the environment given (nothing inherited).
+ * from /dev/null, and exactly the environment given (nothing inherited),
+ * as this process's user or, with run_as, as that user (all of root's
+ * groups dropped; a script that cannot be switched to it does not run).
  * At the timeout the whole process group gets SIGTERM, then SIGKILL after a
  * short grace, so a hung script's children die with it.  When the script
  * exits normally, children it left running in the background are left alone
@@ -16,8 +18,29 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "error.h"
+
+/*
+ * The unprivileged user scripts run as: its uid, primary gid and
+ * supplementary groups, looked up once in the parent (a child forked from
+ * a threaded process must not call the name service).
+ */
+#define DR_SCRIPT_MAX_GROUPS 64
+typedef struct dr_script_identity {
+    char name[64];
+    uid_t uid;
+    gid_t gid;
+    gid_t groups[DR_SCRIPT_MAX_GROUPS];
+    int group_count;
+} dr_script_identity;
+
+/*
+ * Look up user, a name or a numeric uid.  DR_ERR_USAGE when there is no
+ * such user, or when this process could not switch to it (only root can).
+ */
+dr_status dr_script_identity_lookup(const char *user, dr_script_identity *out, dr_error *err);
 
 typedef struct dr_script_request {
     const char *script;       /* path relative to cwd, e.g. "install.sh" */
@@ -26,6 +49,7 @@ typedef struct dr_script_request {
     long timeout_seconds;     /* > 0 */
     long kill_grace_ms;       /* between SIGTERM and SIGKILL; 0: 2000 */
     size_t tail_bytes;        /* how much of each stream to keep; 0: 24 KiB */
+    const dr_script_identity *run_as; /* NULL: as this process; else its groups, gid, then uid */
 } dr_script_request;
 
 typedef struct dr_script_result {

@@ -1,0 +1,40 @@
+#include "engine_config.h"
+
+static dr_status positive(const dr_config *cfg, const char *name, dr_error *err)
+{
+    if (dr_config_int(cfg, name) < 1)
+        return dr_error_set(err, DR_ERR_USAGE, "%s: %lld is not a positive number", name, dr_config_int(cfg, name));
+    return DR_OK;
+}
+
+dr_status dr_engine_settings_from_config(const dr_config *cfg, dr_engine_settings *s, dr_script_identity *script_user,
+                                         dr_error *err)
+{
+    static const char *const must_be_positive[] = {"script-timeout", "fetch-attempts", "fetch-timeout",
+                                                   "fetch-stall-timeout", "max-download-bytes",
+                                                   "max-unpacked-bytes", "max-unpacked-entries"};
+    dr_status status = DR_OK;
+    for (size_t i = 0; i < sizeof must_be_positive / sizeof must_be_positive[0] && status == DR_OK; i++)
+        status = positive(cfg, must_be_positive[i], err);
+    if (status != DR_OK)
+        return status;
+    dr_engine_settings_default(s);
+    s->cache_dir = dr_config_string(cfg, "cache-dir");
+    s->script_timeout_seconds = (long)dr_config_int(cfg, "script-timeout");
+    s->lock_wait_seconds = (long)dr_config_int(cfg, "lock-wait");
+    s->fetch.max_attempts = (int)dr_config_int(cfg, "fetch-attempts");
+    s->fetch.timeout_seconds = (long)dr_config_int(cfg, "fetch-timeout");
+    s->fetch.stall_seconds = (long)dr_config_int(cfg, "fetch-stall-timeout");
+    s->fetch.backoff_initial_ms = (long)dr_config_int(cfg, "fetch-backoff-ms");
+    s->fetch.max_bytes = (uint64_t)dr_config_int(cfg, "max-download-bytes");
+    s->fetch.ca_file = dr_config_string(cfg, "ca-file");
+    s->archive_limits.max_total_bytes = (uint64_t)dr_config_int(cfg, "max-unpacked-bytes");
+    s->archive_limits.max_entries = (uint64_t)dr_config_int(cfg, "max-unpacked-entries");
+    const char *user = dr_config_string(cfg, "script-user");
+    if (user && user[0]) {
+        if ((status = dr_script_identity_lookup(user, script_user, err)) != DR_OK)
+            return status;
+        s->script_user = script_user;
+    }
+    return DR_OK;
+}

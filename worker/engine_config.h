@@ -1,0 +1,38 @@
+/*
+ * engine_config.h - the install engine's settings as both worker verbs
+ * (apply and run) take them: one table, read into dr_engine_settings by one
+ * function, so a setting means the same under either verb.
+ */
+#ifndef DROVER_ENGINE_CONFIG_H
+#define DROVER_ENGINE_CONFIG_H
+
+#include "config.h"
+#include "engine.h"
+#include "error.h"
+
+/* Rows of a verb's settings table (after DR_COMMON_SETTINGS). */
+#define DR_ENGINE_SETTINGS                                                                                          \
+    {"cache-dir", DR_SETTING_STRING, "/var/cache/drover", "content-addressed artifact cache directory"},             \
+    {"script-timeout", DR_SETTING_INT, "3600",                                                                      \
+     "seconds a script may run before its process group is killed (for jobs that set none)"},                     \
+    {"script-user", DR_SETTING_STRING, NULL,                                                                        \
+     "run scripts as this user (name or uid) instead of the worker's own; needs the worker to run as root"},       \
+    {"lock-wait", DR_SETTING_INT, "3600", "seconds to wait for another action on the same target"},                \
+    {"fetch-attempts", DR_SETTING_INT, "5", "download attempts before giving up"},                                 \
+    {"fetch-timeout", DR_SETTING_INT, "600", "seconds a download may take, all attempts together"},                \
+    {"fetch-stall-timeout", DR_SETTING_INT, "30", "seconds without data before a download attempt is abandoned"},  \
+    {"fetch-backoff-ms", DR_SETTING_INT, "200", "first retry delay in milliseconds, doubled each retry"},           \
+    {"max-download-bytes", DR_SETTING_INT, "1073741824", "largest artifact accepted"},                              \
+    {"max-unpacked-bytes", DR_SETTING_INT, "4294967296", "largest total size a package zip may expand to"},         \
+    {"max-unpacked-entries", DR_SETTING_INT, "10000", "most entries a package zip may hold"},                       \
+    {"ca-file", DR_SETTING_STRING, NULL, "PEM CA bundle https downloads are verified with (default: the system's)"}
+
+/*
+ * Fill settings from cfg (a table with DR_ENGINE_SETTINGS).  script_user
+ * receives the looked-up user when script-user is set, and settings points
+ * at it, so it must live as long as settings.  DR_ERR_USAGE names a bad value.
+ */
+dr_status dr_engine_settings_from_config(const dr_config *cfg, dr_engine_settings *settings,
+                                         dr_script_identity *script_user, dr_error *err);
+
+#endif
