@@ -11,10 +11,13 @@
  * most 5 MiB per partition and does not compact).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
@@ -22,6 +25,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "faults.h"
 #include "kafka.h"
 #include "log.h"
 
@@ -41,6 +45,9 @@ static const dr_setting broker_settings[] = {
     {"topic-prefix", DR_SETTING_STRING, "drover.", "prefix of every Drover topic name"},
     {"address-file", DR_SETTING_STRING, NULL,
      "also write the bootstrap address (host:port[,host:port...]) to this file, atomically"},
+    {"control-fifo", DR_SETTING_STRING, NULL,
+     "testing: read fault commands (broker down/up, leader moves, request errors, delays; see faults.h) "
+     "from this FIFO, created if missing; each is logged as event=broker.fault"},
 };
 #define BROKER_SETTING_COUNT (sizeof broker_settings / sizeof broker_settings[0])
 
@@ -56,6 +63,7 @@ typedef struct broker_plan {
     int replication;
     const char *topic_prefix;
     const char *address_file;
+    const char *control_fifo;
 } broker_plan;
 
 static dr_status read_plan(const dr_config *cfg, broker_plan *plan, dr_error *err)
@@ -80,6 +88,7 @@ static dr_status read_plan(const dr_config *cfg, broker_plan *plan, dr_error *er
     plan->replication = (int)replication;
     plan->topic_prefix = dr_config_string(cfg, "topic-prefix");
     plan->address_file = dr_config_string(cfg, "address-file");
+    plan->control_fifo = dr_config_string(cfg, "control-fifo");
     return DR_OK;
 }
 
@@ -168,14 +177,74 @@ cleanup:
     return status;
 }
 
+/* The fault commands' reader: a thread on the FIFO, stopped by the lock the main thread keeps at exit. */
+typedef struct control {
+    rd_kafka_mock_cluster_t *cluster;
+    const broker_plan *plan;
+    int fd;
+    pthread_mutex_t lock;
+} control;
+
+static void *control_thread(void *arg)
+{
+    control *ctl = arg;
+    FILE *in = fdopen(ctl->fd, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while (in && (len = getline(&line, &cap, in)) > 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        if (len == 0)
+            continue;
+        char summary[512] = "", quoted[1024], quoted_summary[1100];
+        dr_error err = {0};
+        pthread_mutex_lock(&ctl->lock);
+        dr_status status = dr_broker_fault_apply(ctl->cluster, ctl->plan->topic_prefix, line, summary, sizeof summary, &err);
+        pthread_mutex_unlock(&ctl->lock);
+        if (status == DR_OK)
+            dr_log(DR_LOG_INFO, "broker.fault", "cmd=%s result=ok msg=%s", dr_log_quote(quoted, sizeof quoted, line),
+                   dr_log_quote(quoted_summary, sizeof quoted_summary, summary));
+        else
+            dr_log(DR_LOG_WARN, "broker.fault", "cmd=%s result=error msg=%s", dr_log_quote(quoted, sizeof quoted, line),
+                   dr_log_quote(quoted_summary, sizeof quoted_summary, err.detail));
+    }
+    free(line);
+    return NULL;
+}
+
+/* Create the FIFO if missing and start its reader; *started says whether ctl->lock now guards the cluster. */
+static dr_status start_control(control *ctl, dr_error *err)
+{
+    const char *path = ctl->plan->control_fifo;
+    struct stat st;
+    if (mkfifo(path, 0600) != 0 && !(errno == EEXIST && stat(path, &st) == 0 && S_ISFIFO(st.st_mode)))
+        return dr_error_set(err, DR_ERR_IO, "control-fifo %s: %s", path, errno == EEXIST ? "exists and is not a FIFO" : strerror(errno));
+    /* Read and write: the reader never sees end-of-file when a writer closes. */
+    if ((ctl->fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
+        return dr_error_set(err, DR_ERR_IO, "control-fifo %s: %s", path, strerror(errno));
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, control_thread, ctl) != 0) {
+        close(ctl->fd);
+        return dr_error_set(err, DR_ERR_INTERNAL, "cannot start the control-fifo reader");
+    }
+    pthread_detach(thread);
+    return DR_OK;
+}
+
 static int run(const broker_plan *plan, const sigset_t *stop_signals)
 {
     int exit_code = EXIT_FAILED;
     dr_error err = {0};
     rd_kafka_t *rk = NULL;
     rd_kafka_mock_cluster_t *cluster = NULL;
+    static control ctl = {.lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1};
     if (start_cluster(plan->broker_count, &rk, &cluster, &err) != DR_OK ||
         create_topics(cluster, plan, &err) != DR_OK)
+        goto cleanup;
+    ctl.cluster = cluster;
+    ctl.plan = plan;
+    if (plan->control_fifo && plan->control_fifo[0] && start_control(&ctl, &err) != DR_OK)
         goto cleanup;
     const char *address = rd_kafka_mock_cluster_bootstraps(cluster);
     if (plan->address_file && write_address_file(plan->address_file, address, &err) != DR_OK)
@@ -195,6 +264,8 @@ static int run(const broker_plan *plan, const sigset_t *stop_signals)
 cleanup:
     if (exit_code != EXIT_OK)
         fprintf(stderr, "drover-broker: %s\n", err.detail);
+    /* No fault command may reach the cluster while or after it is destroyed: the lock is never given back. */
+    pthread_mutex_lock(&ctl.lock);
     if (rk) /* and with it the cluster */
         rd_kafka_destroy(rk);
     return exit_code;

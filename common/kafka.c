@@ -418,7 +418,6 @@ rd_kafka_t *dr_kafka_producer_handle(dr_kafka_producer *p)
 
 struct dr_kafka_consumer {
     rd_kafka_t *rk;
-    int64_t reset_offset; /* where a partition with nothing committed starts (auto.offset.reset) */
     dr_kafka_rebalance_fn on_rebalance;
     void *rebalance_opaque;
 };
@@ -428,39 +427,6 @@ static void log_partitions(const char *event, const rd_kafka_topic_partition_lis
     for (int i = 0; i < partitions->cnt; i++)
         dr_log(DR_LOG_DEBUG, event, "topic=%s partition=%d", partitions->elems[i].topic,
                (int)partitions->elems[i].partition);
-}
-
-/*
- * Where each newly assigned partition starts: its committed offset, read
- * here, or the reset policy's end when nothing is committed.  librdkafka
- * does this itself for an offset left INVALID, except that a partition
- * handed back to a member that fetched from it before resumes from that
- * old fetch position: jobs fetched, revoked before they started and
- * reassigned to the same worker were never fetched again (seen on the
- * embedded broker after a worker died).  When the committed offsets cannot
- * be read, they stay INVALID: librdkafka's own rule.  NULL: out of memory.
- */
-static rd_kafka_topic_partition_list_t *starting_offsets(const dr_kafka_consumer *c, rd_kafka_t *rk,
-                                                         const rd_kafka_topic_partition_list_t *partitions)
-{
-    rd_kafka_topic_partition_list_t *start = rd_kafka_topic_partition_list_copy(partitions);
-    if (!start)
-        return NULL;
-    for (int i = 0; i < start->cnt; i++)
-        start->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
-    rd_kafka_resp_err_t kerr = rd_kafka_committed(rk, start, 10000);
-    for (int i = 0; i < start->cnt; i++) {
-        rd_kafka_topic_partition_t *p = &start->elems[i];
-        if (kerr || p->err) {
-            dr_log(DR_LOG_WARN, "kafka.committed_unknown", "client=%s topic=%s partition=%d error=\"%s\"",
-                   rd_kafka_name(rk), p->topic, (int)p->partition, rd_kafka_err2str(kerr ? kerr : p->err));
-            p->offset = RD_KAFKA_OFFSET_INVALID;
-            p->err = RD_KAFKA_RESP_ERR_NO_ERROR;
-        } else if (p->offset < 0) {
-            p->offset = c->reset_offset;
-        }
-    }
-    return start;
 }
 
 /*
@@ -476,7 +442,6 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t kerr, rd_kafka_topi
     int assigned = kerr == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
     rd_kafka_error_t *error = NULL;
     rd_kafka_resp_err_t assign_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-    rd_kafka_topic_partition_list_t *start = assigned ? starting_offsets(c, rk, partitions) : NULL;
     /* Revoked: the application hears first, while it may still commit what it finished. */
     if (!assigned && c->on_rebalance)
         c->on_rebalance(c->rebalance_opaque, partitions, 0);
@@ -484,12 +449,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t kerr, rd_kafka_topi
     if (kerr != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && kerr != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
         dr_log(DR_LOG_WARN, "kafka.rebalance_error", "client=%s error=%s", rd_kafka_name(rk), rd_kafka_err2name(kerr));
     if (cooperative)
-        error = assigned ? rd_kafka_incremental_assign(rk, start ? start : partitions)
-                         : rd_kafka_incremental_unassign(rk, partitions);
+        error = assigned ? rd_kafka_incremental_assign(rk, partitions) : rd_kafka_incremental_unassign(rk, partitions);
     else
-        assign_err = rd_kafka_assign(rk, assigned ? (start ? start : partitions) : NULL);
-    if (start)
-        rd_kafka_topic_partition_list_destroy(start);
+        assign_err = rd_kafka_assign(rk, assigned ? partitions : NULL);
     if (error || assign_err) {
         dr_log(DR_LOG_ERROR, "kafka.assign_failed", "client=%s assigned=%d error=\"%s\"", rd_kafka_name(rk), assigned,
                error ? rd_kafka_error_string(error) : rd_kafka_err2str(assign_err));
@@ -547,13 +509,6 @@ dr_status dr_kafka_consumer_new(const dr_kafka_options *opt, const char *group_i
         goto cleanup;
     if ((status = dr_kafka_set_property(conf, "kafka setting", "group.id", group_id, err)) != DR_OK)
         goto cleanup;
-    char reset[32] = "";
-    size_t reset_size = sizeof reset;
-    rd_kafka_conf_get(conf, "auto.offset.reset", reset, &reset_size);
-    c->reset_offset = strcmp(reset, "latest") == 0 || strcmp(reset, "largest") == 0 || strcmp(reset, "end") == 0
-                          ? RD_KAFKA_OFFSET_END
-                      : strcmp(reset, "error") == 0 ? RD_KAFKA_OFFSET_INVALID
-                                                    : RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
     status = dr_kafka_new_handle(RD_KAFKA_CONSUMER, conf, &c->rk, err);

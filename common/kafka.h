@@ -140,7 +140,7 @@ rd_kafka_t *dr_kafka_consumer_handle(dr_kafka_consumer *c);
 void dr_kafka_consumer_rewind(dr_kafka_consumer *c, const rd_kafka_topic_partition_list_t *partitions);
 /*
  * Called when the group moves partitions: once assigned partitions are
- * assigned (their offsets were set from the group's commits), and when
+ * assigned, and when
  * partitions are revoked, before they are unassigned, so work finished on
  * them can still be committed.
  */

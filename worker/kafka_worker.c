@@ -308,6 +308,16 @@ static void commit_partition(void *ctx, const char *topic, int32_t partition)
 static void on_rebalance(void *opaque, const rd_kafka_topic_partition_list_t *partitions, int assigned)
 {
     dr_kafka_worker *w = opaque;
+    /*
+     * librdkafka keeps a partition's pause across a revoke and a reassignment
+     * to this same member: a partition paused for backpressure, revoked and
+     * handed back would never be fetched again (seen as a deployment stalled
+     * after a worker died).  Every partition moving either way is resumed;
+     * backpressure pauses again what needs it.  Main thread only, like
+     * apply_backpressure, so w->paused needs no lock.
+     */
+    rd_kafka_resume_partitions(dr_kafka_consumer_handle(w->consumer), (rd_kafka_topic_partition_list_t *)partitions);
+    w->paused = 0;
     if (assigned) {
         char list[1024] = "";
         for (int i = 0; i < partitions->cnt; i++) {

@@ -43,6 +43,8 @@ wait_deployment_of() {
 }
 
 # ---- cron: runs at its tick, not before ----
+# Created at least 2 s after t0 (real clock), so its first tick after creation is B, not the one before.
+while [ "$(date +%s%3N)" -lt $((t0 + 2100)) ]; do sleep 0.1; done
 expect_ok "$PRODUCER" association create --name every-minute --package agent --tag group=c \
   --schedule "cron(* * * * *)" --no-run-on-create
 sleep 1
