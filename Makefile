@@ -22,12 +22,19 @@ demo: build
 demo-engine: build
 	scripts/demo-engine.sh $(BUILD)
 
+# Every test twice: the release build, then the ASan/UBSan build with the
+# fuzz tests.
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	$(MAKE) --no-print-directory asan
 
-# The same suite under AddressSanitizer and UndefinedBehaviorSanitizer.
+# The same suite under AddressSanitizer and UndefinedBehaviorSanitizer, built
+# with clang, plus the libFuzzer targets (tests/fuzz), each run over its
+# corpus and then exploring for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 20
 asan: deps
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DDROVER_SANITIZE=ON >/dev/null
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DDROVER_SANITIZE=ON \
+	  -DDROVER_FUZZ=ON -DDROVER_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 

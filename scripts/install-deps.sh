@@ -5,7 +5,8 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config
           librdkafka-dev libprotobuf-c-dev protobuf-c-compiler
           libcurl4-openssl-dev libzip-dev libssl-dev libjansson-dev
-          zip unzip procps kcat jq curl perl openssl)
+          zip unzip procps kcat jq curl perl openssl
+          clang libclang-rt-14-dev)  # the ASan build and the libFuzzer targets
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -188,7 +188,8 @@ static void unknown_fields_of_a_newer_producer_are_covered(void)
     job.key_id = (char *)dr_key_id(key);
     size_t body_len;
     uint8_t *body = dr_message_encode(&job.base, &body_len);
-    uint8_t *with_new = malloc(body_len + 5 + 3 + DR_SIGNATURE_SIZE);
+    uint8_t *with_new =
+        malloc(body_len + dr_wire_bytes_field_size(40, 3) + dr_wire_bytes_field_size(18, DR_SIGNATURE_SIZE));
     memcpy(with_new, body, body_len);
     size_t len = body_len + dr_wire_put_bytes_field(with_new + body_len, 40, (const uint8_t *)"new", 3);
     uint8_t sig[DR_SIGNATURE_SIZE];
