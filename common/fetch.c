@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "s3.h"
 #include "sha256.h"
 
 #define BACKOFF_CAP_MS 10000L
@@ -107,7 +108,9 @@ typedef enum attempt_result {
 
 typedef struct fetch_job {
     const char *url;         /* as the caller gave it, for messages */
-    char *curl_url;          /* owned; a plain path turned into a file:// URL */
+    char *curl_url;          /* owned; a plain path turned into a file:// URL, an s3:// one into https:// */
+    dr_s3_request s3;        /* owned; for an s3:// URL, how to sign the request */
+    struct curl_slist *headers; /* owned */
     const char *dest_path;
     char *part_path;         /* owned; dest_path + ".part" */
     const char *expected_sha256;
@@ -373,6 +376,16 @@ static dr_status curl_setup(fetch_job *job, dr_error *err)
     }
     if (job->opt->ca_file)
         failed |= curl_easy_setopt(curl, CURLOPT_CAINFO, job->opt->ca_file) != CURLE_OK;
+    if (job->s3.url) {
+        failed |= curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, job->s3.sigv4) != CURLE_OK;
+        failed |= curl_easy_setopt(curl, CURLOPT_USERPWD, job->s3.userpwd) != CURLE_OK;
+        if (job->s3.token_header) {
+            struct curl_slist *headers = curl_slist_append(NULL, job->s3.token_header);
+            failed |= !headers;
+            job->headers = headers;
+            failed |= curl_easy_setopt(curl, CURLOPT_HTTPHEADER, job->headers) != CURLE_OK;
+        }
+    }
     if (failed)
         return dr_error_set(err, DR_ERR_FETCH, "fetching %s: this libcurl lacks a needed option",
                             job->url);
@@ -643,7 +656,14 @@ dr_status dr_fetch_to_file(const char *url, const char *dest_path, const char *e
                               url, expected_sha256);
         goto cleanup;
     }
-    job.curl_url = has_url_scheme(url) ? strdup(url) : file_url_from_path(url);
+    if (dr_s3_is_url(url)) {
+        dr_s3_options s3 = {.endpoint = opt->s3_endpoint, .region = opt->s3_region};
+        if ((status = dr_s3_prepare(url, &s3, &job.s3, err)) != DR_OK)
+            goto cleanup;
+        job.curl_url = strdup(job.s3.url);
+    } else {
+        job.curl_url = has_url_scheme(url) ? strdup(url) : file_url_from_path(url);
+    }
     job.part_path = malloc(strlen(dest_path) + sizeof ".part");
     job.curl = curl_easy_init();
     if (!job.curl_url || !job.part_path || !job.curl) {
@@ -671,6 +691,8 @@ cleanup:
     part_close(&job.part);
     if (job.curl)
         curl_easy_cleanup(job.curl);
+    curl_slist_free_all(job.headers);
+    dr_s3_request_free(&job.s3);
     free(job.curl_url);
     free(job.part_path);
     return status;

@@ -30,6 +30,8 @@ typedef struct dr_fetch_options {
     int max_attempts;        /* at least 1 */
     long backoff_initial_ms; /* first retry delay; doubled each retry */
     const char *ca_file;     /* PEM bundle for https; NULL: the system's */
+    const char *s3_endpoint; /* s3:// URLs: NULL for AWS itself, else an S3-compatible endpoint (s3.h) */
+    const char *s3_region;   /* s3:// URLs: NULL for the environment's */
 } dr_fetch_options;
 
 /* What happened, for logs and tests. */

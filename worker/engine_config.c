@@ -28,6 +28,8 @@ dr_status dr_engine_settings_from_config(const dr_config *cfg, dr_engine_setting
     s->fetch.backoff_initial_ms = (long)dr_config_int(cfg, "fetch-backoff-ms");
     s->fetch.max_bytes = (uint64_t)dr_config_int(cfg, "max-download-bytes");
     s->fetch.ca_file = dr_config_string(cfg, "ca-file");
+    s->fetch.s3_endpoint = dr_config_string(cfg, "s3-endpoint");
+    s->fetch.s3_region = dr_config_string(cfg, "s3-region");
     s->archive_limits.max_total_bytes = (uint64_t)dr_config_int(cfg, "max-unpacked-bytes");
     s->archive_limits.max_entries = (uint64_t)dr_config_int(cfg, "max-unpacked-entries");
     const char *user = dr_config_string(cfg, "script-user");

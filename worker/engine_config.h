@@ -25,7 +25,10 @@
     {"max-download-bytes", DR_SETTING_INT, "1073741824", "largest artifact accepted"},                              \
     {"max-unpacked-bytes", DR_SETTING_INT, "4294967296", "largest total size a package zip may expand to"},         \
     {"max-unpacked-entries", DR_SETTING_INT, "10000", "most entries a package zip may hold"},                       \
-    {"ca-file", DR_SETTING_STRING, NULL, "PEM CA bundle https downloads are verified with (default: the system's)"}
+    {"ca-file", DR_SETTING_STRING, NULL, "PEM CA bundle https downloads are verified with (default: the system's)"},  \
+    {"s3-endpoint", DR_SETTING_STRING, NULL,                                                                        \
+     "s3:// URLs: an S3-compatible endpoint to fetch from, path-style (default: AWS, virtual-hosted)"},            \
+    {"s3-region", DR_SETTING_STRING, NULL, "s3:// URLs: the region requests are signed for (default: AWS_REGION)"}
 
 /*
  * Fill settings from cfg (a table with DR_ENGINE_SETTINGS).  script_user

@@ -43,6 +43,14 @@ RC=0; OUT=$("$PRODUCER" serve --brokers "$BROKERS" --http '' 2>&1) || RC=$?
 RC=0; OUT=$("$PRODUCER" serve --brokers "$BROKERS" --http '' --signing-key "$WORK/keys-a/$A.pub" 2>&1) || RC=$?
 [ "$RC" = 1 ] && grep -q 'not a PEM private key' <<<"$OUT" || fail "serve with a public key: rc $RC: $OUT"; pass
 
+# Kafka TLS and SASL settings reach librdkafka as given: a CA file that is not there, SCRAM without a user.
+RC=0; OUT=$("$WORKER" run --brokers "$BROKERS" --targets-root "$TARGETS" --http '' --trusted-keys "$WORK/trust" \
+  --kafka-property security.protocol=SSL --kafka-property ssl.ca.location="$WORK/no-such-ca.pem" 2>&1) || RC=$?
+[ "$RC" = 1 ] && grep -q 'ssl.ca.location failed' <<<"$OUT" || fail "TLS to Kafka with a missing CA: rc $RC: $OUT"; pass
+RC=0; OUT=$("$PRODUCER" serve --brokers "$BROKERS" --http '' --signing-key "$WORK/keys-a/$A.key" \
+  --kafka-property security.protocol=SASL_SSL --kafka-property sasl.mechanism=SCRAM-SHA-512 2>&1) || RC=$?
+[ "$RC" = 1 ] && grep -q 'sasl.username and sasl.password must be set' <<<"$OUT" || fail "SCRAM without a user: rc $RC: $OUT"; pass
+
 start_worker w1 --concurrency 3 --trusted-keys "$WORK/trust"; W1=$WORKER_PID
 grep_log() { for _ in $(seq 1 100); do grep -q "$2" "$1" && return 0; sleep 0.1; done; fail "no '$2' in $1"; }
 grep_log "$WORK/w1.log" "event=worker.trust trusted_keys=$(printf '%s\n' "$A" "$B" | sort | paste -sd,)"; pass

@@ -19,6 +19,11 @@
  *   --delay-ms N     every request waits N ms before it is answered.
  *   --fail-first N   the first N requests are answered 500 (a flapping server).
  *
+ * --s3-credentials KEYID:SECRET [--s3-region R]: act as S3 does for a GET:
+ * every request must carry an AWS Signature V4 by that key for region R
+ * (default us-east-1) and service s3, else 403 (the reason on stderr).
+ * Buckets are the root's folders (path-style: /BUCKET/KEY).
+ *
  * --tls-cert PEM --tls-key PEM: speak HTTPS instead (the chain in PEM is
  * sent).  A client that refuses the certificate logs "TLS - range=- status=0".
  *
@@ -33,6 +38,8 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -58,6 +65,9 @@ static struct {
     const char *stall;
     long delay_ms;
     FILE *log;
+    const char *s3_key_id; /* --s3-credentials KEYID:SECRET: every request must be signed (SigV4) */
+    const char *s3_secret;
+    const char *s3_region;
 } server;
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -192,6 +202,84 @@ static int find_header(const char *head, const char *name, char *out, size_t siz
         return 1;
     }
     return 0;
+}
+
+/* ---- S3: AWS Signature V4, checked as S3 checks it (--s3-credentials) ---- */
+
+static void to_hex(const unsigned char *bytes, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", bytes[i]);
+}
+
+static void hmac_sha256(const void *key, size_t key_len, const char *data, unsigned char out[32])
+{
+    unsigned int len = 32;
+    HMAC(EVP_sha256(), key, (int)key_len, (const unsigned char *)data, strlen(data), out, &len);
+}
+
+/*
+ * 1 when the request's Authorization header is a SigV4 signature by
+ * server.s3_key_id/secret for server.s3_region and service s3 over this
+ * request (method, path as sent, no query, the signed headers' values);
+ * why not, into why.
+ */
+static int s3_signature_valid(const char *head, const char *method, const char *path, char *why, size_t why_size)
+{
+    char auth[1024], credential[256], signed_headers[512], signature[80], amz_date[32], payload[80];
+    if (!find_header(head, "Authorization", auth, sizeof auth)) {
+        snprintf(why, why_size, "no Authorization header");
+        return 0;
+    }
+    const char *c = strstr(auth, "Credential="), *h = strstr(auth, "SignedHeaders="), *s = strstr(auth, "Signature=");
+    if (strncmp(auth, "AWS4-HMAC-SHA256 ", 17) != 0 || !c || !h || !s ||
+        sscanf(c, "Credential=%255[^,]", credential) != 1 || sscanf(h, "SignedHeaders=%511[^,]", signed_headers) != 1 ||
+        sscanf(s, "Signature=%79[0-9a-f]", signature) != 1 || !find_header(head, "x-amz-date", amz_date, sizeof amz_date)) {
+        snprintf(why, why_size, "not a SigV4 Authorization: %s", auth);
+        return 0;
+    }
+    /* Credential=KEYID/DATE/REGION/s3/aws4_request */
+    char scope_want[256], date[16];
+    snprintf(date, sizeof date, "%.8s", amz_date);
+    snprintf(scope_want, sizeof scope_want, "%s/%s/%s/s3/aws4_request", server.s3_key_id, date, server.s3_region);
+    if (strcmp(credential, scope_want) != 0) {
+        snprintf(why, why_size, "credential %s, want %s", credential, scope_want);
+        return 0;
+    }
+    if (!find_header(head, "x-amz-content-sha256", payload, sizeof payload))
+        snprintf(payload, sizeof payload, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    /* The canonical request. */
+    char canonical[8192];
+    int len = snprintf(canonical, sizeof canonical, "%s\n%s\n\n", method, path);
+    char names[512];
+    snprintf(names, sizeof names, "%s", signed_headers);
+    char *save = NULL;
+    for (char *name = strtok_r(names, ";", &save); name; name = strtok_r(NULL, ";", &save)) {
+        char value[1024] = "";
+        find_header(head, name, value, sizeof value);
+        len += snprintf(canonical + len, sizeof canonical - (size_t)len, "%s:%s\n", name, value);
+    }
+    snprintf(canonical + len, sizeof canonical - (size_t)len, "\n%s\n%s", signed_headers, payload);
+    unsigned char digest[32];
+    char digest_hex[65], to_sign[1024], key[300];
+    SHA256((const unsigned char *)canonical, strlen(canonical), digest);
+    to_hex(digest, 32, digest_hex);
+    snprintf(to_sign, sizeof to_sign, "AWS4-HMAC-SHA256\n%s\n%s/%s/s3/aws4_request\n%s", amz_date, date,
+             server.s3_region, digest_hex);
+    unsigned char k[32];
+    snprintf(key, sizeof key, "AWS4%s", server.s3_secret);
+    hmac_sha256(key, strlen(key), date, k);
+    hmac_sha256(k, 32, server.s3_region, k);
+    hmac_sha256(k, 32, "s3", k);
+    hmac_sha256(k, 32, "aws4_request", k);
+    hmac_sha256(k, 32, to_sign, k);
+    char want[65];
+    to_hex(k, 32, want);
+    if (strcmp(want, signature) != 0) {
+        snprintf(why, why_size, "SignatureDoesNotMatch");
+        return 0;
+    }
+    return 1;
 }
 
 static int hex_value(char c)
@@ -415,6 +503,13 @@ static void serve_connection(conn *c)
         return;
     }
     int head_only = strcmp(req.method, "HEAD") == 0;
+    char why[512];
+    if (server.s3_key_id && !s3_signature_valid(head, req.method, req.path, why, sizeof why)) {
+        req.status = 403;
+        fprintf(stderr, "drover_test_http: %s %s refused: %s\n", req.method, req.path, why);
+        send_simple(c, &req, head_only, NULL);
+        return;
+    }
     if (atomic_fetch_sub(&failures_left, 1) > 0) {
         req.status = 500;
         send_simple(c, &req, head_only, NULL);
@@ -483,7 +578,7 @@ static int usage(void)
 {
     fprintf(stderr, "usage: drover_test_http --root DIR [--port-file FILE] [--log FILE] "
                     "[--cut-once NAME] [--stall NAME] [--delay-ms N] [--fail-first N] "
-                    "[--tls-cert PEM --tls-key PEM]\n");
+                    "[--tls-cert PEM --tls-key PEM] [--s3-credentials KEYID:SECRET [--s3-region R]]\n");
     return 2;
 }
 
@@ -509,6 +604,13 @@ int main(int argc, char **argv)
             server.delay_ms = atol(value);
         else if (strcmp(flag, "--fail-first") == 0)
             atomic_store(&failures_left, atol(value));
+        else if (strcmp(flag, "--s3-credentials") == 0 && strchr(value, ':')) {
+            char *copy = strdup(value);
+            *strchr(copy, ':') = '\0';
+            server.s3_key_id = copy;
+            server.s3_secret = copy + strlen(copy) + 1;
+        } else if (strcmp(flag, "--s3-region") == 0)
+            server.s3_region = value;
         else if (strcmp(flag, "--tls-cert") == 0)
             tls_cert = value;
         else if (strcmp(flag, "--tls-key") == 0)
@@ -518,6 +620,8 @@ int main(int argc, char **argv)
     }
     if (!server.root || !tls_cert != !tls_key)
         return usage();
+    if (!server.s3_region)
+        server.s3_region = "us-east-1";
     if (tls_cert && (!(tls = SSL_CTX_new(TLS_server_method())) ||
                      SSL_CTX_use_certificate_chain_file(tls, tls_cert) != 1 ||
                      SSL_CTX_use_PrivateKey_file(tls, tls_key, SSL_FILETYPE_PEM) != 1)) {
