@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "strbuf.h"
+
 /* One setting's current value; lists keep every item. */
 typedef struct setting_value {
     char *value;
@@ -157,16 +159,6 @@ dr_status dr_config_set(dr_config *cfg, const char *name, const char *value, dr_
     return assign(cfg, (size_t)index, value, "caller", err);
 }
 
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && isspace((unsigned char)s[n - 1]))
-        s[--n] = '\0';
-    return s;
-}
-
 static dr_status load_file(dr_config *cfg, const char *path, dr_error *err)
 {
     FILE *f = fopen(path, "r");
@@ -178,7 +170,7 @@ static dr_status load_file(dr_config *cfg, const char *path, dr_error *err)
         char *hash = strchr(line, '#');
         if (hash)
             *hash = '\0';
-        char *text = trim(line);
+        char *text = dr_trim(line);
         if (!*text)
             continue;
         char *eq = strchr(text, '=');
@@ -187,8 +179,8 @@ static dr_status load_file(dr_config *cfg, const char *path, dr_error *err)
             break;
         }
         *eq = '\0';
-        char *name = trim(text);
-        char *value = trim(eq + 1);
+        char *name = dr_trim(text);
+        char *value = dr_trim(eq + 1);
         long index = find_setting(cfg, name, strlen(name));
         if (index < 0)
             status = dr_error_set(err, DR_ERR_USAGE, "%s:%d: unknown setting '%s'", path, lineno, name);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strbuf.h"
+
 int dr_s3_is_url(const char *url)
 {
     return url && strncmp(url, "s3://", 5) == 0;
@@ -16,16 +18,6 @@ static const char *env(const char *name)
     return v && v[0] ? v : NULL;
 }
 
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && isspace((unsigned char)s[n - 1]))
-        s[--n] = '\0';
-    return s;
-}
-
 /* The profile's keys from an INI credentials file; 0 when the file or the profile's two keys are missing. */
 static int read_credentials_file(const char *path, const char *profile, char **key_id, char **secret, char **token)
 {
@@ -35,19 +27,19 @@ static int read_credentials_file(const char *path, const char *profile, char **k
     if (!f)
         return 0;
     while (fgets(line, sizeof line, f)) {
-        char *l = trim(line);
+        char *l = dr_trim(line);
         if (l[0] == '[') {
             char *end = strchr(l, ']');
             if (end)
                 *end = '\0';
-            in_profile = strcmp(trim(l + 1), profile) == 0;
+            in_profile = strcmp(dr_trim(l + 1), profile) == 0;
             continue;
         }
         char *eq = strchr(l, '=');
         if (!in_profile || !eq || l[0] == '#' || l[0] == ';')
             continue;
         *eq = '\0';
-        char *name = trim(l), *value = trim(eq + 1);
+        char *name = dr_trim(l), *value = dr_trim(eq + 1);
         char **slot = strcmp(name, "aws_access_key_id") == 0       ? key_id
                       : strcmp(name, "aws_secret_access_key") == 0 ? secret
                       : strcmp(name, "aws_session_token") == 0     ? token

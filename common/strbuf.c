@@ -6,6 +6,7 @@
  */
 #include "strbuf.h"
 
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,4 +207,14 @@ void dr_strbuf_free(dr_strbuf *sb)
 {
     free(sb->buf);
     *sb = (dr_strbuf)DR_STRBUF_INIT;
+}
+
+char *dr_trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
 }

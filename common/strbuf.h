@@ -49,4 +49,7 @@ void dr_strbuf_reset(dr_strbuf *sb);
 char *dr_strbuf_detach(dr_strbuf *sb, size_t *len);
 void dr_strbuf_free(dr_strbuf *sb);
 
+/* Text read from files: s without its leading and trailing white space (cut in place). */
+char *dr_trim(char *s);
+
 #endif
