@@ -3,7 +3,8 @@
 # the CA that signed the server's certificate (--ca-file), and is refused,
 # with nothing installed, under another CA or the system's.  A server that
 # answers 500 a few times, then recovers, is retried with backoff and the
-# install finishes; one that keeps failing ends the job "fetch" after the
+# install finishes (so does one that also stalls a download half way); one
+# that keeps failing ends the job "fetch" after the
 # configured attempts.
 . "$(dirname "$0")/apply_lib.sh"
 command -v openssl >/dev/null || fail "openssl is needed (scripts/install-deps.sh installs it)"
@@ -59,6 +60,17 @@ expect_installed "$T" acme 1.0
 # (The zip is in the cache already: the manifest is what is fetched.)
 [ "$(grep -c 'status=500' "$WORK/flaky.log")" = 3 ] && [ "$(sed -n 4p "$WORK/flaky.log" | grep -c 'status=200')" = 1 ] \
   || fail "expected three 500s then the download: $(cat "$WORK/flaky.log")"; pass
+
+# Two 500s, then a download that stalls half way, then a good server: backed off, resumed, installed.
+HTTP_NAME=bad-day start_http --fail-first 2 --stall-once acme/1.0/pkg.zip
+T=$(new_target t-bad-day)
+apply "$T" --package acme --manifest "$BASE_URL/acme/1.0/manifest.json" --artifacts "$BASE_URL/acme/1.0" \
+  --fetch-attempts 5 --fetch-stall-timeout 1 --cache-dir "$WORK/cache-bad-day"
+expect_rc 0
+expect_installed "$T" acme 1.0
+[ "$(cut -d' ' -f1-2,4 "$WORK/bad-day.log" | tr '\n' '|')" = \
+  "GET /acme/1.0/manifest.json status=500|GET /acme/1.0/manifest.json status=500|GET /acme/1.0/manifest.json status=200|GET /acme/1.0/pkg.zip status=200|GET /acme/1.0/pkg.zip status=206|" ] \
+  || fail "not 500, 500, manifest, a stalled zip, then the rest of it: $(cat "$WORK/bad-day.log")"; pass
 
 # One that never recovers: FAILED "fetch" after exactly the attempts allowed.
 HTTP_NAME=down start_http --fail-first 1000

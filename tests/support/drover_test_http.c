@@ -17,6 +17,7 @@
  *   --stall NAME     every GET of /NAME sends half the body, then waits until
  *                    the client gives up.
  *   --delay-ms N     every request waits N ms before it is answered.
+ *   --stall-once NAME  as --stall, for the first GET of /NAME only.
  *   --fail-first N   the first N requests are answered 500 (a flapping server).
  *
  * --s3-credentials KEYID:SECRET [--s3-region R]: act as S3 does for a GET:
@@ -62,6 +63,7 @@
 static struct {
     const char *root;
     const char *cut_once; /* NAME, without the leading '/' */
+    const char *stall_once;
     const char *stall;
     long delay_ms;
     FILE *log;
@@ -97,7 +99,7 @@ static ssize_t conn_recv(conn *c, void *buf, size_t size)
         return n;
     return SSL_get_error(c->ssl, n) == SSL_ERROR_ZERO_RETURN ? 0 : -1;
 }
-static atomic_int cut_done;
+static atomic_int cut_done, stall_done;
 static volatile sig_atomic_t stop_requested;
 
 /* What one request asked for and what it was answered, for the log. */
@@ -459,7 +461,8 @@ static void serve_file(conn *c, request *req, int head_only, const char *path)
         goto cleanup;
     }
     const char *name = path + 1;
-    int stall = server.stall && strcmp(name, server.stall) == 0;
+    int stall = (server.stall && strcmp(name, server.stall) == 0) ||
+                (server.stall_once && strcmp(name, server.stall_once) == 0 && atomic_exchange(&stall_done, 1) == 0);
     int cut = !stall && server.cut_once && strcmp(name, server.cut_once) == 0 &&
               atomic_exchange(&cut_done, 1) == 0;
     if (send_all(c, head, (size_t)head_len) != 0) {
@@ -577,7 +580,7 @@ static int write_port_file(const char *path, int port)
 static int usage(void)
 {
     fprintf(stderr, "usage: drover_test_http --root DIR [--port-file FILE] [--log FILE] "
-                    "[--cut-once NAME] [--stall NAME] [--delay-ms N] [--fail-first N] "
+                    "[--cut-once NAME] [--stall NAME] [--stall-once NAME] [--delay-ms N] [--fail-first N] "
                     "[--tls-cert PEM --tls-key PEM] [--s3-credentials KEYID:SECRET [--s3-region R]]\n");
     return 2;
 }
@@ -598,6 +601,8 @@ int main(int argc, char **argv)
             log_path = value;
         else if (strcmp(flag, "--cut-once") == 0)
             server.cut_once = value[0] == '/' ? value + 1 : value;
+        else if (strcmp(flag, "--stall-once") == 0)
+            server.stall_once = value[0] == '/' ? value + 1 : value;
         else if (strcmp(flag, "--stall") == 0)
             server.stall = value[0] == '/' ? value + 1 : value;
         else if (strcmp(flag, "--delay-ms") == 0)
