@@ -4,7 +4,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build demo demo-engine test asan bench clean
+.PHONY: all deps build demo demo-engine test asan asan-build fuzz bench clean
 
 all: build
 
@@ -32,11 +32,17 @@ test: build
 # with clang, plus the libFuzzer targets (tests/fuzz), each run over its
 # corpus and then exploring for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 20
-asan: deps
+asan: asan-build
+	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+
+# Only the fuzz tests (FUZZ_SECONDS=600 make fuzz explores ten minutes per target).
+fuzz: asan-build
+	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) -R '^fuzz[.]'
+
+asan-build: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DDROVER_SANITIZE=ON \
 	  -DDROVER_FUZZ=ON -DDROVER_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
-	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
 bench: build
 	bench/engine_bench.sh $(BUILD)
