@@ -14,7 +14,8 @@ APPLY_EXTRA=()
 
 cleanup() {
   local pid
-  for pid in ${HTTP_PIDS[@]+"${HTTP_PIDS[@]}"}; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+  # Not one failing step may end the trap early: every server must go.
+  for pid in ${HTTP_PIDS[@]+"${HTTP_PIDS[@]}"}; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   # DROVER_KEEP_WORK=1 keeps the logs and target trees of a run to look at.
   if [ -n "${DROVER_KEEP_WORK:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }

@@ -17,10 +17,14 @@ signing_key() {
   TRUSTED_KEYS="$WORK/keys"
 }
 
+# Stop in the reverse order of starting, each before the next: workers and the
+# control plane leave their groups while the broker still answers.
 pipeline_cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  local i
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${PIDS[i]}" 2>/dev/null || true
+    wait "${PIDS[i]}" 2>/dev/null || true
+  done
   cleanup
 }
 trap pipeline_cleanup EXIT
