@@ -46,18 +46,9 @@ static const char register_usage[] =
     "  web-1,111111111111,eu-west-1,ubuntu,22.04,x86_64,Env=prod;Tier=web\n"
     "Optional fields and columns: tags, id_like, executor, address.";
 
-static int target_register(int argc, char **argv)
+/* A target's fields as flags give them (register and launch take the same ones). */
+static dr_target_fields target_fields_from(const dr_config *cfg)
 {
-    int exit_code = DR_EXIT_OK;
-    dr_error err = {0};
-    dr_target_batch batch = {0};
-    dr_config *cfg = dr_producer_load_settings(register_settings,
-                                               sizeof register_settings / sizeof register_settings[0], argc, argv,
-                                               register_usage, &exit_code);
-    if (!cfg)
-        return exit_code;
-    char *const *positional;
-    const char *file = dr_config_string(cfg, "file");
     dr_target_fields fields = {
         .id = dr_config_string(cfg, "id"),
         .account = dr_config_string(cfg, "account"),
@@ -70,6 +61,22 @@ static int target_register(int argc, char **argv)
         .address = dr_config_string(cfg, "address"),
     };
     fields.tag_count = dr_config_list(cfg, "tag", &fields.tags);
+    return fields;
+}
+
+static int target_register(int argc, char **argv)
+{
+    int exit_code = DR_EXIT_OK;
+    dr_error err = {0};
+    dr_target_batch batch = {0};
+    dr_config *cfg = dr_producer_load_settings(register_settings,
+                                               sizeof register_settings / sizeof register_settings[0], argc, argv,
+                                               register_usage, &exit_code);
+    if (!cfg)
+        return exit_code;
+    char *const *positional;
+    const char *file = dr_config_string(cfg, "file");
+    dr_target_fields fields = target_fields_from(cfg);
     int any_field = fields.id || fields.account || fields.region || fields.platform || fields.platform_version ||
                     fields.arch || fields.tag_count || fields.id_like || fields.executor || fields.address;
     dr_kafka_options kafka;
@@ -236,18 +243,7 @@ static int target_event(int argc, char **argv, Drover__V1__TargetEvent__Kind kin
     if (!cfg)
         return exit_code;
     char *const *positional;
-    dr_target_fields fields = {
-        .id = dr_config_string(cfg, "id"),
-        .account = dr_config_string(cfg, "account"),
-        .region = dr_config_string(cfg, "region"),
-        .platform = dr_config_string(cfg, "platform"),
-        .platform_version = dr_config_string(cfg, "platform-version"),
-        .arch = dr_config_string(cfg, "arch"),
-        .id_like = dr_config_string(cfg, "id-like"),
-        .executor = dr_config_string(cfg, "executor"),
-        .address = dr_config_string(cfg, "address"),
-    };
-    fields.tag_count = dr_config_list(cfg, "tag", &fields.tags);
+    dr_target_fields fields = target_fields_from(cfg);
     dr_kafka_options kafka;
     int timeout_ms;
     int terminated = kind == DROVER__V1__TARGET_EVENT__KIND__KIND_TERMINATED;

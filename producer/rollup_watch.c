@@ -23,16 +23,9 @@ struct dr_rollup_watch {
     char topic[256];
 };
 
-static int64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int remaining_ms(int64_t deadline)
 {
-    int64_t left = deadline - monotonic_ms();
+    int64_t left = deadline - dr_monotonic_ms();
     return left > 0 ? (int)left : 0;
 }
 
@@ -83,7 +76,7 @@ static dr_status new_conf(const dr_kafka_options *opt, rd_kafka_conf_t **out, dr
      * librdkafka's consumer API wants a group id even when partitions are
      * assigned by hand; a unique one that never commits shares nothing.
      */
-    snprintf(group, sizeof group, "drover-rollup-watch-%ld-%lld", (long)getpid(), (long long)monotonic_ms());
+    snprintf(group, sizeof group, "drover-rollup-watch-%ld-%lld", (long)getpid(), (long long)dr_monotonic_ms());
     if ((status = set_property(conf, "group.id", group, err)) != DR_OK ||
         (status = set_property(conf, "enable.auto.commit", "false", err)) != DR_OK ||
         (status = set_property(conf, "enable.auto.offset.store", "false", err)) != DR_OK)
@@ -163,7 +156,7 @@ dr_status dr_rollup_watch_open(const dr_kafka_options *opt, int timeout_ms, dr_r
     }
     conf = NULL; /* owned by the handle now */
     rd_kafka_poll_set_consumer(w->rk);
-    status = assign_at_end(w, monotonic_ms() + timeout_ms, err);
+    status = assign_at_end(w, dr_monotonic_ms() + timeout_ms, err);
     if (status != DR_OK)
         goto cleanup;
     *out = w;
@@ -182,7 +175,7 @@ dr_status dr_rollup_watch_next(dr_rollup_watch *w, const char *deployment_id, in
                                Drover__V1__Rollup **out, dr_error *err)
 {
     (void)err; /* a bad message is skipped, not fatal: the next rollup replaces it */
-    int64_t deadline = monotonic_ms() + timeout_ms;
+    int64_t deadline = dr_monotonic_ms() + timeout_ms;
     size_t id_len = strlen(deployment_id);
     *out = NULL;
     do {

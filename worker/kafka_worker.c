@@ -560,13 +560,6 @@ static void take_cancels(dr_kafka_worker *w)
     }
 }
 
-static long long monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 dr_status dr_kafka_worker_run(dr_kafka_worker *w, volatile sig_atomic_t *stop, dr_error *err)
 {
     (void)err;
@@ -580,7 +573,7 @@ dr_status dr_kafka_worker_run(dr_kafka_worker *w, volatile sig_atomic_t *stop, d
             take_message(w, msg);
             rd_kafka_message_destroy(msg);
         }
-        long long now = monotonic_ms();
+        long long now = dr_monotonic_ms();
         if (now - last_commit >= 200) {
             commit_finished(w, 0);
             last_commit = now;
@@ -606,8 +599,8 @@ dr_status dr_kafka_worker_run(dr_kafka_worker *w, volatile sig_atomic_t *stop, d
     w->queued = 0;
     dr_log(DR_LOG_INFO, "worker.stopping", "running=%d unstarted_jobs_returned=%zu timeout_s=%ld", w->busy_count,
            returned, w->settings.shutdown_timeout_seconds);
-    long long deadline = monotonic_ms() + w->settings.shutdown_timeout_seconds * 1000;
-    while (w->busy_count > 0 && monotonic_ms() < deadline) {
+    long long deadline = dr_monotonic_ms() + w->settings.shutdown_timeout_seconds * 1000;
+    while (w->busy_count > 0 && dr_monotonic_ms() < deadline) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 1;
