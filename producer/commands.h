@@ -44,6 +44,8 @@ int cmd_deployment(int argc, char **argv);
 int cmd_association(int argc, char **argv);
 /* drover-producer keys generate|id ... (cmd_keys.c) */
 int cmd_keys(int argc, char **argv);
+/* drover-producer topics create ... (cmd_topics.c) */
+int cmd_topics(int argc, char **argv);
 /* drover-producer serve ... and cancel ID (cmd_serve.c) */
 int cmd_serve(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);

@@ -34,6 +34,7 @@ static const struct {
     {"cancel", cmd_cancel, "cancel a deployment: nothing more of it starts"},
     {"keys generate", cmd_keys, "make an Ed25519 key pair the control plane signs jobs with"},
     {"keys id", cmd_keys, "print the id of key files"},
+    {"topics create", cmd_topics, "create Drover's topics on a cluster that does not have them"},
     {"serve", cmd_serve, "run the control plane: release deployments' jobs under their rate controls"},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])

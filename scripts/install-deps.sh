@@ -6,7 +6,9 @@ packages=(build-essential cmake pkg-config
           librdkafka-dev libprotobuf-c-dev protobuf-c-compiler
           libcurl4-openssl-dev libzip-dev libssl-dev libjansson-dev
           zip unzip procps kcat jq curl perl openssl
-          clang libclang-rt-14-dev)  # the ASan build and the libFuzzer targets
+          clang libclang-rt-14-dev   # the ASan build and the libFuzzer targets
+          openssh-client openssh-server  # the ssh executor and its tests (a loopback sshd)
+          golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev yamllint)  # the Helm chart's tests
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -34,6 +34,14 @@ DROVER_BROKERS=$(cat "$WORK/broker.addr")
 expect_exit() { [ "$RC" -eq "$1" ] || fail "exit $RC, want $1; output:
 $OUT"; pass; }
 
+# ---- topics create ----
+# librdkafka's mock cluster names no controller, so CreateTopics cannot
+# succeed on it: what is checked here is the arguments and the error.
+expect_fail_with "partitions must be 1-10000" "$PRODUCER" topics create --partitions 0
+expect_exit 2
+expect_fail_with "no controller answered" "$PRODUCER" topics create --topic-prefix fresh. --kafka-timeout 2
+expect_exit 1
+
 # ---- package publish, list, set-default ----
 SRC="$WORK/src"
 for v in 1.0 2.0; do
