@@ -35,6 +35,7 @@ static const struct {
     [DR_ERR_ERROR_LIMIT] = {"max-errors", "the deployment passed its max errors before the job was released"},
     [DR_ERR_DEADLINE] = {"deadline", "the job's deadline passed before it started"},
     [DR_ERR_UNKNOWN_TARGET] = {"unknown-target", "the target is not in the inventory"},
+    [DR_ERR_UNREACHABLE] = {"unreachable", "the target could not be reached"},
     [DR_ERR_INTERNAL] = {"internal", "internal error"},
 };
 

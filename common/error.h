@@ -44,6 +44,7 @@ typedef enum dr_status {
     DR_ERR_ERROR_LIMIT,       /* the deployment passed its max errors before the job was released */
     DR_ERR_DEADLINE,          /* the job's deadline passed before it started */
     DR_ERR_UNKNOWN_TARGET,    /* the target left the inventory before its job was released */
+    DR_ERR_UNREACHABLE,       /* a remote target could not be reached (ssh) */
     DR_ERR_INTERNAL,          /* a bug: an invariant did not hold */
     DR_STATUS_COUNT
 } dr_status;

@@ -12,6 +12,7 @@
 #include <dirent.h>
 
 #include "cache.h"
+#include "executor.h"
 #include "manifest.h"
 #include "package_layout.h"
 #include "script.h"
@@ -51,6 +52,7 @@ typedef struct job_run {
     const dr_engine_settings *settings;
     const dr_job_request *job;
     dr_job_result *result;
+    dr_executor *x;                /* how the target is reached */
     char package_dir[4096];
     long timeout_seconds;
 } job_run;
@@ -260,7 +262,7 @@ static dr_status run_step(job_run *run, const step_spec *step, dr_error *err, in
         .run_as = run->settings->script_user,
     };
     dr_script_result ran;
-    dr_status status = dr_script_run(&request, &ran, err);
+    dr_status status = run->x->ops->run_script(run->x, &request, &ran, err);
     env_free(&env);
     if (status != DR_OK) {
         dr_script_result_free(&ran);
@@ -304,18 +306,7 @@ static void prune_versions(job_run *run, const char *keep)
 {
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/versions", run->package_dir);
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 || (keep && strcmp(e->d_name, keep) == 0))
-            continue;
-        char path[4500];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        dr_remove_tree(path, NULL);
-    }
-    closedir(d);
+    run->x->ops->prune(run->x, dir, keep);
 }
 
 static long long now_ms(void)
@@ -375,7 +366,7 @@ static void roll_back(job_run *run, dr_install_record *previous, const char *new
     } else {
         /* The record still names the previous version, but it is not known to be installed. */
         previous->needs_repair = 1;
-        dr_install_record_write(run->package_dir, previous, NULL);
+        run->x->ops->write_record(run->x, run->package_dir, previous, NULL);
         snprintf(note, sizeof note, "rollback to %s also failed (%s); the next install will reinstall it",
                  previous->version, rollback_err.detail);
     }
@@ -396,7 +387,7 @@ static dr_status engine_install(job_run *run)
     char manifest_hash[DR_SHA256_HEX_SIZE], args_digest[DR_SHA256_HEX_SIZE];
     char directory[200], staging[4400], final_dir[4400];
 
-    dr_status status = dr_install_record_read(run->package_dir, &previous, &installed, err);
+    dr_status status = run->x->ops->read_record(run->x, run->package_dir, &previous, &installed, err);
     if (status != DR_OK) {
         fail(run);
         goto done;
@@ -430,14 +421,11 @@ static dr_status engine_install(job_run *run)
         goto done;
     }
     snprintf(directory, sizeof directory, "%s-%.12s", version, chosen.file->sha256);
-    snprintf(staging, sizeof staging, "%s/versions/.staging-%s", run->package_dir, directory);
     snprintf(final_dir, sizeof final_dir, "%s/versions/%s", run->package_dir, directory);
-    status = dr_make_directories(run->package_dir, err);
-    if (status == DR_OK) {
-        char versions[4200];
-        snprintf(versions, sizeof versions, "%s/versions", run->package_dir);
-        status = dr_make_directories(versions, err);
-    }
+    run->x->ops->staging_dir(run->x, final_dir, staging, sizeof staging);
+    char versions[4200];
+    snprintf(versions, sizeof versions, "%s/versions", run->package_dir);
+    status = run->x->ops->make_directories(run->x, versions, err);
     if (status != DR_OK) {
         fail(run);
         goto done;
@@ -468,9 +456,9 @@ static dr_status engine_install(job_run *run)
         }
     }
     /* Same version and zip (arguments or manifest changed): the fresh tree replaces the old one. */
-    dr_remove_tree(final_dir, NULL);
-    if (rename(staging, final_dir) != 0) {
-        status = dr_error_set(err, DR_ERR_IO, "cannot move %s into place: %s", staging, strerror(errno));
+    int has_validate = file_exists(staging, "validate.sh");
+    status = run->x->ops->place_tree(run->x, staging, final_dir, err);
+    if (status != DR_OK) {
         fail(run);
         goto done;
     }
@@ -481,7 +469,7 @@ static dr_status engine_install(job_run *run)
                            .is_main = 1};
     status = run_step(run, &main_step, err, &reboot);
     const char *failed_script = main_step.script;
-    if (status == DR_OK && !reboot && file_exists(final_dir, "validate.sh")) {
+    if (status == DR_OK && !reboot && has_validate) {
         step_spec validate = {.script = "validate.sh", .action = "validate", .version = version,
                               .directory = directory, .args = sorted_args, .arg_count = job->arg_count};
         status = run_step(run, &validate, err, NULL);
@@ -493,7 +481,7 @@ static dr_status engine_install(job_run *run)
         if (installed)
             roll_back(run, &previous, version, directory);
         else
-            dr_remove_tree(final_dir, NULL);
+            run->x->ops->remove_tree(run->x, final_dir);
         goto done;
     }
     dr_install_record record = {
@@ -502,7 +490,7 @@ static dr_status engine_install(job_run *run)
         .args = sorted_args, .arg_count = job->arg_count, .job_id = (char *)job->job_id,
         .installed_at_ms = now_ms(),
     };
-    status = dr_install_record_write(run->package_dir, &record, err);
+    status = run->x->ops->write_record(run->x, run->package_dir, &record, err);
     if (status != DR_OK) {
         fail(run);
         goto done;
@@ -533,7 +521,7 @@ static dr_status engine_uninstall(job_run *run)
     dr_error *err = &result->error;
     dr_install_record record = {0};
     int installed = 0;
-    dr_status status = dr_install_record_read(run->package_dir, &record, &installed, err);
+    dr_status status = run->x->ops->read_record(run->x, run->package_dir, &record, &installed, err);
     if (status != DR_OK) {
         fail(run);
         goto done;
@@ -559,7 +547,7 @@ static dr_status engine_uninstall(job_run *run)
         fail(run);
         goto done;
     }
-    status = dr_install_record_remove(run->package_dir, err);
+    status = run->x->ops->remove_record(run->x, run->package_dir, err);
     if (status != DR_OK) {
         fail(run);
         goto done;
@@ -576,7 +564,10 @@ dr_status dr_engine_run(const dr_engine_settings *settings, const dr_job_request
 {
     memset(result, 0, sizeof *result);
     result->exit_code = -1;
-    job_run run = {.settings = settings, .job = job, .result = result};
+    dr_executor_local local;
+    dr_executor_local_init(&local);
+    job_run run = {.settings = settings, .job = job, .result = result,
+                   .x = job->executor ? job->executor : &local.base};
     run.timeout_seconds = job->script_timeout_seconds > 0 ? job->script_timeout_seconds
                                                           : settings->script_timeout_seconds;
     if (!job->package || !is_valid_name(job->package))
@@ -586,10 +577,8 @@ dr_status dr_engine_run(const dr_engine_settings *settings, const dr_job_request
         return reject(&run, DR_ERR_USAGE, "version '%.64s' is not 1-128 of [A-Za-z0-9_.-]", job->version);
     if (job->action != DR_ACTION_INSTALL && job->action != DR_ACTION_UNINSTALL)
         return reject(&run, DR_ERR_USAGE, "unknown action %d", (int)job->action);
-    struct stat st;
-    if (!job->target_root || stat(job->target_root, &st) != 0 || !S_ISDIR(st.st_mode))
-        return reject(&run, DR_ERR_USAGE, "target root '%s' is not a directory",
-                      job->target_root ? job->target_root : "");
+    if (!job->target_root || !job->target_root[0])
+        return reject(&run, DR_ERR_USAGE, "no target root");
     if (check_arguments(&run) != DR_OK)
         return result->error.status;
     char *dir = dr_state_package_dir(job->target_root, job->package);
@@ -599,6 +588,10 @@ dr_status dr_engine_run(const dr_engine_settings *settings, const dr_job_request
         return fail(&run);
     }
     free(dir);
+    /* The arguments first: a bad job is rejected without reaching the target. */
+    dr_status status = run.x->ops->check_root(run.x, job->target_root, &result->error);
+    if (status != DR_OK)
+        return status == DR_ERR_USAGE ? reject_as_is(&run) : fail(&run);
 
     char owner[512];
     snprintf(owner, sizeof owner, "pid=%ld worker=%s job=%s", (long)getpid(), settings->worker_id,
@@ -606,14 +599,12 @@ dr_status dr_engine_run(const dr_engine_settings *settings, const dr_job_request
     /* One job at a time per target, whatever the package (DESIGN.md's invariant). */
     char state_dir[4200];
     snprintf(state_dir, sizeof state_dir, "%s/var/lib/drover", job->target_root);
-    dr_target_lock lock;
-    dr_status status = dr_target_lock_acquire(state_dir, owner, settings->lock_wait_seconds, &lock,
-                                               result->taken_over_lock, sizeof result->taken_over_lock,
-                                               &result->error);
+    status = run.x->ops->lock(run.x, state_dir, owner, settings->lock_wait_seconds, result->taken_over_lock,
+                              sizeof result->taken_over_lock, &result->error);
     if (status != DR_OK)
         return fail(&run);
     status = job->action == DR_ACTION_INSTALL ? engine_install(&run) : engine_uninstall(&run);
-    dr_target_lock_release(&lock);
+    run.x->ops->unlock(run.x);
     if (status == DR_OK)
         result->outcome = DR_OUTCOME_SUCCESS;
     return status;

@@ -79,6 +79,7 @@ typedef struct dr_job_request {
     char *const *args;             /* KEY=VALUE, become script environment */
     size_t arg_count;
     long script_timeout_seconds;   /* 0: the settings' default */
+    struct dr_executor *executor;  /* how target_root is reached; NULL: it is a local directory */
 } dr_job_request;
 
 #define DR_JOB_STEPS_MAX 8

@@ -79,8 +79,8 @@ static void exec_script(const dr_script_request *req, int out_fd, int err_fd, pi
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
         _exit(127);
-    int null_fd = open("/dev/null", O_RDONLY);
-    if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
+    int in_fd = open(req->stdin_path ? req->stdin_path : "/dev/null", O_RDONLY);
+    if (in_fd < 0 || dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
         _exit(127);
     /* Nothing of the worker's (lock files, sockets) leaks into the script. */
     closefrom(3);
@@ -100,9 +100,11 @@ static void exec_script(const dr_script_request *req, int out_fd, int err_fd, pi
         dprintf(2, "drover: cannot enter %s: %s\n", req->cwd, strerror(errno));
         _exit(127);
     }
-    char *const argv[] = {"sh", (char *)req->script, NULL};
-    execve("/bin/sh", argv, req->envp);
-    dprintf(2, "drover: cannot run /bin/sh: %s\n", strerror(errno));
+    char *const shell[] = {"sh", (char *)req->script, NULL};
+    char *const *argv = req->argv ? req->argv : shell;
+    const char *program = req->argv ? req->argv[0] : "/bin/sh";
+    execve(program, argv, req->envp);
+    dprintf(2, "drover: cannot run %s: %s\n", program, strerror(errno));
     _exit(127);
 }
 

@@ -50,6 +50,13 @@ typedef struct dr_script_request {
     long kill_grace_ms;       /* between SIGTERM and SIGKILL; 0: 2000 */
     size_t tail_bytes;        /* how much of each stream to keep; 0: 24 KiB */
     const dr_script_identity *run_as; /* NULL: as this process; else its groups, gid, then uid */
+    /*
+     * Another program instead of "/bin/sh SCRIPT" (the ssh executor runs
+     * ssh): argv[0] is an absolute path, script then only names the step in
+     * messages.  NULL: the script.
+     */
+    char *const *argv;
+    const char *stdin_path;   /* read as standard input; NULL: /dev/null */
 } dr_script_request;
 
 typedef struct dr_script_result {

@@ -43,19 +43,15 @@ static char *dup_field(json_t *obj, const char *key)
     return strdup(text ? text : "");
 }
 
-dr_status dr_install_record_read(const char *package_dir, dr_install_record *out, int *found, dr_error *err)
+dr_status dr_install_record_decode(const char *text, size_t len, const char *where, dr_install_record *out,
+                                   dr_error *err)
 {
     memset(out, 0, sizeof *out);
-    *found = 0;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", package_dir, RECORD_NAME);
-    if (access(path, F_OK) != 0)
-        return errno == ENOENT ? DR_OK : dr_error_set(err, DR_ERR_STATE, "cannot read %s: %s", path, strerror(errno));
     json_error_t jerr;
-    json_t *root = json_load_file(path, 0, &jerr);
+    json_t *root = json_loadb(text, len, 0, &jerr);
     if (!root || !json_is_object(root)) {
         json_decref(root);
-        return dr_error_set(err, DR_ERR_STATE, "%s is not a valid install record: %s", path,
+        return dr_error_set(err, DR_ERR_STATE, "%s is not a valid install record: %s", where,
                             root ? "not an object" : jerr.text);
     }
     out->package = dup_field(root, "package");
@@ -72,20 +68,62 @@ dr_status dr_install_record_read(const char *package_dir, dr_install_record *out
     out->args = calloc(count ? count : 1, sizeof *out->args);
     dr_status status = DR_OK;
     for (size_t i = 0; out->args && i < count; i++) {
-        const char *text = json_string_value(json_array_get(args, i));
-        out->args[i] = strdup(text ? text : "");
+        const char *value = json_string_value(json_array_get(args, i));
+        out->args[i] = strdup(value ? value : "");
         out->arg_count++;
     }
     if (!out->package || !out->version || !out->directory || !out->manifest_sha256 || !out->file_sha256 ||
         !out->args_digest || !out->job_id || !out->args)
-        status = dr_error_set(err, DR_ERR_NOMEM, "reading %s", path);
+        status = dr_error_set(err, DR_ERR_NOMEM, "reading %s", where);
     else if (!out->version[0] || !out->directory[0] || strchr(out->directory, '/'))
-        status = dr_error_set(err, DR_ERR_STATE, "%s has no valid version or directory", path);
+        status = dr_error_set(err, DR_ERR_STATE, "%s has no valid version or directory", where);
     json_decref(root);
     if (status != DR_OK)
         dr_install_record_free(out);
-    else
+    return status;
+}
+
+char *dr_install_record_encode(const dr_install_record *r)
+{
+    json_t *args = json_array();
+    for (size_t i = 0; args && i < r->arg_count; i++)
+        json_array_append_new(args, json_string(r->args[i]));
+    json_t *root = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:I, s:b}", "package", r->package,
+                             "version", r->version, "directory", r->directory, "manifest_sha256",
+                             r->manifest_sha256, "file_sha256", r->file_sha256, "args_digest", r->args_digest,
+                             "args", args, "job_id", r->job_id ? r->job_id : "", "installed_at_ms",
+                             (json_int_t)r->installed_at_ms, "needs_repair", r->needs_repair);
+    char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+    json_decref(root);
+    char *line = NULL;
+    if (text && asprintf(&line, "%s\n", text) < 0)
+        line = NULL;
+    free(text);
+    return line;
+}
+
+dr_status dr_install_record_read(const char *package_dir, dr_install_record *out, int *found, dr_error *err)
+{
+    memset(out, 0, sizeof *out);
+    *found = 0;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", package_dir, RECORD_NAME);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return errno == ENOENT ? DR_OK : dr_error_set(err, DR_ERR_STATE, "cannot read %s: %s", path, strerror(errno));
+    dr_status status = DR_OK;
+    text = malloc(DR_INSTALL_RECORD_MAX + 1);
+    if (!text)
+        status = dr_error_set(err, DR_ERR_NOMEM, "reading %s", path);
+    else if ((len = fread(text, 1, DR_INSTALL_RECORD_MAX + 1, f)) > DR_INSTALL_RECORD_MAX || ferror(f))
+        status = dr_error_set(err, DR_ERR_STATE, "cannot read %s: %s", path,
+                              ferror(f) ? strerror(errno) : "larger than the largest record");
+    fclose(f);
+    if (status == DR_OK && (status = dr_install_record_decode(text, len, path, out, err)) == DR_OK)
         *found = 1;
+    free(text);
     return status;
 }
 
@@ -108,16 +146,7 @@ dr_status dr_install_record_write(const char *package_dir, const dr_install_reco
     snprintf(final_path, sizeof final_path, "%s/%s", package_dir, RECORD_NAME);
     snprintf(temp_path, sizeof temp_path, "%s/.%s.XXXXXX", package_dir, RECORD_NAME);
 
-    json_t *args = json_array();
-    for (size_t i = 0; args && i < r->arg_count; i++)
-        json_array_append_new(args, json_string(r->args[i]));
-    json_t *root = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:I, s:b}", "package", r->package,
-                             "version", r->version, "directory", r->directory, "manifest_sha256",
-                             r->manifest_sha256, "file_sha256", r->file_sha256, "args_digest", r->args_digest,
-                             "args", args, "job_id", r->job_id ? r->job_id : "", "installed_at_ms",
-                             (json_int_t)r->installed_at_ms, "needs_repair", r->needs_repair);
-    text = root ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
-    json_decref(root);
+    text = dr_install_record_encode(r);
     if (!text) {
         status = dr_error_set(err, DR_ERR_NOMEM, "encoding the install record");
         goto done;
@@ -128,7 +157,7 @@ dr_status dr_install_record_write(const char *package_dir, const dr_install_reco
         goto done;
     }
     size_t len = strlen(text);
-    if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
+    if (write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
         status = dr_error_set(err, DR_ERR_IO, "cannot write %s: %s", temp_path, strerror(errno));
         goto done;
     }

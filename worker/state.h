@@ -46,6 +46,18 @@ char *dr_state_package_dir(const char *target_root, const char *package);
  * is none.  A record that exists but cannot be parsed is DR_ERR_STATE.
  */
 dr_status dr_install_record_read(const char *package_dir, dr_install_record *out, int *found, dr_error *err);
+/* Records are small; a larger file is not one of ours. */
+#define DR_INSTALL_RECORD_MAX (1024 * 1024)
+
+/*
+ * The record as text (JSON and a newline, malloc'd; NULL when out of
+ * memory), and back: decode fails with DR_ERR_STATE naming where.  The
+ * ssh executor moves records as this text; read and write below use them.
+ */
+char *dr_install_record_encode(const dr_install_record *record);
+dr_status dr_install_record_decode(const char *text, size_t len, const char *where, dr_install_record *out,
+                                   dr_error *err);
+
 /* Replace the record atomically. */
 dr_status dr_install_record_write(const char *package_dir, const dr_install_record *record, dr_error *err);
 /* Remove the record (nothing installed). Missing is fine. */
