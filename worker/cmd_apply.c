@@ -38,6 +38,8 @@ static const dr_setting apply_settings[] = {
     {"account", DR_SETTING_STRING, "", "account of the target, passed to scripts"},
     {"region", DR_SETTING_STRING, "", "region of the target, passed to scripts"},
     {"job-id", DR_SETTING_STRING, NULL, "job id recorded with the install"},
+    {"ssh-address", DR_SETTING_STRING, NULL,
+     "run on this machine over ssh ([user@]host[:port]; needs ssh-key and ssh-known-hosts): every target-root is a path there"},
     DR_ENGINE_SETTINGS,
 };
 
@@ -114,6 +116,8 @@ static void print_result(const dr_job_request *job, const dr_job_result *r)
 /* Several targets, one job: a pool of threads takes the next target until none is left. */
 typedef struct batch {
     const dr_engine_settings *settings;
+    const dr_ssh_settings *ssh;  /* NULL: the targets are local */
+    const dr_ssh_address *ssh_address;
     const dr_job_request *job;   /* the template; target_root and target_id vary */
     char *const *roots;
     size_t count;
@@ -142,18 +146,27 @@ static void *batch_thread(void *arg)
         b->jobs[i].target_root = b->roots[i];
         if (!b->jobs[i].target_id)
             b->jobs[i].target_id = root_name(b->roots[i]);
+        dr_executor *executor = NULL;
+        if (b->ssh && dr_executor_ssh_new(b->ssh, b->ssh_address, &executor, &b->results[i].error) != DR_OK) {
+            b->results[i].outcome = DR_OUTCOME_FAILED;
+            continue;
+        }
+        b->jobs[i].executor = executor;
         dr_engine_run(b->settings, &b->jobs[i], &b->results[i]);
+        dr_executor_free(executor);
     }
 }
 
 /* Run the job on every root; returns the exit code of the worst outcome. */
-static int run_batch(const dr_engine_settings *settings, const dr_job_request *job, char *const *roots,
-                     size_t count, long concurrency)
+static int run_batch(const dr_engine_settings *settings, const dr_ssh_settings *ssh,
+                     const dr_ssh_address *ssh_address, const dr_job_request *job, char *const *roots, size_t count,
+                     long concurrency)
 {
     static const int exit_codes[] = {[DR_OUTCOME_SUCCESS] = DR_EXIT_OK, [DR_OUTCOME_FAILED] = DR_EXIT_FAILED,
                                      [DR_OUTCOME_TIMED_OUT] = DR_EXIT_TIMED_OUT,
                                      [DR_OUTCOME_REJECTED] = DR_EXIT_REJECTED};
-    batch b = {.settings = settings, .job = job, .roots = roots, .count = count};
+    batch b = {.settings = settings, .ssh = ssh, .ssh_address = ssh_address, .job = job, .roots = roots,
+               .count = count};
     b.results = calloc(count, sizeof *b.results);
     b.jobs = calloc(count, sizeof *b.jobs);
     pthread_t *threads = calloc((size_t)concurrency, sizeof *threads);
@@ -275,6 +288,23 @@ int cmd_apply(int argc, char **argv)
         goto done;
     }
     settings.worker_id = "apply";
+    dr_ssh_settings ssh;
+    dr_ssh_address ssh_address;
+    char ssh_work_dir[4200];
+    int ssh_enabled = 0;
+    const char *address = dr_config_string(cfg, "ssh-address");
+    if (dr_ssh_settings_from_config(cfg, &settings, &ssh, ssh_work_dir, sizeof ssh_work_dir, &ssh_enabled, &err) !=
+            DR_OK ||
+        (address && dr_ssh_address_parse(address, &ssh_address, &err) != DR_OK)) {
+        fprintf(stderr, "drover-worker apply: %s\n", err.detail);
+        exit_code = DR_EXIT_USAGE;
+        goto done;
+    }
+    if (address && !ssh_enabled) {
+        fprintf(stderr, "drover-worker apply: --ssh-address needs --ssh-key and --ssh-known-hosts\n");
+        exit_code = DR_EXIT_USAGE;
+        goto done;
+    }
     if (dr_fetch_global_init() != DR_OK) {
         fprintf(stderr, "drover-worker apply: cannot initialize libcurl\n");
         exit_code = DR_EXIT_FAILED;
@@ -282,7 +312,7 @@ int cmd_apply(int argc, char **argv)
     }
 
     json_object_seed(0); /* before threads: jansson seeds its hash function once */
-    exit_code = run_batch(&settings, &job, roots, root_count, concurrency);
+    exit_code = run_batch(&settings, address ? &ssh : NULL, &ssh_address, &job, roots, root_count, concurrency);
 done:
     free(artifacts);
     dr_config_free(cfg);

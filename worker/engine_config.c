@@ -1,5 +1,8 @@
 #include "engine_config.h"
 
+#include <stdio.h>
+#include <string.h>
+
 static dr_status positive(const dr_config *cfg, const char *name, dr_error *err)
 {
     if (dr_config_int(cfg, name) < 1)
@@ -39,4 +42,29 @@ dr_status dr_engine_settings_from_config(const dr_config *cfg, dr_engine_setting
         s->script_user = script_user;
     }
     return DR_OK;
+}
+
+dr_status dr_ssh_settings_from_config(const dr_config *cfg, const dr_engine_settings *engine, dr_ssh_settings *ssh,
+                                      char *work_dir, size_t work_dir_size, int *enabled, dr_error *err)
+{
+    memset(ssh, 0, sizeof *ssh);
+    *enabled = 0;
+    ssh->key_file = dr_config_string(cfg, "ssh-key");
+    ssh->known_hosts = dr_config_string(cfg, "ssh-known-hosts");
+    ssh->user = dr_config_string(cfg, "ssh-user");
+    ssh->accept_new = dr_config_bool(cfg, "ssh-accept-new");
+    ssh->connect_timeout_seconds = (long)dr_config_int(cfg, "ssh-connect-timeout");
+    if (!ssh->key_file || !ssh->key_file[0]) {
+        if (ssh->known_hosts && ssh->known_hosts[0])
+            return dr_error_set(err, DR_ERR_USAGE, "ssh-known-hosts is set but ssh-key is not");
+        return DR_OK;
+    }
+    if (ssh->connect_timeout_seconds < 1)
+        return dr_error_set(err, DR_ERR_USAGE, "ssh-connect-timeout: %ld is not a positive number",
+                            ssh->connect_timeout_seconds);
+    snprintf(work_dir, work_dir_size, "%s/ssh-staging", engine->cache_dir);
+    ssh->work_dir = work_dir;
+    dr_status status = dr_ssh_settings_check(ssh, err);
+    *enabled = status == DR_OK;
+    return status;
 }

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "engine.h"
 #include "error.h"
+#include "executor_ssh.h"
 
 /* Rows of a verb's settings table (after DR_COMMON_SETTINGS). */
 #define DR_ENGINE_SETTINGS                                                                                          \
@@ -28,7 +29,14 @@
     {"ca-file", DR_SETTING_STRING, NULL, "PEM CA bundle https downloads are verified with (default: the system's)"},  \
     {"s3-endpoint", DR_SETTING_STRING, NULL,                                                                        \
      "s3:// URLs: an S3-compatible endpoint to fetch from, path-style (default: AWS, virtual-hosted)"},            \
-    {"s3-region", DR_SETTING_STRING, NULL, "s3:// URLs: the region requests are signed for (default: AWS_REGION)"}
+    {"s3-region", DR_SETTING_STRING, NULL, "s3:// URLs: the region requests are signed for (default: AWS_REGION)"}, \
+    {"ssh-key", DR_SETTING_STRING, NULL, "ssh executor: private key file targets are reached with"},              \
+    {"ssh-known-hosts", DR_SETTING_STRING, NULL,                                                                    \
+     "ssh executor: known_hosts file; only hosts whose keys it holds are trusted"},                                \
+    {"ssh-user", DR_SETTING_STRING, "root", "ssh executor: login user for addresses that name none"},              \
+    {"ssh-accept-new", DR_SETTING_BOOL, "false",                                                                    \
+     "ssh executor: trust a host not yet in ssh-known-hosts on first contact and add it (off: refuse it)"},        \
+    {"ssh-connect-timeout", DR_SETTING_INT, "10", "ssh executor: seconds to wait for a connection"}
 
 /*
  * Fill settings from cfg (a table with DR_ENGINE_SETTINGS).  script_user
@@ -37,5 +45,15 @@
  */
 dr_status dr_engine_settings_from_config(const dr_config *cfg, dr_engine_settings *settings,
                                          dr_script_identity *script_user, dr_error *err);
+
+/*
+ * The ssh executor's settings from cfg (a table with DR_ENGINE_SETTINGS),
+ * checked (dr_ssh_settings_check) when ssh-key is set; *enabled says
+ * whether it is.  Staging trees go under the engine's cache directory.
+ * Strings stay owned by cfg; ssh must live as long as the executors made
+ * with it.
+ */
+dr_status dr_ssh_settings_from_config(const dr_config *cfg, const dr_engine_settings *engine, dr_ssh_settings *ssh,
+                                      char *work_dir, size_t work_dir_size, int *enabled, dr_error *err);
 
 #endif

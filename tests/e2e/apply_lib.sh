@@ -21,6 +21,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# DROVER_APPLY_OVER_SSH=1: every apply reaches its target through the ssh
+# executor, on a real sshd on loopback (the targets are still directories of
+# this machine, so every check of a target works unchanged).  The lifecycle
+# tests run this way too (t0205, t0225).
+if [ -n "${DROVER_APPLY_OVER_SSH:-}" ]; then
+  . "$(dirname "${BASH_SOURCE[0]}")/ssh_lib.sh"
+  start_sshd
+  HTTP_PIDS+=("$SSHD_PID")
+  APPLY_EXTRA+=(--ssh-address "127.0.0.1:$SSHD_PORT" "${SSH_FLAGS[@]}")
+fi
+
 # start_http [server flags...]: serve $REPO on a loopback port; sets BASE_URL
 # and HTTP_PID.  Its files are $WORK/NAME.{port,log,out}, NAME being
 # $HTTP_NAME or "http"; each server started is stopped on exit.

@@ -8,7 +8,7 @@ set -euo pipefail
 PRODUCER="$DROVER_BUILD_DIR/drover-producer"
 WORKER="$DROVER_BUILD_DIR/drover-worker"
 TEST_ZIP="$DROVER_BUILD_DIR/drover_test_zip"
-TEST_NAME=$(basename "$0" .sh)
+TEST_NAME=${DROVER_TEST_NAME:-$(basename "$0" .sh)}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/drover-e2e.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 CHECKS=0
