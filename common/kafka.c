@@ -285,7 +285,12 @@ static void on_delivery_report(rd_kafka_t *rk, const rd_kafka_message_t *msg, vo
 dr_status dr_kafka_producer_new(const dr_kafka_options *opt, dr_kafka_producer **out, dr_error *err)
 {
     static const kafka_property defaults[] = {{"linger.ms", "5"}};
-    static const kafka_property fixed[] = {{"enable.idempotence", "true"}, {"acks", "all"}};
+    /*
+     * The partitioner is fixed because an agent (dr_kafka_consumer_new_for_key)
+     * computes its jobs' partition with the same function.
+     */
+    static const kafka_property fixed[] = {
+        {"enable.idempotence", "true"}, {"acks", "all"}, {"partitioner", "consistent_random"}};
     dr_status status = DR_OK;
     rd_kafka_conf_t *conf = NULL;
     dr_kafka_producer *p = calloc(1, sizeof *p);
@@ -484,8 +489,31 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t kerr, rd_kafka_topic_p
  * group for 44 s.  10 s is what Kafka used before 3.0 and well above the
  * broker's 6 s minimum.
  */
-dr_status dr_kafka_consumer_new(const dr_kafka_options *opt, const char *group_id, const dr_topic *topics,
-                                size_t topic_count, dr_kafka_consumer **out, dr_error *err)
+/* Assign the one partition of topic that holds key's messages, from the group's committed offset. */
+static dr_status assign_key_partition(dr_kafka_consumer *c, const dr_kafka_options *opt, dr_topic topic,
+                                      const char *key, dr_error *err)
+{
+    char name[TOPIC_NAME_MAX];
+    dr_kafka_topic_name(opt, topic, name, sizeof name);
+    int partitions = 0;
+    dr_status status = dr_kafka_partition_count(c->rk, name, 10000, &partitions, err);
+    if (status != DR_OK)
+        return status;
+    /* What the producers use (see dr_kafka_producer_new): crc32(key) % partitions. */
+    int32_t partition = rd_kafka_msg_partitioner_consistent_random(NULL, key, strlen(key), partitions, NULL, NULL);
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, name, partition)->offset = RD_KAFKA_OFFSET_STORED;
+    rd_kafka_resp_err_t kerr = rd_kafka_assign(c->rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (kerr)
+        return dr_error_set(err, DR_ERR_KAFKA, "assigning %s [%d]: %s", name, (int)partition, rd_kafka_err2str(kerr));
+    dr_log(DR_LOG_INFO, "partitions.assigned", "topic=%s partitions=%d key=%s", name, (int)partition, key);
+    return DR_OK;
+}
+
+/* A group member: subscribed to topics, or (key set) assigned the partition of key in topics[0]. */
+static dr_status consumer_new(const dr_kafka_options *opt, const char *group_id, const dr_topic *topics,
+                              size_t topic_count, const char *key, dr_kafka_consumer **out, dr_error *err)
 {
     /* A job or a deployment waits for no full fetch interval: 100 ms, not librdkafka's 500. */
     static const kafka_property defaults[] = {
@@ -518,6 +546,13 @@ dr_status dr_kafka_consumer_new(const dr_kafka_options *opt, const char *group_i
     /* One queue for messages, rebalances and errors: dr_kafka_consumer_poll serves them all. */
     rd_kafka_poll_set_consumer(c->rk);
 
+    if (key) {
+        if ((status = assign_key_partition(c, opt, topics[0], key, err)) != DR_OK)
+            goto cleanup;
+        *out = c;
+        c = NULL;
+        goto cleanup;
+    }
     subscription = rd_kafka_topic_partition_list_new((int)topic_count);
     for (size_t i = 0; i < topic_count; i++) {
         char name[TOPIC_NAME_MAX];
@@ -540,6 +575,20 @@ cleanup:
         rd_kafka_destroy(c->rk);
     free(c);
     return status;
+}
+
+dr_status dr_kafka_consumer_new(const dr_kafka_options *opt, const char *group_id, const dr_topic *topics,
+                                size_t topic_count, dr_kafka_consumer **out, dr_error *err)
+{
+    return consumer_new(opt, group_id, topics, topic_count, NULL, out, err);
+}
+
+dr_status dr_kafka_consumer_new_for_key(const dr_kafka_options *opt, const char *group_id, dr_topic topic,
+                                        const char *key, dr_kafka_consumer **out, dr_error *err)
+{
+    if (!key || !key[0])
+        return dr_error_set(err, DR_ERR_USAGE, "a key is needed to find its partition");
+    return consumer_new(opt, group_id, &topic, 1, key, out, err);
 }
 
 /* An error event from the consumer queue: logged here, never returned (see kafka.h). */

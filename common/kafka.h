@@ -114,6 +114,16 @@ dr_status dr_kafka_consumer_new(const dr_kafka_options *opt, const char *group_i
                                 size_t topic_count, dr_kafka_consumer **out, dr_error *err);
 
 /*
+ * A consumer of the one partition of topic that key's messages go to (the
+ * producers' partitioner is fixed for this), from group_id's committed
+ * offset (earliest for a new group).  No rebalances: it owns the partition
+ * alone, and reads every key in it (the caller skips the others).  For the
+ * worker's agent mode: one target reads only its own share of the jobs.
+ */
+dr_status dr_kafka_consumer_new_for_key(const dr_kafka_options *opt, const char *group_id, dr_topic topic,
+                                        const char *key, dr_kafka_consumer **out, dr_error *err);
+
+/*
  * Next message, or NULL after timeout_ms.  Errors that are not about one
  * message (partition EOF, transient broker errors) are logged and skipped;
  * the returned message has err == 0.  Free it with rd_kafka_message_destroy.

@@ -39,6 +39,9 @@ dr_status dr_kafka_set_property(rd_kafka_conf_t *conf, const char *origin, const
 /* An error event from a consumer queue, logged (data loss loudly); partition EOF is silent. */
 void dr_kafka_report_consumer_error(const rd_kafka_message_t *msg);
 
+/* The number of partitions of topic_name (DR_ERR_KAFKA when it does not exist). */
+dr_status dr_kafka_partition_count(rd_kafka_t *rk, const char *topic_name, int timeout_ms, int *out, dr_error *err);
+
 /* CLOCK_MONOTONIC in milliseconds; milliseconds left before deadline, never negative. */
 int64_t dr_kafka_now_ms(void);
 int dr_kafka_remaining_ms(int64_t deadline);

@@ -246,7 +246,7 @@ dr_status dr_kafka_read_topic(const dr_kafka_options *opt, dr_topic topic, dr_ka
 }
 
 /* The topic's partition count from the cluster's metadata (see reader_find_partitions on why all of it). */
-static dr_status partition_count(rd_kafka_t *rk, const char *topic_name, int timeout_ms, int *out, dr_error *err)
+dr_status dr_kafka_partition_count(rd_kafka_t *rk, const char *topic_name, int timeout_ms, int *out, dr_error *err)
 {
     const rd_kafka_metadata_t *md = NULL;
     rd_kafka_resp_err_t kerr = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
@@ -277,7 +277,7 @@ dr_status dr_kafka_high_watermarks(const dr_kafka_options *opt, rd_kafka_t *rk, 
     int partitions = 0;
     *out = NULL;
     *count = 0;
-    dr_status status = partition_count(rk, name, timeout_ms, &partitions, err);
+    dr_status status = dr_kafka_partition_count(rk, name, timeout_ms, &partitions, err);
     if (status != DR_OK)
         return status;
     int64_t *high = calloc((size_t)partitions, sizeof *high);
@@ -329,7 +329,7 @@ static dr_status follower_add_topic(dr_kafka_follower *f, dr_topic topic, rd_kaf
 {
     int count = 0;
     dr_kafka_topic_name(&f->options, topic, f->names[topic], sizeof f->names[topic]);
-    dr_status status = partition_count(f->rk, f->names[topic], timeout_ms, &count, err);
+    dr_status status = dr_kafka_partition_count(f->rk, f->names[topic], timeout_ms, &count, err);
     if (status != DR_OK)
         return status;
     followed_partition *grown = realloc(f->parts, (f->part_count + (size_t)count) * sizeof *grown);

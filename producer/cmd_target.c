@@ -25,8 +25,8 @@ static const dr_setting register_settings[] = {
     {"arch", DR_SETTING_STRING, NULL, "architecture, e.g. x86_64, arm64"},
     {"tag", DR_SETTING_LIST, NULL, "tag KEY=VALUE; repeatable"},
     {"id-like", DR_SETTING_STRING, NULL, "platform family as os-release ID_LIKE, e.g. \"rhel fedora\""},
-    {"executor", DR_SETTING_STRING, NULL, "how workers reach it: local, ssh or agent (default: the worker's)"},
-    {"address", DR_SETTING_STRING, NULL, "executor-specific address: ssh host, root directory"},
+    {"executor", DR_SETTING_STRING, NULL, "how workers reach it: local (under the worker's targets-root; the default), ssh (at address), or agent (its own drover-worker --self)"},
+    {"address", DR_SETTING_STRING, NULL, "ssh executor: [user@]host[:port][/root/dir] (root default /)"},
 };
 
 static const char register_usage[] =

@@ -15,6 +15,7 @@
 #include "engine_config.h"
 #include "config.h"
 #include "health_http.h"
+#include "job_message.h"
 #include "kafka.h"
 #include "job_signing.h"
 #include "kafka_worker.h"
@@ -24,11 +25,15 @@
 static const dr_setting run_settings[] = {
     DR_COMMON_SETTINGS,
     DR_KAFKA_SETTINGS,
-    {"group", DR_SETTING_STRING, "drover-workers", "consumer group the workers share"},
+    {"group", DR_SETTING_STRING, NULL,
+     "consumer group the workers share (default: drover-workers; agent mode: drover-agent-<self>)"},
     {"targets-root", DR_SETTING_STRING, "/var/lib/drover/targets", "local executor: the folder holding one root directory per target id"},
     {"concurrency", DR_SETTING_INT, "0", "jobs run at once (0: the number of cores); never two of one target"},
     {"worker-id", DR_SETTING_STRING, NULL, "this worker's name in statuses and logs (default: host-pid)"},
     {"http", DR_SETTING_STRING, "127.0.0.1:0", "address to serve /healthz and /metrics on (port 0: any free port; empty: none)"},
+    {"self", DR_SETTING_STRING, NULL,
+     "agent mode: this worker is the target with this id; it runs only that target's jobs (executor agent), at self-root"},
+    {"self-root", DR_SETTING_STRING, "/", "agent mode: the target's root directory"},
     {"shutdown-timeout", DR_SETTING_INT, "60", "seconds SIGTERM waits for jobs in flight before leaving them to be redelivered"},
     DR_ENGINE_SETTINGS,
     {"trusted-keys", DR_SETTING_STRING, NULL,
@@ -39,7 +44,11 @@ static const dr_setting run_settings[] = {
 
 static const char run_usage[] =
     "usage: drover-worker run --brokers HOST:PORT [--targets-root DIR] [--concurrency N] [--http ADDR]\n"
-    "Consumes jobs, runs them on TARGETS_ROOT/<target id>, reports status. SIGTERM stops it gracefully.";
+    "       drover-worker run --brokers HOST:PORT --self TARGET_ID [--self-root DIR]\n"
+    "Consumes jobs and runs each where its target's executor says: TARGETS_ROOT/<target id> (local),\n"
+    "the target's address over ssh (ssh; needs --ssh-key and --ssh-known-hosts), and reports status.\n"
+    "With --self, runs on the target itself (agent mode): only jobs addressed to TARGET_ID, at --self-root.\n"
+    "SIGTERM stops it gracefully.";
 
 static volatile sig_atomic_t stop_requested;
 
@@ -95,7 +104,20 @@ int cmd_run(int argc, char **argv)
     }
     dr_kafka_worker_settings settings = {0};
     dr_kafka_options_from_config(&settings.kafka, cfg, "drover-worker");
-    settings.group = dr_config_string(cfg, "group");
+    settings.self_id = dr_config_string(cfg, "self");
+    settings.self_root = dr_config_string(cfg, "self-root");
+    char group[256];
+    if (dr_config_string(cfg, "group"))
+        snprintf(group, sizeof group, "%s", dr_config_string(cfg, "group"));
+    else
+        snprintf(group, sizeof group, "%s%s", settings.self_id ? "drover-agent-" : "drover-workers",
+                 settings.self_id ? settings.self_id : "");
+    settings.group = group;
+    if (settings.self_id && !dr_target_id_is_safe(settings.self_id)) {
+        fprintf(stderr, "drover-worker run: self: '%s' is not a target id (1-128 of A-Z a-z 0-9 _ . : -)\n",
+                settings.self_id);
+        goto done;
+    }
     settings.targets_root = dr_config_string(cfg, "targets-root");
     settings.concurrency = (int)dr_config_int(cfg, "concurrency");
     if (settings.concurrency <= 0)
@@ -109,6 +131,16 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
     settings.engine.worker_id = worker_id;
+    dr_ssh_settings ssh;
+    char ssh_work_dir[4200];
+    int ssh_enabled = 0;
+    if (dr_ssh_settings_from_config(cfg, &settings.engine, &ssh, ssh_work_dir, sizeof ssh_work_dir, &ssh_enabled,
+                                    &err) != DR_OK) {
+        fprintf(stderr, "drover-worker run: %s\n", err.detail);
+        exit_code = DR_EXIT_USAGE;
+        goto done;
+    }
+    settings.ssh = ssh_enabled ? &ssh : NULL;
 
     metrics = dr_metrics_new();
     if (!metrics || dr_fetch_global_init() != DR_OK) {

@@ -103,6 +103,8 @@ void dr_job_inputs_free(dr_job_inputs *in)
     free(in->args);
     in->args = NULL;
     in->arg_count = 0;
+    dr_executor_free(in->executor);
+    in->executor = NULL;
 }
 
 static int present(const char *s)
@@ -110,7 +112,38 @@ static int present(const char *s)
     return s && s[0];
 }
 
-dr_status dr_job_inputs_init(dr_job_inputs *in, const Drover__V1__Job *job, const char *targets_root, dr_error *err)
+/* Where the job's target is: its root, and the executor that reaches it (NULL: local). */
+static dr_status place_target(dr_job_inputs *in, const Drover__V1__Target *target, const dr_job_placement *placement,
+                              dr_error *err)
+{
+    const char *executor = target->executor ? target->executor : "";
+    if (placement->self_root) {
+        if (snprintf(in->target_root, sizeof in->target_root, "%s", placement->self_root) >= (int)sizeof in->target_root)
+            return dr_error_set(err, DR_ERR_USAGE, "self-root path too long");
+        return DR_OK;
+    }
+    if (strcmp(executor, "ssh") == 0) {
+        if (!placement->ssh)
+            return dr_error_set(err, DR_ERR_USAGE, "target %s is reached over ssh, but this worker has no ssh-key",
+                                target->target_id);
+        dr_ssh_address address;
+        dr_status status = dr_ssh_address_parse(target->address, &address, err);
+        if (status != DR_OK)
+            return dr_error_wrap(err, "target %s", target->target_id);
+        snprintf(in->target_root, sizeof in->target_root, "%s", address.root);
+        return dr_executor_ssh_new(placement->ssh, &address, &in->executor, err);
+    }
+    if (executor[0] && strcmp(executor, "local") != 0)
+        return dr_error_set(err, DR_ERR_USAGE, "target %s has executor '%.32s', which this worker does not run",
+                            target->target_id, executor);
+    if (snprintf(in->target_root, sizeof in->target_root, "%s/%s", placement->targets_root, target->target_id) >=
+        (int)sizeof in->target_root)
+        return dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "target root path too long");
+    return dr_make_directories(in->target_root, err);
+}
+
+dr_status dr_job_inputs_init(dr_job_inputs *in, const Drover__V1__Job *job, const dr_job_placement *placement,
+                             dr_error *err)
 {
     memset(in, 0, sizeof *in);
     const Drover__V1__Target *target = job->target;
@@ -138,10 +171,7 @@ dr_status dr_job_inputs_init(dr_job_inputs *in, const Drover__V1__Job *job, cons
                                         id_like, err);
     if (status != DR_OK)
         return dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "target platform: %s", err ? err->detail : "invalid");
-    if (snprintf(in->target_root, sizeof in->target_root, "%s/%s", targets_root, target->target_id) >=
-        (int)sizeof in->target_root)
-        return dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "target root path too long");
-    status = dr_make_directories(in->target_root, err);
+    status = place_target(in, target, placement, err);
     if (status != DR_OK)
         return status;
 
@@ -177,6 +207,7 @@ dr_status dr_job_inputs_init(dr_job_inputs *in, const Drover__V1__Job *job, cons
     r->args = in->args;
     r->arg_count = in->arg_count;
     r->script_timeout_seconds = (long)job->script_timeout_seconds;
+    r->executor = in->executor;
     return DR_OK;
 }
 

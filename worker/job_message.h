@@ -12,6 +12,7 @@
 #include "drover.pb-c.h"
 #include "engine.h"
 #include "error.h"
+#include "executor_ssh.h"
 #include "platform.h"
 
 /* What an engine request points into; owned by this struct. */
@@ -21,15 +22,26 @@ typedef struct dr_job_inputs {
     char target_root[4096];
     char **args;   /* "KEY=VALUE", malloc'd */
     size_t arg_count;
+    dr_executor *executor; /* the ssh executor when the target is reached over ssh; owned */
 } dr_job_inputs;
 
+/* Where this worker's jobs run. */
+typedef struct dr_job_placement {
+    const char *targets_root;     /* local targets: targets_root/<target id>, created when missing */
+    const dr_ssh_settings *ssh;   /* targets with executor "ssh"; NULL: this worker has no ssh key */
+    const char *self_root;        /* agent mode: every job runs here (the worker is its target) */
+} dr_job_placement;
+
 /*
- * Check job and build the engine request for it.  The target's root is
- * targets_root/<target id> (the local executor), created when missing.
- * DR_ERR_MALFORMED_MESSAGE says what is wrong with the job (no target,
- * unsafe target id, unknown action, ...): the job is REJECTED, nothing runs.
+ * Check job and build the engine request for it, with the target reached
+ * as its executor field says: "ssh" through the ssh executor at its address
+ * ([user@]host[:port][/root]), "local" or "" under targets_root, and
+ * anything in agent mode at self_root.  DR_ERR_MALFORMED_MESSAGE says what
+ * is wrong with the job (no target, unsafe target id, unknown action, ...),
+ * DR_ERR_USAGE what is wrong with its target's registration (a bad ssh
+ * address, ssh with no ssh key here): the job is REJECTED, nothing runs.
  */
-dr_status dr_job_inputs_init(dr_job_inputs *in, const Drover__V1__Job *job, const char *targets_root,
+dr_status dr_job_inputs_init(dr_job_inputs *in, const Drover__V1__Job *job, const dr_job_placement *placement,
                              dr_error *err);
 void dr_job_inputs_free(dr_job_inputs *in);
 

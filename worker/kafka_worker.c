@@ -162,7 +162,9 @@ static void run_job(dr_kafka_worker *w, pending_job *p)
     }
     dr_job_inputs inputs;
     dr_error err = {0};
-    if (dr_job_inputs_init(&inputs, job, w->settings.targets_root, &err) != DR_OK) {
+    dr_job_placement placement = {.targets_root = w->settings.targets_root, .ssh = w->settings.ssh,
+                                  .self_root = w->settings.self_id ? w->settings.self_root : NULL};
+    if (dr_job_inputs_init(&inputs, job, &placement, &err) != DR_OK) {
         reject(w, p, DROVER__V1__JOB_STATE__JOB_STATE_REJECTED, dr_status_name(err.status), err.detail);
         dr_job_inputs_free(&inputs);
         return;
@@ -406,6 +408,32 @@ static int signature_accepted(dr_kafka_worker *w, pending_job *p, const rd_kafka
     return 0;
 }
 
+/*
+ * Whether this worker runs the job at all: jobs of "agent" targets belong
+ * to the agent on that target, and an agent shares its partition with
+ * other targets' jobs.  Those are left alone, with no status: the one that
+ * runs them reports.
+ */
+static int is_ours(dr_kafka_worker *w, const pending_job *p)
+{
+    const Drover__V1__Target *target = p->job->target;
+    const char *id = target && target->target_id ? target->target_id : "";
+    int agent_target = target && target->executor && strcmp(target->executor, "agent") == 0;
+    if (!w->settings.self_id) {
+        if (agent_target)
+            dr_log(DR_LOG_DEBUG, "job.for_agent", "deployment=%s job=%s target=%s", p->job->deployment_id,
+                   p->job->job_id, id);
+        return !agent_target;
+    }
+    if (strcmp(id, w->settings.self_id) != 0)
+        return 0;
+    if (!agent_target)
+        dr_log(DR_LOG_WARN, "job.not_agent", "deployment=%s job=%s target=%s msg=\"the target is registered with "
+               "executor '%s', not agent: the workers run it, not this agent\"", p->job->deployment_id,
+               p->job->job_id, id, target && target->executor ? target->executor : "");
+    return agent_target;
+}
+
 static void take_message(dr_kafka_worker *w, const rd_kafka_message_t *msg)
 {
     pending_job *p = calloc(1, sizeof *p);
@@ -431,6 +459,11 @@ static void take_message(dr_kafka_worker *w, const rd_kafka_message_t *msg)
         /* Nobody to report to: one log line, and the message is done. */
         dr_log(DR_LOG_ERROR, "job.malformed", "topic=%s partition=%d offset=%lld bytes=%zu reason=\"%s\"", p->topic,
                (int)p->partition, (long long)p->offset, msg->len, "a Job with no deployment or job id");
+        finish_silently(w, p);
+        free_pending(p);
+        return;
+    }
+    if (!is_ours(w, p)) {
         finish_silently(w, p);
         free_pending(p);
         return;
@@ -512,7 +545,11 @@ dr_status dr_kafka_worker_start(const dr_kafka_worker_settings *settings, dr_kaf
     if (status != DR_OK)
         goto fail;
     const dr_topic topics[] = {DR_TOPIC_JOBS};
-    status = dr_kafka_consumer_new(&w->settings.kafka, w->settings.group, topics, 1, &w->consumer, err);
+    if (w->settings.self_id)
+        status = dr_kafka_consumer_new_for_key(&w->settings.kafka, w->settings.group, DR_TOPIC_JOBS,
+                                               w->settings.self_id, &w->consumer, err);
+    else
+        status = dr_kafka_consumer_new(&w->settings.kafka, w->settings.group, topics, 1, &w->consumer, err);
     if (status != DR_OK)
         goto fail;
     dr_kafka_consumer_on_rebalance(w->consumer, on_rebalance, w);

@@ -16,6 +16,9 @@
  * nothing of it runs.  With allow_unsigned, a Job with no signature at all
  * runs, with a warning; a signature that does not verify is still refused.
  *
+ * Where a job runs follows its target's executor field (job_message.h):
+ * a local directory, a machine over ssh, or (agent mode) this machine.
+ *
  * A message that is not a Job logs one line (it names nobody to report
  * to); a Job that cannot be run as it is (newer schema, no target, unsafe
  * target id, no package, ...) ends as REJECTED with the reason.  A job whose
@@ -29,6 +32,7 @@
 #include <signal.h>
 
 #include "engine.h"
+#include "executor_ssh.h"
 #include "job_signing.h"
 #include "error.h"
 #include "kafka.h"
@@ -38,6 +42,17 @@ typedef struct dr_kafka_worker_settings {
     dr_kafka_options kafka;
     const char *group;              /* consumer group, e.g. "drover-workers" */
     const char *targets_root;       /* local executor: TARGETS_ROOT/<target id> */
+    const dr_ssh_settings *ssh;     /* targets registered with executor "ssh"; NULL: none here */
+    /*
+     * Agent mode (self_id set): this worker is the target self_id itself.
+     * It reads only the jobs partition self_id's jobs go to, under its own
+     * group (group), runs the jobs addressed to it whose target is
+     * registered with executor "agent", at self_root, and skips every other
+     * job in that partition.  Without it, jobs for "agent" targets are
+     * skipped (their agents run them).
+     */
+    const char *self_id;
+    const char *self_root;
     int concurrency;                /* jobs at once, >= 1 */
     long shutdown_timeout_seconds;  /* how long SIGTERM waits for jobs in flight */
     const char *worker_id;          /* names this member in statuses, logs and locks */

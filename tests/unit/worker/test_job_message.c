@@ -34,6 +34,8 @@ static void make_job(Drover__V1__Job *job, Drover__V1__Target *target, const cha
     job->artifacts_base_url = "http://127.0.0.1:1";
 }
 
+static dr_job_placement local_only;
+
 static void a_good_job_becomes_an_engine_request(void)
 {
     Drover__V1__Job job;
@@ -47,7 +49,7 @@ static void a_good_job_becomes_an_engine_request(void)
     job.n_additional_arguments = 1;
     dr_job_inputs in;
     dr_error err = {0};
-    CHECK_INT(DR_OK, dr_job_inputs_init(&in, &job, root, &err));
+    CHECK_INT(DR_OK, dr_job_inputs_init(&in, &job, &local_only, &err));
     CHECK_STR("redhat", in.platform.family[0]); /* rhel normalized */
     CHECK_STR("x86_64", in.platform.arch);
     CHECK_CONTAINS("/t-1", in.request.target_root);
@@ -67,21 +69,64 @@ static void hostile_jobs_are_refused(void)
     const char *bad_ids[] = {"..", "../../etc", "a/b", "", "x y"};
     for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
         make_job(&job, &target, bad_ids[i]);
-        CHECK_INT(DR_ERR_MALFORMED_MESSAGE, dr_job_inputs_init(&in, &job, root, &err));
+        CHECK_INT(DR_ERR_MALFORMED_MESSAGE, dr_job_inputs_init(&in, &job, &local_only, &err));
         dr_job_inputs_free(&in);
     }
     make_job(&job, &target, "t-2");
     job.package = "";
-    CHECK_INT(DR_ERR_MALFORMED_MESSAGE, dr_job_inputs_init(&in, &job, root, &err));
+    CHECK_INT(DR_ERR_MALFORMED_MESSAGE, dr_job_inputs_init(&in, &job, &local_only, &err));
     CHECK_CONTAINS("no package", err.detail);
     make_job(&job, &target, "t-2");
     job.action = 7;
-    CHECK_INT(DR_ERR_MALFORMED_MESSAGE, dr_job_inputs_init(&in, &job, root, &err));
+    CHECK_INT(DR_ERR_MALFORMED_MESSAGE, dr_job_inputs_init(&in, &job, &local_only, &err));
     CHECK_CONTAINS("unknown action 7", err.detail);
     make_job(&job, &target, "t-2");
     job.target = NULL;
-    CHECK_INT(DR_ERR_MALFORMED_MESSAGE, dr_job_inputs_init(&in, &job, root, &err));
+    CHECK_INT(DR_ERR_MALFORMED_MESSAGE, dr_job_inputs_init(&in, &job, &local_only, &err));
     CHECK_CONTAINS("no target", err.detail);
+}
+
+/* The target's executor field picks where the job runs; a registration that cannot be served is refused. */
+static void targets_are_placed_by_their_executor(void)
+{
+    Drover__V1__Job job;
+    Drover__V1__Target target;
+    dr_job_inputs in;
+    dr_error err = {0};
+    make_job(&job, &target, "t-ssh");
+    target.executor = "ssh";
+    target.address = "deploy@10.0.0.7:2222/srv/target";
+    CHECK_INT(DR_ERR_USAGE, dr_job_inputs_init(&in, &job, &local_only, &err));
+    CHECK_CONTAINS("reached over ssh, but this worker has no ssh-key", err.detail);
+    dr_job_inputs_free(&in);
+
+    dr_ssh_settings ssh = {.key_file = "/k", .known_hosts = "/kh", .work_dir = "/tmp"};
+    dr_job_placement with_ssh = {.targets_root = local_only.targets_root, .ssh = &ssh};
+    CHECK_INT(DR_OK, dr_job_inputs_init(&in, &job, &with_ssh, &err));
+    CHECK_STR("/srv/target", in.request.target_root);
+    CHECK(in.request.executor != NULL);
+    CHECK_STR("ssh", in.request.executor->ops->name);
+    dr_job_inputs_free(&in);
+
+    const char *bad_addresses[] = {"-oProxyCommand=x", "host:99999", "user name@host", "host/../etc", ""};
+    for (size_t i = 0; i < sizeof bad_addresses / sizeof bad_addresses[0]; i++) {
+        target.address = (char *)bad_addresses[i];
+        CHECK_INT(DR_ERR_USAGE, dr_job_inputs_init(&in, &job, &with_ssh, &err));
+        CHECK_CONTAINS("target t-ssh: ssh address", err.detail);
+        dr_job_inputs_free(&in);
+    }
+
+    target.executor = "carrier-pigeon";
+    CHECK_INT(DR_ERR_USAGE, dr_job_inputs_init(&in, &job, &with_ssh, &err));
+    CHECK_CONTAINS("executor 'carrier-pigeon'", err.detail);
+    dr_job_inputs_free(&in);
+
+    dr_job_placement agent = {.self_root = "/host"};
+    target.executor = "agent";
+    CHECK_INT(DR_OK, dr_job_inputs_init(&in, &job, &agent, &err));
+    CHECK_STR("/host", in.request.target_root);
+    CHECK(in.request.executor == NULL);
+    dr_job_inputs_free(&in);
 }
 
 static void ids_are_salvaged_from_a_truncated_job(void)
@@ -114,8 +159,10 @@ int main(void)
 {
     if (!mkdtemp(root))
         return 1;
+    local_only.targets_root = root;
     a_good_job_becomes_an_engine_request();
     hostile_jobs_are_refused();
+    targets_are_placed_by_their_executor();
     ids_are_salvaged_from_a_truncated_job();
     dr_remove_tree(root, NULL);
     return check_done("job_message");
