@@ -52,6 +52,25 @@ static const char run_usage[] =
 
 static volatile sig_atomic_t stop_requested;
 
+/*
+ * After the graceful stop, closing the Kafka clients must not keep the
+ * process: librdkafka retries a broker that is gone, and a pod past its
+ * grace period is SIGKILLed anyway.  Everything that matters is done by
+ * then (statuses flushed or logged as lost, offsets committed or left to be
+ * redelivered), so past this the worker exits at once.
+ */
+#define CLOSE_SECONDS 15
+
+static void on_close_timeout(int sig)
+{
+    (void)sig;
+    static const char line[] = "level=error prog=drover-worker event=worker.close_timeout msg=\"Kafka clients did "
+                               "not close within 15 s (broker gone?); exiting without them\"\n";
+    ssize_t ignored = write(2, line, sizeof line - 1);
+    (void)ignored;
+    _exit(DR_EXIT_FAILED);
+}
+
 static void on_signal(int sig)
 {
     (void)sig;
@@ -186,6 +205,10 @@ int cmd_run(int argc, char **argv)
     if (dr_kafka_worker_run(worker, &stop_requested, &err) == DR_OK)
         exit_code = DR_EXIT_OK;
     dr_log(DR_LOG_INFO, "worker.stopped", "worker=%s", worker_id);
+    struct sigaction close_timeout = {0};
+    close_timeout.sa_handler = on_close_timeout;
+    sigaction(SIGALRM, &close_timeout, NULL);
+    alarm(CLOSE_SECONDS);
 done:
     dr_kafka_worker_free(worker);
     dr_health_http_stop(http);
