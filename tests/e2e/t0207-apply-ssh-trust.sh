@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The ssh executor's own rules, on a real sshd on loopback: only pinned host
+# keys are trusted (a changed key is refused even with --ssh-accept-new; an
+# unknown one only with it), a wrong client key is refused, bad addresses are
+# usage errors, and a worker killed mid-script leaves a script that the next
+# job waits for, then takes the lock over.
+DROVER_APPLY_OVER_SSH=1
+. "$(dirname "$0")/apply_lib.sh"
+
+simple_package acme 1.0
+write_script slow 1.0 install.sh 'echo started > "$DROVER_TARGET_ROOT/slow-started"; sleep 4; echo end >> "$DROVER_TARGET_ROOT/drover-test.log"'
+write_script slow 1.0 uninstall.sh 'true'
+make_version acme 1.0
+make_version slow 1.0
+start_http
+m() { echo "--manifest $BASE_URL/$1/1.0/manifest.json --artifacts $BASE_URL/$1/1.0"; }
+# apply_to ADDRESS KNOWN_HOSTS TARGET [flags...]: apply through ssh with these settings.
+apply_to() {
+  local address=$1 known=$2 target=$3; shift 3
+  local saved=("${APPLY_EXTRA[@]}")
+  APPLY_EXTRA=(--ssh-address "$address" --ssh-key "${KEY:-$SSH_KEY}" --ssh-known-hosts "$known" --ssh-user "$(id -un)")
+  apply "$target" "$@"
+  APPLY_EXTRA=("${saved[@]}")
+}
+
+# A host key that changed: refused, with or without accept-new; nothing written there.
+T=$(new_target t-changed)
+ssh-keygen -q -t ed25519 -N '' -f "$WORK/other_host"
+echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$WORK/other_host.pub")" >"$WORK/wrong_known_hosts"
+apply_to "127.0.0.1:$SSHD_PORT" "$WORK/wrong_known_hosts" "$T" --package acme $(m acme)
+expect_rc 1; expect_out "reason: unreachable"; expect_out "Host key verification failed"
+apply_to "127.0.0.1:$SSHD_PORT" "$WORK/wrong_known_hosts" "$T" --package acme $(m acme) --ssh-accept-new
+expect_rc 1; expect_out "Host key verification failed"
+[ ! -e "$T/var" ] && [ ! -e "$T/opt" ] || fail "something was written through a host with a changed key"; pass
+
+# An unknown host: refused; with accept-new, trusted on first use and remembered.
+: >"$WORK/empty_known_hosts"
+apply_to "127.0.0.1:$SSHD_PORT" "$WORK/empty_known_hosts" "$T" --package acme $(m acme)
+expect_rc 1; expect_out "Host key verification failed"
+apply_to "127.0.0.1:$SSHD_PORT" "$WORK/empty_known_hosts" "$T" --package acme $(m acme) --ssh-accept-new
+expect_rc 0; expect_installed "$T" acme 1.0
+grep -q "$(cut -d' ' -f2 "$WORK/sshd/host_ed25519.pub")" "$WORK/empty_known_hosts" || fail "the accepted key was not added to known_hosts"; pass
+
+# A client key the target does not accept.
+ssh-keygen -q -t ed25519 -N '' -f "$WORK/stranger"
+KEY="$WORK/stranger" apply_to "127.0.0.1:$SSHD_PORT" "$SSH_KNOWN_HOSTS" "$T" --package acme $(m acme)
+expect_rc 1; expect_out "reason: unreachable"; expect_out "Permission denied"
+
+# Addresses that are not addresses, or could be read as ssh options.
+for bad in "-oProxyCommand=touch${WORK}/pwned" "127.0.0.1:0" "user name@127.0.0.1" "[::1"; do
+  apply_to "$bad" "$SSH_KNOWN_HOSTS" "$T" --package acme $(m acme)
+  expect_rc 2; expect_out "ssh address"
+done
+[ ! -e "$WORK/pwned" ] || fail "an address ran a command"; pass
+
+# Killed mid-script: the remote script goes on (ssh cannot stop it); the next
+# job waits for it before running anything, then reports the take-over.
+S=$(new_target t-killed)
+(apply "$S" --package slow $(m slow) --job-id first) &
+first=$!
+for _ in $(seq 1 100); do [ -e "$S/slow-started" ] && break; sleep 0.1; done
+[ -e "$S/slow-started" ] || fail "the first script did not start"; pass
+pkill -KILL -f -- "--job-id first" || true
+wait "$first" 2>/dev/null || true
+[ "$(script_log "$S")" = "install.sh 1.0;" ] || fail "the script ended before the kill; the test proves nothing"; pass
+apply "$S" --package slow $(m slow) --job-id second
+expect_rc 0
+expect_out "lock-taken-over-from: "
+expect_out "job=first"
+# The rerun's script started only after the orphan had finished.
+expect_log "$S" "install.sh 1.0;end;install.sh 1.0;end;"
+done_testing
