@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "s3.h"
 #include "sha256.h"
 
@@ -126,13 +127,6 @@ typedef struct fetch_job {
     char last_failure[LAST_FAILURE_MAX];
 } fetch_job;
 
-static int64_t monotonic_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 static void sleep_ms(int64_t ms)
 {
     struct timespec left = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
@@ -142,7 +136,7 @@ static void sleep_ms(int64_t ms)
 
 static int deadline_passed(const fetch_job *job)
 {
-    return job->deadline_ms && monotonic_ms() >= job->deadline_ms;
+    return job->deadline_ms && dr_monotonic_ms() >= job->deadline_ms;
 }
 
 static int has_url_scheme(const char *text)
@@ -322,7 +316,7 @@ static size_t write_body(char *data, size_t size, size_t nmemb, void *userdata)
     }
     dr_sha256_update(part->hash, data, len);
     part->size += len;
-    part->last_data_ms = monotonic_ms();
+    part->last_data_ms = dr_monotonic_ms();
     return len;
 }
 
@@ -337,7 +331,7 @@ static int watch_for_stall(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
 {
     (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
     part_file *part = userdata;
-    if (part->stall_ms > 0 && monotonic_ms() - part->last_data_ms >= part->stall_ms) {
+    if (part->stall_ms > 0 && dr_monotonic_ms() - part->last_data_ms >= part->stall_ms) {
         part->stop = WRITE_STOP_STALLED;
         return 1;
     }
@@ -511,7 +505,7 @@ static attempt_result run_attempt(fetch_job *job, dr_status *final, dr_error *er
                         .max_bytes = job->opt->max_bytes,
                         .curl = job->curl,
                         .stall_ms = job->opt->stall_seconds * 1000,
-                        .last_data_ms = monotonic_ms()};
+                        .last_data_ms = dr_monotonic_ms()};
     *final = part_open(job, err);
     if (*final != DR_OK)
         return ATTEMPT_FINAL;
@@ -526,7 +520,7 @@ static attempt_result run_attempt(fetch_job *job, dr_status *final, dr_error *er
     CURLcode rc = curl_easy_setopt(job->curl, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)part->size);
     long timeout_ms = 0;
     if (job->deadline_ms) {
-        int64_t left = job->deadline_ms - monotonic_ms();
+        int64_t left = job->deadline_ms - dr_monotonic_ms();
         timeout_ms = left > 1 ? (long)left : 1;
     }
     if (rc == CURLE_OK)
@@ -598,7 +592,7 @@ static dr_status download_with_retries(fetch_job *job, dr_error *err)
         retries++;
         int64_t delay = backoff_ms(job, retries);
         if (job->deadline_ms) {
-            int64_t left = job->deadline_ms - monotonic_ms();
+            int64_t left = job->deadline_ms - dr_monotonic_ms();
             if (delay > left)
                 delay = left > 0 ? left : 0;
         }
@@ -671,7 +665,7 @@ dr_status dr_fetch_to_file(const char *url, const char *dest_path, const char *e
         goto cleanup;
     }
     sprintf(job.part_path, "%s.part", dest_path);
-    int64_t start = monotonic_ms();
+    int64_t start = dr_monotonic_ms();
     if (opt->timeout_seconds > 0)
         job.deadline_ms = start + (int64_t)opt->timeout_seconds * 1000;
     job.jitter_seed = (unsigned)start ^ (unsigned)getpid() ^ (unsigned)(uintptr_t)&job;

@@ -12,6 +12,7 @@
  */
 #include "http_server.h"
 
+#include "clock.h"
 #include "http_request.h"
 
 #include <errno.h>
@@ -74,13 +75,6 @@ typedef enum read_result {
     READ_TIMEOUT,   /* some bytes, then the clock ran out */
     READ_GONE,      /* the client left, sent nothing, or stop cut us */
 } read_result;
-
-static int64_t monotonic_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
 
 static const char *reason_phrase(int status)
 {
@@ -156,7 +150,7 @@ static void drain(int fd, int64_t deadline_ms, size_t limit)
     char scratch[4096];
     size_t total = 0;
     while (total < limit) {
-        int64_t left = deadline_ms - monotonic_ms();
+        int64_t left = deadline_ms - dr_monotonic_ms();
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         if (poll(&pfd, 1, left > 0 ? (int)left : 0) <= 0)
             break;
@@ -178,7 +172,7 @@ static void refuse_connection(int fd)
 {
     send_plain(fd, 503, "server busy, try again\n", 0, MSG_DONTWAIT);
     shutdown(fd, SHUT_WR);
-    drain(fd, monotonic_ms(), HTTP_LINGER_BYTES);
+    drain(fd, dr_monotonic_ms(), HTTP_LINGER_BYTES);
     close(fd);
 }
 
@@ -186,7 +180,7 @@ static void refuse_connection(int fd)
 
 static read_result read_request(http_connection *conn)
 {
-    int64_t deadline = monotonic_ms() + HTTP_READ_TIMEOUT_MS;
+    int64_t deadline = dr_monotonic_ms() + HTTP_READ_TIMEOUT_MS;
     int line_checked = 0;
     for (;;) {
         size_t head = dr_http_head_length(conn->request, conn->request_len);
@@ -203,7 +197,7 @@ static read_result read_request(http_connection *conn)
         }
         if (conn->request_len == HTTP_REQUEST_MAX)
             return READ_TOO_LARGE;
-        int64_t left = deadline - monotonic_ms();
+        int64_t left = deadline - dr_monotonic_ms();
         struct pollfd pfd = {.fd = conn->fd, .events = POLLIN};
         int ready = left > 0 ? poll(&pfd, 1, (int)left) : 0;
         if (ready < 0 && errno == EINTR)
@@ -302,7 +296,7 @@ static void *connection_main(void *arg)
      */
     shutdown(conn->fd, SHUT_WR);
     if (!set_interruptible(conn, 1))
-        drain(conn->fd, monotonic_ms() + HTTP_LINGER_MS, HTTP_LINGER_BYTES);
+        drain(conn->fd, dr_monotonic_ms() + HTTP_LINGER_MS, HTTP_LINGER_BYTES);
 
     pthread_mutex_lock(&server->lock);
     if (conn->prev)

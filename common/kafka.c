@@ -67,17 +67,10 @@ void dr_kafka_topic_name(const dr_kafka_options *opt, dr_topic topic, char *buf,
     snprintf(buf, size, "%s%s", topic_prefix(opt), dr_topic_suffix(topic));
 }
 
-int64_t dr_kafka_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Milliseconds left before deadline, never negative. */
 int dr_kafka_remaining_ms(int64_t deadline)
 {
-    int64_t left = deadline - dr_kafka_now_ms();
+    int64_t left = deadline - dr_monotonic_ms();
     return left > 0 ? (int)left : 0;
 }
 
@@ -356,7 +349,7 @@ dr_status dr_kafka_produce(dr_kafka_producer *p, dr_topic topic, const char *key
         d->fn = on_delivered;
         d->opaque = opaque;
     }
-    int64_t deadline = dr_kafka_now_ms() + QUEUE_FULL_WAIT_MS;
+    int64_t deadline = dr_monotonic_ms() + QUEUE_FULL_WAIT_MS;
     for (;;) {
         rd_kafka_resp_err_t kerr = rd_kafka_producev(
             p->rk, RD_KAFKA_V_TOPIC(name), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
@@ -610,7 +603,7 @@ void dr_kafka_report_consumer_error(const rd_kafka_message_t *msg)
 
 rd_kafka_message_t *dr_kafka_consumer_poll(dr_kafka_consumer *c, int timeout_ms)
 {
-    int64_t deadline = dr_kafka_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int64_t deadline = dr_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
         rd_kafka_message_t *msg = rd_kafka_consumer_poll(c->rk, timeout_ms < 0 ? -1 : dr_kafka_remaining_ms(deadline));
         if (!msg)

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "error.h"
 #include "kafka.h"
 
@@ -42,8 +43,7 @@ void dr_kafka_report_consumer_error(const rd_kafka_message_t *msg);
 /* The number of partitions of topic_name (DR_ERR_KAFKA when it does not exist). */
 dr_status dr_kafka_partition_count(rd_kafka_t *rk, const char *topic_name, int timeout_ms, int *out, dr_error *err);
 
-/* CLOCK_MONOTONIC in milliseconds; milliseconds left before deadline, never negative. */
-int64_t dr_kafka_now_ms(void);
+/* Milliseconds left before deadline (dr_monotonic_ms), never negative. */
 int dr_kafka_remaining_ms(int64_t deadline);
 
 #endif

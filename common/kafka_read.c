@@ -203,7 +203,7 @@ dr_status dr_kafka_read_topic_from(const dr_kafka_options *opt, dr_topic topic, 
                                    dr_error *err)
 {
     dr_status status = DR_OK;
-    int64_t deadline = dr_kafka_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int64_t deadline = dr_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     topic_reader r = {0};
     dr_kafka_topic_name(opt, topic, r.topic, sizeof r.topic);
     if ((status = reader_open(opt, &r, err)) != DR_OK)
@@ -273,7 +273,7 @@ dr_status dr_kafka_high_watermarks(const dr_kafka_options *opt, rd_kafka_t *rk, 
 {
     char name[TOPIC_NAME_MAX];
     dr_kafka_topic_name(opt, topic, name, sizeof name);
-    int64_t deadline = dr_kafka_now_ms() + timeout_ms;
+    int64_t deadline = dr_monotonic_ms() + timeout_ms;
     int partitions = 0;
     *out = NULL;
     *count = 0;
@@ -402,7 +402,7 @@ cleanup:
 
 rd_kafka_message_t *dr_kafka_follower_poll(dr_kafka_follower *f, int timeout_ms, dr_topic *topic)
 {
-    int64_t deadline = dr_kafka_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int64_t deadline = dr_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
         rd_kafka_message_t *msg = rd_kafka_consumer_poll(f->rk, dr_kafka_remaining_ms(deadline));
         if (!msg)
@@ -424,7 +424,7 @@ rd_kafka_message_t *dr_kafka_follower_poll(dr_kafka_follower *f, int timeout_ms,
 
 dr_status dr_kafka_follower_sync(dr_kafka_follower *f, rd_kafka_t *query, int timeout_ms, dr_error *err)
 {
-    int64_t deadline = dr_kafka_now_ms() + timeout_ms;
+    int64_t deadline = dr_monotonic_ms() + timeout_ms;
     for (size_t i = 0; i < f->part_count; i++) {
         followed_partition *p = &f->parts[i];
         int64_t low = 0, high = 0;

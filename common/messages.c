@@ -122,19 +122,3 @@ const char *dr_installation_type_name(Drover__V1__InstallationType t)
     return t == DROVER__V1__INSTALLATION_TYPE__INSTALLATION_TYPE_IN_PLACE_UPDATE ? "in-place" : "reinstall";
 }
 
-static int64_t clock_ms(clockid_t clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t dr_now_ms(void)
-{
-    return clock_ms(CLOCK_REALTIME);
-}
-
-int64_t dr_monotonic_ms(void)
-{
-    return clock_ms(CLOCK_MONOTONIC);
-}

@@ -61,9 +61,7 @@ const char *dr_deployment_status_name(Drover__V1__DeploymentStatus status);
 const char *dr_action_name(Drover__V1__Action action);                 /* "install", "uninstall" */
 const char *dr_installation_type_name(Drover__V1__InstallationType t); /* "reinstall", "in-place" */
 
-/* Milliseconds since the Unix epoch, for the *_ms fields. */
-int64_t dr_now_ms(void);
-/* Milliseconds on a clock that never jumps, for intervals. */
-int64_t dr_monotonic_ms(void);
+/* dr_now_ms and dr_monotonic_ms, which most users of messages need. */
+#include "clock.h"
 
 #endif

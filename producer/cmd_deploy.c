@@ -76,9 +76,7 @@ static int follow(dr_rollup_watch *watch, const char *deployment_id, size_t job_
     Drover__V1__Rollup *latest = NULL;
     dr_strbuf line = DR_STRBUF_INIT, previous = DR_STRBUF_INIT;
     dr_error err = {0};
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    now = start;
+    int64_t start = dr_monotonic_ms();
     if (tty) {
         /* An empty bar at once: the first rollup may take a while, and silence looks like a hang. */
         Drover__V1__Rollup none = DROVER__V1__ROLLUP__INIT;
@@ -86,10 +84,9 @@ static int follow(dr_rollup_watch *watch, const char *deployment_id, size_t job_
         printf("%s", dr_strbuf_str(&line));
         fflush(stdout);
     }
-    while (now.tv_sec - start.tv_sec < wait_seconds) {
+    while (dr_monotonic_ms() - start < (int64_t)wait_seconds * 1000) {
         Drover__V1__Rollup *rollup = NULL;
         dr_rollup_watch_next(watch, deployment_id, 1000, &rollup, &err);
-        clock_gettime(CLOCK_MONOTONIC, &now);
         if (!rollup)
             continue;
         if (latest)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <dirent.h>
 
+#include "clock.h"
 #include "cache.h"
 #include "executor.h"
 #include "manifest.h"
@@ -309,13 +310,6 @@ static void prune_versions(job_run *run, const char *keep)
     run->x->ops->prune(run->x, dir, keep);
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Download (or find in the cache), unpack into a staging directory and check the layout. */
 static dr_status stage_version(job_run *run, const dr_manifest_selection *chosen, const char *staging)
 {
@@ -488,7 +482,7 @@ static dr_status engine_install(job_run *run)
         .package = (char *)job->package, .version = (char *)version, .directory = directory,
         .manifest_sha256 = manifest_hash, .file_sha256 = chosen.file->sha256, .args_digest = args_digest,
         .args = sorted_args, .arg_count = job->arg_count, .job_id = (char *)job->job_id,
-        .installed_at_ms = now_ms(),
+        .installed_at_ms = dr_now_ms(),
     };
     status = run->x->ops->write_record(run->x, run->package_dir, &record, err);
     if (status != DR_OK) {

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "files.h"
 #include "strbuf.h"
 
@@ -190,7 +191,8 @@ static void last_line(const char *text, char *buf, size_t size)
 }
 
 /*
- * Run remote_command on the target.  DR_OK when it ran (look at out);
+ * Run remote_command on the target.  out is filled either way (free it with
+ * dr_script_result_free).  DR_OK when it ran (look at out);
  * DR_ERR_UNREACHABLE when ssh itself failed (exit 255: connection, host key,
  * authentication), with its reason.
  */
@@ -223,7 +225,7 @@ static dr_status ssh_run(ssh_executor *x, const char *what, const char *remote_c
 static dr_status ssh_simple(ssh_executor *x, const char *what, const char *remote_command, const char *stdin_path,
                             long timeout_seconds, dr_error *err)
 {
-    dr_script_result ran;
+    dr_script_result ran = {0};
     dr_status status = ssh_run(x, what, remote_command, stdin_path, timeout_seconds, 0, &ran, err);
     if (status == DR_OK && (ran.signaled || ran.exit_code != 0)) {
         char line[512];
@@ -249,48 +251,47 @@ static dr_status ssh_check_root(dr_executor *base, const char *root, dr_error *e
     dr_strbuf cmd = {0};
     dr_strbuf_puts(&cmd, "test -d ");
     quote(&cmd, root);
-    dr_script_result ran;
+    dr_script_result ran = {0};
     dr_status status = command_text(&cmd, "the target root", err);
     if (status == DR_OK)
         status = ssh_run(x, "checking the target root", dr_strbuf_str(&cmd), NULL, SSH_OP_SECONDS, 0, &ran, err);
-    if (status == DR_OK) {
-        if (ran.signaled || ran.exit_code != 0)
-            status = dr_error_set(err, DR_ERR_USAGE, "target root '%s' is not a directory on %s", root, x->where);
-        dr_script_result_free(&ran);
-    }
+    if (status == DR_OK && (ran.signaled || ran.exit_code != 0))
+        status = dr_error_set(err, DR_ERR_USAGE, "target root '%s' is not a directory on %s", root, x->where);
+    dr_script_result_free(&ran);
     dr_strbuf_free(&cmd);
     return status;
 }
 
-/* Read one line from fd until deadline_ms (monotonic); 0 on a line, -1 on EOF or timeout. */
+/*
+ * Read one line from fd until deadline_ms (monotonic); 0 on a line, -1 on EOF
+ * or timeout.  buf is NUL-terminated either way.
+ */
 static int read_line(int fd, char *buf, size_t size, long long deadline_ms)
 {
     size_t len = 0;
+    buf[0] = '\0';
     while (len + 1 < size) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        long long now = dr_monotonic_ms();
         if (now >= deadline_ms)
-            return -1;
+            break;
         struct pollfd p = {.fd = fd, .events = POLLIN};
         int ready = poll(&p, 1, (int)(deadline_ms - now));
         if (ready < 0 && errno == EINTR)
             continue;
         if (ready <= 0)
-            return -1;
+            break;
         ssize_t n = read(fd, buf + len, 1);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            return -1;
+            break;
         if (buf[len] == '\n') {
             buf[len] = '\0';
             return 0;
         }
-        len++;
+        buf[++len] = '\0';
     }
-    buf[len] = '\0';
-    return 0;
+    return len + 1 < size ? -1 : 0;
 }
 
 /* Wait for pid up to seconds, then kill it; returns its wait status. */
@@ -372,10 +373,8 @@ static dr_status ssh_lock(dr_executor *base, const char *state_dir, const char *
     close(in[0]);
     close(out[1]);
     in[0] = out[1] = -1;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     long connect = x->settings->connect_timeout_seconds > 0 ? x->settings->connect_timeout_seconds : 10;
-    long long deadline = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + (wait_seconds + connect + 30) * 1000;
+    long long deadline = dr_monotonic_ms() + (wait_seconds + connect + 30) * 1000;
     char line[1024];
     if (read_line(out[0], line, sizeof line, deadline) == 0 && strncmp(line, "LOCKED ", 7) == 0) {
         snprintf(taken_over, size, "%s", line + 7);

@@ -1,5 +1,7 @@
 #include "script.h"
 
+#include "clock.h"
+
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -41,13 +43,6 @@ static void tail_append(output_tail *tail, const char *bytes, size_t n)
     }
     memcpy(tail->data + tail->length, bytes, n);
     tail->length += n;
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Read what is available; returns 0 at EOF or error (the fd is then done). */
@@ -173,7 +168,7 @@ dr_status dr_script_run(const dr_script_request *req, dr_script_result *out, dr_
         status = dr_error_set(err, DR_ERR_IO, "pipe for %s: %s", req->script, strerror(errno));
         goto done;
     }
-    long long started = now_ms();
+    long long started = dr_monotonic_ms();
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
@@ -208,7 +203,7 @@ dr_status dr_script_run(const dr_script_request *req, dr_script_result *out, dr_
         }
         if (pidfd >= 0)
             fds[nfds++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
-        long long now = now_ms();
+        long long now = dr_monotonic_ms();
         long long wake = kill_at ? kill_at + grace_ms : deadline;
         int wait_ms = wake > now ? (int)(wake - now) : 0;
         /* Without a pidfd (old kernel) poll the child's state every 50 ms. */
@@ -229,7 +224,7 @@ dr_status dr_script_run(const dr_script_request *req, dr_script_result *out, dr_
             exited = 1;
             break;
         }
-        now = now_ms();
+        now = dr_monotonic_ms();
         if (!kill_at && now >= deadline) {
             out->timed_out = 1;
             kill(-pid, SIGTERM);
@@ -247,7 +242,7 @@ dr_status dr_script_run(const dr_script_request *req, dr_script_result *out, dr_
         drain(out_pipe[0], &out_tail);
     if (err_open)
         drain(err_pipe[0], &err_tail);
-    out->elapsed_ms = now_ms() - started;
+    out->elapsed_ms = dr_monotonic_ms() - started;
     if (WIFSIGNALED(wstatus)) {
         out->signaled = 1;
         out->term_signal = WTERMSIG(wstatus);

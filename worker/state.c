@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 #define RECORD_NAME "installstate"
 #define LOCK_NAME "lock"
 
@@ -211,13 +213,10 @@ dr_status dr_target_lock_acquire(const char *dir, const char *owner, long wait_s
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0)
         return dr_error_set(err, DR_ERR_IO, "cannot open lock %s: %s", path, strerror(errno));
-    struct timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
+    int64_t start = dr_monotonic_ms();
     useconds_t pause_us = 2000;
     while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (errno != EWOULDBLOCK || now.tv_sec - start.tv_sec >= wait_seconds) {
+        if (errno != EWOULDBLOCK || dr_monotonic_ms() - start >= (int64_t)wait_seconds * 1000) {
             char holder[256];
             read_owner(fd, holder, sizeof holder);
             status = errno != EWOULDBLOCK

@@ -1,0 +1,16 @@
+/*
+ * clock.h - the two clocks Drover reads: wall time for what is recorded
+ * (the *_ms fields of messages and records), and a clock that never jumps
+ * for timeouts and intervals.  One place, so no module keeps its own.
+ */
+#ifndef DROVER_CLOCK_H
+#define DROVER_CLOCK_H
+
+#include <stdint.h>
+
+/* Milliseconds since the Unix epoch, for the *_ms fields. */
+int64_t dr_now_ms(void);
+/* Milliseconds on a clock that never jumps, for intervals and deadlines. */
+int64_t dr_monotonic_ms(void);
+
+#endif
