@@ -35,6 +35,12 @@ typedef struct ssh_executor {
     char state_dir[1200];   /* set by lock: where lock.script lives */
     pid_t lock_pid;         /* the session holding the target lock; 0: none */
     int lock_in;            /* its stdin: "release\n" then EOF */
+    /*
+     * The lock session is also the connection's master (ControlMaster):
+     * while it holds the lock, every other operation of the job is a new
+     * channel on its connection, not a new connection.  "" when not shared.
+     */
+    char control_path[108];
 } ssh_executor;
 
 #define SSH(x) ((ssh_executor *)(x))
@@ -154,8 +160,10 @@ typedef struct ssh_argv {
     size_t count;
 } ssh_argv;
 
+typedef enum { OWN_CONNECTION, MASTER, SHARED } connection_use;
+
 /* The ssh command line: nothing from the user's ssh config or agent, only these settings. */
-static void build_argv(ssh_executor *x, const char *remote_command, ssh_argv *a)
+static void build_argv(ssh_executor *x, const char *remote_command, connection_use use, ssh_argv *a)
 {
     const dr_ssh_settings *s = x->settings;
     long connect = s->connect_timeout_seconds > 0 ? s->connect_timeout_seconds : 10;
@@ -164,11 +172,15 @@ static void build_argv(ssh_executor *x, const char *remote_command, ssh_argv *a)
     snprintf(a->options[1], sizeof a->options[1], "StrictHostKeyChecking=%s", s->accept_new ? "accept-new" : "yes");
     snprintf(a->options[2], sizeof a->options[2], "ConnectTimeout=%ld", connect);
     snprintf(a->options[3], sizeof a->options[3], "%s", user);
+    /* A client falls back to its own connection if the master is gone. */
+    snprintf(a->options[4], sizeof a->options[4], "ControlMaster=%s", use == MASTER ? "yes" : "no");
+    snprintf(a->options[5], sizeof a->options[5], "ControlPath=%s",
+             use != OWN_CONNECTION && x->control_path[0] ? x->control_path : "none");
     char *items[] = {(char *)s->ssh_path, "-F", "/dev/null", "-T", "-i", (char *)s->key_file,
                      "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
                      "-o", a->options[0], "-o", "GlobalKnownHostsFile=/dev/null", "-o", a->options[1],
                      "-o", a->options[2], "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4",
-                     "-o", "LogLevel=ERROR", "-p", x->port, "-l", a->options[3], "--", x->address.host,
+                     "-o", "LogLevel=ERROR", "-o", a->options[4], "-o", a->options[5], "-p", x->port, "-l", a->options[3], "--", x->address.host,
                      (char *)remote_command, NULL};
     a->count = 0;
     for (size_t i = 0; items[i] && a->count + 1 < SSH_ARGV_MAX; i++)
@@ -200,7 +212,7 @@ static dr_status ssh_run(ssh_executor *x, const char *what, const char *remote_c
                          long timeout_seconds, size_t tail_bytes, dr_script_result *out, dr_error *err)
 {
     ssh_argv argv;
-    build_argv(x, remote_command, &argv);
+    build_argv(x, remote_command, x->lock_pid > 0 ? SHARED : OWN_CONNECTION, &argv);
     dr_script_request req = {.script = what, .cwd = "/", .envp = ssh_env, .argv = argv.items,
                              .stdin_path = stdin_path, .tail_bytes = tail_bytes,
                              .timeout_seconds = timeout_seconds + (x->settings->connect_timeout_seconds > 0
@@ -344,7 +356,13 @@ static dr_status ssh_lock(dr_executor *base, const char *state_dir, const char *
     if ((status = command_text(&cmd, "the target lock", err)) != DR_OK)
         goto done;
     ssh_argv argv;
-    build_argv(x, dr_strbuf_str(&cmd), &argv);
+    static unsigned long counter;
+    int used = snprintf(x->control_path, sizeof x->control_path, "%s/cm-%ld-%lu", x->settings->work_dir, (long)getpid(),
+                     __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+    if (used < 0 || used >= (int)sizeof x->control_path - 8) /* a socket path is short; too long: no sharing */
+        x->control_path[0] = '\0';
+    unlink(x->control_path);
+    build_argv(x, dr_strbuf_str(&cmd), x->control_path[0] ? MASTER : OWN_CONNECTION, &argv);
     errfd = memfd_create("drover-ssh-lock", MFD_CLOEXEC);
     if (errfd < 0 || pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) {
         status = dr_error_set(err, DR_ERR_IO, "pipes for the target lock: %s", strerror(errno));
@@ -409,6 +427,10 @@ done:
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
     }
+    if (status != DR_OK && x->control_path[0]) {
+        unlink(x->control_path);
+        x->control_path[0] = '\0';
+    }
     int fds[] = {in[0], in[1], out[0], out[1], errfd};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0)
@@ -429,6 +451,9 @@ static void ssh_unlock(dr_executor *base)
     reap(x->lock_pid, 30);
     x->lock_pid = 0;
     x->lock_in = -1;
+    if (x->control_path[0])
+        unlink(x->control_path);
+    x->control_path[0] = '\0';
 }
 
 static dr_status ssh_read_record(dr_executor *base, const char *package_dir, dr_install_record *out_record,

@@ -16,7 +16,9 @@
  * The lock is an flock(1) held on the target by a long-lived ssh session
  * for the whole job: if the worker dies, the session ends and the lock is
  * released with its owner line left, so the next taker reports a take-over
- * (as for a local target).  Each script runs under a second lock
+ * (as for a local target).  That session is also the connection's master:
+ * the job's other operations are channels on its connection.  Each script
+ * runs under a second lock
  * (lock.script) held by flock(1) on the target, so a script that outlives
  * its worker's connection (ssh cannot kill it) is waited for by the next
  * job before it starts: never two scripts on one target at once.
