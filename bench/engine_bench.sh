@@ -18,21 +18,7 @@ WORKER=$(cd "$BUILD" && pwd)/drover-worker
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/drover-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
-mkdir -p "$WORK/src" "$WORK/repo"
-head -c $((1024 * 1024)) /dev/urandom >"$WORK/src/payload.bin"
-cat >"$WORK/src/install.sh" <<'SH'
-#!/bin/sh
-mkdir -p "$DROVER_TARGET_ROOT/opt/bench"
-cp payload.bin "$DROVER_TARGET_ROOT/opt/bench/payload.bin"
-SH
-printf '#!/bin/sh\nrm -rf "$DROVER_TARGET_ROOT/opt/bench"\n' >"$WORK/src/uninstall.sh"
-(cd "$WORK/src" && zip -q -X "$WORK/repo/bench.zip" install.sh uninstall.sh payload.bin)
-sha=$(sha256sum "$WORK/repo/bench.zip" | cut -d' ' -f1)
-cat >"$WORK/repo/manifest.json" <<JSON
-{"schemaVersion": "2.0", "version": "1.0",
- "packages": {"_any": {"_any": {"_any": {"file": "bench.zip"}}}},
- "files": {"bench.zip": {"checksums": {"sha256": "$sha"}}}}
-JSON
+. "$(dirname "$0")/bench_package.sh"
 
 now() { date +%s.%N; }
 

@@ -582,21 +582,17 @@ dr_status dr_engine_run(const dr_engine_settings *settings, const dr_job_request
         return fail(&run);
     }
     free(dir);
-    /* The arguments first: a bad job is rejected without reaching the target. */
-    dr_status status = run.x->ops->check_root(run.x, job->target_root, &result->error);
-    if (status != DR_OK)
-        return status == DR_ERR_USAGE ? reject_as_is(&run) : fail(&run);
-
     char owner[512];
     snprintf(owner, sizeof owner, "pid=%ld worker=%s job=%s", (long)getpid(), settings->worker_id,
              job->job_id ? job->job_id : "-");
     /* One job at a time per target, whatever the package (DESIGN.md's invariant). */
     char state_dir[4200];
     snprintf(state_dir, sizeof state_dir, "%s/var/lib/drover", job->target_root);
-    status = run.x->ops->lock(run.x, state_dir, owner, settings->lock_wait_seconds, result->taken_over_lock,
-                              sizeof result->taken_over_lock, &result->error);
+    /* The arguments were checked first: a bad job is rejected without reaching the target. */
+    dr_status status = run.x->ops->lock(run.x, job->target_root, state_dir, owner, settings->lock_wait_seconds,
+                                        result->taken_over_lock, sizeof result->taken_over_lock, &result->error);
     if (status != DR_OK)
-        return fail(&run);
+        return status == DR_ERR_USAGE ? reject_as_is(&run) : fail(&run);
     status = job->action == DR_ACTION_INSTALL ? engine_install(&run) : engine_uninstall(&run);
     run.x->ops->unlock(run.x);
     if (status == DR_OK)

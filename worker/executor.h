@@ -25,11 +25,14 @@ typedef struct dr_executor dr_executor;
 
 typedef struct dr_executor_ops {
     const char *name; /* "local", "ssh": for messages */
-    /* DR_ERR_USAGE when root is not a directory on the target. */
-    dr_status (*check_root)(dr_executor *x, const char *root, dr_error *err);
-    /* The target lock in state_dir (state.h's rules); held until unlock. */
-    dr_status (*lock)(dr_executor *x, const char *state_dir, const char *owner, long wait_seconds, char *taken_over,
-                      size_t taken_over_size, dr_error *err);
+    /*
+     * Check that root is a directory on the target (DR_ERR_USAGE when not,
+     * and nothing is created), then take the target lock in state_dir
+     * (state.h's rules), held until unlock.  One step, so a remote target
+     * is asked once.
+     */
+    dr_status (*lock)(dr_executor *x, const char *root, const char *state_dir, const char *owner, long wait_seconds,
+                      char *taken_over, size_t taken_over_size, dr_error *err);
     void (*unlock)(dr_executor *x);
     dr_status (*read_record)(dr_executor *x, const char *package_dir, dr_install_record *out, int *found,
                              dr_error *err);

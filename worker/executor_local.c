@@ -9,18 +9,12 @@
 
 #define LOCAL(x) ((dr_executor_local *)(x))
 
-static dr_status local_check_root(dr_executor *x, const char *root, dr_error *err)
+static dr_status local_lock(dr_executor *x, const char *root, const char *state_dir, const char *owner,
+                            long wait_seconds, char *taken_over, size_t size, dr_error *err)
 {
-    (void)x;
     struct stat st;
     if (!root || stat(root, &st) != 0 || !S_ISDIR(st.st_mode))
         return dr_error_set(err, DR_ERR_USAGE, "target root '%s' is not a directory", root ? root : "");
-    return DR_OK;
-}
-
-static dr_status local_lock(dr_executor *x, const char *state_dir, const char *owner, long wait_seconds,
-                            char *taken_over, size_t size, dr_error *err)
-{
     dr_status status = dr_target_lock_acquire(state_dir, owner, wait_seconds, &LOCAL(x)->lock, taken_over, size, err);
     LOCAL(x)->locked = status == DR_OK;
     return status;
@@ -116,7 +110,6 @@ static void local_free(dr_executor *x)
 
 static const dr_executor_ops local_ops = {
     .name = "local",
-    .check_root = local_check_root,
     .lock = local_lock,
     .unlock = local_unlock,
     .read_record = local_read_record,

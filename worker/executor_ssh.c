@@ -257,23 +257,6 @@ static dr_status command_text(dr_strbuf *sb, const char *what, dr_error *err)
 
 /* ---- the operations ---- */
 
-static dr_status ssh_check_root(dr_executor *base, const char *root, dr_error *err)
-{
-    ssh_executor *x = SSH(base);
-    dr_strbuf cmd = {0};
-    dr_strbuf_puts(&cmd, "test -d ");
-    quote(&cmd, root);
-    dr_script_result ran = {0};
-    dr_status status = command_text(&cmd, "the target root", err);
-    if (status == DR_OK)
-        status = ssh_run(x, "checking the target root", dr_strbuf_str(&cmd), NULL, SSH_OP_SECONDS, 0, &ran, err);
-    if (status == DR_OK && (ran.signaled || ran.exit_code != 0))
-        status = dr_error_set(err, DR_ERR_USAGE, "target root '%s' is not a directory on %s", root, x->where);
-    dr_script_result_free(&ran);
-    dr_strbuf_free(&cmd);
-    return status;
-}
-
 /*
  * Read one line from fd until deadline_ms (monotonic); 0 on a line, -1 on EOF
  * or timeout.  buf is NUL-terminated either way.
@@ -321,14 +304,18 @@ static int reap(pid_t pid, int seconds)
 }
 
 /*
- * The lock session (see the header): takes STATE/lock, waits for any
+ * The lock session (see the header): refuses a root that is not a
+ * directory ("NOROOT", before creating anything), takes STATE/lock, waits for any
  * script of an earlier session to end (STATE/lock.script), writes the owner,
  * says "LOCKED <previous owner>", and holds the lock until it reads
  * "release" (clearing the owner) or its stdin ends (leaving it).
  */
-static void lock_command(dr_strbuf *cmd, const char *state_dir, const char *owner, long wait_seconds)
+static void lock_command(dr_strbuf *cmd, const char *root, const char *state_dir, const char *owner,
+                         long wait_seconds)
 {
-    dr_strbuf_puts(cmd, "d=");
+    dr_strbuf_puts(cmd, "if ! test -d ");
+    quote(cmd, root);
+    dr_strbuf_puts(cmd, "; then echo NOROOT; exit 2; fi; d=");
     quote(cmd, state_dir);
     dr_strbuf_printf(cmd,
                      "; mkdir -p \"$d\" || exit 1; exec 9>>\"$d/lock\" || exit 1; "
@@ -342,8 +329,8 @@ static void lock_command(dr_strbuf *cmd, const char *state_dir, const char *owne
                         "read -r what; if [ \"$what\" = release ]; then : > \"$d/lock\"; fi");
 }
 
-static dr_status ssh_lock(dr_executor *base, const char *state_dir, const char *owner, long wait_seconds,
-                          char *taken_over, size_t size, dr_error *err)
+static dr_status ssh_lock(dr_executor *base, const char *root, const char *state_dir, const char *owner,
+                          long wait_seconds, char *taken_over, size_t size, dr_error *err)
 {
     ssh_executor *x = SSH(base);
     dr_status status = DR_OK;
@@ -352,7 +339,7 @@ static dr_status ssh_lock(dr_executor *base, const char *state_dir, const char *
     pid_t pid = -1;
     taken_over[0] = '\0';
     snprintf(x->state_dir, sizeof x->state_dir, "%s", state_dir);
-    lock_command(&cmd, state_dir, owner, wait_seconds);
+    lock_command(&cmd, root, state_dir, owner, wait_seconds);
     if ((status = command_text(&cmd, "the target lock", err)) != DR_OK)
         goto done;
     ssh_argv argv;
@@ -400,6 +387,10 @@ static dr_status ssh_lock(dr_executor *base, const char *state_dir, const char *
         x->lock_in = in[1];
         in[1] = -1;
         pid = -1;
+        goto done;
+    }
+    if (strcmp(line, "NOROOT") == 0) {
+        status = dr_error_set(err, DR_ERR_USAGE, "target root '%s' is not a directory on %s", root, x->where);
         goto done;
     }
     if (strncmp(line, "HELD ", 5) == 0) {
@@ -701,7 +692,6 @@ static void ssh_free(dr_executor *base)
 
 static const dr_executor_ops ssh_ops = {
     .name = "ssh",
-    .check_root = ssh_check_root,
     .lock = ssh_lock,
     .unlock = ssh_unlock,
     .read_record = ssh_read_record,

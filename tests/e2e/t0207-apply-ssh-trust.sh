@@ -53,6 +53,11 @@ for bad in "-oProxyCommand=touch${WORK}/pwned" "127.0.0.1:0" "user name@127.0.0.
 done
 [ ! -e "$WORK/pwned" ] || fail "an address ran a command"; pass
 
+# A root that is not a directory there: REJECTED, and nothing is created.
+apply "$WORK/no-such-root" --package acme $(m acme)
+expect_rc 3; expect_out "outcome: REJECTED"; expect_out "target root '$WORK/no-such-root' is not a directory on"
+[ ! -e "$WORK/no-such-root" ] || fail "a missing target root was created"; pass
+
 # Killed mid-script: the remote script goes on (ssh cannot stop it); the next
 # job waits for it before running anything, then reports the take-over.
 S=$(new_target t-killed)
