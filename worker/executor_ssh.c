@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "files.h"
+#include "log.h"
 #include "strbuf.h"
 
 #define PROGRAM_PATH "/usr/local/bin:/usr/bin:/bin"
@@ -59,6 +60,55 @@ static int find_program(const char *name, char *out, size_t size)
     return 0;
 }
 
+/* Whether ssh could add a host to path: the file, or (when missing) its directory, is writable. */
+static int known_hosts_writable(const char *path)
+{
+    if (access(path, W_OK) == 0)
+        return 1;
+    if (errno != ENOENT)
+        return 0;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    return access(dir, W_OK) == 0;
+}
+
+/* known_hosts (if any) into work_dir/known_hosts, which is used from now on. */
+static dr_status copy_known_hosts(dr_ssh_settings *s, dr_error *err)
+{
+    snprintf(s->known_hosts_copy, sizeof s->known_hosts_copy, "%s/known_hosts", s->work_dir);
+    char temp[4300];
+    snprintf(temp, sizeof temp, "%s.%ld", s->known_hosts_copy, (long)getpid());
+    FILE *in = fopen(s->known_hosts, "r");
+    FILE *out = fopen(temp, "w");
+    int failed = !out;
+    char buf[4096];
+    size_t n;
+    while (!failed && in && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        failed = fwrite(buf, 1, n, out) != n;
+    failed |= in && ferror(in);
+    if (in)
+        fclose(in);
+    if (out)
+        failed |= fclose(out) != 0;
+    if (failed || rename(temp, s->known_hosts_copy) != 0) {
+        unlink(temp);
+        return dr_error_set(err, DR_ERR_IO, "ssh executor: cannot copy %s to %s: %s", s->known_hosts,
+                            s->known_hosts_copy, strerror(errno));
+    }
+    dr_log(DR_LOG_INFO, "ssh.known_hosts_copy", "from=%s to=%s msg=\"%s cannot be written: hosts accepted on "
+           "first contact are kept in the copy while this worker runs\"", s->known_hosts, s->known_hosts_copy,
+           s->known_hosts);
+    s->known_hosts = s->known_hosts_copy;
+    return DR_OK;
+}
+
 dr_status dr_ssh_settings_check(dr_ssh_settings *s, dr_error *err)
 {
     if (!find_program("ssh", s->ssh_path, sizeof s->ssh_path))
@@ -78,7 +128,10 @@ dr_status dr_ssh_settings_check(dr_ssh_settings *s, dr_error *err)
                             s->known_hosts, strerror(errno));
     if (!s->work_dir || !s->work_dir[0])
         return dr_error_set(err, DR_ERR_USAGE, "ssh executor: no local work directory");
-    return dr_make_directories(s->work_dir, err);
+    dr_status status = dr_make_directories(s->work_dir, err);
+    if (status == DR_OK && s->accept_new && !known_hosts_writable(s->known_hosts))
+        status = copy_known_hosts(s, err);
+    return status;
 }
 
 static int all_of(const char *text, size_t len, const char *allowed)

@@ -41,6 +41,13 @@ typedef struct dr_ssh_settings {
     /* Filled by dr_ssh_settings_check: */
     char ssh_path[256];
     char tar_path[256];
+    /*
+     * With accept_new and a known_hosts that cannot be written (a Secret
+     * mounted read-only): a copy in work_dir, made afresh at the check,
+     * that known_hosts then points at, so a host accepted once is not
+     * accepted again with another key for as long as the worker runs.
+     */
+    char known_hosts_copy[4200];
 } dr_ssh_settings;
 
 /*

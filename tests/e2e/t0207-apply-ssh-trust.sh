@@ -41,6 +41,23 @@ apply_to "127.0.0.1:$SSHD_PORT" "$WORK/empty_known_hosts" "$T" --package acme $(
 expect_rc 0; expect_installed "$T" acme 1.0
 grep -q "$(cut -d' ' -f2 "$WORK/sshd/host_ed25519.pub")" "$WORK/empty_known_hosts" || fail "the accepted key was not added to known_hosts"; pass
 
+# known_hosts on a read-only mount, as a Kubernetes Secret is: with accept-new,
+# an accepted key is kept in a copy in the cache, and the original is untouched.
+mkdir -p "$WORK/ro"
+: >"$WORK/ro/known_hosts"
+trap 'umount "$WORK/ro" 2>/dev/null || true; cleanup' EXIT
+if mount --bind "$WORK/ro" "$WORK/ro" 2>/dev/null && mount -o remount,ro,bind "$WORK/ro" 2>/dev/null; then
+  R=$(new_target t-read-only)
+  apply_to "127.0.0.1:$SSHD_PORT" "$WORK/ro/known_hosts" "$R" --package acme $(m acme) --ssh-accept-new
+  expect_rc 0; expect_installed "$R" acme 1.0
+  grep -q "$(cut -d' ' -f2 "$WORK/sshd/host_ed25519.pub")" "$CACHE/ssh-staging/known_hosts" ||
+    fail "the accepted key is not in the copy: $(cat "$CACHE/ssh-staging/known_hosts" 2>&1)"; pass
+  [ ! -s "$WORK/ro/known_hosts" ] || fail "the read-only known_hosts changed"; pass
+  umount "$WORK/ro"
+else
+  echo "t0207: no read-only bind mount here (not root?): the read-only known_hosts case is not checked" >&2
+fi
+
 # A client key the target does not accept.
 ssh-keygen -q -t ed25519 -N '' -f "$WORK/stranger"
 KEY="$WORK/stranger" apply_to "127.0.0.1:$SSHD_PORT" "$SSH_KNOWN_HOSTS" "$T" --package acme $(m acme)
