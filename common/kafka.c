@@ -500,7 +500,8 @@ static dr_status assign_key_partition(dr_kafka_consumer *c, const dr_kafka_optio
     rd_kafka_topic_partition_list_destroy(list);
     if (kerr)
         return dr_error_set(err, DR_ERR_KAFKA, "assigning %s [%d]: %s", name, (int)partition, rd_kafka_err2str(kerr));
-    dr_log(DR_LOG_INFO, "partitions.assigned", "topic=%s partitions=%d key=%s", name, (int)partition, key);
+    dr_log(DR_LOG_INFO, "partitions.assigned", "topic=%s partition=%d of=%d key=%s", name, (int)partition, partitions,
+           key);
     return DR_OK;
 }
 

@@ -9,7 +9,7 @@ dr_status dr_kafka_create_topics(const dr_kafka_options *opt, int partitions, in
                                  dr_topic_created out[DR_TOPIC_COUNT], dr_error *err)
 {
     dr_status status = DR_OK;
-    char reason[512];
+    char reason[512] = "out of memory";
     rd_kafka_t *rk = NULL;
     rd_kafka_conf_t *conf = NULL;
     rd_kafka_NewTopic_t *topics[DR_TOPIC_COUNT] = {0};

@@ -4,6 +4,7 @@
  */
 #include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -300,6 +301,12 @@ int cmd_apply(int argc, char **argv)
         exit_code = DR_EXIT_USAGE;
         goto done;
     }
+    if (address && strcmp(ssh_address.root, "/") != 0) {
+        fprintf(stderr, "drover-worker apply: --ssh-address names no path here (%s): give the target's path there "
+                        "with --target-root\n", ssh_address.root);
+        exit_code = DR_EXIT_USAGE;
+        goto done;
+    }
     if (address && !ssh_enabled) {
         fprintf(stderr, "drover-worker apply: --ssh-address needs --ssh-key and --ssh-known-hosts\n");
         exit_code = DR_EXIT_USAGE;
@@ -312,6 +319,7 @@ int cmd_apply(int argc, char **argv)
     }
 
     json_object_seed(0); /* before threads: jansson seeds its hash function once */
+    signal(SIGPIPE, SIG_IGN); /* a pipe to an ssh session that died is an error, not the end of apply */
     exit_code = run_batch(&settings, address ? &ssh : NULL, &ssh_address, &job, roots, root_count, concurrency);
 done:
     free(artifacts);

@@ -149,13 +149,19 @@ static dr_status load_manifest(job_run *run, dr_manifest **out, char hash[DR_SHA
         return reject(run, DR_ERR_USAGE, "install needs a manifest");
     char dir[4096], path[4200];
     snprintf(dir, sizeof dir, "%s/manifests", run->settings->cache_dir);
-    static unsigned long counter;
-    snprintf(path, sizeof path, "%s/%ld-%lu.json", dir, (long)getpid(),
-             __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+    /* A unique name even when workers in several containers (all pid 1) share the cache. */
+    snprintf(path, sizeof path, "%s/manifest-XXXXXX", dir);
     dr_fetch_options fetch = run->settings->fetch;
     fetch.max_bytes = MANIFEST_MAX_BYTES;
     char *text = NULL;
     dr_status status = dr_make_directories(dir, err);
+    if (status == DR_OK) {
+        int fd = mkostemp(path, O_CLOEXEC);
+        if (fd < 0)
+            status = dr_error_set(err, DR_ERR_IO, "cannot create %s: %s", path, strerror(errno));
+        else
+            close(fd);
+    }
     if (status == DR_OK)
         status = dr_fetch_to_file(job->manifest_source, path, NULL, &fetch, NULL, err);
     if (status != DR_OK) {

@@ -1,7 +1,12 @@
 #include "engine_config.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "files.h"
+#include "log.h"
 
 static dr_status positive(const dr_config *cfg, const char *name, dr_error *err)
 {
@@ -62,9 +67,18 @@ dr_status dr_ssh_settings_from_config(const dr_config *cfg, const dr_engine_sett
     if (ssh->connect_timeout_seconds < 1)
         return dr_error_set(err, DR_ERR_USAGE, "ssh-connect-timeout: %ld is not a positive number",
                             ssh->connect_timeout_seconds);
-    snprintf(work_dir, work_dir_size, "%s/ssh-staging", engine->cache_dir);
+    /* A directory of this process's own: workers in several containers (all pid 1) may share the cache. */
+    dr_status status = dr_make_directories(engine->cache_dir, err);
+    if (status != DR_OK)
+        return status;
+    snprintf(work_dir, work_dir_size, "%s/ssh-XXXXXX", engine->cache_dir);
+    if (!mkdtemp(work_dir))
+        return dr_error_set(err, DR_ERR_IO, "cannot create %s: %s", work_dir, strerror(errno));
     ssh->work_dir = work_dir;
-    dr_status status = dr_ssh_settings_check(ssh, err);
+    if (engine->script_user)
+        dr_log(DR_LOG_WARN, "ssh.script_user", "msg=\"script-user applies to local targets only: over ssh, scripts "
+               "run as the login user (ssh-user or the address's)\"");
+    status = dr_ssh_settings_check(ssh, err);
     *enabled = status == DR_OK;
     return status;
 }

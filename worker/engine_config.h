@@ -49,7 +49,9 @@ dr_status dr_engine_settings_from_config(const dr_config *cfg, dr_engine_setting
 /*
  * The ssh executor's settings from cfg (a table with DR_ENGINE_SETTINGS),
  * checked (dr_ssh_settings_check) when ssh-key is set; *enabled says
- * whether it is.  Staging trees go under the engine's cache directory.
+ * whether it is.  Staging trees and the connections' sockets go in a new
+ * directory of this process's own under the engine's cache directory
+ * (CACHE/ssh-XXXXXX, in work_dir).
  * Strings stay owned by cfg; ssh must live as long as the executors made
  * with it.
  */

@@ -24,8 +24,8 @@
 /* Seconds an operation other than a script or a transfer may take, past the connection. */
 #define SSH_OP_SECONDS 120
 #define SSH_TRANSFER_SECONDS 1800
-/* Marks on stderr that the remote side started the script (see run_script). */
-#define STARTED_MARK "drover-ssh: started\n"
+/* Ends a script's stderr with its exit status (see ssh_run_script); \036 never starts a line of ours. */
+#define END_MARK "\036drover-ssh: exit "
 
 typedef struct ssh_executor {
     dr_executor base;
@@ -35,6 +35,7 @@ typedef struct ssh_executor {
     char where[300];        /* "user@host:port" for messages */
     char state_dir[1200];   /* set by lock: where lock.script lives */
     pid_t lock_pid;         /* the session holding the target lock; 0: none */
+    int lock_lost;          /* that session ended before unlock: nothing more may run */
     int lock_in;            /* its stdin: "release\n" then EOF */
     /*
      * The lock session is also the connection's master (ControlMaster):
@@ -194,6 +195,21 @@ dr_status dr_ssh_address_parse(const char *address, dr_ssh_address *out, dr_erro
 
 /* ---- running ssh ---- */
 
+static void quote(dr_strbuf *sb, const char *text);
+
+/* "exec /bin/sh -c 'COMMAND'": our commands are POSIX sh, whatever the login user's shell is. */
+static char *wrap_command(const char *command)
+{
+    dr_strbuf sb = {0};
+    dr_strbuf_puts(&sb, "exec /bin/sh -c ");
+    quote(&sb, command);
+    if (sb.failed) {
+        dr_strbuf_free(&sb);
+        return NULL;
+    }
+    return dr_strbuf_detach(&sb, NULL);
+}
+
 /* 'text' for sh, with ' written as '\'' */
 static void quote(dr_strbuf *sb, const char *text)
 {
@@ -256,6 +272,25 @@ static void last_line(const char *text, char *buf, size_t size)
 }
 
 /*
+ * Whether the lock session ended on its own (network, a signal, the remote
+ * side): then the lock is no longer ours, and every later operation of the
+ * job is refused rather than run unlocked.
+ */
+static int lock_session_lost(ssh_executor *x)
+{
+    if (x->lock_lost)
+        return 1;
+    if (x->lock_pid <= 0 || waitpid(x->lock_pid, NULL, WNOHANG) != x->lock_pid)
+        return 0;
+    dr_log(DR_LOG_WARN, "ssh.lock_lost", "target=%s msg=\"the session holding the target lock ended\"", x->where);
+    close(x->lock_in);
+    x->lock_in = -1;
+    x->lock_pid = 0;
+    x->lock_lost = 1;
+    return 1;
+}
+
+/*
  * Run remote_command on the target.  out is filled either way (free it with
  * dr_script_result_free).  DR_OK when it ran (look at out);
  * DR_ERR_UNREACHABLE when ssh itself failed (exit 255: connection, host key,
@@ -264,14 +299,23 @@ static void last_line(const char *text, char *buf, size_t size)
 static dr_status ssh_run(ssh_executor *x, const char *what, const char *remote_command, const char *stdin_path,
                          long timeout_seconds, size_t tail_bytes, dr_script_result *out, dr_error *err)
 {
+    memset(out, 0, sizeof *out);
+    if (lock_session_lost(x))
+        return dr_error_set(err, DR_ERR_UNREACHABLE,
+                            "%s: the ssh session holding the target lock on %s ended; nothing more runs there", what,
+                            x->where);
+    char *wrapped = wrap_command(remote_command);
+    if (!wrapped)
+        return dr_error_set(err, DR_ERR_NOMEM, "building the ssh command for %s", what);
     ssh_argv argv;
-    build_argv(x, remote_command, x->lock_pid > 0 ? SHARED : OWN_CONNECTION, &argv);
+    build_argv(x, wrapped, x->lock_pid > 0 ? SHARED : OWN_CONNECTION, &argv);
     dr_script_request req = {.script = what, .cwd = "/", .envp = ssh_env, .argv = argv.items,
                              .stdin_path = stdin_path, .tail_bytes = tail_bytes,
                              .timeout_seconds = timeout_seconds + (x->settings->connect_timeout_seconds > 0
                                                                         ? x->settings->connect_timeout_seconds
                                                                         : 10)};
     dr_status status = dr_script_run(&req, out, err);
+    free(wrapped);
     if (status != DR_OK)
         return status;
     if (out->timed_out)
@@ -390,7 +434,9 @@ static dr_status ssh_lock(dr_executor *base, const char *root, const char *state
     dr_strbuf cmd = {0};
     int in[2] = {-1, -1}, out[2] = {-1, -1}, errfd = -1;
     pid_t pid = -1;
+    char *wrapped = NULL;
     taken_over[0] = '\0';
+    x->lock_lost = 0;
     snprintf(x->state_dir, sizeof x->state_dir, "%s", state_dir);
     lock_command(&cmd, root, state_dir, owner, wait_seconds);
     if ((status = command_text(&cmd, "the target lock", err)) != DR_OK)
@@ -399,10 +445,16 @@ static dr_status ssh_lock(dr_executor *base, const char *root, const char *state
     static unsigned long counter;
     int used = snprintf(x->control_path, sizeof x->control_path, "%s/cm-%ld-%lu", x->settings->work_dir, (long)getpid(),
                      __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
-    if (used < 0 || used >= (int)sizeof x->control_path - 8) /* a socket path is short; too long: no sharing */
+    /* ssh binds PATH.<16 random characters> first, in a 108-byte socket address: too long, no sharing. */
+    if (used < 0 || used >= 90)
         x->control_path[0] = '\0';
     unlink(x->control_path);
-    build_argv(x, dr_strbuf_str(&cmd), x->control_path[0] ? MASTER : OWN_CONNECTION, &argv);
+    wrapped = wrap_command(dr_strbuf_str(&cmd));
+    if (!wrapped) {
+        status = dr_error_set(err, DR_ERR_NOMEM, "building the ssh command for the target lock");
+        goto done;
+    }
+    build_argv(x, wrapped, x->control_path[0] ? MASTER : OWN_CONNECTION, &argv);
     errfd = memfd_create("drover-ssh-lock", MFD_CLOEXEC);
     if (errfd < 0 || pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) {
         status = dr_error_set(err, DR_ERR_IO, "pipes for the target lock: %s", strerror(errno));
@@ -415,7 +467,8 @@ static dr_status ssh_lock(dr_executor *base, const char *root, const char *state
         goto done;
     }
     if (pid == 0) {
-        /* The session (and so the lock) ends when the worker does, however it dies. */
+        /* The session (and so the lock) ends when the worker does, however it dies; a terminal's signals do not reach it. */
+        setpgid(0, 0);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127);
@@ -479,6 +532,7 @@ done:
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0)
             close(fds[i]);
+    free(wrapped);
     dr_strbuf_free(&cmd);
     return status;
 }
@@ -486,7 +540,7 @@ done:
 static void ssh_unlock(dr_executor *base)
 {
     ssh_executor *x = SSH(base);
-    if (x->lock_pid <= 0)
+    if (x->lock_pid <= 0 || lock_session_lost(x))
         return;
     /* A failed write leaves the owner line: the next taker reports a take-over, which is harmless. */
     ssize_t ignored = write(x->lock_in, "release\n", 8);
@@ -653,14 +707,11 @@ static dr_status ssh_place_tree(dr_executor *base, const char *staging, const ch
         status = dr_error_set(err, DR_ERR_IO, "packing %s for %s: %s", staging, x->where, line);
     }
     dr_script_result_free(&ran);
-    const char *slash = strrchr(final_dir, '/');
     dr_strbuf_puts(&cmd, "f=");
     quote(&cmd, final_dir);
-    dr_strbuf_puts(&cmd, "; s=");
-    dr_strbuf_printf(&cmd, "%.*s/.staging-", slash ? (int)(slash - final_dir) : 0, final_dir);
-    dr_strbuf_puts(&cmd, slash ? slash + 1 : final_dir);
-    dr_strbuf_puts(&cmd, "; rm -rf \"$s\" && mkdir -p \"$s\" && tar -xf - -C \"$s\" --no-same-owner && "
-                         "rm -rf \"$f\" && mv \"$s\" \"$f\" || { rm -rf \"$s\"; exit 1; }");
+    dr_strbuf_puts(&cmd, "; s=\"${f%/*}/.staging-${f##*/}\"; rm -rf \"$s\" && mkdir -p \"$s\" && "
+                         "tar -xf - -C \"$s\" --no-same-owner && rm -rf \"$f\" && mv \"$s\" \"$f\" || "
+                         "{ rm -rf \"$s\"; exit 1; }");
     if (status == DR_OK && (status = command_text(&cmd, "the package tree", err)) == DR_OK)
         status = ssh_simple(x, "copying the package tree", dr_strbuf_str(&cmd), archive, SSH_TRANSFER_SECONDS, err);
     unlink(archive);
@@ -669,66 +720,69 @@ static dr_status ssh_place_tree(dr_executor *base, const char *staging, const ch
     return status;
 }
 
-/* The last size bytes of text, in place (the streams were read with room for the mark). */
-static void keep_tail(char *text, size_t size)
-{
-    size_t len = text ? strlen(text) : 0;
-    if (len > size)
-        memmove(text, text + len - size, size + 1);
-}
-
 /*
  * The script runs there as
- *   cd CWD && exec env -i VARS... flock -o STATE/lock.script timeout -k 5 T /bin/sh SCRIPT
- * after printing STARTED_MARK to stderr: exit 255 is ssh's own failure
- * only when the mark never came.  timeout ends it there (exit 124, or 137
- * after the kill) since ssh cannot; the local limit is a backstop.
+ *   cd CWD && env -i VARS... flock -o STATE/lock.script timeout -k 5 T /bin/sh SCRIPT
+ * with its output in files beside the lock, not in the ssh channel: a
+ * service the script leaves running keeps those files open, not the
+ * connection (as locally, such children are left alone).  Then the tails of
+ * both files come back, and stderr ends with END_MARK and the exit status:
+ * without it, the connection was lost (or never made) and nothing is known
+ * of how the script ended.  timeout ends it there, since ssh cannot; the
+ * local limit is a backstop.
  */
 static dr_status ssh_run_script(dr_executor *base, const dr_script_request *req, dr_script_result *out,
                                 dr_error *err)
 {
     ssh_executor *x = SSH(base);
     memset(out, 0, sizeof *out);
+    size_t tail = req->tail_bytes ? req->tail_bytes : 24 * 1024;
     dr_strbuf cmd = {0};
-    dr_strbuf_puts(&cmd, "printf '" "drover-ssh: started\\n" "' >&2; cd ");
+    dr_strbuf_puts(&cmd, "d=");
+    quote(&cmd, x->state_dir);
+    dr_strbuf_puts(&cmd, "; cd ");
     quote(&cmd, req->cwd);
-    dr_strbuf_puts(&cmd, " || exit 126; exec env -i");
+    dr_strbuf_puts(&cmd, " || exit 127; env -i");
     for (size_t i = 0; req->envp && req->envp[i]; i++) {
+        if (!strchr(req->envp[i], '='))
+            continue; /* env would take it for the command */
         dr_strbuf_puts(&cmd, " ");
         quote(&cmd, req->envp[i]);
     }
-    dr_strbuf_puts(&cmd, " flock -o ");
-    char script_lock[1300];
-    snprintf(script_lock, sizeof script_lock, "%s/lock.script", x->state_dir[0] ? x->state_dir : "/tmp");
-    quote(&cmd, script_lock);
-    dr_strbuf_printf(&cmd, " timeout -k 5 %ld /bin/sh ", req->timeout_seconds);
+    dr_strbuf_printf(&cmd, " flock -o \"$d/lock.script\" timeout -k 5 %ld /bin/sh ", req->timeout_seconds);
     quote(&cmd, req->script);
+    dr_strbuf_printf(&cmd,
+                     " </dev/null >\"$d/script.stdout\" 2>\"$d/script.stderr\"; rc=$?; "
+                     "tail -c %zu \"$d/script.stdout\"; tail -c %zu \"$d/script.stderr\" >&2; "
+                     "rm -f \"$d/script.stdout\" \"$d/script.stderr\"; printf '\\036drover-ssh: exit %%d\\n' \"$rc\" >&2; "
+                     "exit \"$rc\"",
+                     tail, tail);
     dr_status status = command_text(&cmd, req->script, err);
-    if (status != DR_OK)
-        goto done;
-    size_t tail = req->tail_bytes ? req->tail_bytes : 24 * 1024;
-    status = ssh_run(x, req->script, dr_strbuf_str(&cmd), NULL, req->timeout_seconds + 30,
-                     tail + sizeof STARTED_MARK, out, err);
-    if (status == DR_ERR_UNREACHABLE && out->stderr_tail && out->stderr_bytes >= sizeof STARTED_MARK - 1 &&
-        (strncmp(out->stderr_tail, STARTED_MARK, sizeof STARTED_MARK - 1) == 0 ||
-         out->stderr_bytes > tail + sizeof STARTED_MARK)) {
-        dr_error_clear(err); /* the script ran and itself exited 255 */
+    if (status == DR_OK)
+        status = ssh_run(x, req->script, dr_strbuf_str(&cmd), NULL, req->timeout_seconds + 30, tail + 64, out, err);
+    char *mark = NULL;
+    for (char *at = out->stderr_tail; at && (at = strstr(at, END_MARK)); at++)
+        mark = at;
+    if (status == DR_ERR_UNREACHABLE && mark) {
+        dr_error_clear(err); /* the script ran and ended, whatever its status (255 included) */
         status = DR_OK;
     }
-    if (status == DR_ERR_UNREACHABLE && out->timed_out) {
-        dr_error_clear(err); /* the backstop fired: report it as the script's timeout */
-        status = DR_OK;
+    if (status == DR_ERR_UNREACHABLE && !mark) {
+        /* The job's channels ride on the lock session's connection: when it dies, they do (give it a moment to be reaped). */
+        for (int i = 0; i < 10 && x->lock_pid > 0 && !lock_session_lost(x); i++)
+            usleep(50 * 1000);
+        dr_error_wrap(err, "%sno end of %s was seen (it may still run there, under the script lock)",
+                      x->lock_lost ? "the ssh session holding the target lock ended; " : "", req->script);
     }
     if (status != DR_OK)
         goto done;
-    /* Take the mark out of what the script wrote. */
-    if (out->stderr_tail && strncmp(out->stderr_tail, STARTED_MARK, sizeof STARTED_MARK - 1) == 0) {
-        memmove(out->stderr_tail, out->stderr_tail + sizeof STARTED_MARK - 1,
-                strlen(out->stderr_tail) - (sizeof STARTED_MARK - 1) + 1);
-        out->stderr_bytes -= sizeof STARTED_MARK - 1;
+    if (mark) {
+        out->exit_code = atoi(mark + sizeof END_MARK - 1);
+        out->signaled = 0;
+        out->timed_out = 0;
+        *mark = '\0';
+        out->stderr_bytes = strlen(out->stderr_tail);
     }
-    keep_tail(out->stdout_tail, tail);
-    keep_tail(out->stderr_tail, tail);
     if (!out->signaled && (out->exit_code == 124 || out->exit_code == 137) &&
         out->elapsed_ms >= req->timeout_seconds * 1000)
         out->timed_out = 1;

@@ -10,8 +10,13 @@ DROVER_APPLY_OVER_SSH=1
 simple_package acme 1.0
 write_script slow 1.0 install.sh 'echo started > "$DROVER_TARGET_ROOT/slow-started"; sleep 4; echo end >> "$DROVER_TARGET_ROOT/drover-test.log"'
 write_script slow 1.0 uninstall.sh 'true'
+# daemon's install.sh leaves a process holding its stdout and stderr, as a
+# service started carelessly does: the job must not wait for it.
+write_script daemon 1.0 install.sh 'sleep 30 & echo "started $!" > "$DROVER_TARGET_ROOT/daemon.pid"; echo "service started"'
+write_script daemon 1.0 uninstall.sh 'true'
 make_version acme 1.0
 make_version slow 1.0
+make_version daemon 1.0
 start_http
 m() { echo "--manifest $BASE_URL/$1/1.0/manifest.json --artifacts $BASE_URL/$1/1.0"; }
 # apply_to ADDRESS KNOWN_HOSTS TARGET [flags...]: apply through ssh with these settings.
@@ -50,8 +55,8 @@ if mount --bind "$WORK/ro" "$WORK/ro" 2>/dev/null && mount -o remount,ro,bind "$
   R=$(new_target t-read-only)
   apply_to "127.0.0.1:$SSHD_PORT" "$WORK/ro/known_hosts" "$R" --package acme $(m acme) --ssh-accept-new
   expect_rc 0; expect_installed "$R" acme 1.0
-  grep -q "$(cut -d' ' -f2 "$WORK/sshd/host_ed25519.pub")" "$CACHE/ssh-staging/known_hosts" ||
-    fail "the accepted key is not in the copy: $(cat "$CACHE/ssh-staging/known_hosts" 2>&1)"; pass
+  grep -qs "$(cut -d' ' -f2 "$WORK/sshd/host_ed25519.pub")" "$CACHE"/ssh-*/known_hosts ||
+    fail "the accepted key is not in the copy: $(cat "$CACHE"/ssh-*/known_hosts 2>&1)"; pass
   [ ! -s "$WORK/ro/known_hosts" ] || fail "the read-only known_hosts changed"; pass
   umount "$WORK/ro"
 else
@@ -74,6 +79,41 @@ done
 apply "$WORK/no-such-root" --package acme $(m acme)
 expect_rc 3; expect_out "outcome: REJECTED"; expect_out "target root '$WORK/no-such-root' is not a directory on"
 [ ! -e "$WORK/no-such-root" ] || fail "a missing target root was created"; pass
+
+# A root whose path has a space and a quote: it is one path there, not a command.
+Q=$(new_target "odd root's dir")
+apply "$Q" --package acme $(m acme)
+expect_rc 0; expect_installed "$Q" acme 1.0
+[ "$(cat "$Q/opt/acme/version")" = 1.0 ] || fail "not installed under the odd root"; pass
+apply_to "127.0.0.1:$SSHD_PORT/srv/x" "$SSH_KNOWN_HOSTS" "$Q" --package acme $(m acme)
+expect_rc 2; expect_out "give the target's path there with --target-root"
+
+# A script that leaves a background process holding its output ends when it
+# exits, well before its timeout, as it does locally.
+D=$(new_target t-daemon)
+started=$(date +%s)
+apply "$D" --package daemon $(m daemon) --script-timeout 20
+expect_rc 0; expect_out "outcome: SUCCESS"
+[ $(( $(date +%s) - started )) -lt 15 ] || fail "the job waited for the script's background process"; pass
+pkill -f "sleep 30" 2>/dev/null || true
+
+# The session holding the target lock dies mid-job: nothing more runs there
+# unlocked; the job fails as unreachable and records nothing.
+L=$(new_target t-lost-lock)
+(apply "$L" --package slow $(m slow) --job-id lost; echo "$RC" >"$WORK/lost.rc"; echo "$OUT" >"$WORK/lost.out") &
+lost=$!
+for _ in $(seq 1 100); do [ -e "$L/slow-started" ] && break; sleep 0.1; done
+[ -e "$L/slow-started" ] || fail "the slow script did not start"; pass
+pkill -KILL -f "LOCKED" || fail "no lock session to kill"; pass
+wait "$lost" || true
+[ "$(cat "$WORK/lost.rc")" = 1 ] || fail "the job whose lock session died exited $(cat "$WORK/lost.rc"): $(cat "$WORK/lost.out")"; pass
+grep -q "reason: unreachable" "$WORK/lost.out" || fail "not reported unreachable: $(cat "$WORK/lost.out")"; pass
+grep -q "the ssh session holding the target lock" "$WORK/lost.out" || fail "the lost lock is not named: $(cat "$WORK/lost.out")"; pass
+[ ! -e "$L/var/lib/drover/packages/slow/installstate" ] || fail "the job wrote its record without the lock"; pass
+apply "$L" --package slow $(m slow) --job-id after
+expect_rc 0
+expect_installed "$L" slow 1.0
+grep -q '"job_id": "after"' "$L/var/lib/drover/packages/slow/installstate" || fail "the lost job wrote its record"; pass
 
 # Killed mid-script: the remote script goes on (ssh cannot stop it); the next
 # job waits for it before running anything, then reports the take-over.
