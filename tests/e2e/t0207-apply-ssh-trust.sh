@@ -95,7 +95,7 @@ started=$(date +%s)
 apply "$D" --package daemon $(m daemon) --script-timeout 20
 expect_rc 0; expect_out "outcome: SUCCESS"
 [ $(( $(date +%s) - started )) -lt 15 ] || fail "the job waited for the script's background process"; pass
-pkill -f "sleep 30" 2>/dev/null || true
+kill "$(sed -n 's/^started //p' "$D/daemon.pid")" 2>/dev/null || true
 
 # The session holding the target lock dies mid-job: nothing more runs there
 # unlocked; the job fails as unreachable and records nothing.
@@ -104,7 +104,7 @@ L=$(new_target t-lost-lock)
 lost=$!
 for _ in $(seq 1 100); do [ -e "$L/slow-started" ] && break; sleep 0.1; done
 [ -e "$L/slow-started" ] || fail "the slow script did not start"; pass
-pkill -KILL -f "LOCKED" || fail "no lock session to kill"; pass
+pkill -KILL -f "$L/var/lib/drover.*LOCKED" || fail "no lock session to kill"; pass
 wait "$lost" || true
 [ "$(cat "$WORK/lost.rc")" = 1 ] || fail "the job whose lock session died exited $(cat "$WORK/lost.rc"): $(cat "$WORK/lost.out")"; pass
 grep -q "reason: unreachable" "$WORK/lost.out" || fail "not reported unreachable: $(cat "$WORK/lost.out")"; pass
@@ -122,7 +122,7 @@ S=$(new_target t-killed)
 first=$!
 for _ in $(seq 1 100); do [ -e "$S/slow-started" ] && break; sleep 0.1; done
 [ -e "$S/slow-started" ] || fail "the first script did not start"; pass
-pkill -KILL -f -- "--job-id first" || true
+pkill -KILL -f -- "$S --cache-dir .* --job-id first" || true
 wait "$first" 2>/dev/null || true
 [ "$(script_log "$S")" = "install.sh 1.0;" ] || fail "the script ended before the kill; the test proves nothing"; pass
 apply "$S" --package slow $(m slow) --job-id second
