@@ -520,20 +520,6 @@ cleanup:
     return status;
 }
 
-static dr_status write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return DR_ERR_IO;
-        data += n;
-        len -= (size_t)n;
-    }
-    return DR_OK;
-}
-
 /* Copy one entry's data to leaf under dir_fd, counting what is really written against the limits. */
 static dr_status write_file(extraction *x, const planned_entry *e, int dir_fd, const char *leaf, dr_error *err)
 {
@@ -572,7 +558,7 @@ static dr_status write_file(extraction *x, const planned_entry *e, int dir_fd, c
                                   (unsigned long long)x->limits->max_total_bytes);
             goto cleanup;
         }
-        if (write_all(fd, x->buffer, (size_t)n) != DR_OK) {
+        if (dr_write_all(fd, x->buffer, (size_t)n) != 0) {
             status = dr_error_set(err, DR_ERR_IO, "%s: entry '%s': write: %s", x->label, quoted(e->info.name, name),
                                   strerror(errno));
             goto cleanup;

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "files.h"
 #include "s3.h"
 #include "sha256.h"
 
@@ -215,20 +216,6 @@ cleanup:
     return status;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static void part_close(part_file *part)
 {
     if (part->fd >= 0)
@@ -309,7 +296,7 @@ static size_t write_body(char *data, size_t size, size_t nmemb, void *userdata)
         part->stop = WRITE_STOP_TOO_LARGE;
         return 0;
     }
-    if (write_all(part->fd, data, len) != 0) {
+    if (dr_write_all(part->fd, data, len) != 0) {
         part->stop = WRITE_STOP_IO;
         part->stop_errno = errno;
         return 0;

@@ -1,10 +1,12 @@
 #include "files.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define PATH_BUFFER_SIZE 4096
 /* Directory descriptors nftw may hold open: one per level it has below it. */
@@ -60,4 +62,66 @@ dr_status dr_remove_tree(const char *path, dr_error *err)
     if (failure.error != 0)
         return dr_error_set(err, DR_ERR_IO, "cannot remove %s: %s", failure.path, strerror(failure.error));
     return DR_OK;
+}
+
+int dr_write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0) {
+            errno = EIO;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+dr_status dr_copy_file(const char *src, const char *dest, dr_error *err)
+{
+    dr_status status = DR_OK;
+    int in = -1, out = -1;
+    char buf[65536];
+    in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0) {
+        status = dr_error_set(err, DR_ERR_IO, "cannot read %s: %s", src, strerror(errno));
+        goto cleanup;
+    }
+    out = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (out < 0) {
+        status = dr_error_set(err, DR_ERR_IO, "cannot create %s: %s", dest, strerror(errno));
+        goto cleanup;
+    }
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            status = dr_error_set(err, DR_ERR_IO, "reading %s: %s", src, strerror(errno));
+            goto cleanup;
+        }
+        if (n == 0)
+            break;
+        if (dr_write_all(out, buf, (size_t)n) != 0) {
+            status = dr_error_set(err, DR_ERR_IO, "writing %s: %s", dest, strerror(errno));
+            goto cleanup;
+        }
+    }
+    if (fsync(out) != 0) {
+        status = dr_error_set(err, DR_ERR_IO, "writing %s: %s", dest, strerror(errno));
+        goto cleanup;
+    }
+
+cleanup:
+    if (in >= 0)
+        close(in);
+    if (out >= 0 && close(out) != 0 && status == DR_OK)
+        status = dr_error_set(err, DR_ERR_IO, "writing %s: %s", dest, strerror(errno));
+    return status;
 }

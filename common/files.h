@@ -1,5 +1,6 @@
 /*
- * files.h - directory trees: make a path, remove a tree.
+ * files.h - directory trees and whole files: make a path, remove a tree,
+ * write a buffer out, copy a file.
  *
  * The few file-system jobs every process does the same way (the engine's
  * package directories, archive extraction's temporary directory, the
@@ -8,6 +9,8 @@
  */
 #ifndef DROVER_FILES_H
 #define DROVER_FILES_H
+
+#include <stddef.h>
 
 #include "error.h"
 
@@ -28,5 +31,17 @@ dr_status dr_make_directories(const char *path, dr_error *err);
  * much as possible goes; DR_ERR_IO then names the first such entry.
  */
 dr_status dr_remove_tree(const char *path, dr_error *err);
+
+/*
+ * write(2) all len bytes of data, retrying short writes and EINTR.  0, or
+ * -1 with errno set (EIO when the file took nothing).
+ */
+int dr_write_all(int fd, const void *data, size_t len);
+
+/*
+ * Copy src to dest, a new file (it must not exist yet), and flush it to
+ * disk.  DR_ERR_IO names the file that could not be read or written.
+ */
+dr_status dr_copy_file(const char *src, const char *dest, dr_error *err);
 
 #endif

@@ -217,66 +217,6 @@ cleanup:
     return status;
 }
 
-/* Write len bytes to fd, retrying short writes. */
-static int write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Copy src to a new file dest (which must not exist) and flush it to disk. */
-static dr_status copy_file(const char *src, const char *dest, dr_error *err)
-{
-    dr_status status = DR_OK;
-    int in = -1, out = -1;
-    char buf[65536];
-    in = open(src, O_RDONLY | O_CLOEXEC);
-    if (in < 0) {
-        status = dr_error_set(err, DR_ERR_IO, "cannot read %s: %s", src, strerror(errno));
-        goto cleanup;
-    }
-    out = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (out < 0) {
-        status = dr_error_set(err, DR_ERR_IO, "cannot create %s: %s", dest, strerror(errno));
-        goto cleanup;
-    }
-    for (;;) {
-        ssize_t n = read(in, buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            status = dr_error_set(err, DR_ERR_IO, "reading %s: %s", src, strerror(errno));
-            goto cleanup;
-        }
-        if (n == 0)
-            break;
-        if (write_all(out, buf, (size_t)n) != 0) {
-            status = dr_error_set(err, DR_ERR_IO, "writing %s: %s", dest, strerror(errno));
-            goto cleanup;
-        }
-    }
-    if (fsync(out) != 0) {
-        status = dr_error_set(err, DR_ERR_IO, "writing %s: %s", dest, strerror(errno));
-        goto cleanup;
-    }
-
-cleanup:
-    if (in >= 0)
-        close(in);
-    if (out >= 0 && close(out) != 0 && status == DR_OK)
-        status = dr_error_set(err, DR_ERR_IO, "writing %s: %s", dest, strerror(errno));
-    return status;
-}
-
 /* Put in's zip into out_dir as in->file_name, checked against the quotas and layout rules, and hash it. */
 static dr_status stage_zip(build_input *in, const char *out_dir, dr_error *err)
 {
@@ -310,7 +250,7 @@ static dr_status stage_zip(build_input *in, const char *out_dir, dr_error *err)
         /* Check the zip where it is, so a bad one is never copied. */
         status = dr_package_layout_check_zip(in->source, label, err);
         if (status == DR_OK)
-            status = copy_file(in->source, dest, err);
+            status = dr_copy_file(in->source, dest, err);
     }
     if (status != DR_OK)
         goto cleanup;
@@ -381,7 +321,7 @@ static dr_status write_text_file(const char *path, const char *text, dr_error *e
         status = dr_error_set(err, DR_ERR_IO, "cannot create %s: %s", path, strerror(errno));
         goto cleanup;
     }
-    if (write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0) {
+    if (dr_write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0) {
         status = dr_error_set(err, DR_ERR_IO, "writing %s: %s", path, strerror(errno));
         goto cleanup;
     }

@@ -32,6 +32,8 @@ typedef struct ssh_executor {
     const dr_ssh_settings *settings;
     dr_ssh_address address;
     char port[16];
+    const char *user;       /* the login user: the address's, else the settings', else root */
+    long connect_seconds;   /* ConnectTimeout, and the slack every operation's own limit gets for it */
     char where[300];        /* "user@host:port" for messages */
     char state_dir[1200];   /* set by lock: where lock.script lives */
     pid_t lock_pid;         /* the session holding the target lock; 0: none */
@@ -80,29 +82,25 @@ static int known_hosts_writable(const char *path)
     return access(dir, W_OK) == 0;
 }
 
-/* known_hosts (if any) into work_dir/known_hosts, which is used from now on. */
+/*
+ * known_hosts (if any) into work_dir/known_hosts, which is used from now on.
+ * work_dir is this process's own (new), so the copy starts from the original.
+ */
 static dr_status copy_known_hosts(dr_ssh_settings *s, dr_error *err)
 {
     snprintf(s->known_hosts_copy, sizeof s->known_hosts_copy, "%s/known_hosts", s->work_dir);
-    char temp[4300];
-    snprintf(temp, sizeof temp, "%s.%ld", s->known_hosts_copy, (long)getpid());
-    FILE *in = fopen(s->known_hosts, "r");
-    FILE *out = fopen(temp, "w");
-    int failed = !out;
-    char buf[4096];
-    size_t n;
-    while (!failed && in && (n = fread(buf, 1, sizeof buf, in)) > 0)
-        failed = fwrite(buf, 1, n, out) != n;
-    failed |= in && ferror(in);
-    if (in)
-        fclose(in);
-    if (out)
-        failed |= fclose(out) != 0;
-    if (failed || rename(temp, s->known_hosts_copy) != 0) {
-        unlink(temp);
-        return dr_error_set(err, DR_ERR_IO, "ssh executor: cannot copy %s to %s: %s", s->known_hosts,
-                            s->known_hosts_copy, strerror(errno));
+    dr_status status;
+    if (access(s->known_hosts, F_OK) == 0) {
+        status = dr_copy_file(s->known_hosts, s->known_hosts_copy, err);
+    } else {
+        int fd = open(s->known_hosts_copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        status = fd < 0 ? dr_error_set(err, DR_ERR_IO, "cannot create %s: %s", s->known_hosts_copy, strerror(errno))
+                        : DR_OK;
+        if (fd >= 0)
+            close(fd);
     }
+    if (status != DR_OK)
+        return dr_error_wrap(err, "ssh executor: copying %s", s->known_hosts);
     dr_log(DR_LOG_INFO, "ssh.known_hosts_copy", "from=%s to=%s msg=\"%s cannot be written: hosts accepted on "
            "first contact are kept in the copy while this worker runs\"", s->known_hosts, s->known_hosts_copy,
            s->known_hosts);
@@ -129,10 +127,9 @@ dr_status dr_ssh_settings_check(dr_ssh_settings *s, dr_error *err)
                             s->known_hosts, strerror(errno));
     if (!s->work_dir || !s->work_dir[0])
         return dr_error_set(err, DR_ERR_USAGE, "ssh executor: no local work directory");
-    dr_status status = dr_make_directories(s->work_dir, err);
-    if (status == DR_OK && s->accept_new && !known_hosts_writable(s->known_hosts))
-        status = copy_known_hosts(s, err);
-    return status;
+    if (s->accept_new && !known_hosts_writable(s->known_hosts))
+        return copy_known_hosts(s, err);
+    return DR_OK;
 }
 
 static int all_of(const char *text, size_t len, const char *allowed)
@@ -235,12 +232,10 @@ typedef enum { OWN_CONNECTION, MASTER, SHARED } connection_use;
 static void build_argv(ssh_executor *x, const char *remote_command, connection_use use, ssh_argv *a)
 {
     const dr_ssh_settings *s = x->settings;
-    long connect = s->connect_timeout_seconds > 0 ? s->connect_timeout_seconds : 10;
-    const char *user = x->address.user[0] ? x->address.user : (s->user && s->user[0] ? s->user : "root");
     snprintf(a->options[0], sizeof a->options[0], "UserKnownHostsFile=%s", s->known_hosts);
     snprintf(a->options[1], sizeof a->options[1], "StrictHostKeyChecking=%s", s->accept_new ? "accept-new" : "yes");
-    snprintf(a->options[2], sizeof a->options[2], "ConnectTimeout=%ld", connect);
-    snprintf(a->options[3], sizeof a->options[3], "%s", user);
+    snprintf(a->options[2], sizeof a->options[2], "ConnectTimeout=%ld", x->connect_seconds);
+    snprintf(a->options[3], sizeof a->options[3], "%s", x->user);
     /* A client falls back to its own connection if the master is gone. */
     snprintf(a->options[4], sizeof a->options[4], "ControlMaster=%s", use == MASTER ? "yes" : "no");
     snprintf(a->options[5], sizeof a->options[5], "ControlPath=%s",
@@ -311,9 +306,7 @@ static dr_status ssh_run(ssh_executor *x, const char *what, const char *remote_c
     build_argv(x, wrapped, x->lock_pid > 0 ? SHARED : OWN_CONNECTION, &argv);
     dr_script_request req = {.script = what, .cwd = "/", .envp = ssh_env, .argv = argv.items,
                              .stdin_path = stdin_path, .tail_bytes = tail_bytes,
-                             .timeout_seconds = timeout_seconds + (x->settings->connect_timeout_seconds > 0
-                                                                        ? x->settings->connect_timeout_seconds
-                                                                        : 10)};
+                             .timeout_seconds = timeout_seconds + x->connect_seconds};
     dr_status status = dr_script_run(&req, out, err);
     free(wrapped);
     if (status != DR_OK)
@@ -484,8 +477,7 @@ static dr_status ssh_lock(dr_executor *base, const char *root, const char *state
     close(in[0]);
     close(out[1]);
     in[0] = out[1] = -1;
-    long connect = x->settings->connect_timeout_seconds > 0 ? x->settings->connect_timeout_seconds : 10;
-    long long deadline = dr_monotonic_ms() + (wait_seconds + connect + 30) * 1000;
+    long long deadline = dr_monotonic_ms() + (wait_seconds + x->connect_seconds + 30) * 1000;
     char line[1024];
     if (read_line(out[0], line, sizeof line, deadline) == 0 && strncmp(line, "LOCKED ", 7) == 0) {
         snprintf(taken_over, size, "%s", line + 7);
@@ -824,8 +816,9 @@ dr_status dr_executor_ssh_new(const dr_ssh_settings *settings, const dr_ssh_addr
     x->address = *address;
     x->lock_in = -1;
     snprintf(x->port, sizeof x->port, "%d", address->port);
-    const char *user = address->user[0] ? address->user : (settings->user && settings->user[0] ? settings->user : "root");
-    snprintf(x->where, sizeof x->where, "%s@%s:%d", user, address->host, address->port);
+    x->user = x->address.user[0] ? x->address.user : (settings->user && settings->user[0] ? settings->user : "root");
+    x->connect_seconds = settings->connect_timeout_seconds > 0 ? settings->connect_timeout_seconds : 10;
+    snprintf(x->where, sizeof x->where, "%s@%s:%d", x->user, address->host, address->port);
     *out = &x->base;
     return DR_OK;
 }

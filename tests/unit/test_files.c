@@ -123,6 +123,31 @@ static void remove_tree_keeps_going_past_what_it_cannot_remove(void)
     CHECK_INT(0, chmod(path_in_workdir("stuck/locked"), 0755));
 }
 
+static void copy_file_copies_into_a_new_file_only(void)
+{
+    char src[512], dest[512], missing[512];
+    snprintf(src, sizeof src, "%s", path_in_workdir("copy-src"));
+    snprintf(dest, sizeof dest, "%s", path_in_workdir("copy-dest"));
+    snprintf(missing, sizeof missing, "%s", path_in_workdir("copy-missing"));
+    FILE *f = fopen(src, "w");
+    CHECK(f != NULL);
+    for (int i = 0; i < 20000; i++) /* more than one read */
+        fprintf(f, "line %d\n", i);
+    fclose(f);
+    dr_error err = {0};
+    CHECK_INT(DR_OK, dr_copy_file(src, dest, &err));
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cmp -s '%s' '%s'", src, dest);
+    CHECK_INT(0, system(cmd));
+    /* dest exists now: refused, and left as it was. */
+    CHECK_INT(DR_ERR_IO, dr_copy_file(src, dest, &err));
+    CHECK_CONTAINS(dest, err.detail);
+    CHECK_INT(DR_ERR_IO, dr_copy_file(missing, path_in_workdir("copy-none"), &err));
+    CHECK_CONTAINS("cannot read", err.detail);
+    CHECK_CONTAINS(missing, err.detail);
+    CHECK_INT(0, system(cmd));
+}
+
 int main(void)
 {
     if (!mkdtemp(workdir)) {
@@ -134,6 +159,7 @@ int main(void)
     remove_tree_of_nothing_is_fine();
     remove_tree_failure_names_the_path();
     remove_tree_keeps_going_past_what_it_cannot_remove();
+    copy_file_copies_into_a_new_file_only();
     CHECK_INT(DR_OK, dr_remove_tree(workdir, NULL));
     CHECK(!exists(workdir));
     return check_done("files");
