@@ -37,7 +37,8 @@ typedef struct dr_ssh_settings {
     const char *user;             /* login user when the address names none; NULL or "": root */
     int accept_new;               /* StrictHostKeyChecking=accept-new instead of yes */
     long connect_timeout_seconds; /* 0: 10 */
-    const char *work_dir;         /* local directory for staging trees and transfers */
+    const char *work_dir;         /* this process's own local directory (it exists) for staging trees,
+                                     transfers and connection sockets */
     /* Filled by dr_ssh_settings_check: */
     char ssh_path[256];
     char tar_path[256];
@@ -52,7 +53,8 @@ typedef struct dr_ssh_settings {
 
 /*
  * Find ssh and tar, and check the key and known_hosts files can be read
- * (DR_ERR_USAGE naming what is missing).  Call once, before any executor.
+ * (DR_ERR_USAGE naming what is missing); copy known_hosts into work_dir
+ * when accept_new cannot write it.  Call once, before any executor.
  */
 dr_status dr_ssh_settings_check(dr_ssh_settings *settings, dr_error *err);
 
