@@ -71,14 +71,6 @@ cleanup:
     return status;
 }
 
-static const rd_kafka_metadata_topic_t *find_topic(const rd_kafka_metadata_t *md, const char *name)
-{
-    for (int i = 0; i < md->topic_cnt; i++)
-        if (strcmp(md->topics[i].topic, name) == 0)
-            return &md->topics[i];
-    return NULL;
-}
-
 /*
  * The topic's partitions and their watermarks; partitions with nothing in
  * them are done already.  The metadata asked for is the whole cluster's:
@@ -95,7 +87,7 @@ static dr_status reader_find_partitions(topic_reader *r, const int64_t *from, si
         status = dr_error_set(err, DR_ERR_KAFKA, "reading %s: metadata: %s", r->topic, rd_kafka_err2str(kerr));
         goto cleanup;
     }
-    const rd_kafka_metadata_topic_t *topic = find_topic(md, r->topic);
+    const rd_kafka_metadata_topic_t *topic = dr_kafka_find_topic(md, r->topic);
     if (!topic || topic->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
         status = dr_error_set(err, DR_ERR_KAFKA, "topic %s does not exist", r->topic);
         goto cleanup;
@@ -243,29 +235,6 @@ dr_status dr_kafka_read_topic(const dr_kafka_options *opt, dr_topic topic, dr_ka
                               int timeout_ms, dr_error *err)
 {
     return dr_kafka_read_topic_from(opt, topic, NULL, 0, fn, ctx, timeout_ms, err);
-}
-
-/* The topic's partition count from the cluster's metadata (see reader_find_partitions on why all of it). */
-dr_status dr_kafka_partition_count(rd_kafka_t *rk, const char *topic_name, int timeout_ms, int *out, dr_error *err)
-{
-    const rd_kafka_metadata_t *md = NULL;
-    rd_kafka_resp_err_t kerr = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
-    dr_status status = DR_OK;
-    if (kerr) {
-        status = dr_error_set(err, DR_ERR_KAFKA, "%s: metadata: %s", topic_name, rd_kafka_err2str(kerr));
-        goto cleanup;
-    }
-    const rd_kafka_metadata_topic_t *topic = find_topic(md, topic_name);
-    if (!topic || topic->err || topic->partition_cnt <= 0) {
-        status = dr_error_set(err, DR_ERR_KAFKA, "topic %s does not exist%s%s", topic_name, topic && topic->err ? ": " : "",
-                              topic && topic->err ? rd_kafka_err2str(topic->err) : "");
-        goto cleanup;
-    }
-    *out = topic->partition_cnt;
-cleanup:
-    if (md)
-        rd_kafka_metadata_destroy(md);
-    return status;
 }
 
 dr_status dr_kafka_high_watermarks(const dr_kafka_options *opt, rd_kafka_t *rk, dr_topic topic, int timeout_ms,

@@ -1,6 +1,6 @@
 /*
  * drover-producer keys generate|id: the Ed25519 keys jobs are signed with
- * (common/keys.h, common/job_signing.h).
+ * (common/bus/keys.h, common/bus/job_signing.h).
  */
 #include <stdio.h>
 #include <string.h>

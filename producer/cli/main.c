@@ -94,18 +94,6 @@ dr_status dr_producer_kafka_options(const dr_config *cfg, dr_kafka_options *opt,
     return DR_OK;
 }
 
-void dr_producer_format_time(int64_t ms, char *buf, size_t size)
-{
-    if (ms <= 0) {
-        snprintf(buf, size, "-");
-        return;
-    }
-    time_t seconds = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&seconds, &tm);
-    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static void verbs_usage(FILE *out, const char *command, const dr_producer_verb *verbs, size_t count)
 {
     int width = 0;

@@ -57,7 +57,7 @@ static const char show_usage[] =
 static void print_request(const Drover__V1__Deployment *d)
 {
     char created[32], selection[512];
-    dr_producer_format_time(d->created_at_ms, created, sizeof created);
+    dr_format_utc_ms(d->created_at_ms, created, sizeof created);
     if (d->selection)
         dr_selection_describe(d->selection, selection, sizeof selection);
     else
@@ -193,7 +193,7 @@ static void print_listed(const listed_deployment *l)
     const Drover__V1__Deployment *d = l->deployment;
     const Drover__V1__Rollup *r = l->rollup;
     char created[32], progress[64];
-    dr_producer_format_time(created_at(l), created, sizeof created);
+    dr_format_utc_ms(created_at(l), created, sizeof created);
     const char *package = d ? d->package : r ? r->package : "-";
     const char *version = d ? d->version : r ? r->version : "-";
     const char *status = r ? dr_deployment_status_name(r->status) : "PUBLISHED";

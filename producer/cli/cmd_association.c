@@ -219,7 +219,7 @@ static int association_list(int argc, char **argv)
                 continue;
             char triggers[256], last[32];
             describe_triggers(a, triggers, sizeof triggers);
-            dr_producer_format_time(a->last_run_at_ms, last, sizeof last);
+            dr_format_utc_ms(a->last_run_at_ms, last, sizeof last);
             printf("%-24s %-20s %-10s %-36s %-20s %s\n", a->association_id, a->package, a->version,
                    triggers[0] == ' ' ? triggers + 1 : triggers, last,
                    a->last_deployment_id && a->last_deployment_id[0] ? a->last_deployment_id : "-");
@@ -250,8 +250,8 @@ static int association_show(int argc, char **argv)
             char selection[512], triggers[256], created[32], last[32];
             dr_selection_describe(a->selection, selection, sizeof selection);
             describe_triggers(a, triggers, sizeof triggers);
-            dr_producer_format_time(a->created_at_ms, created, sizeof created);
-            dr_producer_format_time(a->last_run_at_ms, last, sizeof last);
+            dr_format_utc_ms(a->created_at_ms, created, sizeof created);
+            dr_format_utc_ms(a->last_run_at_ms, last, sizeof last);
             printf("association %s (%s)\n  package %s %s, %s, %s\n  targets %s\n  runs %s\n"
                    "  rate controls: max concurrency %s, max errors %s\n  created %s\n  last run %s: %s %s\n",
                    a->association_id, a->name, a->package, a->version, dr_action_name(a->action),

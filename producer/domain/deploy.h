@@ -113,5 +113,12 @@ void dr_deployment_id_generate(char *buf, size_t size);
  * 1%-100%; max_errors: also 0 and 0%.  DR_ERR_USAGE names the flag.
  */
 dr_status dr_check_rate_control(const char *flag, const char *value, int zero_allowed, dr_error *err);
+/*
+ * Write a Cancel for deployment_id to the control topic (the control plane
+ * stops releasing its jobs; workers skip those not started), after checking
+ * in the deployments topic that it exists (DR_ERR_USAGE when not).
+ */
+dr_status dr_deploy_cancel(const dr_kafka_options *kafka, int timeout_ms, const char *deployment_id, const char *reason,
+                           dr_error *err);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * drover-producer topics create: make Drover's topics on a cluster that
- * does not have them (common/kafka_admin.h).  The Helm chart runs it as a
+ * does not have them (common/bus/kafka_admin.h).  The Helm chart runs it as a
  * hook Job before install and upgrade; it is safe to run again.
  */
 #include <stdio.h>

@@ -1,7 +1,8 @@
 /*
- * kafka_private.h - what kafka.c and kafka_read.c share: building a
- * librdkafka handle with Drover's settings and callbacks, and the clock.
- * Not for use outside common/kafka*.c.
+ * kafka_private.h - what kafka_handle.c gives kafka.c, kafka_read.c and
+ * kafka_admin.c: building a librdkafka handle with Drover's settings and
+ * callbacks, metadata look-ups, and the clock.  Not for use outside the bus
+ * library's kafka*.c.
  */
 #ifndef DROVER_KAFKA_PRIVATE_H
 #define DROVER_KAFKA_PRIVATE_H
@@ -40,6 +41,10 @@ dr_status dr_kafka_set_property(rd_kafka_conf_t *conf, const char *origin, const
 /* An error event from a consumer queue, logged (data loss loudly); partition EOF is silent. */
 void dr_kafka_report_consumer_error(const rd_kafka_message_t *msg);
 
+/* The topic prefix opt names, or the default "drover.". */
+const char *dr_kafka_topic_prefix(const dr_kafka_options *opt);
+/* The topic named name in md, or NULL. */
+const rd_kafka_metadata_topic_t *dr_kafka_find_topic(const rd_kafka_metadata_t *md, const char *name);
 /* The number of partitions of topic_name (DR_ERR_KAFKA when it does not exist). */
 dr_status dr_kafka_partition_count(rd_kafka_t *rk, const char *topic_name, int timeout_ms, int *out, dr_error *err);
 

@@ -637,7 +637,7 @@ static dr_status print_package(const dr_table_row *row, dr_error *err)
     for (size_t i = 0; i < package->n_versions; i++) {
         const Drover__V1__PackageVersion *v = sorted[i];
         char published[32];
-        dr_producer_format_time(v->published_at_ms, published, sizeof published);
+        dr_format_utc_ms(v->published_at_ms, published, sizeof published);
         printf("  %s %-12s %s  %s  %s\n", strcmp(v->version, default_version) == 0 ? "*" : " ", v->version, published,
                v->publisher && v->publisher[0] ? v->publisher : "-", v->manifest_url);
     }

@@ -14,6 +14,7 @@
 #include "messages.h"
 #include "names.h"
 #include "publish.h"
+#include "table.h"
 
 /* A deadline or script timeout beyond a year is a typo, not a plan. */
 #define MAX_SECONDS (366LL * 24 * 3600)
@@ -243,4 +244,41 @@ dr_status dr_check_rate_control(const char *flag, const char *value, int zero_al
         return dr_error_set(err, DR_ERR_USAGE, "%s: '%.32s' is not a count (%s) or a percentage (%s-100%%)", flag,
                             value, zero_allowed ? "0, 1, 2, ..." : "1, 2, ...", zero_allowed ? "0%" : "1%");
     return DR_OK;
+}
+
+dr_status dr_deploy_cancel(const dr_kafka_options *kafka, int timeout_ms, const char *deployment_id, const char *reason,
+                           dr_error *err)
+{
+    dr_table deployments = {0};
+    uint8_t *bytes = NULL;
+    dr_status status;
+    if ((status = dr_table_read(kafka, DR_TOPIC_DEPLOYMENTS, timeout_ms, &deployments, err)) != DR_OK)
+        goto cleanup;
+    if (!dr_table_get(&deployments, deployment_id)) {
+        status = dr_error_set(err, DR_ERR_USAGE, "no deployment has the id '%.128s'", deployment_id);
+        goto cleanup;
+    }
+    char who[300] = "";
+    const char *user = getenv("USER");
+    gethostname(who, 255);
+    if (user && strlen(user) < 40) {
+        size_t used = strlen(who);
+        snprintf(who + used, sizeof who - used, "%s%s", used ? "/" : "", user);
+    }
+    Drover__V1__Cancel cancel = DROVER__V1__CANCEL__INIT;
+    cancel.schema_version = DR_SCHEMA_VERSION;
+    cancel.deployment_id = (char *)deployment_id;
+    cancel.reason = (char *)(reason ? reason : "");
+    cancel.requested_by = who;
+    cancel.at_ms = dr_now_ms();
+    size_t len;
+    if (!(bytes = dr_message_encode(&cancel.base, &len))) {
+        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory encoding the cancel");
+        goto cleanup;
+    }
+    status = dr_table_put(kafka, DR_TOPIC_CONTROL, deployment_id, bytes, len, timeout_ms, err);
+cleanup:
+    free(bytes);
+    dr_table_free(&deployments);
+    return status;
 }

@@ -97,9 +97,9 @@ void dr_rollup_print_report(const Drover__V1__Rollup *rollup, int with_locations
     fprintf(out, "jobs: %llu  %s\n", (unsigned long long)rollup->total_jobs, dr_strbuf_str(&line));
     if (with_locations) {
         char started[32], updated[32], finished[32];
-        dr_producer_format_time(rollup->started_at_ms, started, sizeof started);
-        dr_producer_format_time(rollup->updated_at_ms, updated, sizeof updated);
-        dr_producer_format_time(rollup->finished_at_ms, finished, sizeof finished);
+        dr_format_utc_ms(rollup->started_at_ms, started, sizeof started);
+        dr_format_utc_ms(rollup->updated_at_ms, updated, sizeof updated);
+        dr_format_utc_ms(rollup->finished_at_ms, finished, sizeof finished);
         fprintf(out, "started: %s  updated: %s  finished: %s\n", started, updated, finished);
         for (size_t i = 0; i < rollup->n_locations; i++) {
             const Drover__V1__LocationRollup *loc = rollup->locations[i];

@@ -51,12 +51,6 @@ int cmd_serve(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 
 /*
- * Write a Cancel for deployment_id (the control topic), after checking the
- * deployment exists (DR_ERR_USAGE when not).  cfg has the Kafka settings.
- */
-dr_status dr_producer_cancel(const dr_config *cfg, const char *deployment_id, const char *reason, dr_error *err);
-
-/*
  * Load a command's settings (table starts with DR_COMMON_SETTINGS) from
  * argv and set up logging.  Returns the config (caller frees) when the
  * command should run; NULL when it is already done: --help printed usage and
@@ -89,8 +83,5 @@ int dr_producer_fail(const dr_error *err);
  * between 1 and 3600 seconds.
  */
 dr_status dr_producer_kafka_options(const dr_config *cfg, dr_kafka_options *opt, int *timeout_ms, dr_error *err);
-
-/* "2026-11-23T07:30:00Z" for a Unix time in milliseconds; "-" for 0. */
-void dr_producer_format_time(int64_t ms, char *buf, size_t size);
 
 #endif

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "deploy.h"
 #include "health_http.h"
 #include "log.h"
 #include "messages.h"
@@ -137,46 +138,6 @@ static const char cancel_usage[] =
     "CANCELLED; workers skip its jobs they have not started (CANCELLED); jobs already running finish.\n"
     "Exit status: 0 once the cancel is written; 2 when no deployment has that id.";
 
-dr_status dr_producer_cancel(const dr_config *cfg, const char *deployment_id, const char *reason, dr_error *err)
-{
-    dr_kafka_options kafka;
-    int timeout_ms;
-    dr_table deployments = {0};
-    uint8_t *bytes = NULL;
-    dr_status status = dr_producer_kafka_options(cfg, &kafka, &timeout_ms, err);
-    if (status != DR_OK)
-        goto cleanup;
-    if ((status = dr_table_read(&kafka, DR_TOPIC_DEPLOYMENTS, timeout_ms, &deployments, err)) != DR_OK)
-        goto cleanup;
-    if (!dr_table_get(&deployments, deployment_id)) {
-        status = dr_error_set(err, DR_ERR_USAGE, "no deployment has the id '%.128s'", deployment_id);
-        goto cleanup;
-    }
-    char who[300] = "";
-    const char *user = getenv("USER");
-    gethostname(who, 255);
-    if (user && strlen(user) < 40) {
-        size_t used = strlen(who);
-        snprintf(who + used, sizeof who - used, "%s%s", used ? "/" : "", user);
-    }
-    Drover__V1__Cancel cancel = DROVER__V1__CANCEL__INIT;
-    cancel.schema_version = DR_SCHEMA_VERSION;
-    cancel.deployment_id = (char *)deployment_id;
-    cancel.reason = (char *)(reason ? reason : "");
-    cancel.requested_by = who;
-    cancel.at_ms = dr_now_ms();
-    size_t len;
-    if (!(bytes = dr_message_encode(&cancel.base, &len))) {
-        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory encoding the cancel");
-        goto cleanup;
-    }
-    status = dr_table_put(&kafka, DR_TOPIC_CONTROL, deployment_id, bytes, len, timeout_ms, err);
-cleanup:
-    free(bytes);
-    dr_table_free(&deployments);
-    return status;
-}
-
 int cmd_cancel(int argc, char **argv)
 {
     int exit_code = DR_EXIT_OK;
@@ -190,7 +151,10 @@ int cmd_cancel(int argc, char **argv)
         dr_error_set(&err, DR_ERR_USAGE, "cancel needs the deployment's ID (see --help)");
         goto fail;
     }
-    if (dr_producer_cancel(cfg, positional[0], dr_config_string(cfg, "reason"), &err) != DR_OK)
+    dr_kafka_options kafka;
+    int timeout_ms;
+    if (dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK ||
+        dr_deploy_cancel(&kafka, timeout_ms, positional[0], dr_config_string(cfg, "reason"), &err) != DR_OK)
         goto fail;
     printf("deployment %s cancelled: no more of its jobs will start; jobs already running finish\n", positional[0]);
     goto cleanup;
