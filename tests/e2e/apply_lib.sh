@@ -97,12 +97,10 @@ new_target() { mkdir -p "$TARGETS/$1"; echo "$TARGETS/$1"; }
 # apply TARGET_DIR [flags...]: run drover-worker apply; output in $OUT, exit code in $RC.
 apply() {
   local target=$1; shift
-  set +e
+  RC=0
   OUT=$("$WORKER" apply --target-root "$target" --cache-dir "$CACHE" \
         --platform ubuntu --platform-version 22.04 --arch x86_64 \
-        --fetch-backoff-ms 50 --log-level warn ${APPLY_EXTRA[@]+"${APPLY_EXTRA[@]}"} "$@" 2>&1)
-  RC=$?
-  set -e
+        --fetch-backoff-ms 50 --log-level warn ${APPLY_EXTRA[@]+"${APPLY_EXTRA[@]}"} "$@" 2>&1) || RC=$?
 }
 
 # expect_rc N: the last apply exited N.
