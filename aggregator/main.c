@@ -17,9 +17,9 @@
 #include "kafka.h"
 #include "log.h"
 #include "metrics.h"
+#include "program.h"
 #include "rollup.h"
 
-enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
 
 static const dr_setting settings[] = {
     DR_COMMON_SETTINGS,
@@ -42,14 +42,6 @@ static const char usage[] =
     "GET / (live page), /deployments, /deployments/{id}, /metrics, /healthz, /readyz.\n"
     "SIGTERM or SIGINT: publish the last rollups, leave the group, exit 0.";
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
 /* Serve HTTP on address (unless empty) and log where. */
 static dr_status start_http(const char *address, dr_api *api, dr_http_server **out, dr_error *err)
 {
@@ -64,7 +56,7 @@ static dr_status start_http(const char *address, dr_api *api, dr_http_server **o
 
 int main(int argc, char **argv)
 {
-    int exit_code = EXIT_USAGE;
+    int exit_code = DR_EXIT_USAGE;
     dr_error err = {0};
     pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     atomic_int ready = 0;
@@ -72,30 +64,17 @@ int main(int argc, char **argv)
     dr_metrics *metrics = NULL;
     dr_ingest *ingest = NULL;
     dr_http_server *http = NULL;
-    dr_config *cfg = dr_config_new(settings, sizeof settings / sizeof settings[0]);
+    dr_config *cfg = dr_program_start("drover-aggregator", settings, sizeof settings / sizeof settings[0], argc - 1,
+                                      argv + 1, usage, &exit_code);
     if (!cfg)
-        return EXIT_FAILED;
-    if (dr_config_load(cfg, argc - 1, argv + 1, &err) != DR_OK) {
-        fprintf(stderr, "drover-aggregator: %s\n", err.detail);
-        goto done;
-    }
-    if (dr_config_help_requested(cfg)) {
-        dr_config_print_help(cfg, stdout, usage);
-        exit_code = EXIT_OK;
-        goto done;
-    }
+        return exit_code;
+    exit_code = DR_EXIT_USAGE;
     char *const *positional = NULL;
     if (dr_config_positional(cfg, &positional) > 0) {
         fprintf(stderr, "drover-aggregator: unexpected argument '%s'\n%s\n", positional[0], usage);
         goto done;
     }
-    int level = dr_log_level_parse(dr_config_string(cfg, "log-level"));
-    if (level < 0) {
-        fprintf(stderr, "drover-aggregator: log-level must be debug, info, warn or error\n");
-        goto done;
-    }
-    dr_log_init("drover-aggregator", (dr_log_level)level);
-    exit_code = EXIT_FAILED;
+    exit_code = DR_EXIT_FAILED;
 
     table = dr_rollup_table_new();
     metrics = dr_metrics_new();
@@ -115,11 +94,7 @@ int main(int argc, char **argv)
     dr_api api = {.lock = &lock, .table = table, .metrics = metrics, .ready = &ready};
     int until_caught_up = dr_config_bool(cfg, "exit-when-caught-up");
 
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    dr_program_catch_stop_signals();
 
     if (dr_ingest_start(&ingest_settings, &ingest, &err) != DR_OK ||
         start_http(dr_config_string(cfg, "http"), &api, &http, &err) != DR_OK) {
@@ -128,7 +103,7 @@ int main(int argc, char **argv)
     }
     dr_log(DR_LOG_INFO, "aggregator.started", "brokers=%s group=%s", ingest_settings.kafka.brokers,
            ingest_settings.group);
-    dr_status status = dr_ingest_run(ingest, &stop_requested, until_caught_up, &err);
+    dr_status status = dr_ingest_run(ingest, dr_program_stop_flag(), until_caught_up, &err);
     if (status != DR_OK) {
         char quoted[DR_ERROR_DETAIL_MAX + 16];
         dr_log(DR_LOG_ERROR, "aggregator.flush_failed", "msg=%s", dr_log_quote(quoted, sizeof quoted, err.detail));
@@ -142,7 +117,7 @@ int main(int argc, char **argv)
     dr_log(DR_LOG_INFO, "aggregator.stopped", "events=%llu malformed=%llu rollups_published=%llu",
            (unsigned long long)stats.events, (unsigned long long)stats.malformed,
            (unsigned long long)stats.published);
-    exit_code = status == DR_OK ? EXIT_OK : EXIT_FAILED;
+    exit_code = status == DR_OK ? DR_EXIT_OK : DR_EXIT_FAILED;
 done:
     dr_http_server_stop(http);
     dr_ingest_free(ingest);

@@ -28,12 +28,7 @@
 #include "faults.h"
 #include "kafka.h"
 #include "log.h"
-
-enum {
-    EXIT_OK = 0,
-    EXIT_FAILED = 1,
-    EXIT_USAGE = 2,
-};
+#include "program.h"
 
 static const dr_setting broker_settings[] = {
     DR_COMMON_SETTINGS,
@@ -78,11 +73,6 @@ static dr_status read_plan(const dr_config *cfg, broker_plan *plan, dr_error *er
     if (replication < 1 || replication > brokers)
         return dr_error_set(err, DR_ERR_USAGE, "replication: %lld is not between 1 and brokers-count (%lld)",
                             replication, brokers);
-    int level = dr_log_level_parse(dr_config_string(cfg, "log-level"));
-    if (level < 0)
-        return dr_error_set(err, DR_ERR_USAGE, "log-level: '%s' is not debug, info, warn or error",
-                            dr_config_string(cfg, "log-level"));
-    dr_log_init("drover-broker", (dr_log_level)level);
     plan->broker_count = (int)brokers;
     plan->partitions = (int)partitions;
     plan->replication = (int)replication;
@@ -234,7 +224,7 @@ static dr_status start_control(control *ctl, dr_error *err)
 
 static int run(const broker_plan *plan, const sigset_t *stop_signals)
 {
-    int exit_code = EXIT_FAILED;
+    int exit_code = DR_EXIT_FAILED;
     dr_error err = {0};
     rd_kafka_t *rk = NULL;
     rd_kafka_mock_cluster_t *cluster = NULL;
@@ -260,9 +250,9 @@ static int run(const broker_plan *plan, const sigset_t *stop_signals)
         goto cleanup;
     }
     dr_log(DR_LOG_INFO, "broker.stopping", "signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    exit_code = EXIT_OK;
+    exit_code = DR_EXIT_OK;
 cleanup:
-    if (exit_code != EXIT_OK)
+    if (exit_code != DR_EXIT_OK)
         fprintf(stderr, "drover-broker: %s\n", err.detail);
     /* No fault command may reach the cluster while or after it is destroyed: the lock is never given back. */
     pthread_mutex_lock(&ctl.lock);
@@ -273,24 +263,14 @@ cleanup:
 
 int main(int argc, char **argv)
 {
-    int exit_code = EXIT_USAGE;
+    int exit_code = DR_EXIT_USAGE;
     dr_error err = {0};
     broker_plan plan = {0};
-    dr_config *cfg = dr_config_new(broker_settings, BROKER_SETTING_COUNT);
-    if (!cfg) {
-        fprintf(stderr, "drover-broker: out of memory\n");
-        return EXIT_FAILED;
-    }
-    dr_status status = dr_config_load(cfg, argc - 1, argv + 1, &err);
-    /* --help wins over a bad flag: someone asking for help should get it. */
-    if (dr_config_help_requested(cfg)) {
-        dr_config_print_help(cfg, stdout, usage_text);
-        exit_code = EXIT_OK;
-        goto cleanup;
-    }
-    if (status == DR_OK)
-        status = read_plan(cfg, &plan, &err);
-    if (status != DR_OK) {
+    dr_config *cfg =
+        dr_program_start("drover-broker", broker_settings, BROKER_SETTING_COUNT, argc - 1, argv + 1, usage_text, &exit_code);
+    if (!cfg)
+        return exit_code;
+    if (read_plan(cfg, &plan, &err) != DR_OK) {
         fprintf(stderr, "drover-broker: %s\n(--help lists every setting)\n", err.detail);
         goto cleanup;
     }

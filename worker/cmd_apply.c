@@ -215,22 +215,11 @@ int cmd_apply(int argc, char **argv)
     int exit_code = DR_EXIT_USAGE;
     dr_error err = {0};
     char *artifacts = NULL;
-    dr_config *cfg = dr_config_new(apply_settings, sizeof apply_settings / sizeof apply_settings[0]);
-    if (!cfg) {
-        fprintf(stderr, "drover-worker: out of memory\n");
-        return DR_EXIT_FAILED;
-    }
-    if (dr_config_load(cfg, argc, argv, &err) != DR_OK) {
-        fprintf(stderr, "drover-worker apply: %s\n", err.detail);
-        goto done;
-    }
-    if (dr_config_help_requested(cfg)) {
-        dr_config_print_help(cfg, stdout, apply_usage);
-        exit_code = DR_EXIT_OK;
-        goto done;
-    }
-    int level = dr_log_level_parse(dr_config_string(cfg, "log-level"));
-    dr_log_init("drover-worker", level < 0 ? DR_LOG_INFO : (dr_log_level)level);
+    dr_config *cfg = dr_program_start("drover-worker apply", apply_settings,
+                                      sizeof apply_settings / sizeof apply_settings[0], argc, argv, apply_usage,
+                                      &exit_code);
+    if (!cfg)
+        return exit_code;
 
     dr_job_request job = {0};
     job.package = dr_config_string(cfg, "package");

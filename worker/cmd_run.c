@@ -50,8 +50,6 @@ static const char run_usage[] =
     "With --self, runs on the target itself (agent mode): only jobs addressed to TARGET_ID, at --self-root.\n"
     "SIGTERM stops it gracefully.";
 
-static volatile sig_atomic_t stop_requested;
-
 /*
  * After the graceful stop, closing the Kafka clients must not keep the
  * process: librdkafka retries a broker that is gone, and a pod past its
@@ -69,12 +67,6 @@ static void on_close_timeout(int sig)
     ssize_t ignored = write(2, line, sizeof line - 1);
     (void)ignored;
     _exit(DR_EXIT_FAILED);
-}
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
 }
 
 static void describe_metrics(dr_metrics *m)
@@ -97,20 +89,10 @@ int cmd_run(int argc, char **argv)
     dr_health_http *http = NULL;
     dr_trust_store *trust = NULL;
     dr_kafka_worker *worker = NULL;
-    dr_config *cfg = dr_config_new(run_settings, sizeof run_settings / sizeof run_settings[0]);
+    dr_config *cfg = dr_program_start("drover-worker run", run_settings, sizeof run_settings / sizeof run_settings[0],
+                                      argc, argv, run_usage, &exit_code);
     if (!cfg)
-        return DR_EXIT_FAILED;
-    if (dr_config_load(cfg, argc, argv, &err) != DR_OK) {
-        fprintf(stderr, "drover-worker run: %s\n", err.detail);
-        goto done;
-    }
-    if (dr_config_help_requested(cfg)) {
-        dr_config_print_help(cfg, stdout, run_usage);
-        exit_code = DR_EXIT_OK;
-        goto done;
-    }
-    int level = dr_log_level_parse(dr_config_string(cfg, "log-level"));
-    dr_log_init("drover-worker", level < 0 ? DR_LOG_INFO : (dr_log_level)level);
+        return exit_code;
     exit_code = DR_EXIT_FAILED;
 
     char worker_id[256];
@@ -187,11 +169,7 @@ int cmd_run(int argc, char **argv)
            trusted, settings.allow_unsigned ? "true" : "false");
     settings.trust = trust;
 
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    dr_program_catch_stop_signals();
 
     const char *address = dr_config_string(cfg, "http");
     if (address && address[0] && dr_health_http_start(address, metrics, NULL, &http, &err) != DR_OK) {
@@ -202,7 +180,7 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "drover-worker run: %s\n", err.detail);
         goto done;
     }
-    if (dr_kafka_worker_run(worker, &stop_requested, &err) == DR_OK)
+    if (dr_kafka_worker_run(worker, dr_program_stop_flag(), &err) == DR_OK)
         exit_code = DR_EXIT_OK;
     dr_log(DR_LOG_INFO, "worker.stopped", "worker=%s", worker_id);
     struct sigaction close_timeout = {0};

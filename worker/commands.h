@@ -5,11 +5,13 @@
 #ifndef DROVER_WORKER_COMMANDS_H
 #define DROVER_WORKER_COMMANDS_H
 
-/* Exit codes shared by the verbs. */
+#include "program.h"
+
+/*
+ * Exit codes of the verbs: program.h's 0, 1 (for apply: the job ran and
+ * failed) and 2, and these.
+ */
 enum {
-    DR_EXIT_OK = 0,
-    DR_EXIT_FAILED = 1,    /* the job ran and failed */
-    DR_EXIT_USAGE = 2,
     DR_EXIT_REJECTED = 3,  /* the job would not run (bad input, no file for the platform) */
     DR_EXIT_TIMED_OUT = 4, /* a script passed its timeout */
 };

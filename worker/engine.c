@@ -15,12 +15,12 @@
 #include "cache.h"
 #include "executor.h"
 #include "manifest.h"
+#include "manifest_fetch.h"
 #include "package_layout.h"
 #include "script.h"
 #include "sha256.h"
 #include "state.h"
 
-#define MANIFEST_MAX_BYTES (1024 * 1024)
 #define SCRIPT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 static const char *const outcome_names[] = {"SUCCESS", "FAILED", "TIMED_OUT", "REJECTED"};
@@ -147,55 +147,22 @@ static dr_status load_manifest(job_run *run, dr_manifest **out, char hash[DR_SHA
     *out = NULL;
     if (!job->manifest_source)
         return reject(run, DR_ERR_USAGE, "install needs a manifest");
-    char dir[4096], path[4200];
+    char dir[4096];
     snprintf(dir, sizeof dir, "%s/manifests", run->settings->cache_dir);
-    /* A unique name even when workers in several containers (all pid 1) share the cache. */
-    snprintf(path, sizeof path, "%s/manifest-XXXXXX", dir);
-    dr_fetch_options fetch = run->settings->fetch;
-    fetch.max_bytes = MANIFEST_MAX_BYTES;
-    char *text = NULL;
-    dr_status status = dr_make_directories(dir, err);
-    if (status == DR_OK) {
-        int fd = mkostemp(path, O_CLOEXEC);
-        if (fd < 0)
-            status = dr_error_set(err, DR_ERR_IO, "cannot create %s: %s", path, strerror(errno));
-        else
-            close(fd);
-    }
-    if (status == DR_OK)
-        status = dr_fetch_to_file(job->manifest_source, path, NULL, &fetch, NULL, err);
-    if (status != DR_OK) {
+    dr_status status =
+        dr_manifest_fetch(job->manifest_source, &run->settings->fetch, dir, job->manifest_sha256, hash, out, err);
+    switch (status) {
+    case DR_OK:
+        return DR_OK;
+    case DR_ERR_CHECKSUM:
+        return fail(run);
+    case DR_ERR_MANIFEST:
+        dr_error_wrap(err, "manifest %s", job->manifest_source);
+        return reject_as_is(run);
+    default:
         dr_error_wrap(err, "manifest");
         return fail(run);
     }
-    FILE *f = fopen(path, "rb");
-    size_t len = 0;
-    text = malloc(MANIFEST_MAX_BYTES + 1);
-    if (f && text)
-        len = fread(text, 1, MANIFEST_MAX_BYTES, f);
-    if (f)
-        fclose(f);
-    unlink(path);
-    if (!f || !text) {
-        free(text);
-        dr_error_set(err, DR_ERR_IO, "cannot read the fetched manifest %s", path);
-        return fail(run);
-    }
-    text[len] = '\0';
-    dr_sha256_buffer_hex(text, len, hash);
-    if (job->manifest_sha256 && job->manifest_sha256[0] && strcasecmp(job->manifest_sha256, hash) != 0) {
-        free(text);
-        dr_error_set(err, DR_ERR_CHECKSUM, "manifest sha256 mismatch for %s: want %s, got %s",
-                     job->manifest_source, job->manifest_sha256, hash);
-        return fail(run);
-    }
-    status = dr_manifest_parse(text, len, out, err);
-    free(text);
-    if (status != DR_OK) {
-        dr_error_wrap(err, "manifest %s", job->manifest_source);
-        return reject_as_is(run);
-    }
-    return DR_OK;
 }
 
 /* The clean environment a script runs with. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "messages.h"
+#include "proto_wire.h"
 #include "state.h"
 
 int dr_target_id_is_safe(const char *id)
@@ -13,21 +14,6 @@ int dr_target_id_is_safe(const char *id)
     if (n == 0 || n > 128 || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
         return 0;
     return strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-") == n;
-}
-
-/* Read a base-128 varint; 0 on damage. */
-static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
-{
-    uint64_t value = 0;
-    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
-        uint8_t byte = *(*p)++;
-        value |= (uint64_t)(byte & 0x7f) << shift;
-        if (!(byte & 0x80)) {
-            *out = value;
-            return 1;
-        }
-    }
-    return 0;
 }
 
 /* Copy a length-delimited field if it is printable text. */
@@ -42,37 +28,21 @@ static void copy_text(const uint8_t *data, uint64_t len, char *out, size_t size)
     out[len] = '\0';
 }
 
-/* Walk one message's top-level fields; string fields wanted[i] go to outs[i]. */
-static void salvage_fields(const uint8_t *p, const uint8_t *end, const uint32_t *wanted, char **outs,
-                           const size_t *sizes, size_t count, uint32_t nested_field, const uint8_t **nested,
-                           uint64_t *nested_len)
+/* Walk one message's top-level fields (until damage); string fields wanted[i] go to outs[i]. */
+static void salvage_fields(const uint8_t *p, size_t len, const uint32_t *wanted, char **outs, const size_t *sizes,
+                           size_t count, uint32_t nested_field, const uint8_t **nested, uint64_t *nested_len)
 {
-    while (p < end) {
-        uint64_t key, value;
-        if (!read_varint(&p, end, &key))
-            return;
-        uint32_t field = (uint32_t)(key >> 3), wire = (uint32_t)(key & 7);
-        if (wire == 0) {
-            if (!read_varint(&p, end, &value))
-                return;
-        } else if (wire == 2) {
-            if (!read_varint(&p, end, &value) || value > (uint64_t)(end - p))
-                return;
-            for (size_t i = 0; i < count; i++)
-                if (field == wanted[i])
-                    copy_text(p, value, outs[i], sizes[i]);
-            if (nested && field == nested_field) {
-                *nested = p;
-                *nested_len = value;
-            }
-            p += value;
-        } else if (wire == 1 || wire == 5) {
-            size_t skip = wire == 1 ? 8 : 4;
-            if ((size_t)(end - p) < skip)
-                return;
-            p += skip;
-        } else {
-            return;
+    size_t at = 0;
+    dr_wire_field f;
+    while (dr_wire_next(p, len, &at, &f) == 1) {
+        if (f.wire_type != 2)
+            continue;
+        for (size_t i = 0; i < count; i++)
+            if (f.number == wanted[i])
+                copy_text(f.data, f.len, outs[i], sizes[i]);
+        if (nested && f.number == nested_field) {
+            *nested = f.data;
+            *nested_len = f.len;
         }
     }
 }
@@ -86,12 +56,12 @@ int dr_job_salvage_ids(const void *data, size_t len, char *deployment_id, size_t
     const uint32_t job_fields[] = {3, 2};
     char *job_outs[] = {deployment_id, job_id};
     const size_t job_sizes[] = {deployment_size, job_size};
-    salvage_fields(start, start + len, job_fields, job_outs, job_sizes, 2, 4, &target, &target_len);
+    salvage_fields(start, len, job_fields, job_outs, job_sizes, 2, 4, &target, &target_len);
     if (target) {
         const uint32_t target_fields[] = {2};
         char *target_outs[] = {target_id};
         const size_t target_sizes[] = {target_size};
-        salvage_fields(target, target + target_len, target_fields, target_outs, target_sizes, 1, 0, NULL, NULL);
+        salvage_fields(target, (size_t)target_len, target_fields, target_outs, target_sizes, 1, 0, NULL, NULL);
     }
     return deployment_id[0] != '\0';
 }
@@ -234,20 +204,12 @@ static char *text(const char *s)
 void dr_status_event_for_job(Drover__V1__StatusEvent *event, const Drover__V1__Job *job, Drover__V1__JobState state,
                              const char *worker_id, int64_t started_at_ms)
 {
-    drover__v1__status_event__init(event);
     const Drover__V1__Target *target = job->target;
-    event->schema_version = DR_SCHEMA_VERSION;
-    event->job_id = text(job->job_id);
-    event->deployment_id = text(job->deployment_id);
-    event->target_id = text(target ? target->target_id : NULL);
-    event->account = text(target ? target->account : NULL);
-    event->region = text(target ? target->region : NULL);
-    event->package = text(job->package);
-    event->version = text(job->version);
-    event->state = state;
+    dr_status_event_start(event, job->deployment_id, job->job_id, target ? target->target_id : NULL,
+                          target ? target->account : NULL, target ? target->region : NULL, job->package, job->version,
+                          state, dr_now_ms());
     event->worker_id = text(worker_id);
     event->started_at_ms = started_at_ms;
-    event->at_ms = dr_now_ms();
     event->attempt = job->attempt;
 }
 

@@ -375,7 +375,7 @@ static void reject_damaged(dr_kafka_worker *w, pending_job *p, const rd_kafka_me
         return;
     }
     if (!job_id[0])
-        snprintf(job_id, sizeof job_id, "%s/%s", deployment_id, target_id[0] ? target_id : "unknown");
+        dr_job_id_format(job_id, sizeof job_id, deployment_id, target_id[0] ? target_id : "unknown");
     Drover__V1__Target target;
     drover__v1__target__init(&target);
     target.target_id = target_id;

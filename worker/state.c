@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "strbuf.h"
 
 #define RECORD_NAME "installstate"
 #define LOCK_NAME "lock"
@@ -110,22 +111,19 @@ dr_status dr_install_record_read(const char *package_dir, dr_install_record *out
     *found = 0;
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", package_dir, RECORD_NAME);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return errno == ENOENT ? DR_OK : dr_error_set(err, DR_ERR_STATE, "cannot read %s: %s", path, strerror(errno));
-    dr_status status = DR_OK;
-    text = malloc(DR_INSTALL_RECORD_MAX + 1);
-    if (!text)
-        status = dr_error_set(err, DR_ERR_NOMEM, "reading %s", path);
-    else if ((len = fread(text, 1, DR_INSTALL_RECORD_MAX + 1, f)) > DR_INSTALL_RECORD_MAX || ferror(f))
-        status = dr_error_set(err, DR_ERR_STATE, "cannot read %s: %s", path,
-                              ferror(f) ? strerror(errno) : "larger than the largest record");
-    fclose(f);
-    if (status == DR_OK && (status = dr_install_record_decode(text, len, path, out, err)) == DR_OK)
+    dr_strbuf text = DR_STRBUF_INIT;
+    dr_error read_err = {0};
+    dr_status status = dr_strbuf_read_file(&text, path, DR_INSTALL_RECORD_MAX, DR_ERR_STATE, &read_err);
+    if (status != DR_OK) {
+        /* No record is not an error: nothing is installed. */
+        if (errno == ENOENT)
+            status = DR_OK;
+        else if (err)
+            *err = read_err;
+    } else if ((status = dr_install_record_decode(dr_strbuf_str(&text), text.len, path, out, err)) == DR_OK) {
         *found = 1;
-    free(text);
+    }
+    dr_strbuf_free(&text);
     return status;
 }
 

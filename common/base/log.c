@@ -6,7 +6,8 @@
 #include <string.h>
 #include <time.h>
 
-static const char *log_program = "drover";
+/* A copy: callers may name the program from a buffer of their own. */
+static char log_program[64] = "drover";
 static dr_log_level log_min_level = DR_LOG_INFO;
 /* Worker threads log concurrently; one lock keeps each line whole. */
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -15,7 +16,7 @@ static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void dr_log_init(const char *program, dr_log_level min_level)
 {
-    log_program = program;
+    snprintf(log_program, sizeof log_program, "%s", program);
     log_min_level = min_level;
 }
 

@@ -19,7 +19,7 @@ typedef enum dr_log_level {
     DR_LOG_ERROR,
 } dr_log_level;
 
-/* Set the program name printed as prog= and the lowest level printed. */
+/* Set the program name printed as prog= (copied; at most 63 bytes) and the lowest level printed. */
 void dr_log_init(const char *program, dr_log_level min_level);
 
 /* Parse "debug", "info", "warn" or "error"; returns -1 for anything else. */

@@ -7,10 +7,12 @@
 #include "strbuf.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define STRBUF_MIN_ALLOC 64
 
@@ -217,4 +219,53 @@ char *dr_trim(char *s)
     while (n > 0 && isspace((unsigned char)s[n - 1]))
         s[--n] = '\0';
     return s;
+}
+
+dr_status dr_strbuf_read_file(dr_strbuf *sb, const char *path, size_t max_bytes, dr_status code, dr_error *err)
+{
+    size_t start = sb->len;
+    dr_status status = DR_OK;
+    int saved_errno = 0;
+    FILE *file = fopen(path, "rb");
+    if (!file) {
+        saved_errno = errno;
+        status = dr_error_set(err, code, "cannot read %s: %s", path, strerror(saved_errno));
+        goto cleanup;
+    }
+    /* The size is a hint for one allocation; the read itself enforces the limit. */
+    struct stat st;
+    size_t hint = fstat(fileno(file), &st) == 0 && st.st_size > 0 && (uintmax_t)st.st_size <= max_bytes
+                      ? (size_t)st.st_size
+                      : 4096;
+    for (;;) {
+        if (strbuf_reserve(sb, hint) != 0) {
+            status = dr_error_set(err, DR_ERR_NOMEM, "out of memory reading %s", path);
+            goto cleanup;
+        }
+        size_t room = sb->alloc - sb->len - 1;
+        size_t n = fread(sb->buf + sb->len, 1, room, file);
+        sb->len += n;
+        sb->buf[sb->len] = '\0';
+        if (sb->len - start > max_bytes) {
+            status = dr_error_set(err, code, "%s is larger than %zu bytes", path, max_bytes);
+            goto cleanup;
+        }
+        if (n < room)
+            break;
+        /* Full: there may be more; double what was read so far. */
+        hint = sb->len - start < 4096 ? 4096 : sb->len - start;
+    }
+    if (ferror(file)) {
+        saved_errno = errno;
+        status = dr_error_set(err, code, "reading %s: %s", path, strerror(saved_errno));
+    }
+cleanup:
+    if (file)
+        fclose(file);
+    if (status != DR_OK && sb->buf) {
+        sb->len = start;
+        sb->buf[start] = '\0';
+    }
+    errno = saved_errno;
+    return status;
 }

@@ -23,6 +23,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#include "error.h"
+
 typedef struct dr_strbuf {
     char *buf;     /* NUL-terminated when len > 0 or after any append; may be NULL when empty */
     size_t len;
@@ -48,6 +50,17 @@ void dr_strbuf_reset(dr_strbuf *sb);
  */
 char *dr_strbuf_detach(dr_strbuf *sb, size_t *len);
 void dr_strbuf_free(dr_strbuf *sb);
+
+/*
+ * Append the whole file at path (as git's strbuf_read_file): the one way
+ * Drover reads a file into memory, so every reader has a size limit.  A file
+ * longer than max_bytes is refused and nothing is appended.  On failure the
+ * status is `code` (the caller's: DR_ERR_IO, DR_ERR_STATE, ...) for a file
+ * that cannot be opened or read or is too long, DR_ERR_NOMEM for memory;
+ * err's detail names the path; errno is ENOENT exactly when the file does
+ * not exist.  The text may hold NUL bytes: sb->len counts every byte.
+ */
+dr_status dr_strbuf_read_file(dr_strbuf *sb, const char *path, size_t max_bytes, dr_status code, dr_error *err);
 
 /* Text read from files: s without its leading and trailing white space (cut in place). */
 char *dr_trim(char *s);

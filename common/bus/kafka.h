@@ -207,6 +207,9 @@ typedef struct dr_kafka_follower dr_kafka_follower;
 
 dr_status dr_kafka_follower_new(const dr_kafka_options *opt, const dr_topic *topics, size_t topic_count,
                                 int timeout_ms, dr_kafka_follower **out, dr_error *err);
+/* A follower of one topic from its end as of the call: only what is written from now on (a rollup watch). */
+dr_status dr_kafka_follower_new_from_end(const dr_kafka_options *opt, dr_topic topic, int timeout_ms,
+                                         dr_kafka_follower **out, dr_error *err);
 /*
  * Next message (error events are logged and skipped), or NULL after
  * timeout_ms.  *topic says which followed topic it came from.  Free it with

@@ -293,8 +293,8 @@ static followed_partition *follower_partition(dr_kafka_follower *f, const char *
     return NULL;
 }
 
-static dr_status follower_add_topic(dr_kafka_follower *f, dr_topic topic, rd_kafka_topic_partition_list_t *list,
-                                    int timeout_ms, dr_error *err)
+static dr_status follower_add_topic(dr_kafka_follower *f, dr_topic topic, int from_end,
+                                    rd_kafka_topic_partition_list_t *list, int timeout_ms, dr_error *err)
 {
     int count = 0;
     dr_kafka_topic_name(&f->options, topic, f->names[topic], sizeof f->names[topic]);
@@ -311,15 +311,16 @@ static dr_status follower_add_topic(dr_kafka_follower *f, dr_topic topic, rd_kaf
         if (kerr)
             return dr_error_set(err, DR_ERR_KAFKA, "%s [%d]: watermarks: %s", f->names[topic], i,
                                 rd_kafka_err2str(kerr));
-        f->parts[f->part_count++] = (followed_partition){.topic = topic, .id = i, .next = low, .sync_high = 0};
-        /* The low watermark, not a logical offset: no offset lookup per partition (see reader_assign). */
-        rd_kafka_topic_partition_list_add(list, f->names[topic], i)->offset = low;
+        int64_t start = from_end ? high : low;
+        f->parts[f->part_count++] = (followed_partition){.topic = topic, .id = i, .next = start, .sync_high = 0};
+        /* A watermark, not a logical offset: no offset lookup per partition (see reader_assign). */
+        rd_kafka_topic_partition_list_add(list, f->names[topic], i)->offset = start;
     }
     return DR_OK;
 }
 
-dr_status dr_kafka_follower_new(const dr_kafka_options *opt, const dr_topic *topics, size_t topic_count,
-                                int timeout_ms, dr_kafka_follower **out, dr_error *err)
+static dr_status follower_new(const dr_kafka_options *opt, const dr_topic *topics, size_t topic_count, int from_end,
+                              int timeout_ms, dr_kafka_follower **out, dr_error *err)
 {
     static const kafka_property fixed[] = {
         {"enable.auto.commit", "false"},
@@ -350,7 +351,7 @@ dr_status dr_kafka_follower_new(const dr_kafka_options *opt, const dr_topic *top
         goto cleanup;
     rd_kafka_poll_set_consumer(f->rk);
     for (size_t i = 0; i < topic_count && status == DR_OK; i++)
-        status = follower_add_topic(f, topics[i], list, timeout_ms, err);
+        status = follower_add_topic(f, topics[i], from_end, list, timeout_ms, err);
     if (status != DR_OK)
         goto cleanup;
     rd_kafka_resp_err_t kerr = rd_kafka_assign(f->rk, list);
@@ -367,6 +368,18 @@ cleanup:
         rd_kafka_topic_partition_list_destroy(list);
     dr_kafka_follower_free(f);
     return status;
+}
+
+dr_status dr_kafka_follower_new(const dr_kafka_options *opt, const dr_topic *topics, size_t topic_count,
+                                int timeout_ms, dr_kafka_follower **out, dr_error *err)
+{
+    return follower_new(opt, topics, topic_count, 0, timeout_ms, out, err);
+}
+
+dr_status dr_kafka_follower_new_from_end(const dr_kafka_options *opt, dr_topic topic, int timeout_ms,
+                                         dr_kafka_follower **out, dr_error *err)
+{
+    return follower_new(opt, &topic, 1, 1, timeout_ms, out, err);
 }
 
 rd_kafka_message_t *dr_kafka_follower_poll(dr_kafka_follower *f, int timeout_ms, dr_topic *topic)

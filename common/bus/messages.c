@@ -1,5 +1,6 @@
 #include "messages.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -89,19 +90,60 @@ int dr_job_counts_as_error(Drover__V1__JobState state, const char *reason)
     return state == DROVER__V1__JOB_STATE__JOB_STATE_FAILED || state == DROVER__V1__JOB_STATE__JOB_STATE_TIMED_OUT;
 }
 
+/* protobuf-c packs a NULL string as a crash, not as "". */
+static char *or_empty(const char *s)
+{
+    return (char *)(s ? s : "");
+}
+
+void dr_status_event_start(Drover__V1__StatusEvent *event, const char *deployment_id, const char *job_id,
+                           const char *target_id, const char *account, const char *region, const char *package,
+                           const char *version, Drover__V1__JobState state, int64_t at_ms)
+{
+    drover__v1__status_event__init(event);
+    event->schema_version = DR_SCHEMA_VERSION;
+    event->deployment_id = or_empty(deployment_id);
+    event->job_id = or_empty(job_id);
+    event->target_id = or_empty(target_id);
+    event->account = or_empty(account);
+    event->region = or_empty(region);
+    event->package = or_empty(package);
+    event->version = or_empty(version);
+    event->state = state;
+    event->at_ms = at_ms;
+}
+
+void dr_job_id_format(char *buf, size_t size, const char *deployment_id, const char *target_id)
+{
+    snprintf(buf, size, "%s/%s", deployment_id, target_id);
+}
+
+dr_status dr_rate_control_check(const char *what, const char *value, int zero_allowed, dr_error *err)
+{
+    size_t len = strlen(value);
+    size_t digits = strspn(value, "0123456789");
+    int percent = digits > 0 && digits + 1 == len && value[digits] == '%';
+    int count = digits > 0 && digits == len;
+    int valid = 0;
+    if (percent)
+        valid = (digits <= 2 && (value[0] != '0' || (digits == 1 && zero_allowed))) || strcmp(value, "100%") == 0;
+    else if (count)
+        valid = digits <= 9 && (value[0] != '0' || (digits == 1 && zero_allowed));
+    if (!valid)
+        return dr_error_set(err, DR_ERR_USAGE, "%s: '%.32s' is not a count (%s) or a percentage (%s-100%%)", what,
+                            value, zero_allowed ? "0, 1, 2, ..." : "1, 2, ...", zero_allowed ? "0%" : "1%");
+    return DR_OK;
+}
+
 long long dr_rate_limit(const char *value, uint64_t total, long long at_least, long long fallback)
 {
     if (!value || !value[0])
         return fallback;
-    size_t digits = strspn(value, "0123456789");
-    if (digits == 0 || digits > 9 || (value[digits] && strcmp(value + digits, "%") != 0))
+    if (dr_rate_control_check("rate control", value, 1, NULL) != DR_OK)
         return -1;
     long long n = atoll(value);
-    if (value[digits] == '%') {
-        if (n > 100)
-            return -1;
+    if (value[strspn(value, "0123456789")] == '%')
         n = (long long)((total * (uint64_t)n + 99) / 100);
-    }
     return n < at_least ? at_least : n;
 }
 

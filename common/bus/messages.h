@@ -51,10 +51,36 @@ int dr_job_state_is_terminal(Drover__V1__JobState state);
  */
 int dr_job_counts_as_error(Drover__V1__JobState state, const char *reason);
 /*
- * A rate control (a count "10" or a percentage "10%", as checked by the
- * producer) as a count of total jobs: percentages are rounded up, and the
- * result is at least at_least (1 for max concurrency, 0 for max errors).
- * An empty value gives fallback; a malformed one -1.
+ * Start a status event about one job: the schema version, its ids and where
+ * it runs, the package and version, the state and the time.  Every writer of
+ * status events starts here (the producer's PENDING events, the control
+ * plane's statuses for jobs it ends, a worker's); the rest (reason, message,
+ * worker, attempt, results) is the caller's to add.  Strings are borrowed
+ * (the event must not outlive them); NULL becomes "".
+ */
+void dr_status_event_start(Drover__V1__StatusEvent *event, const char *deployment_id, const char *job_id,
+                           const char *target_id, const char *account, const char *region, const char *package,
+                           const char *version, Drover__V1__JobState state, int64_t at_ms);
+
+/*
+ * A job's id, "DEPLOYMENT/TARGET": the one format every program writes (the
+ * producer's PENDING events, the control plane's jobs, a worker's status for
+ * a damaged job) and the fold counts jobs by.  Cut to fit size.
+ */
+void dr_job_id_format(char *buf, size_t size, const char *deployment_id, const char *target_id);
+
+/*
+ * The one grammar of a rate control (max concurrency, max errors), for the
+ * producer that checks a request and the control plane and aggregator that
+ * read it off Kafka: a count "10" (at most 9 digits) or a percentage "10%"
+ * (at most "100%"), with no leading zero; "0" and "0%" only when
+ * zero_allowed.  DR_ERR_USAGE names `what` (a flag, a field).
+ */
+dr_status dr_rate_control_check(const char *what, const char *value, int zero_allowed, dr_error *err);
+/*
+ * A rate control as a count of total jobs: percentages are rounded up, and
+ * the result is at least at_least (1 for max concurrency, 0 for max errors).
+ * An empty value gives fallback; one dr_rate_control_check refuses, -1.
  */
 long long dr_rate_limit(const char *value, uint64_t total, long long at_least, long long fallback);
 const char *dr_deployment_status_name(Drover__V1__DeploymentStatus status);

@@ -40,42 +40,59 @@ static size_t put_varint(uint8_t *buf, uint64_t value)
     return n;
 }
 
+int dr_wire_next(const uint8_t *in, size_t len, size_t *at, dr_wire_field *f)
+{
+    if (*at >= len)
+        return 0;
+    uint64_t key;
+    f->start = *at;
+    if (read_varint(in, len, at, &key) != 0 || (key >> 3) == 0 || (key >> 3) > 0x1fffffff)
+        return -1;
+    f->number = (uint32_t)(key >> 3);
+    f->wire_type = (uint32_t)(key & 7);
+    f->varint = 0;
+    f->data = NULL;
+    f->len = 0;
+    switch (f->wire_type) {
+    case 0: /* varint */
+        if (read_varint(in, len, at, &f->varint) != 0)
+            return -1;
+        break;
+    case 2: /* length-delimited */
+        if (read_varint(in, len, at, &f->varint) != 0 || f->varint > len - *at)
+            return -1;
+        f->len = (size_t)f->varint;
+        f->varint = 0;
+        break;
+    case 1: /* 64-bit */
+        f->len = 8;
+        break;
+    case 5: /* 32-bit */
+        f->len = 4;
+        break;
+    default: /* groups (3, 4) are not in proto3; 6 and 7 do not exist */
+        return -1;
+    }
+    if (f->len > len - *at)
+        return -1;
+    f->data = in + *at;
+    *at += f->len;
+    f->end = *at;
+    return 1;
+}
+
 int dr_wire_strip_field(const uint8_t *in, size_t len, uint32_t field, uint8_t *out, size_t *out_len)
 {
     size_t at = 0, written = 0;
-    while (at < len) {
-        size_t start = at;
-        uint64_t key, value;
-        if (read_varint(in, len, &at, &key) != 0 || (key >> 3) == 0 || (key >> 3) > 0x1fffffff)
-            return -1;
-        switch (key & 7) {
-        case 0: /* varint */
-            if (read_varint(in, len, &at, &value) != 0)
-                return -1;
-            break;
-        case 1: /* 64-bit */
-            if (len - at < 8)
-                return -1;
-            at += 8;
-            break;
-        case 2: /* length-delimited */
-            if (read_varint(in, len, &at, &value) != 0 || value > len - at)
-                return -1;
-            at += (size_t)value;
-            break;
-        case 5: /* 32-bit */
-            if (len - at < 4)
-                return -1;
-            at += 4;
-            break;
-        default: /* groups (3, 4) are not in proto3; 6 and 7 do not exist */
-            return -1;
+    dr_wire_field f;
+    int more;
+    while ((more = dr_wire_next(in, len, &at, &f)) == 1)
+        if (f.number != field) {
+            memcpy(out + written, in + f.start, f.end - f.start);
+            written += f.end - f.start;
         }
-        if ((key >> 3) != field) {
-            memcpy(out + written, in + start, at - start);
-            written += at - start;
-        }
-    }
+    if (more < 0)
+        return -1;
     *out_len = written;
     return 0;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "sha256.h"
+#include "strbuf.h"
 
 #define VERSION_MAX 128
 #define KEY_MAX 63 /* the selection's key buffers hold 64 bytes */
@@ -340,45 +341,12 @@ cleanup:
 
 dr_status dr_manifest_load(const char *path, dr_manifest **out, dr_error *err)
 {
-    dr_status status = DR_OK;
-    char *text = NULL;
-    size_t len = 0;
+    dr_strbuf text = DR_STRBUF_INIT;
     *out = NULL;
-    FILE *file = fopen(path, "rb");
-    if (!file) {
-        status = dr_error_set(err, DR_ERR_IO, "cannot read manifest %s: %s", path, strerror(errno));
-        goto cleanup;
-    }
-    /* Manifests are small; read the whole file with a growing buffer. */
-    size_t cap = 0;
-    for (;;) {
-        if (len == cap) {
-            size_t grown_cap = cap ? cap * 2 : 16384;
-            char *grown = realloc(text, grown_cap);
-            if (!grown) {
-                status = dr_error_set(err, DR_ERR_NOMEM, "out of memory reading manifest %s", path);
-                goto cleanup;
-            }
-            text = grown;
-            cap = grown_cap;
-        }
-        size_t n = fread(text + len, 1, cap - len, file);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    if (ferror(file)) {
-        status = dr_error_set(err, DR_ERR_IO, "reading manifest %s failed", path);
-        goto cleanup;
-    }
-    status = dr_manifest_parse(text, len, out, err);
-    if (status != DR_OK)
+    dr_status status = dr_strbuf_read_file(&text, path, DR_MANIFEST_MAX_BYTES, DR_ERR_IO, err);
+    if (status == DR_OK && (status = dr_manifest_parse(dr_strbuf_str(&text), text.len, out, err)) != DR_OK)
         dr_error_wrap(err, "manifest %s", path);
-
-cleanup:
-    if (file)
-        fclose(file);
-    free(text);
+    dr_strbuf_free(&text);
     return status;
 }
 

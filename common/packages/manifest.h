@@ -36,9 +36,15 @@ typedef struct dr_manifest_file {
 
 typedef struct dr_manifest dr_manifest;
 
+/*
+ * The largest manifest Drover reads, wherever from: publishing refuses what a
+ * worker could not read.  Distributor's own manifests are a few kB.
+ */
+#define DR_MANIFEST_MAX_BYTES (4 * 1024 * 1024)
+
 /* Parse and validate manifest text.  *out is freed with dr_manifest_free. */
 dr_status dr_manifest_parse(const char *text, size_t len, dr_manifest **out, dr_error *err);
-/* Read a file and parse it. */
+/* Read a file (at most DR_MANIFEST_MAX_BYTES) and parse it. */
 dr_status dr_manifest_load(const char *path, dr_manifest **out, dr_error *err);
 void dr_manifest_free(dr_manifest *m);
 

@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "deploy.h"
+#include "deploy_flags.h"
 #include "messages.h"
 #include "names.h"
 #include "packages.h"
@@ -25,16 +26,9 @@ static const dr_setting create_settings[] = {
     {"package", DR_SETTING_STRING, NULL, "package to keep deployed (required)"},
     {"version", DR_SETTING_STRING, "default",
      "a published version, or \"default\": whatever the package's default version is at each run"},
-    {"action", DR_SETTING_STRING, "install", "install or uninstall"},
-    {"installation-type", DR_SETTING_STRING, "reinstall", "over another installed version: reinstall or in-place"},
-    {"arg", DR_SETTING_LIST, NULL, "additional argument KEY=VALUE; repeatable"},
-    {"targets", DR_SETTING_STRING, NULL, "select these target ids (comma-separated)"},
-    {"tag", DR_SETTING_LIST, NULL, "select targets tagged KEY=VALUE; repeatable (values of a key OR'ed, keys AND'ed)"},
-    {"accounts", DR_SETTING_STRING, NULL, "select targets of these accounts (comma-separated)"},
-    {"regions", DR_SETTING_STRING, NULL, "select targets in these regions (comma-separated)"},
-    {"all", DR_SETTING_BOOL, "false", "select every target of the inventory"},
-    {"max-concurrency", DR_SETTING_STRING, "50", "each run: at most this many (or %) jobs released and unfinished"},
-    {"max-errors", DR_SETTING_STRING, "0", "each run: release no more once errors pass this many (or %)"},
+    DR_DEPLOY_WHAT_SETTINGS,
+    DR_DEPLOY_WHERE_SETTINGS,
+    DR_DEPLOY_RATE_SETTINGS,
     {"schedule", DR_SETTING_STRING, NULL, "run on a schedule: cron(M H DOM MON DOW) (UTC) or rate(N minutes|hours|days)"},
     {"run-on-create", DR_SETTING_BOOL, "true", "run once now (--no-run-on-create waits for the schedule)"},
     {"run-on-default-change", DR_SETTING_BOOL, "false",
@@ -69,13 +63,11 @@ static int association_create(int argc, char **argv)
     dr_table packages = {0};
     Drover__V1__PackageVersions *package = NULL;
     uint8_t *bytes = NULL;
-    dr_config *cfg = dr_producer_load_settings(create_settings, sizeof create_settings / sizeof create_settings[0],
+    dr_config *cfg = dr_program_start("drover-producer", create_settings, sizeof create_settings / sizeof create_settings[0],
                                                argc, argv, create_usage, &exit_code);
     if (!cfg)
         return exit_code;
-    char *const *positional, *const *tags, *const *arguments;
-    size_t tag_count = dr_config_list(cfg, "tag", &tags);
-    size_t argument_count = dr_config_list(cfg, "arg", &arguments);
+    char *const *positional;
     const char *name = dr_config_string(cfg, "name");
     const char *package_name = dr_config_string(cfg, "package");
     const char *version = dr_config_string(cfg, "version");
@@ -95,28 +87,18 @@ static int association_create(int argc, char **argv)
     if (dr_check_id("--association-id (or --name)", id, &err) != DR_OK ||
         dr_check_package_token("--package", package_name, &err) != DR_OK ||
         (!follows_default && dr_check_package_token("--version", version, &err) != DR_OK) ||
-        dr_action_parse(dr_config_string(cfg, "action"), &request.action, &err) != DR_OK ||
-        dr_installation_type_parse(dr_config_string(cfg, "installation-type"), &request.installation_type, &err) !=
-            DR_OK ||
         (schedule_text && dr_schedule_parse(schedule_text, &schedule, &err) != DR_OK))
         goto fail;
     if (dr_config_bool(cfg, "run-on-default-change") && !follows_default) {
         dr_error_set(&err, DR_ERR_USAGE, "--run-on-default-change needs --version default");
         goto fail;
     }
-    if (dr_selection_parse(&selection, dr_config_string(cfg, "targets"), tags, tag_count,
-                           dr_config_string(cfg, "accounts"), dr_config_string(cfg, "regions"),
-                           dr_config_bool(cfg, "all"), &err) != DR_OK)
+    if (dr_deploy_flags_read(cfg, &request, &selection, &err) != DR_OK)
         goto fail;
     /* The same checks as a deployment's, through the same builder. */
     request.deployment_id = id;
     request.package = package_name;
     request.version = version;
-    request.arguments = arguments;
-    request.argument_count = argument_count;
-    request.selection = &selection.message;
-    request.max_concurrency = dr_config_string(cfg, "max-concurrency");
-    request.max_errors = dr_config_string(cfg, "max-errors");
     if (dr_deployment_build(&deployment, &request, &err) != DR_OK ||
         dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK)
         goto fail;
@@ -173,7 +155,7 @@ static int read_associations(int argc, char **argv, const char *usage, size_t wa
     int exit_code = DR_EXIT_OK;
     dr_error err = {0};
     char *const *positional;
-    *cfg_out = dr_producer_load_settings(plain_settings, sizeof plain_settings / sizeof plain_settings[0], argc, argv,
+    *cfg_out = dr_program_start("drover-producer", plain_settings, sizeof plain_settings / sizeof plain_settings[0], argc, argv,
                                          usage, &exit_code);
     if (!*cfg_out)
         return exit_code;
@@ -303,8 +285,4 @@ static const dr_producer_verb association_verbs[] = {
     {"delete", association_delete, "delete an association"},
 };
 
-int cmd_association(int argc, char **argv)
-{
-    return dr_producer_dispatch("association", association_verbs, sizeof association_verbs / sizeof association_verbs[0],
-                                argc, argv);
-}
+const dr_producer_command dr_command_association = {"association", association_verbs, sizeof association_verbs / sizeof association_verbs[0], NULL, NULL};

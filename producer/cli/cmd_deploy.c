@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "deploy.h"
+#include "deploy_flags.h"
 #include "messages.h"
 #include "names.h"
 #include "packages.h"
@@ -25,20 +26,9 @@ static const dr_setting deploy_settings[] = {
     DR_PRODUCER_KAFKA_SETTINGS,
     {"package", DR_SETTING_STRING, NULL, "package to deploy (required)"},
     {"version", DR_SETTING_STRING, NULL, "version to deploy (default: the package's default version)"},
-    {"action", DR_SETTING_STRING, "install", "install or uninstall"},
-    {"installation-type", DR_SETTING_STRING, "reinstall",
-     "over another installed version: reinstall (its uninstall.sh, then install.sh) or in-place (update.sh)"},
-    {"arg", DR_SETTING_LIST, NULL, "additional argument KEY=VALUE, an environment variable of the scripts; repeatable"},
-    {"targets", DR_SETTING_STRING, NULL, "select these target ids (comma-separated)"},
-    {"tag", DR_SETTING_LIST, NULL,
-     "select targets tagged KEY=VALUE; repeatable: values of one key OR'ed, different keys AND'ed"},
-    {"accounts", DR_SETTING_STRING, NULL, "select targets of these accounts (comma-separated)"},
-    {"regions", DR_SETTING_STRING, NULL, "select targets in these regions (comma-separated)"},
-    {"all", DR_SETTING_BOOL, "false", "select every target of the inventory"},
-    {"max-concurrency", DR_SETTING_STRING, "50",
-     "at most this many (or this % of, rounded up) jobs released and unfinished at once"},
-    {"max-errors", DR_SETTING_STRING, "0",
-     "release no more jobs once errors pass this many (or this %, rounded up); the unreleased end CANCELLED"},
+    DR_DEPLOY_WHAT_SETTINGS,
+    DR_DEPLOY_WHERE_SETTINGS,
+    DR_DEPLOY_RATE_SETTINGS,
     {"deadline-seconds", DR_SETTING_INT, "0",
      "a job a worker receives later than this many seconds from now ends TIMED_OUT without running; 0: none"},
     {"script-timeout", DR_SETTING_INT, "0", "seconds each lifecycle script may run; 0: the worker's default"},
@@ -137,7 +127,7 @@ int cmd_deploy(int argc, char **argv)
     size_t target_count = 0;
     dr_rollup_watch *watch = NULL;
     dr_kafka_producer *producer = NULL;
-    dr_config *cfg = dr_producer_load_settings(deploy_settings, sizeof deploy_settings / sizeof deploy_settings[0],
+    dr_config *cfg = dr_program_start("drover-producer", deploy_settings, sizeof deploy_settings / sizeof deploy_settings[0],
                                                argc, argv, deploy_usage, &exit_code);
     if (!cfg)
         return exit_code;
@@ -158,9 +148,6 @@ int cmd_deploy(int argc, char **argv)
     const char *version = dr_config_string(cfg, "version");
     const char *deployment_id = dr_config_string(cfg, "deployment-id");
     char generated_id[64];
-    char *const *tags, *const *arguments;
-    size_t tag_count = dr_config_list(cfg, "tag", &tags);
-    size_t argument_count = dr_config_list(cfg, "arg", &arguments);
     long long wait_seconds = dr_config_int(cfg, "wait-timeout");
     dr_deploy_request request = {0};
     dr_kafka_options kafka;
@@ -170,10 +157,7 @@ int cmd_deploy(int argc, char **argv)
         goto fail;
     }
     if (dr_check_package_token("--package", package_name, &err) != DR_OK ||
-        (version && dr_check_package_token("--version", version, &err) != DR_OK) ||
-        dr_action_parse(dr_config_string(cfg, "action"), &request.action, &err) != DR_OK ||
-        dr_installation_type_parse(dr_config_string(cfg, "installation-type"), &request.installation_type, &err) !=
-            DR_OK)
+        (version && dr_check_package_token("--version", version, &err) != DR_OK))
         goto fail;
     if (deployment_id && dr_check_id("--deployment-id", deployment_id, &err) != DR_OK)
         goto fail;
@@ -185,17 +169,10 @@ int cmd_deploy(int argc, char **argv)
         dr_error_set(&err, DR_ERR_USAGE, "--wait-timeout: %lld is not a positive number of seconds", wait_seconds);
         goto fail;
     }
-    if (dr_selection_parse(&selection, dr_config_string(cfg, "targets"), tags, tag_count,
-                           dr_config_string(cfg, "accounts"), dr_config_string(cfg, "regions"),
-                           dr_config_bool(cfg, "all"), &err) != DR_OK)
+    if (dr_deploy_flags_read(cfg, &request, &selection, &err) != DR_OK)
         goto fail;
     request.deployment_id = deployment_id;
     request.package = package_name;
-    request.arguments = arguments;
-    request.argument_count = argument_count;
-    request.selection = &selection.message;
-    request.max_concurrency = dr_config_string(cfg, "max-concurrency");
-    request.max_errors = dr_config_string(cfg, "max-errors");
     request.deadline_seconds = dr_config_int(cfg, "deadline-seconds");
     request.script_timeout_seconds = dr_config_int(cfg, "script-timeout");
     request.created_by = getenv("USER");

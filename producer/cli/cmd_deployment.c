@@ -81,7 +81,7 @@ static int deployment_show(int argc, char **argv)
     dr_table rollups = {0}, deployments = {0};
     Drover__V1__Rollup *rollup = NULL;
     Drover__V1__Deployment *deployment = NULL;
-    dr_config *cfg = dr_producer_load_settings(deployment_settings,
+    dr_config *cfg = dr_program_start("drover-producer", deployment_settings,
                                                sizeof deployment_settings / sizeof deployment_settings[0], argc, argv,
                                                show_usage, &exit_code);
     if (!cfg)
@@ -213,7 +213,7 @@ static int deployment_list(int argc, char **argv)
     dr_table rollups = {0}, deployments = {0};
     listed_deployment *items = NULL;
     size_t count = 0;
-    dr_config *cfg = dr_producer_load_settings(deployment_settings,
+    dr_config *cfg = dr_program_start("drover-producer", deployment_settings,
                                                sizeof deployment_settings / sizeof deployment_settings[0], argc, argv,
                                                list_usage, &exit_code);
     if (!cfg)
@@ -259,7 +259,4 @@ static const dr_producer_verb deployment_verbs[] = {
     {"list", deployment_list, "list deployments and their status"},
 };
 
-int cmd_deployment(int argc, char **argv)
-{
-    return dr_producer_dispatch("deployment", deployment_verbs, sizeof deployment_verbs / sizeof deployment_verbs[0], argc, argv);
-}
+const dr_producer_command dr_command_deployment = {"deployment", deployment_verbs, sizeof deployment_verbs / sizeof deployment_verbs[0], NULL, NULL};

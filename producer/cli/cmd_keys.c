@@ -29,7 +29,7 @@ static int keys_generate(int argc, char **argv)
     dr_error err = {0};
     char *const *positional;
     char key_id[DR_KEY_ID_SIZE];
-    dr_config *cfg = dr_producer_load_settings(generate_settings, sizeof generate_settings / sizeof generate_settings[0],
+    dr_config *cfg = dr_program_start("drover-producer", generate_settings, sizeof generate_settings / sizeof generate_settings[0],
                                                argc, argv, generate_usage, &exit_code);
     if (!cfg)
         return exit_code;
@@ -63,7 +63,7 @@ static int keys_id(int argc, char **argv)
     int exit_code = DR_EXIT_OK;
     dr_error err = {0};
     char *const *positional;
-    dr_config *cfg = dr_producer_load_settings(id_settings, sizeof id_settings / sizeof id_settings[0], argc, argv,
+    dr_config *cfg = dr_program_start("drover-producer", id_settings, sizeof id_settings / sizeof id_settings[0], argc, argv,
                                                id_usage, &exit_code);
     if (!cfg)
         return exit_code;
@@ -94,7 +94,4 @@ static const dr_producer_verb keys_verbs[] = {
     {"id", keys_id, "print the key id of key files"},
 };
 
-int cmd_keys(int argc, char **argv)
-{
-    return dr_producer_dispatch("keys", keys_verbs, sizeof keys_verbs / sizeof keys_verbs[0], argc, argv);
-}
+const dr_producer_command dr_command_keys = {"keys", keys_verbs, sizeof keys_verbs / sizeof keys_verbs[0], NULL, NULL};

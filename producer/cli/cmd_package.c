@@ -404,7 +404,7 @@ static int package_build(int argc, char **argv)
     dr_error err = {0};
     char *out = NULL;
     build_inputs inputs = {0};
-    dr_config *cfg = dr_producer_load_settings(build_settings, sizeof build_settings / sizeof build_settings[0], argc,
+    dr_config *cfg = dr_program_start("drover-producer", build_settings, sizeof build_settings / sizeof build_settings[0], argc,
                                                argv, build_usage, &exit_code);
     if (!cfg)
         return exit_code;
@@ -467,7 +467,7 @@ static int package_resolve(int argc, char **argv)
     int exit_code = DR_EXIT_OK;
     dr_error err = {0};
     dr_manifest *manifest = NULL;
-    dr_config *cfg = dr_producer_load_settings(resolve_settings, sizeof resolve_settings / sizeof resolve_settings[0],
+    dr_config *cfg = dr_program_start("drover-producer", resolve_settings, sizeof resolve_settings / sizeof resolve_settings[0],
                                                argc, argv, resolve_usage, &exit_code);
     if (!cfg)
         return exit_code;
@@ -533,7 +533,7 @@ static int package_publish(int argc, char **argv)
     char *manifest_url = NULL, *artifacts_url = NULL;
     uint8_t *bytes = NULL;
     size_t len = 0;
-    dr_config *cfg = dr_producer_load_settings(publish_settings, sizeof publish_settings / sizeof publish_settings[0],
+    dr_config *cfg = dr_program_start("drover-producer", publish_settings, sizeof publish_settings / sizeof publish_settings[0],
                                                argc, argv, publish_usage, &exit_code);
     if (!cfg)
         return exit_code;
@@ -653,7 +653,7 @@ static int package_list(int argc, char **argv)
     int exit_code = DR_EXIT_OK;
     dr_error err = {0};
     dr_table packages = {0};
-    dr_config *cfg = dr_producer_load_settings(list_settings, sizeof list_settings / sizeof list_settings[0], argc,
+    dr_config *cfg = dr_program_start("drover-producer", list_settings, sizeof list_settings / sizeof list_settings[0], argc,
                                                argv, list_usage, &exit_code);
     if (!cfg)
         return exit_code;
@@ -708,7 +708,7 @@ static int package_set_default(int argc, char **argv)
     Drover__V1__PackageVersions *current = NULL;
     uint8_t *bytes = NULL;
     size_t len = 0;
-    dr_config *cfg = dr_producer_load_settings(list_settings, sizeof list_settings / sizeof list_settings[0], argc,
+    dr_config *cfg = dr_program_start("drover-producer", list_settings, sizeof list_settings / sizeof list_settings[0], argc,
                                                argv, set_default_usage, &exit_code);
     if (!cfg)
         return exit_code;
@@ -756,7 +756,4 @@ static const dr_producer_verb package_verbs[] = {
     {"set-default", package_set_default, "make a published version the package's default"},
 };
 
-int cmd_package(int argc, char **argv)
-{
-    return dr_producer_dispatch("package", package_verbs, sizeof package_verbs / sizeof package_verbs[0], argc, argv);
-}
+const dr_producer_command dr_command_package = {"package", package_verbs, sizeof package_verbs / sizeof package_verbs[0], NULL, NULL};

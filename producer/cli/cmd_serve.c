@@ -43,19 +43,11 @@ static const char serve_usage[] =
     "that takes over a half-done rollout (after a crash too) continues it without releasing a job twice.\n"
     "SIGTERM or SIGINT: finish the current step, hand the deployments over, exit 0.";
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
-
 int cmd_serve(int argc, char **argv)
 {
     int exit_code = DR_EXIT_OK;
     dr_error err = {0};
-    dr_config *cfg = dr_producer_load_settings(serve_settings, sizeof serve_settings / sizeof serve_settings[0], argc,
+    dr_config *cfg = dr_program_start("drover-producer", serve_settings, sizeof serve_settings / sizeof serve_settings[0], argc,
                                                argv, serve_usage, &exit_code);
     if (!cfg)
         return exit_code;
@@ -95,11 +87,7 @@ int cmd_serve(int argc, char **argv)
         snprintf(replica, sizeof replica, "%s-%ld", host, (long)getpid());
         settings.replica_id = replica;
     }
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    dr_program_catch_stop_signals();
     atomic_int ready = 0;
     settings.ready = &ready;
     if (!(metrics = dr_metrics_new())) {
@@ -110,7 +98,7 @@ int cmd_serve(int argc, char **argv)
     const char *address = dr_config_string(cfg, "http");
     if (address && address[0] && dr_health_http_start(address, metrics, &ready, &http, &err) != DR_OK)
         goto fail;
-    if (dr_serve_run(&settings, &stop_requested, &err) != DR_OK)
+    if (dr_serve_run(&settings, dr_program_stop_flag(), &err) != DR_OK)
         goto fail;
     goto cleanup;
 fail:
@@ -142,7 +130,7 @@ int cmd_cancel(int argc, char **argv)
 {
     int exit_code = DR_EXIT_OK;
     dr_error err = {0};
-    dr_config *cfg = dr_producer_load_settings(cancel_settings, sizeof cancel_settings / sizeof cancel_settings[0],
+    dr_config *cfg = dr_program_start("drover-producer", cancel_settings, sizeof cancel_settings / sizeof cancel_settings[0],
                                                argc, argv, cancel_usage, &exit_code);
     if (!cfg)
         return exit_code;

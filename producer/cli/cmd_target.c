@@ -69,7 +69,7 @@ static int target_register(int argc, char **argv)
     int exit_code = DR_EXIT_OK;
     dr_error err = {0};
     dr_target_batch batch = {0};
-    dr_config *cfg = dr_producer_load_settings(register_settings,
+    dr_config *cfg = dr_program_start("drover-producer", register_settings,
                                                sizeof register_settings / sizeof register_settings[0], argc, argv,
                                                register_usage, &exit_code);
     if (!cfg)
@@ -163,7 +163,7 @@ static int target_list(int argc, char **argv)
     int exit_code = DR_EXIT_OK;
     dr_error err = {0};
     dr_inventory inventory = {0};
-    dr_config *cfg = dr_producer_load_settings(list_settings, sizeof list_settings / sizeof list_settings[0], argc,
+    dr_config *cfg = dr_program_start("drover-producer", list_settings, sizeof list_settings / sizeof list_settings[0], argc,
                                                argv, list_usage, &exit_code);
     if (!cfg)
         return exit_code;
@@ -237,7 +237,7 @@ static int target_event(int argc, char **argv, Drover__V1__TargetEvent__Kind kin
     dr_target_batch batch = {0};
     Drover__V1__Target *target = NULL;
     uint8_t *bytes = NULL;
-    dr_config *cfg = dr_producer_load_settings(register_settings,
+    dr_config *cfg = dr_program_start("drover-producer", register_settings,
                                                sizeof register_settings / sizeof register_settings[0], argc, argv,
                                                launch_usage, &exit_code);
     if (!cfg)
@@ -307,7 +307,4 @@ static const dr_producer_verb target_verbs[] = {
     {"terminate", target_terminate, "announce a terminated target (the control plane removes it)"},
 };
 
-int cmd_target(int argc, char **argv)
-{
-    return dr_producer_dispatch("target", target_verbs, sizeof target_verbs / sizeof target_verbs[0], argc, argv);
-}
+const dr_producer_command dr_command_target = {"target", target_verbs, sizeof target_verbs / sizeof target_verbs[0], NULL, NULL};

@@ -32,7 +32,7 @@ static int topics_create(int argc, char **argv)
     dr_kafka_options opt;
     int timeout_ms = 0;
     dr_topic_created created[DR_TOPIC_COUNT];
-    dr_config *cfg = dr_producer_load_settings(create_settings, sizeof create_settings / sizeof create_settings[0],
+    dr_config *cfg = dr_program_start("drover-producer", create_settings, sizeof create_settings / sizeof create_settings[0],
                                                argc, argv, create_usage, &exit_code);
     if (!cfg)
         return exit_code;
@@ -63,7 +63,4 @@ static const dr_producer_verb topics_verbs[] = {
     {"create", topics_create, "create Drover's topics that the cluster does not have"},
 };
 
-int cmd_topics(int argc, char **argv)
-{
-    return dr_producer_dispatch("topics", topics_verbs, sizeof topics_verbs / sizeof topics_verbs[0], argc, argv);
-}
+const dr_producer_command dr_command_topics = {"topics", topics_verbs, sizeof topics_verbs / sizeof topics_verbs[0], NULL, NULL};

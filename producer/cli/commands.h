@@ -13,6 +13,7 @@
 #include "config.h"
 #include "error.h"
 #include "kafka.h"
+#include "program.h"
 
 /*
  * 2 also covers a request that names what does not exist (an unknown
@@ -20,10 +21,7 @@
  * published.  1 is a failure after the request was understood.
  */
 enum {
-    DR_EXIT_OK = 0,
-    DR_EXIT_FAILED = 1,
-    DR_EXIT_USAGE = 2,
-    DR_EXIT_TIMEOUT = 3, /* deploy stopped waiting; the deployment goes on */
+    DR_EXIT_TIMEOUT = 3, /* deploy stopped waiting; the deployment goes on (0, 1, 2: program.h) */
 };
 
 /* Every command that talks to Kafka has these (after DR_COMMON_SETTINGS). */
@@ -32,33 +30,11 @@ enum {
     {"kafka-timeout", DR_SETTING_INT, "30",                                                               \
      "seconds to wait for Kafka: to read a topic, and for the broker to acknowledge what was written"}
 
-/* drover-producer package build|resolve|publish|list|set-default ... (cmd_package.c) */
-int cmd_package(int argc, char **argv);
-/* drover-producer target register|list ... (cmd_target.c) */
-int cmd_target(int argc, char **argv);
 /* drover-producer deploy ... (cmd_deploy.c) */
 int cmd_deploy(int argc, char **argv);
-/* drover-producer deployment show|list ... (cmd_deployment.c) */
-int cmd_deployment(int argc, char **argv);
-/* drover-producer association create|list|show|delete ... (cmd_association.c) */
-int cmd_association(int argc, char **argv);
-/* drover-producer keys generate|id ... (cmd_keys.c) */
-int cmd_keys(int argc, char **argv);
-/* drover-producer topics create ... (cmd_topics.c) */
-int cmd_topics(int argc, char **argv);
 /* drover-producer serve ... and cancel ID (cmd_serve.c) */
 int cmd_serve(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
-
-/*
- * Load a command's settings (table starts with DR_COMMON_SETTINGS) from
- * argv and set up logging.  Returns the config (caller frees) when the
- * command should run; NULL when it is already done: --help printed usage and
- * the table to stdout (*exit_code 0), or a bad flag was reported (2), or
- * memory ran out (1).
- */
-dr_config *dr_producer_load_settings(const dr_setting *table, size_t count, int argc, char **argv, const char *usage,
-                                     int *exit_code);
 
 /* One verb of a command with verbs (package build, target list, ...). */
 typedef struct dr_producer_verb {
@@ -66,6 +42,23 @@ typedef struct dr_producer_verb {
     int (*run)(int argc, char **argv);
     const char *summary;
 } dr_producer_verb;
+
+/*
+ * A command: either verbs (the one list of them, which the top-level usage
+ * prints and dr_producer_dispatch runs) or, for a command without verbs,
+ * run and summary.
+ */
+typedef struct dr_producer_command {
+    const char *name;
+    const dr_producer_verb *verbs;
+    size_t verb_count;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} dr_producer_command;
+
+/* The commands with verbs, each defined in its cmd_<name>.c. */
+extern const dr_producer_command dr_command_package, dr_command_target, dr_command_deployment, dr_command_association,
+    dr_command_keys, dr_command_topics;
 
 /*
  * Run the verb argv[0] names with the arguments after it.  No verb or

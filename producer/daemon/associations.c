@@ -251,6 +251,8 @@ static int run(dr_associations *as, owned_association *o, const char *run_id, co
     const Drover__V1__PackageVersion *version = NULL;
     const Drover__V1__Target **targets = NULL;
     size_t target_count = 0;
+    char **arguments = NULL;
+    dr_deployment deployment = {0};
     dr_error err = {0};
     int settled = 0;
     int follows_default = !a->version[0] || strcmp(a->version, "default") == 0;
@@ -282,22 +284,42 @@ static int run(dr_associations *as, owned_association *o, const char *run_id, co
     only.target_ids = &only_id;
     char created_by[300];
     snprintf(created_by, sizeof created_by, "association %s (%s)", a->association_id, trigger);
-    Drover__V1__Deployment d = DROVER__V1__DEPLOYMENT__INIT;
-    d.schema_version = DR_SCHEMA_VERSION;
-    d.deployment_id = (char *)run_id;
-    d.package = a->package;
-    d.version = version->version;
-    d.action = a->action;
-    d.installation_type = a->installation_type;
-    d.n_additional_arguments = a->n_additional_arguments;
-    d.additional_arguments = a->additional_arguments;
-    d.selection = target ? &only : a->selection;
-    d.rate_controls = a->rate_controls;
-    d.created_at_ms = dr_now_ms();
-    d.created_by = created_by;
-    d.association_id = a->association_id;
-    d.job_count = (uint32_t)target_count;
-    dr_deploy_plan plan = {.options = as->options, .deployment = &d, .version = version, .targets = targets,
+    /*
+     * The run is built as every deployment is (dr_deployment_build), so what
+     * the associations topic holds passes the checks a deploy command's
+     * request does before anything is published.
+     */
+    if (!(arguments = calloc(a->n_additional_arguments + 1, sizeof *arguments))) {
+        dr_error_set(&err, DR_ERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < a->n_additional_arguments; i++)
+        if (asprintf(&arguments[i], "%s=%s", a->additional_arguments[i]->key, a->additional_arguments[i]->value) < 0) {
+            arguments[i] = NULL;
+            dr_error_set(&err, DR_ERR_NOMEM, "out of memory");
+            goto cleanup;
+        }
+    dr_deploy_request request = {
+        .deployment_id = run_id,
+        .package = a->package,
+        .version = version->version,
+        .action = a->action,
+        .installation_type = a->installation_type,
+        .arguments = arguments,
+        .argument_count = a->n_additional_arguments,
+        .selection = target ? &only : a->selection,
+        .max_concurrency = a->rate_controls ? a->rate_controls->max_concurrency : "",
+        .max_errors = a->rate_controls ? a->rate_controls->max_errors : "",
+        .created_by = created_by,
+    };
+    if (dr_deployment_build(&deployment, &request, &err) != DR_OK) {
+        settled = 1; /* the association itself is wrong: every run would be */
+        goto cleanup;
+    }
+    Drover__V1__Deployment *d = &deployment.message;
+    d->association_id = a->association_id;
+    d->job_count = (uint32_t)target_count;
+    dr_deploy_plan plan = {.options = as->options, .deployment = d, .version = version, .targets = targets,
                            .target_count = target_count};
     dr_deploy_progress progress;
     if (dr_deploy_publish(as->producer, &plan, as->timeout_ms, &progress, &err) != DR_OK)
@@ -313,6 +335,10 @@ cleanup:
                "association=%s deployment=%s trigger=%s msg=\"%s\"", a->association_id, run_id, trigger, err.detail);
     if (settled && err.status != DR_OK) /* counted as a run, or the trigger would fire on every tick */
         record_run(as, o, a->last_deployment_id, a->last_run_version, now_ms);
+    for (size_t i = 0; arguments && arguments[i]; i++)
+        free(arguments[i]);
+    free(arguments);
+    dr_deployment_free(&deployment);
     free(targets);
     dr_inventory_free(&inventory);
     if (package)

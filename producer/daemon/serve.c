@@ -138,20 +138,12 @@ static dr_status produce_job_end(serve *sv, const dr_rollout *r, const dr_rollup
                                  dr_status reason, const char *message, dr_publish_count *count, dr_error *err)
 {
     const Drover__V1__Deployment *d = dr_rollout_deployment(r);
-    Drover__V1__StatusEvent e = DROVER__V1__STATUS_EVENT__INIT;
-    e.schema_version = DR_SCHEMA_VERSION;
-    e.job_id = job->job_id;
-    e.deployment_id = d->deployment_id;
-    e.target_id = job->target_id;
-    e.account = job->location->account;
-    e.region = job->location->region;
-    e.package = d->package;
-    e.version = d->version;
-    e.state = state;
+    Drover__V1__StatusEvent e;
+    dr_status_event_start(&e, d->deployment_id, job->job_id, job->target_id, job->location->account,
+                          job->location->region, d->package, d->version, state, dr_now_ms());
     e.reason = (char *)dr_status_name(reason);
     e.message = (char *)message;
     e.worker_id = (char *)sv->s->replica_id;
-    e.at_ms = dr_now_ms();
     e.attempt = job->attempt ? job->attempt : 1;
     return dr_publish_message(sv->producer, DR_TOPIC_STATUS, d->deployment_id, &e.base, count, err);
 }
@@ -368,7 +360,7 @@ static void resolve_in_doubt(serve *sv, owned_deployment *o, const dr_rollup_dep
         goto cleanup;
     }
     for (size_t i = 0; i < target_count; i++) {
-        snprintf(job_id, sizeof job_id, "%s/%s", dr_rollout_id(r), targets[i]);
+        dr_job_id_format(job_id, sizeof job_id, dr_rollout_id(r), targets[i]);
         const dr_rollup_job *job = fold ? dr_rollup_find_job(fold, job_id) : NULL;
         /* Only a job no one reported on since PENDING can be missing. */
         if (job && job->state == DROVER__V1__JOB_STATE__JOB_STATE_PENDING && dr_strmap_put(scan.wanted, targets[i], r)) {
@@ -385,7 +377,7 @@ static void resolve_in_doubt(serve *sv, owned_deployment *o, const dr_rollup_dep
         goto cleanup;
     for (size_t i = 0; i < target_count; i++)
         if (dr_strmap_get(scan.wanted, targets[i])) {
-            snprintf(job_id, sizeof job_id, "%s/%s", dr_rollout_id(r), targets[i]);
+            dr_job_id_format(job_id, sizeof job_id, dr_rollout_id(r), targets[i]);
             missing[missing_count++] = dr_rollup_find_job(fold, job_id);
         }
     if (missing_count)

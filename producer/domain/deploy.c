@@ -53,8 +53,8 @@ dr_status dr_deploy_request_check(const dr_deploy_request *r, dr_error *err)
                 return dr_error_set(err, DR_ERR_USAGE, "--arg %.*s is given twice", (int)key_len, r->arguments[i]);
     }
     dr_status status;
-    if ((status = dr_check_rate_control("--max-concurrency", r->max_concurrency, 0, err)) != DR_OK ||
-        (status = dr_check_rate_control("--max-errors", r->max_errors, 1, err)) != DR_OK)
+    if ((status = dr_rate_control_check("--max-concurrency", r->max_concurrency, 0, err)) != DR_OK ||
+        (status = dr_rate_control_check("--max-errors", r->max_errors, 1, err)) != DR_OK)
         return status;
     if (r->deadline_seconds < 0 || r->deadline_seconds > MAX_SECONDS)
         return dr_error_set(err, DR_ERR_USAGE, "--deadline-seconds: %lld is not between 0 and %lld",
@@ -141,19 +141,11 @@ static dr_status announce(dr_kafka_producer *producer, const dr_deploy_plan *pla
     int64_t now = dr_now_ms();
     for (size_t i = 0; status == DR_OK && i < plan->target_count; i++) {
         const Drover__V1__Target *target = plan->targets[i];
-        Drover__V1__StatusEvent event = DROVER__V1__STATUS_EVENT__INIT;
-        snprintf(job_id, sizeof job_id, "%s/%s", d->deployment_id, target->target_id);
-        event.schema_version = DR_SCHEMA_VERSION;
-        event.job_id = job_id;
-        event.deployment_id = d->deployment_id;
-        event.target_id = target->target_id;
-        event.account = target->account;
-        event.region = target->region;
-        event.package = d->package;
-        event.version = d->version;
-        event.state = DROVER__V1__JOB_STATE__JOB_STATE_PENDING;
+        Drover__V1__StatusEvent event;
+        dr_job_id_format(job_id, sizeof job_id, d->deployment_id, target->target_id);
+        dr_status_event_start(&event, d->deployment_id, job_id, target->target_id, target->account, target->region,
+                              d->package, d->version, DROVER__V1__JOB_STATE__JOB_STATE_PENDING, now);
         event.max_errors = (char *)max_errors;
-        event.at_ms = now;
         event.attempt = 1;
         status = dr_publish_message(producer, DR_TOPIC_STATUS, d->deployment_id, &event.base, &count, err);
     }
@@ -189,7 +181,7 @@ void dr_job_fill(Drover__V1__Job *job, const Drover__V1__Deployment *d, const Dr
                  Drover__V1__Target *target, char *job_id, size_t job_id_size, int64_t now_ms)
 {
     drover__v1__job__init(job);
-    snprintf(job_id, job_id_size, "%s/%s", d->deployment_id, target->target_id);
+    dr_job_id_format(job_id, job_id_size, d->deployment_id, target->target_id);
     job->schema_version = DR_SCHEMA_VERSION;
     job->job_id = job_id;
     job->deployment_id = d->deployment_id;
@@ -227,23 +219,6 @@ void dr_deployment_id_generate(char *buf, size_t size)
     char stamp[32];
     strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S", &tm);
     snprintf(buf, size, "d-%s-%02x%02x%02x", stamp, random[0], random[1], random[2]);
-}
-
-dr_status dr_check_rate_control(const char *flag, const char *value, int zero_allowed, dr_error *err)
-{
-    size_t len = strlen(value);
-    size_t digits = strspn(value, "0123456789");
-    int percent = digits > 0 && digits + 1 == len && value[digits] == '%';
-    int count = digits > 0 && digits == len;
-    int valid = 0;
-    if (percent)
-        valid = (digits <= 2 && (value[0] != '0' || (digits == 1 && zero_allowed))) || strcmp(value, "100%") == 0;
-    else if (count)
-        valid = digits <= 9 && (value[0] != '0' || (digits == 1 && zero_allowed));
-    if (!valid)
-        return dr_error_set(err, DR_ERR_USAGE, "%s: '%.32s' is not a count (%s) or a percentage (%s-100%%)", flag,
-                            value, zero_allowed ? "0, 1, 2, ..." : "1, 2, ...", zero_allowed ? "0%" : "1%");
-    return DR_OK;
 }
 
 dr_status dr_deploy_cancel(const dr_kafka_options *kafka, int timeout_ms, const char *deployment_id, const char *reason,

@@ -108,12 +108,6 @@ void dr_job_fill(Drover__V1__Job *job, const Drover__V1__Deployment *d, const Dr
 void dr_deployment_id_generate(char *buf, size_t size);
 
 /*
- * A rate control as the control-plane issue defines it: a count or a
- * percentage of the selected targets.  max_concurrency: [1-9][0-9]* or
- * 1%-100%; max_errors: also 0 and 0%.  DR_ERR_USAGE names the flag.
- */
-dr_status dr_check_rate_control(const char *flag, const char *value, int zero_allowed, dr_error *err);
-/*
  * Write a Cancel for deployment_id to the control topic (the control plane
  * stops releasing its jobs; workers skip those not started), after checking
  * in the deployments topic that it exists (DR_ERR_USAGE when not).

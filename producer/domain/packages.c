@@ -9,69 +9,23 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fetch.h"
+#include "manifest_fetch.h"
 #include "messages.h"
 #include "strbuf.h"
 
 dr_status dr_package_fetch_manifest(const char *url, char sha256[DR_SHA256_HEX_SIZE], dr_manifest **out,
                                     dr_error *err)
 {
-    dr_status status = DR_OK;
-    char *text = NULL, *path = NULL;
     const char *tmp = getenv("TMPDIR");
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/drover-manifest-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    char *made = mkdtemp(dir);
-    *out = NULL;
-    if (!made) {
-        status = dr_error_set(err, DR_ERR_IO, "cannot make a temporary directory: %s", strerror(errno));
-        goto cleanup;
-    }
-    if (asprintf(&path, "%s/manifest.json", made) < 0) {
-        path = NULL;
-        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory");
-        goto cleanup;
-    }
     dr_fetch_options opt;
     dr_fetch_options_default(&opt);
-    opt.max_bytes = DR_MANIFEST_MAX_BYTES;
     opt.timeout_seconds = 120;
-    if ((status = dr_fetch_global_init()) != DR_OK) {
-        dr_error_set(err, status, "cannot start libcurl");
-        goto cleanup;
-    }
-    if ((status = dr_fetch_to_file(url, path, NULL, &opt, NULL, err)) != DR_OK)
-        goto cleanup;
-    FILE *file = fopen(path, "rb");
-    size_t len = 0;
-    text = malloc(DR_MANIFEST_MAX_BYTES + 1);
-    if (file && text)
-        len = fread(text, 1, DR_MANIFEST_MAX_BYTES, file);
-    int failed = !file || !text || ferror(file);
-    if (file)
-        fclose(file);
-    if (failed) {
-        status = dr_error_set(err, text ? DR_ERR_IO : DR_ERR_NOMEM, "reading the manifest fetched from %s", url);
-        goto cleanup;
-    }
-    /* The hash of exactly these bytes goes into every job; the worker refuses any other. */
-    dr_sha256_buffer_hex(text, len, sha256);
-    status = dr_manifest_parse(text, len, out, err);
+    dr_status status = dr_fetch_global_init();
     if (status != DR_OK)
+        return dr_error_set(err, status, "cannot start libcurl");
+    status = dr_manifest_fetch(url, &opt, tmp && tmp[0] ? tmp : "/tmp", NULL, sha256, out, err);
+    if (status == DR_ERR_MANIFEST)
         dr_error_wrap(err, "manifest %s", url);
-
-cleanup:
-    if (path) {
-        unlink(path);
-        size_t n = strlen(path);
-        char part[4200];
-        snprintf(part, sizeof part, "%.*s.part", (int)n, path);
-        unlink(part);
-    }
-    if (made)
-        rmdir(made);
-    free(path);
-    free(text);
     return status;
 }
 

@@ -20,14 +20,11 @@
 #include "sha256.h"
 #include "table.h"
 
-/* A manifest may be at most this large (Distributor's are a few KiB). */
-#define DR_MANIFEST_MAX_BYTES (4 * 1024 * 1024)
-
 /*
  * Fetch the manifest at url (http://, https://, file:// or a path) the way a
- * worker will, hash its bytes and parse it.  *out is freed with
- * dr_manifest_free.  DR_ERR_FETCH* when it cannot be had, DR_ERR_MANIFEST
- * when it is not a valid manifest.
+ * worker will (dr_manifest_fetch: the same size limit), hash its bytes and
+ * parse it.  *out is freed with dr_manifest_free.  DR_ERR_FETCH* when it
+ * cannot be had, DR_ERR_MANIFEST when it is not a valid manifest.
  */
 dr_status dr_package_fetch_manifest(const char *url, char sha256[DR_SHA256_HEX_SIZE], dr_manifest **out,
                                     dr_error *err);

@@ -1,50 +1,18 @@
 /*
- * table.c - fold a topic by key while it is read: an open-addressing hash
- * map from key to the latest value, sorted into rows at the end.
+ * table.c - fold a topic by key while it is read: the one string map
+ * (strmap.h) from key to the latest value, sorted into rows at the end.
  */
 #include "table.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "strmap.h"
+
 typedef struct fold {
-    dr_table_row *slots; /* key NULL: empty slot */
-    size_t capacity;     /* a power of two */
-    size_t used;         /* slots with a key, tombstoned or not */
+    dr_strmap *rows; /* key -> dr_table_row (value NULL: tombstoned) */
     int out_of_memory;
 } fold;
-
-/* FNV-1a: keys are short ids; anything that spreads them will do. */
-static uint64_t hash_key(const char *key)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    return h;
-}
-
-static dr_table_row *find_slot(dr_table_row *slots, size_t capacity, const char *key)
-{
-    size_t i = (size_t)hash_key(key) & (capacity - 1);
-    while (slots[i].key && strcmp(slots[i].key, key) != 0)
-        i = (i + 1) & (capacity - 1);
-    return &slots[i];
-}
-
-static int grow(fold *f)
-{
-    size_t capacity = f->capacity ? f->capacity * 2 : 1024;
-    dr_table_row *slots = calloc(capacity, sizeof *slots);
-    if (!slots)
-        return -1;
-    for (size_t i = 0; i < f->capacity; i++)
-        if (f->slots[i].key)
-            *find_slot(slots, capacity, f->slots[i].key) = f->slots[i];
-    free(f->slots);
-    f->slots = slots;
-    f->capacity = capacity;
-    return 0;
-}
 
 /* dr_kafka_record_fn: keep the latest value per key; a tombstone keeps the key with no value. */
 static int on_record(void *ctx, const char *key, size_t key_len, const void *value, size_t value_len,
@@ -53,35 +21,34 @@ static int on_record(void *ctx, const char *key, size_t key_len, const void *val
     fold *f = ctx;
     if (!key || key_len == 0)
         return 0;
-    /* Load factor at most 1/2 keeps probes short. */
-    if ((f->used + 1) * 2 > f->capacity && grow(f) != 0)
-        goto out_of_memory;
+    uint8_t *copy = NULL;
     char *name = strndup(key, key_len);
     if (!name)
         goto out_of_memory;
-    uint8_t *copy = NULL;
     if (value) {
-        copy = malloc(value_len ? value_len : 1);
-        if (!copy) {
-            free(name);
+        if (!(copy = malloc(value_len ? value_len : 1)))
             goto out_of_memory;
-        }
         memcpy(copy, value, value_len);
     }
-    dr_table_row *slot = find_slot(f->slots, f->capacity, name);
-    if (slot->key) {
-        free(name);
-        free(slot->value);
-    } else {
-        slot->key = name;
-        f->used++;
+    dr_table_row *row = dr_strmap_get(f->rows, name);
+    if (!row) {
+        if (!(row = calloc(1, sizeof *row)) || dr_strmap_put(f->rows, name, row) != 0) {
+            free(row);
+            goto out_of_memory;
+        }
+        row->key = name;
+        name = NULL;
     }
-    slot->value = copy;
-    slot->value_len = value ? value_len : 0;
-    slot->timestamp_ms = timestamp_ms;
+    free(name);
+    free(row->value);
+    row->value = copy;
+    row->value_len = value ? value_len : 0;
+    row->timestamp_ms = timestamp_ms;
     return 0;
 
 out_of_memory:
+    free(name);
+    free(copy);
     f->out_of_memory = 1;
     return 1;
 }
@@ -91,43 +58,39 @@ static int compare_rows(const void *a, const void *b)
     return strcmp(((const dr_table_row *)a)->key, ((const dr_table_row *)b)->key);
 }
 
-static void fold_free(fold *f)
+/* dr_strmap_visit_fn: move a live row into the table; free what is left of every row. */
+static int take_row(void *ctx, const char *key, void *value)
 {
-    for (size_t i = 0; i < f->capacity; i++) {
-        free(f->slots[i].key);
-        free(f->slots[i].value);
+    (void)key;
+    dr_table *out = ctx;
+    dr_table_row *row = value;
+    if (out && row->value) {
+        out->rows[out->count++] = *row;
+    } else {
+        free(row->key);
+        free(row->value);
     }
-    free(f->slots);
-    memset(f, 0, sizeof *f);
+    free(row);
+    return 0;
 }
 
 dr_status dr_table_read(const dr_kafka_options *opt, dr_topic topic, int timeout_ms, dr_table *out, dr_error *err)
 {
-    fold f = {0};
+    fold f = {.rows = dr_strmap_new()};
     memset(out, 0, sizeof *out);
-    dr_status status = dr_kafka_read_topic(opt, topic, on_record, &f, timeout_ms, err);
+    dr_status status = f.rows ? dr_kafka_read_topic(opt, topic, on_record, &f, timeout_ms, err) : DR_ERR_NOMEM;
     if (status == DR_OK && f.out_of_memory)
-        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory reading the %s topic", dr_topic_suffix(topic));
-    if (status != DR_OK)
-        goto cleanup;
-    out->rows = calloc(f.used ? f.used : 1, sizeof *out->rows);
-    if (!out->rows) {
-        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory reading the %s topic", dr_topic_suffix(topic));
-        goto cleanup;
-    }
-    /* Move the live rows over; tombstoned keys are dropped here. */
-    for (size_t i = 0; i < f.capacity; i++) {
-        dr_table_row *slot = &f.slots[i];
-        if (slot->key && slot->value) {
-            out->rows[out->count++] = *slot;
-            slot->key = NULL;
-            slot->value = NULL;
-        }
-    }
-    qsort(out->rows, out->count, sizeof *out->rows, compare_rows);
-
-cleanup:
-    fold_free(&f);
+        status = DR_ERR_NOMEM;
+    if (status == DR_OK && !(out->rows = calloc(dr_strmap_count(f.rows) + 1, sizeof *out->rows)))
+        status = DR_ERR_NOMEM;
+    if (status == DR_ERR_NOMEM)
+        dr_error_set(err, DR_ERR_NOMEM, "out of memory reading the %s topic", dr_topic_suffix(topic));
+    /* Live rows move over (tombstoned keys are dropped here); after a failure, every row is freed. */
+    if (f.rows)
+        dr_strmap_each(f.rows, take_row, status == DR_OK ? out : NULL);
+    dr_strmap_free(f.rows);
+    if (status == DR_OK)
+        qsort(out->rows, out->count, sizeof *out->rows, compare_rows);
     return status;
 }
 

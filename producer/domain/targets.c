@@ -15,12 +15,13 @@
 #include "messages.h"
 #include "names.h"
 #include "platform.h"
+#include "strbuf.h"
 #include "table.h"
 
 #define MAX_TAGS 64
 #define MAX_FAMILY DR_PLATFORM_FAMILY_MAX
 #define MAX_ADDRESS 4096
-#define MAX_FILE_BYTES (512L * 1024 * 1024)
+#define MAX_FILE_BYTES ((size_t)512 * 1024 * 1024)
 
 /* ---- one target ---- */
 
@@ -271,55 +272,6 @@ dr_status dr_target_batch_write(const dr_kafka_options *kafka, const dr_target_b
 }
 
 /* ---- files ---- */
-
-/* The whole file, NUL-terminated (the terminator is the spare byte the CSV parser needs). */
-static dr_status read_whole_file(const char *path, char **text, size_t *len, dr_error *err)
-{
-    dr_status status = DR_OK;
-    size_t alloc = 65536, used = 0;
-    char *buf = NULL;
-    FILE *file = fopen(path, "rb");
-    if (!file) {
-        status = dr_error_set(err, DR_ERR_IO, "cannot read %s: %s", path, strerror(errno));
-        goto cleanup;
-    }
-    buf = malloc(alloc);
-    for (;;) {
-        if (buf && used + 1 == alloc) {
-            if (alloc > MAX_FILE_BYTES) {
-                status = dr_error_set(err, DR_ERR_USAGE, "%s is larger than %ld bytes", path, MAX_FILE_BYTES);
-                goto cleanup;
-            }
-            char *grown = realloc(buf, alloc * 2);
-            if (!grown)
-                free(buf);
-            buf = grown;
-            alloc *= 2;
-        }
-        if (!buf) {
-            status = dr_error_set(err, DR_ERR_NOMEM, "out of memory reading %s", path);
-            goto cleanup;
-        }
-        size_t n = fread(buf + used, 1, alloc - used - 1, file);
-        used += n;
-        if (n == 0)
-            break;
-    }
-    if (ferror(file)) {
-        status = dr_error_set(err, DR_ERR_IO, "reading %s: %s", path, strerror(errno));
-        goto cleanup;
-    }
-    buf[used] = '\0';
-    *text = buf;
-    *len = used;
-    buf = NULL;
-
-cleanup:
-    if (file)
-        fclose(file);
-    free(buf);
-    return status;
-}
 
 /* A JSON string member, or NULL when absent; DR_ERR_USAGE when present but not a string. */
 static dr_status json_text(json_t *object, const char *name, const char *where, const char **out, dr_error *err)
@@ -654,11 +606,18 @@ static dr_status read_csv_targets(dr_target_batch *batch, const char *path, char
 
 dr_status dr_target_batch_read_file(dr_target_batch *batch, const char *path, dr_error *err)
 {
-    char *text = NULL;
-    size_t len = 0;
-    dr_status status = read_whole_file(path, &text, &len, err);
+    dr_strbuf file = DR_STRBUF_INIT;
+    dr_status status = dr_strbuf_read_file(&file, path, MAX_FILE_BYTES, DR_ERR_USAGE, err);
     if (status != DR_OK)
         goto cleanup;
+    /* NUL-terminated even when empty: the terminator is the spare byte the CSV parser needs. */
+    dr_strbuf_puts(&file, "");
+    if (file.failed) {
+        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory reading %s", path);
+        goto cleanup;
+    }
+    char *text = file.buf;
+    size_t len = file.len;
     size_t lead = strspn(text, " \t\r\n");
     if (text[lead] == '[')
         status = read_json_targets(batch, path, text, len, err);
@@ -666,7 +625,7 @@ dr_status dr_target_batch_read_file(dr_target_batch *batch, const char *path, dr
         status = read_csv_targets(batch, path, text, len, err);
 
 cleanup:
-    free(text);
+    dr_strbuf_free(&file);
     return status;
 }
 

@@ -81,7 +81,7 @@ static dr_status parse_line(context *c, char *line, Drover__V1__StatusEvent *e, 
     e->schema_version = DR_SCHEMA_VERSION;
     e->deployment_id = fields[0];
     e->target_id = fields[1];
-    snprintf(job_id, job_id_size, "%s/%s", fields[0], fields[1]);
+    dr_job_id_format(job_id, job_id_size, fields[0], fields[1]);
     e->job_id = job_id;
     e->account = fields[2];
     e->region = fields[3];
@@ -192,7 +192,7 @@ static dr_status generate(context *c, long deployments, long targets, dr_error *
             for (long t = 0; t < targets && status == DR_OK; t++) {
                 char target[64], job_id[160];
                 snprintf(target, sizeof target, "target-%06ld", t);
-                snprintf(job_id, sizeof job_id, "%s/%s", deployment, target);
+                dr_job_id_format(job_id, sizeof job_id, deployment, target);
                 Drover__V1__StatusEvent e = DROVER__V1__STATUS_EVENT__INIT;
                 e.schema_version = DR_SCHEMA_VERSION;
                 e.deployment_id = deployment;

@@ -1,9 +1,13 @@
 /* The package manifest: validation that names the JSON path, and file selection with backoff. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "files.h"
 #include "manifest.h"
+#include "manifest_fetch.h"
 
 /* Manifest text is written with ' for " to keep the tests readable. */
 static char *unquote(const char *text)
@@ -373,6 +377,66 @@ static void load_names_the_file(void)
     CHECK_CONTAINS(path, err.detail);
 }
 
+/* Write a valid manifest padded with JSON white space to size bytes; its path in path. */
+static void write_padded_manifest(const char *path, size_t size)
+{
+    char *json = manifest_text("{'_any': {'_any': {'_any': {'file': 'a.zip'}}}}");
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (f) {
+        size_t len = strlen(json);
+        CHECK_INT(len, fwrite(json, 1, len, f));
+        for (size_t i = len; i < size; i++)
+            fputc(' ', f);
+        CHECK_INT(0, fclose(f));
+    }
+    free(json);
+}
+
+/*
+ * The producer and the worker read a manifest through dr_manifest_fetch, so a
+ * manifest that publishes also installs: 2 MiB (past the worker's old 1 MiB
+ * limit) is read whole and hashed; past DR_MANIFEST_MAX_BYTES it is refused.
+ */
+static void fetch_has_one_limit_and_checks_the_hash(void)
+{
+    char dir[] = "/tmp/drover-manifest-fetch-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[256], work[256];
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    snprintf(work, sizeof work, "%s/work", dir);
+    dr_error err = {0};
+    dr_fetch_options opt;
+    dr_fetch_options_default(&opt);
+    opt.max_attempts = 1;
+    CHECK_INT(DR_OK, dr_fetch_global_init());
+
+    write_padded_manifest(path, 2 * 1024 * 1024);
+    char want[DR_SHA256_HEX_SIZE], got[DR_SHA256_HEX_SIZE];
+    CHECK_INT(DR_OK, dr_sha256_file_hex(path, want, &err));
+    dr_manifest *m = NULL;
+    CHECK_INT(DR_OK, dr_manifest_fetch(path, &opt, work, NULL, got, &m, &err));
+    CHECK_STR(want, got);
+    CHECK(m != NULL);
+    dr_manifest_free(m);
+    /* The expected hash, in upper case too, passes; another is refused before parsing. */
+    for (char *c = want; *c; c++)
+        *c = (char)(*c >= 'a' && *c <= 'f' ? *c - 32 : *c);
+    CHECK_INT(DR_OK, dr_manifest_fetch(path, &opt, work, want, got, &m, &err));
+    dr_manifest_free(m);
+    want[0] = want[0] == '0' ? '1' : '0';
+    CHECK_INT(DR_ERR_CHECKSUM, dr_manifest_fetch(path, &opt, work, want, got, &m, &err));
+    CHECK_CONTAINS("manifest sha256 mismatch", err.detail);
+    CHECK(m == NULL);
+
+    write_padded_manifest(path, DR_MANIFEST_MAX_BYTES + 1);
+    CHECK_INT(DR_ERR_FETCH_TOO_LARGE, dr_manifest_fetch(path, &opt, work, NULL, got, &m, &err));
+    CHECK(m == NULL);
+    /* Nothing is left in the work directory, whatever happened. */
+    CHECK_INT(0, rmdir(work));
+    CHECK_INT(DR_OK, dr_remove_tree(dir, &err));
+}
+
 int main(void)
 {
     exact_platform_wins();
@@ -391,5 +455,6 @@ int main(void)
     accessors_and_forward_compatibility();
     validation_names_the_json_path();
     load_names_the_file();
+    fetch_has_one_limit_and_checks_the_hash();
     return check_done("manifest");
 }

@@ -1,8 +1,12 @@
 /* The growable string: appends, formats, JSON escaping and the failed flag. */
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
+#include "files.h"
 #include "strbuf.h"
+#include "test_files.h"
 
 static void an_empty_buffer_reads_as_the_empty_string(void)
 {
@@ -112,6 +116,49 @@ static void json_strings_keep_utf8_and_replace_ill_formed_bytes(void)
     CHECK_JSON("\"\xef\xbf\xbd\xef\xbf\xbd\\n\"", "\xe2\x82\n");              /* cut short: one per byte */
 }
 
+static void read_file_appends_the_whole_file_within_its_limit(void)
+{
+    char dir[] = "/tmp/drover-test-strbuf-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    dr_error err = {0};
+    /* 100000 bytes with a NUL inside: more than one read, every byte kept. */
+    static char data[100000];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (char)('a' + i % 26);
+    data[500] = '\0';
+    write_file(path_in(dir, "big"), data, sizeof data);
+    dr_strbuf sb = DR_STRBUF_INIT;
+    dr_strbuf_puts(&sb, "head:");
+    CHECK_INT(DR_OK, dr_strbuf_read_file(&sb, path_in(dir, "big"), sizeof data, DR_ERR_IO, &err));
+    CHECK_INT(5 + sizeof data, sb.len);
+    CHECK(memcmp(sb.buf + 5, data, sizeof data) == 0);
+    CHECK_INT('\0', sb.buf[sb.len]);
+
+    /* One byte over the limit: refused with the caller's status, nothing appended. */
+    dr_strbuf_reset(&sb);
+    dr_strbuf_puts(&sb, "kept");
+    CHECK_INT(DR_ERR_STATE, dr_strbuf_read_file(&sb, path_in(dir, "big"), sizeof data - 1, DR_ERR_STATE, &err));
+    CHECK_CONTAINS("is larger than 99999 bytes", err.detail);
+    CHECK_STR("kept", dr_strbuf_str(&sb));
+
+    /* A file with no size to stat (a pipe's, /dev/zero) is bounded by the read itself. */
+    CHECK_INT(DR_ERR_IO, dr_strbuf_read_file(&sb, "/dev/zero", 65536, DR_ERR_IO, &err));
+    CHECK_CONTAINS("is larger than 65536 bytes", err.detail);
+    CHECK_STR("kept", dr_strbuf_str(&sb));
+
+    /* A missing file: the caller's status, and errno says which failure it was. */
+    CHECK_INT(DR_ERR_IO, dr_strbuf_read_file(&sb, path_in(dir, "missing"), 10, DR_ERR_IO, &err));
+    CHECK_INT(ENOENT, errno);
+    CHECK_CONTAINS("missing", err.detail);
+
+    /* An empty file appends nothing and succeeds. */
+    write_file(path_in(dir, "empty"), "", 0);
+    CHECK_INT(DR_OK, dr_strbuf_read_file(&sb, path_in(dir, "empty"), 10, DR_ERR_IO, &err));
+    CHECK_STR("kept", dr_strbuf_str(&sb));
+    dr_strbuf_free(&sb);
+    CHECK_INT(DR_OK, dr_remove_tree(dir, &err));
+}
+
 int main(void)
 {
     an_empty_buffer_reads_as_the_empty_string();
@@ -119,5 +166,6 @@ int main(void)
     a_failed_buffer_ignores_appends_and_detaches_to_null();
     json_strings_escape_quotes_backslashes_and_control_characters();
     json_strings_keep_utf8_and_replace_ill_formed_bytes();
+    read_file_appends_the_whole_file_within_its_limit();
     return check_done("strbuf");
 }

@@ -91,6 +91,29 @@ static void rate_limits_round_up(void)
     CHECK_INT(-1, dr_rate_limit("5%%", 10, 0, 0));
 }
 
+/* The producer's check and the control plane's reading are one grammar: what one refuses, the other does. */
+static void rate_controls_have_one_grammar(void)
+{
+    static const char *const refused[] = {"05", "007%", "0100%", "1000000000", "-1", "1.5", " 5", "5 ", "%", ""};
+    static const char *const accepted[] = {"0", "0%", "1", "9%", "10%", "99%", "100%", "999999999"};
+    dr_error err = {0};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        CHECK_INT(DR_ERR_USAGE, dr_rate_control_check("--max-errors", refused[i], 1, &err));
+        if (refused[i][0])
+            CHECK_INT(-1, dr_rate_limit(refused[i], 10, 0, 0));
+    }
+    CHECK_STR("--max-errors: '05' is not a count (0, 1, 2, ...) or a percentage (0%-100%)",
+              (dr_rate_control_check("--max-errors", "05", 1, &err), err.detail));
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+        CHECK_INT(DR_OK, dr_rate_control_check("--max-errors", accepted[i], 1, &err));
+        CHECK(dr_rate_limit(accepted[i], 10, 0, 0) >= 0);
+    }
+    /* Zero is a count the grammar has; max concurrency refuses it. */
+    CHECK_INT(DR_ERR_USAGE, dr_rate_control_check("--max-concurrency", "0", 0, &err));
+    CHECK_STR("--max-concurrency: '0' is not a count (1, 2, ...) or a percentage (1%-100%)", err.detail);
+    CHECK_INT(DR_ERR_USAGE, dr_rate_control_check("--max-concurrency", "0%", 0, &err));
+}
+
 static void concurrency_is_capped(void)
 {
     dr_rollup_table *t = dr_rollup_table_new();
@@ -225,6 +248,7 @@ static void cancel_stops_and_releases_survive_a_takeover(void)
 int main(void)
 {
     rate_limits_round_up();
+    rate_controls_have_one_grammar();
     concurrency_is_capped();
     waits_for_every_pending_event();
     errors_stop_the_rollout();

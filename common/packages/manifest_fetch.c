@@ -1,0 +1,61 @@
+/*
+ * manifest_fetch.c - fetch, hash, check and parse a manifest.  See manifest_fetch.h.
+ */
+#include "manifest_fetch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "files.h"
+#include "strbuf.h"
+
+dr_status dr_manifest_fetch(const char *url, const dr_fetch_options *opt, const char *work_dir,
+                            const char *want_sha256, char sha256[DR_SHA256_HEX_SIZE], dr_manifest **out,
+                            dr_error *err)
+{
+    dr_strbuf text = DR_STRBUF_INIT;
+    char path[4200] = "";
+    *out = NULL;
+    sha256[0] = '\0';
+    dr_fetch_options limited = *opt;
+    limited.max_bytes = DR_MANIFEST_MAX_BYTES;
+    dr_status status = dr_make_directories(work_dir, err);
+    if (status != DR_OK)
+        goto cleanup;
+    /* A unique name even when workers in several containers (all pid 1) share the directory. */
+    snprintf(path, sizeof path, "%s/manifest-XXXXXX", work_dir);
+    int fd = mkostemp(path, O_CLOEXEC);
+    if (fd < 0) {
+        status = dr_error_set(err, DR_ERR_IO, "cannot create %s: %s", path, strerror(errno));
+        path[0] = '\0';
+        goto cleanup;
+    }
+    close(fd);
+    if ((status = dr_fetch_to_file(url, path, NULL, &limited, NULL, err)) != DR_OK)
+        goto cleanup;
+    if ((status = dr_strbuf_read_file(&text, path, DR_MANIFEST_MAX_BYTES, DR_ERR_IO, err)) != DR_OK)
+        goto cleanup;
+    /* The hash of exactly these bytes is what jobs carry; a worker refuses any other. */
+    dr_sha256_buffer_hex(text.buf ? text.buf : "", text.len, sha256);
+    if (want_sha256 && want_sha256[0] && strcasecmp(want_sha256, sha256) != 0) {
+        status = dr_error_set(err, DR_ERR_CHECKSUM, "manifest sha256 mismatch for %s: want %s, got %s", url,
+                              want_sha256, sha256);
+        goto cleanup;
+    }
+    status = dr_manifest_parse(dr_strbuf_str(&text), text.len, out, err);
+cleanup:
+    if (path[0]) {
+        unlink(path);
+        /* What an interrupted download left (fetch.h: dest.part). */
+        char part[4300];
+        snprintf(part, sizeof part, "%s.part", path);
+        unlink(part);
+    }
+    dr_strbuf_free(&text);
+    return status;
+}
