@@ -158,8 +158,9 @@ static void table_metrics(const dr_rollup_table *table, dr_strbuf *sb)
         sb->failed = 1;
         return;
     }
-    dr_strbuf_puts(sb, "# HELP drover_jobs jobs of each deployment by latest state (each job counted once)\n"
-                       "# TYPE drover_jobs gauge\n");
+    dr_strbuf_puts(sb,
+                   "# HELP drover_jobs jobs of each deployment by latest state (each job counted once)\n"
+                   "# TYPE drover_jobs gauge\n");
     for (size_t i = 0; i < count; i++) {
         dr_rollup_summary s;
         dr_rollup_summarize(all[i], &s);
@@ -183,14 +184,15 @@ static void table_metrics(const dr_rollup_table *table, dr_strbuf *sb)
                     dr_strbuf_printf(sb,
                                      "drover_jobs{deployment=\"%s\",state=\"%s\",account=\"%s\",region=\"%s\","
                                      "package=\"%s\"} %llu\n",
-                                     deployment, dr_job_state_name((Drover__V1__JobState)st), account, region,
-                                     package, (unsigned long long)locations[l]->counts[st]);
+                                     deployment, dr_job_state_name((Drover__V1__JobState)st), account, region, package,
+                                     (unsigned long long)locations[l]->counts[st]);
         }
         free(locations);
     }
     free(all);
-    dr_strbuf_puts(sb, "# HELP drover_deployments deployments known, by overall status\n"
-                       "# TYPE drover_deployments gauge\n");
+    dr_strbuf_puts(sb,
+                   "# HELP drover_deployments deployments known, by overall status\n"
+                   "# TYPE drover_deployments gauge\n");
     for (int st = DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_PENDING;
          st <= DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_CANCELLED; st++)
         dr_strbuf_printf(sb, "drover_deployments{status=\"%s\"} %llu\n",

@@ -40,10 +40,10 @@
 #define DR_API_FAILED_TARGETS_MAX 1000
 
 typedef struct dr_api {
-    pthread_mutex_t *lock;        /* guards table */
+    pthread_mutex_t *lock; /* guards table */
     const dr_rollup_table *table;
-    dr_metrics *metrics;          /* ingest's registry; may be NULL */
-    const atomic_int *ready;      /* non-zero once caught up; NULL: always ready */
+    dr_metrics *metrics;     /* ingest's registry; may be NULL */
+    const atomic_int *ready; /* non-zero once caught up; NULL: always ready */
 } dr_api;
 
 /* The dr_http_handler; ctx is a dr_api that outlives the server. */

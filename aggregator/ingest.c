@@ -18,8 +18,8 @@
 /* One assigned partition of the status topic. */
 typedef struct partition_state {
     int32_t id;
-    int64_t next;    /* the next offset to read */
-    int64_t high;    /* high watermark when assigned; -1 until learned */
+    int64_t next; /* the next offset to read */
+    int64_t high; /* high watermark when assigned; -1 until learned */
     int caught_up;
 } partition_state;
 
@@ -31,13 +31,13 @@ struct dr_ingest {
     partition_state *parts;
     size_t part_count;
     size_t part_alloc;
-    int assignment_seen;   /* the group gave this member an assignment (maybe empty) */
-    int closing;           /* leaving the group: keep the table as it is */
-    int publish_now;       /* a deployment finished */
+    int assignment_seen; /* the group gave this member an assignment (maybe empty) */
+    int closing;         /* leaving the group: keep the table as it is */
+    int publish_now;     /* a deployment finished */
     int64_t next_publish_ms;
     int64_t next_housekeeping_ms;
     int64_t next_watermark_try_ms;
-    uint64_t unreported_events;    /* not yet added to the metrics */
+    uint64_t unreported_events; /* not yet added to the metrics */
     uint64_t unreported_malformed;
     int64_t first_event_ms;
     int64_t caught_up_ms;
@@ -51,8 +51,8 @@ static void describe_metrics(dr_metrics *m)
                         "status events folded (including redeliveries that changed nothing)", NULL, 0);
     dr_metrics_describe(m, "drover_status_events_malformed_total", DR_METRIC_COUNTER,
                         "messages on the status topic skipped as malformed", NULL, 0);
-    dr_metrics_describe(m, "drover_rollups_published_total", DR_METRIC_COUNTER,
-                        "Rollups queued for the rollups topic", NULL, 0);
+    dr_metrics_describe(m, "drover_rollups_published_total", DR_METRIC_COUNTER, "Rollups queued for the rollups topic",
+                        NULL, 0);
     dr_metrics_describe(m, "drover_job_duration_seconds", DR_METRIC_HISTOGRAM,
                         "job time from start to terminal status, once per job (attempt)", duration_buckets,
                         sizeof duration_buckets / sizeof duration_buckets[0]);
@@ -265,8 +265,8 @@ static void take_message(dr_ingest *in, const rd_kafka_message_t *msg)
     if (result.deployment_finished) {
         in->publish_now = 1;
         /* While catching up this is history, not news. */
-        dr_log(atomic_load(in->s.ready) ? DR_LOG_INFO : DR_LOG_DEBUG, "deployment.finished",
-               "deployment=%s status=%s", e->deployment_id, dr_deployment_status_name(result.status));
+        dr_log(atomic_load(in->s.ready) ? DR_LOG_INFO : DR_LOG_DEBUG, "deployment.finished", "deployment=%s status=%s",
+               e->deployment_id, dr_deployment_status_name(result.status));
     }
 cleanup:
     if (e)
@@ -356,8 +356,8 @@ static void publish_changed(dr_ingest *in)
         if (d) {
             d->in = in;
             memcpy(d->deployment_id, list[i].deployment_id, id_len + 1);
-            status = dr_kafka_produce(in->producer, DR_TOPIC_ROLLUPS, list[i].deployment_id, list[i].bytes,
-                                      list[i].len, on_rollup_delivered, d, &err);
+            status = dr_kafka_produce(in->producer, DR_TOPIC_ROLLUPS, list[i].deployment_id, list[i].bytes, list[i].len,
+                                      on_rollup_delivered, d, &err);
         }
         if (status != DR_OK) {
             char quoted[DR_ERROR_DETAIL_MAX + 16];

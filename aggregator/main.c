@@ -20,7 +20,6 @@
 #include "program.h"
 #include "rollup.h"
 
-
 static const dr_setting settings[] = {
     DR_COMMON_SETTINGS,
     DR_KAFKA_SETTINGS,
@@ -113,10 +112,10 @@ int main(int argc, char **argv)
     dr_ingest_get_stats(ingest, &stats);
     if (until_caught_up)
         printf("folded %llu status events in %.3f s: %.0f events/s\n", (unsigned long long)stats.events,
-               stats.catch_up_seconds, stats.catch_up_seconds > 0 ? (double)stats.events / stats.catch_up_seconds : 0.0);
+               stats.catch_up_seconds,
+               stats.catch_up_seconds > 0 ? (double)stats.events / stats.catch_up_seconds : 0.0);
     dr_log(DR_LOG_INFO, "aggregator.stopped", "events=%llu malformed=%llu rollups_published=%llu",
-           (unsigned long long)stats.events, (unsigned long long)stats.malformed,
-           (unsigned long long)stats.published);
+           (unsigned long long)stats.events, (unsigned long long)stats.malformed, (unsigned long long)stats.published);
     exit_code = status == DR_OK ? DR_EXIT_OK : DR_EXIT_FAILED;
 done:
     dr_http_server_stop(http);

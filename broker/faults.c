@@ -36,9 +36,9 @@ static int api_key(const char *word, long *out)
     static const struct {
         const char *name;
         int key;
-    } apis[] = {{"produce", 0},        {"fetch", 1},      {"metadata", 3},   {"offset-commit", 8},
-                {"offset-fetch", 9},   {"find-coordinator", 10}, {"join-group", 11}, {"heartbeat", 12},
-                {"sync-group", 14}};
+    } apis[] = {{"produce", 0},       {"fetch", 1},        {"metadata", 3},
+                {"offset-commit", 8}, {"offset-fetch", 9}, {"find-coordinator", 10},
+                {"join-group", 11},   {"heartbeat", 12},   {"sync-group", 14}};
     for (size_t i = 0; i < sizeof apis / sizeof apis[0]; i++)
         if (strcasecmp(word, apis[i].name) == 0) {
             *out = apis[i].key;
@@ -74,7 +74,8 @@ dr_status dr_broker_fault_apply(rd_kafka_mock_cluster_t *cluster, const char *to
         return dr_error_set(err, DR_ERR_USAGE, "an empty command");
     if ((strcmp(w[0], "down") == 0 || strcmp(w[0], "up") == 0) && n == 2 && number(w[1], -1, 1000, &a)) {
         int down = w[0][0] == 'd';
-        kerr = down ? rd_kafka_mock_broker_set_down(cluster, (int32_t)a) : rd_kafka_mock_broker_set_up(cluster, (int32_t)a);
+        kerr = down ? rd_kafka_mock_broker_set_down(cluster, (int32_t)a)
+                    : rd_kafka_mock_broker_set_up(cluster, (int32_t)a);
         snprintf(summary, summary_size, "broker %ld %s", a, down ? "down" : "up");
     } else if (strcmp(w[0], "leader") == 0 && n == 4 && number(w[2], 0, 100000, &a) && number(w[3], -1, 1000, &b)) {
         char topic[256];
@@ -102,8 +103,10 @@ dr_status dr_broker_fault_apply(rd_kafka_mock_cluster_t *cluster, const char *to
         kerr = rd_kafka_mock_broker_set_rtt(cluster, (int32_t)a, (int)b);
         snprintf(summary, summary_size, "broker %ld answers %ld ms late", a, b);
     } else {
-        return dr_error_set(err, DR_ERR_USAGE, "not a fault command: '%s' (down B | up B | leader TOPIC P B | "
-                            "errors API COUNT ERROR | clear-errors API | rtt B MS)", line);
+        return dr_error_set(err, DR_ERR_USAGE,
+                            "not a fault command: '%s' (down B | up B | leader TOPIC P B | "
+                            "errors API COUNT ERROR | clear-errors API | rtt B MS)",
+                            line);
     }
     if (kerr)
         return dr_error_set(err, DR_ERR_KAFKA, "%s: %s", line, rd_kafka_err2str(kerr));

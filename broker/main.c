@@ -190,7 +190,8 @@ static void *control_thread(void *arg)
         char summary[512] = "", quoted[1024], quoted_summary[1100];
         dr_error err = {0};
         pthread_mutex_lock(&ctl->lock);
-        dr_status status = dr_broker_fault_apply(ctl->cluster, ctl->plan->topic_prefix, line, summary, sizeof summary, &err);
+        dr_status status =
+            dr_broker_fault_apply(ctl->cluster, ctl->plan->topic_prefix, line, summary, sizeof summary, &err);
         pthread_mutex_unlock(&ctl->lock);
         if (status == DR_OK)
             dr_log(DR_LOG_INFO, "broker.fault", "cmd=%s result=ok msg=%s", dr_log_quote(quoted, sizeof quoted, line),
@@ -209,7 +210,8 @@ static dr_status start_control(control *ctl, dr_error *err)
     const char *path = ctl->plan->control_fifo;
     struct stat st;
     if (mkfifo(path, 0600) != 0 && !(errno == EEXIST && stat(path, &st) == 0 && S_ISFIFO(st.st_mode)))
-        return dr_error_set(err, DR_ERR_IO, "control-fifo %s: %s", path, errno == EEXIST ? "exists and is not a FIFO" : strerror(errno));
+        return dr_error_set(err, DR_ERR_IO, "control-fifo %s: %s", path,
+                            errno == EEXIST ? "exists and is not a FIFO" : strerror(errno));
     /* Read and write: the reader never sees end-of-file when a writer closes. */
     if ((ctl->fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
         return dr_error_set(err, DR_ERR_IO, "control-fifo %s: %s", path, strerror(errno));
@@ -229,8 +231,7 @@ static int run(const broker_plan *plan, const sigset_t *stop_signals)
     rd_kafka_t *rk = NULL;
     rd_kafka_mock_cluster_t *cluster = NULL;
     static control ctl = {.lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1};
-    if (start_cluster(plan->broker_count, &rk, &cluster, &err) != DR_OK ||
-        create_topics(cluster, plan, &err) != DR_OK)
+    if (start_cluster(plan->broker_count, &rk, &cluster, &err) != DR_OK || create_topics(cluster, plan, &err) != DR_OK)
         goto cleanup;
     ctl.cluster = cluster;
     ctl.plan = plan;
@@ -266,8 +267,8 @@ int main(int argc, char **argv)
     int exit_code = DR_EXIT_USAGE;
     dr_error err = {0};
     broker_plan plan = {0};
-    dr_config *cfg =
-        dr_program_start("drover-broker", broker_settings, BROKER_SETTING_COUNT, argc - 1, argv + 1, usage_text, &exit_code);
+    dr_config *cfg = dr_program_start("drover-broker", broker_settings, BROKER_SETTING_COUNT, argc - 1, argv + 1,
+                                      usage_text, &exit_code);
     if (!cfg)
         return exit_code;
     if (read_plan(cfg, &plan, &err) != DR_OK) {

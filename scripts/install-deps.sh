@@ -7,6 +7,7 @@ packages=(build-essential cmake pkg-config
           libcurl4-openssl-dev libzip-dev libssl-dev libjansson-dev
           zip unzip procps kcat jq curl perl openssl
           clang libclang-rt-14-dev   # the ASan build and the libFuzzer targets
+          clang-format               # the style test
           openssh-client openssh-server  # the ssh executor and its tests (a loopback sshd)
           golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev yamllint)  # the Helm chart's tests
 missing=()

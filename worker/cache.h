@@ -15,8 +15,8 @@
 #include "fetch.h"
 
 typedef struct dr_cache_result {
-    char *path;      /* the verified zip in the cache, malloc'd */
-    int downloaded;  /* 1 when this call fetched it, 0 when it was cached */
+    char *path;     /* the verified zip in the cache, malloc'd */
+    int downloaded; /* 1 when this call fetched it, 0 when it was cached */
 } dr_cache_result;
 
 /* Make sure the zip with this sha256 is in the cache, fetching it from url if not. */

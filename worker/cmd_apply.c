@@ -21,13 +21,16 @@
 static const dr_setting apply_settings[] = {
     DR_COMMON_SETTINGS,
     {"package", DR_SETTING_STRING, NULL, "package name (required)"},
-    {"target-root", DR_SETTING_LIST, NULL, "the target's root directory (required); repeat it to run the same job on several targets"},
+    {"target-root", DR_SETTING_LIST, NULL,
+     "the target's root directory (required); repeat it to run the same job on several targets"},
     {"concurrency", DR_SETTING_INT, "0", "targets worked on at once when several are given (0: the number of cores)"},
     {"manifest", DR_SETTING_STRING, NULL, "manifest URL or file (required to install)"},
     {"manifest-sha256", DR_SETTING_STRING, NULL, "refuse a manifest whose bytes hash differently"},
-    {"artifacts", DR_SETTING_STRING, NULL, "URL or directory the package zips are under (default: the manifest's folder)"},
+    {"artifacts", DR_SETTING_STRING, NULL,
+     "URL or directory the package zips are under (default: the manifest's folder)"},
     {"action", DR_SETTING_STRING, "install", "install or uninstall"},
-    {"version", DR_SETTING_STRING, NULL, "version to install or uninstall (default: the manifest's; for uninstall: whatever is installed)"},
+    {"version", DR_SETTING_STRING, NULL,
+     "version to install or uninstall (default: the manifest's; for uninstall: whatever is installed)"},
     {"installation-type", DR_SETTING_STRING, "reinstall", "reinstall (uninstall then install) or in-place (update.sh)"},
     {"arg", DR_SETTING_LIST, NULL, "additional argument KEY=VALUE, passed to scripts as an environment variable"},
     {"platform", DR_SETTING_STRING, NULL, "platform name, e.g. ubuntu (default: detected from os-release)"},
@@ -35,7 +38,8 @@ static const dr_setting apply_settings[] = {
     {"arch", DR_SETTING_STRING, NULL, "architecture, e.g. x86_64 (default: detected)"},
     {"id-like", DR_SETTING_STRING, NULL, "platform family, as os-release ID_LIKE (e.g. \"rhel fedora\")"},
     {"os-release", DR_SETTING_STRING, NULL, "os-release file to detect the platform from (default: the host's)"},
-    {"target-id", DR_SETTING_STRING, NULL, "target id for scripts and logs (default: the target root's name; one target only)"},
+    {"target-id", DR_SETTING_STRING, NULL,
+     "target id for scripts and logs (default: the target root's name; one target only)"},
     {"account", DR_SETTING_STRING, "", "account of the target, passed to scripts"},
     {"region", DR_SETTING_STRING, "", "region of the target, passed to scripts"},
     {"job-id", DR_SETTING_STRING, NULL, "job id recorded with the install"},
@@ -117,12 +121,12 @@ static void print_result(const dr_job_request *job, const dr_job_result *r)
 /* Several targets, one job: a pool of threads takes the next target until none is left. */
 typedef struct batch {
     const dr_engine_settings *settings;
-    const dr_ssh_settings *ssh;  /* NULL: the targets are local */
+    const dr_ssh_settings *ssh; /* NULL: the targets are local */
     const dr_ssh_address *ssh_address;
-    const dr_job_request *job;   /* the template; target_root and target_id vary */
+    const dr_job_request *job; /* the template; target_root and target_id vary */
     char *const *roots;
     size_t count;
-    size_t next;                 /* under lock */
+    size_t next; /* under lock */
     dr_job_result *results;
     dr_job_request *jobs;
     pthread_mutex_t lock;
@@ -159,15 +163,15 @@ static void *batch_thread(void *arg)
 }
 
 /* Run the job on every root; returns the exit code of the worst outcome. */
-static int run_batch(const dr_engine_settings *settings, const dr_ssh_settings *ssh,
-                     const dr_ssh_address *ssh_address, const dr_job_request *job, char *const *roots, size_t count,
-                     long concurrency)
+static int run_batch(const dr_engine_settings *settings, const dr_ssh_settings *ssh, const dr_ssh_address *ssh_address,
+                     const dr_job_request *job, char *const *roots, size_t count, long concurrency)
 {
-    static const int exit_codes[] = {[DR_OUTCOME_SUCCESS] = DR_EXIT_OK, [DR_OUTCOME_FAILED] = DR_EXIT_FAILED,
+    static const int exit_codes[] = {[DR_OUTCOME_SUCCESS] = DR_EXIT_OK,
+                                     [DR_OUTCOME_FAILED] = DR_EXIT_FAILED,
                                      [DR_OUTCOME_TIMED_OUT] = DR_EXIT_TIMED_OUT,
                                      [DR_OUTCOME_REJECTED] = DR_EXIT_REJECTED};
-    batch b = {.settings = settings, .ssh = ssh, .ssh_address = ssh_address, .job = job, .roots = roots,
-               .count = count};
+    batch b = {
+        .settings = settings, .ssh = ssh, .ssh_address = ssh_address, .job = job, .roots = roots, .count = count};
     b.results = calloc(count, sizeof *b.results);
     b.jobs = calloc(count, sizeof *b.jobs);
     pthread_t *threads = calloc((size_t)concurrency, sizeof *threads);
@@ -215,9 +219,9 @@ int cmd_apply(int argc, char **argv)
     int exit_code = DR_EXIT_USAGE;
     dr_error err = {0};
     char *artifacts = NULL;
-    dr_config *cfg = dr_program_start("drover-worker apply", apply_settings,
-                                      sizeof apply_settings / sizeof apply_settings[0], argc, argv, apply_usage,
-                                      &exit_code);
+    dr_config *cfg =
+        dr_program_start("drover-worker apply", apply_settings, sizeof apply_settings / sizeof apply_settings[0], argc,
+                         argv, apply_usage, &exit_code);
     if (!cfg)
         return exit_code;
 
@@ -236,15 +240,17 @@ int cmd_apply(int argc, char **argv)
         job.action = DR_ACTION_INSTALL;
     else if (strcmp(action, "uninstall") == 0)
         job.action = DR_ACTION_UNINSTALL;
-    if (!job.package || root_count == 0 || !job.action ||
-        (job.action == DR_ACTION_INSTALL && !job.manifest_source) ||
+    if (!job.package || root_count == 0 || !job.action || (job.action == DR_ACTION_INSTALL && !job.manifest_source) ||
         parse_installation_type(dr_config_string(cfg, "installation-type"), &job.installation_type) != 0) {
-        fprintf(stderr, "drover-worker apply: --package, --target-root, --manifest (to install), a valid --action "
-                        "and --installation-type are required\n%s\n", apply_usage);
+        fprintf(stderr,
+                "drover-worker apply: --package, --target-root, --manifest (to install), a valid --action "
+                "and --installation-type are required\n%s\n",
+                apply_usage);
         goto done;
     }
     artifacts = dr_config_string(cfg, "artifacts") ? strdup(dr_config_string(cfg, "artifacts"))
-                : job.manifest_source ? default_artifacts(job.manifest_source) : strdup(".");
+                : job.manifest_source              ? default_artifacts(job.manifest_source)
+                                                   : strdup(".");
     job.artifacts_base = artifacts;
     job.arg_count = dr_config_list(cfg, "arg", &job.args);
     job.target_id = dr_config_string(cfg, "target-id");
@@ -291,8 +297,10 @@ int cmd_apply(int argc, char **argv)
         goto done;
     }
     if (address && strcmp(ssh_address.root, "/") != 0) {
-        fprintf(stderr, "drover-worker apply: --ssh-address names no path here (%s): give the target's path there "
-                        "with --target-root\n", ssh_address.root);
+        fprintf(stderr,
+                "drover-worker apply: --ssh-address names no path here (%s): give the target's path there "
+                "with --target-root\n",
+                ssh_address.root);
         exit_code = DR_EXIT_USAGE;
         goto done;
     }
@@ -307,7 +315,7 @@ int cmd_apply(int argc, char **argv)
         goto done;
     }
 
-    json_object_seed(0); /* before threads: jansson seeds its hash function once */
+    json_object_seed(0);      /* before threads: jansson seeds its hash function once */
     signal(SIGPIPE, SIG_IGN); /* a pipe to an ssh session that died is an error, not the end of apply */
     exit_code = run_batch(&settings, address ? &ssh : NULL, &ssh_address, &job, roots, root_count, concurrency);
 done:

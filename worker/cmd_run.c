@@ -27,14 +27,17 @@ static const dr_setting run_settings[] = {
     DR_KAFKA_SETTINGS,
     {"group", DR_SETTING_STRING, NULL,
      "consumer group the workers share (default: drover-workers; agent mode: drover-agent-<self>)"},
-    {"targets-root", DR_SETTING_STRING, "/var/lib/drover/targets", "local executor: the folder holding one root directory per target id"},
+    {"targets-root", DR_SETTING_STRING, "/var/lib/drover/targets",
+     "local executor: the folder holding one root directory per target id"},
     {"concurrency", DR_SETTING_INT, "0", "jobs run at once (0: the number of cores); never two of one target"},
     {"worker-id", DR_SETTING_STRING, NULL, "this worker's name in statuses and logs (default: host-pid)"},
-    {"http", DR_SETTING_STRING, "127.0.0.1:0", "address to serve /healthz and /metrics on (port 0: any free port; empty: none)"},
+    {"http", DR_SETTING_STRING, "127.0.0.1:0",
+     "address to serve /healthz and /metrics on (port 0: any free port; empty: none)"},
     {"self", DR_SETTING_STRING, NULL,
      "agent mode: this worker is the target with this id; it runs only that target's jobs (executor agent), at self-root"},
     {"self-root", DR_SETTING_STRING, "/", "agent mode: the target's root directory"},
-    {"shutdown-timeout", DR_SETTING_INT, "60", "seconds SIGTERM waits for jobs in flight before leaving them to be redelivered"},
+    {"shutdown-timeout", DR_SETTING_INT, "60",
+     "seconds SIGTERM waits for jobs in flight before leaving them to be redelivered"},
     DR_ENGINE_SETTINGS,
     {"trusted-keys", DR_SETTING_STRING, NULL,
      "Ed25519 public keys (PEM) jobs must be signed by: comma-separated files and directories (their *.pub)"},
@@ -62,8 +65,9 @@ static const char run_usage[] =
 static void on_close_timeout(int sig)
 {
     (void)sig;
-    static const char line[] = "level=error prog=drover-worker event=worker.close_timeout msg=\"Kafka clients did "
-                               "not close within 15 s (broker gone?); exiting without them\"\n";
+    static const char line[] =
+        "level=error prog=drover-worker event=worker.close_timeout msg=\"Kafka clients did "
+        "not close within 15 s (broker gone?); exiting without them\"\n";
     ssize_t ignored = write(2, line, sizeof line - 1);
     (void)ignored;
     _exit(DR_EXIT_FAILED);
@@ -77,7 +81,8 @@ static void describe_metrics(dr_metrics *m)
     dr_metrics_describe(m, "drover_worker_job_duration_seconds", DR_METRIC_HISTOGRAM,
                         "time from taking a job to its terminal status", duration_buckets,
                         sizeof duration_buckets / sizeof duration_buckets[0]);
-    dr_metrics_describe(m, "drover_worker_jobs_queued", DR_METRIC_GAUGE, "jobs taken and waiting for a thread", NULL, 0);
+    dr_metrics_describe(m, "drover_worker_jobs_queued", DR_METRIC_GAUGE, "jobs taken and waiting for a thread", NULL,
+                        0);
     dr_metrics_describe(m, "drover_worker_jobs_running", DR_METRIC_GAUGE, "jobs running now", NULL, 0);
 }
 
@@ -158,8 +163,9 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
     if (dr_trust_store_count(trust) == 0 && !settings.allow_unsigned) {
-        fprintf(stderr, "drover-worker run: no trusted keys: every job would be refused; give --trusted-keys "
-                        "(the control plane's public keys), or --allow-unsigned for a demo\n");
+        fprintf(stderr,
+                "drover-worker run: no trusted keys: every job would be refused; give --trusted-keys "
+                "(the control plane's public keys), or --allow-unsigned for a demo\n");
         exit_code = DR_EXIT_USAGE;
         goto done;
     }

@@ -53,7 +53,7 @@ typedef struct job_run {
     const dr_engine_settings *settings;
     const dr_job_request *job;
     dr_job_result *result;
-    dr_executor *x;                /* how the target is reached */
+    dr_executor *x; /* how the target is reached */
     char package_dir[4096];
     long timeout_seconds;
 } job_run;
@@ -189,14 +189,14 @@ static void env_free(script_env *env)
 
 /* How one lifecycle script is to be run. */
 typedef struct step_spec {
-    const char *script;          /* "install.sh" */
-    const char *action;          /* DROVER_ACTION: install, uninstall, update, validate */
-    const char *version;         /* version whose directory it runs in */
-    const char *directory;       /* versions/<directory> */
+    const char *script;    /* "install.sh" */
+    const char *action;    /* DROVER_ACTION: install, uninstall, update, validate */
+    const char *version;   /* version whose directory it runs in */
+    const char *directory; /* versions/<directory> */
     char *const *args;
     size_t arg_count;
     const char *previous_version;
-    int is_main;                 /* its output and exit code are the job's to report */
+    int is_main; /* its output and exit code are the job's to report */
 } step_spec;
 
 /* Run one script.  DR_OK when it exited 0 or 194 (*reboot set); the error names the step. */
@@ -245,8 +245,8 @@ static dr_status run_step(job_run *run, const step_spec *step, dr_error *err, in
     char ending[128];
     dr_script_describe_end(&ran, run->timeout_seconds, ending, sizeof ending);
     if (result->step_count < DR_JOB_STEPS_MAX)
-        snprintf(result->steps[result->step_count++], sizeof result->steps[0], "%s %s: %s", step->script,
-                 step->version, ending);
+        snprintf(result->steps[result->step_count++], sizeof result->steps[0], "%s %s: %s", step->script, step->version,
+                 ending);
     int succeeded = !ran.signaled && !ran.timed_out && (ran.exit_code == 0 || ran.exit_code == 194);
     if (step->is_main || (!succeeded && !result->failed_step[0])) {
         free(result->stdout_tail);
@@ -293,8 +293,8 @@ static dr_status stage_version(job_run *run, const dr_manifest_selection *chosen
         return fail(run);
     }
     dr_cache_result cached = {0};
-    dr_status status = dr_cache_get(run->settings->cache_dir, url, chosen->file->sha256, &run->settings->fetch,
-                                    &cached, err);
+    dr_status status =
+        dr_cache_get(run->settings->cache_dir, url, chosen->file->sha256, &run->settings->fetch, &cached, err);
     free(url);
     if (status == DR_OK) {
         run->result->downloaded = cached.downloaded;
@@ -317,12 +317,20 @@ static dr_status stage_version(job_run *run, const dr_manifest_selection *chosen
 static void roll_back(job_run *run, dr_install_record *previous, const char *new_version, const char *new_directory)
 {
     dr_error rollback_err = {0};
-    step_spec undo = {.script = "uninstall.sh", .action = "uninstall", .version = new_version,
-                      .directory = new_directory, .args = run->job->args, .arg_count = run->job->arg_count};
+    step_spec undo = {.script = "uninstall.sh",
+                      .action = "uninstall",
+                      .version = new_version,
+                      .directory = new_directory,
+                      .args = run->job->args,
+                      .arg_count = run->job->arg_count};
     /* Best effort: the failed version may be half installed. */
     run_step(run, &undo, &rollback_err, NULL);
-    step_spec redo = {.script = "install.sh", .action = "install", .version = previous->version,
-                      .directory = previous->directory, .args = previous->args, .arg_count = previous->arg_count};
+    step_spec redo = {.script = "install.sh",
+                      .action = "install",
+                      .version = previous->version,
+                      .directory = previous->directory,
+                      .args = previous->args,
+                      .arg_count = previous->arg_count};
     dr_error_clear(&rollback_err);
     int reboot = 0;
     char note[DR_ERROR_DETAIL_MAX];
@@ -366,8 +374,8 @@ static dr_status engine_install(job_run *run)
         goto done;
     const char *version = dr_manifest_version(manifest);
     if (job->version && job->version[0] && strcmp(job->version, version) != 0) {
-        status = reject(run, DR_ERR_VERSION_MISMATCH, "the manifest is for version %s, the job asks for %s",
-                        version, job->version);
+        status = reject(run, DR_ERR_VERSION_MISMATCH, "the manifest is for version %s, the job asks for %s", version,
+                        job->version);
         goto done;
     }
     status = sorted_arguments(run, &sorted_args, args_digest);
@@ -405,15 +413,19 @@ static dr_status engine_install(job_run *run)
     if (in_place && !file_exists(staging, "update.sh")) {
         dr_remove_tree(staging, NULL);
         status = dr_error_set(err, DR_ERR_PACKAGE_LAYOUT,
-                              "%s has no update.sh, so %s %s cannot update %s in place; nothing ran",
-                              chosen.file->name, job->package, version, previous.version);
+                              "%s has no update.sh, so %s %s cannot update %s in place; nothing ran", chosen.file->name,
+                              job->package, version, previous.version);
         fail(run);
         goto done;
     }
     if (installed && !in_place) {
-        step_spec remove_old = {.script = "uninstall.sh", .action = "uninstall", .version = previous.version,
-                                .directory = previous.directory, .args = previous.args,
-                                .arg_count = previous.arg_count, .is_main = 1};
+        step_spec remove_old = {.script = "uninstall.sh",
+                                .action = "uninstall",
+                                .version = previous.version,
+                                .directory = previous.directory,
+                                .args = previous.args,
+                                .arg_count = previous.arg_count,
+                                .is_main = 1};
         status = run_step(run, &remove_old, err, NULL);
         if (status != DR_OK) {
             snprintf(result->failed_step, sizeof result->failed_step, "uninstall.sh %s", previous.version);
@@ -430,15 +442,23 @@ static dr_status engine_install(job_run *run)
         goto done;
     }
     int reboot = 0;
-    step_spec main_step = {.script = in_place ? "update.sh" : "install.sh", .action = in_place ? "update" : "install",
-                           .version = version, .directory = directory, .args = sorted_args,
-                           .arg_count = job->arg_count, .previous_version = installed ? previous.version : NULL,
+    step_spec main_step = {.script = in_place ? "update.sh" : "install.sh",
+                           .action = in_place ? "update" : "install",
+                           .version = version,
+                           .directory = directory,
+                           .args = sorted_args,
+                           .arg_count = job->arg_count,
+                           .previous_version = installed ? previous.version : NULL,
                            .is_main = 1};
     status = run_step(run, &main_step, err, &reboot);
     const char *failed_script = main_step.script;
     if (status == DR_OK && !reboot && has_validate) {
-        step_spec validate = {.script = "validate.sh", .action = "validate", .version = version,
-                              .directory = directory, .args = sorted_args, .arg_count = job->arg_count};
+        step_spec validate = {.script = "validate.sh",
+                              .action = "validate",
+                              .version = version,
+                              .directory = directory,
+                              .args = sorted_args,
+                              .arg_count = job->arg_count};
         status = run_step(run, &validate, err, NULL);
         failed_script = "validate.sh";
     }
@@ -452,9 +472,15 @@ static dr_status engine_install(job_run *run)
         goto done;
     }
     dr_install_record record = {
-        .package = (char *)job->package, .version = (char *)version, .directory = directory,
-        .manifest_sha256 = manifest_hash, .file_sha256 = chosen.file->sha256, .args_digest = args_digest,
-        .args = sorted_args, .arg_count = job->arg_count, .job_id = (char *)job->job_id,
+        .package = (char *)job->package,
+        .version = (char *)version,
+        .directory = directory,
+        .manifest_sha256 = manifest_hash,
+        .file_sha256 = chosen.file->sha256,
+        .args_digest = args_digest,
+        .args = sorted_args,
+        .arg_count = job->arg_count,
+        .job_id = (char *)job->job_id,
         .installed_at_ms = dr_now_ms(),
     };
     status = run->x->ops->write_record(run->x, run->package_dir, &record, err);
@@ -466,8 +492,7 @@ static dr_status engine_install(job_run *run)
     snprintf(result->installed_version, sizeof result->installed_version, "%s", version);
     result->reboot_required = reboot;
     if (!installed)
-        snprintf(result->summary, sizeof result->summary, "installed %s %s (%s)", job->package, version,
-                 chosen.rule);
+        snprintf(result->summary, sizeof result->summary, "installed %s %s (%s)", job->package, version, chosen.rule);
     else if (in_place)
         snprintf(result->summary, sizeof result->summary, "updated %s from %s to %s (%s)", job->package,
                  previous.version, version, chosen.rule);
@@ -499,14 +524,18 @@ static dr_status engine_uninstall(job_run *run)
     }
     snprintf(result->installed_version, sizeof result->installed_version, "%s", record.version);
     if (job->version && job->version[0] && dr_version_compare(job->version, record.version) != 0) {
-        status = dr_error_set(err, DR_ERR_VERSION_MISMATCH,
-                              "asked to uninstall %s %s, but %s is installed; nothing ran", job->package,
-                              job->version, record.version);
+        status =
+            dr_error_set(err, DR_ERR_VERSION_MISMATCH, "asked to uninstall %s %s, but %s is installed; nothing ran",
+                         job->package, job->version, record.version);
         fail(run);
         goto done;
     }
-    step_spec remove = {.script = "uninstall.sh", .action = "uninstall", .version = record.version,
-                        .directory = record.directory, .args = job->args, .arg_count = job->arg_count,
+    step_spec remove = {.script = "uninstall.sh",
+                        .action = "uninstall",
+                        .version = record.version,
+                        .directory = record.directory,
+                        .args = job->args,
+                        .arg_count = job->arg_count,
                         .is_main = 1};
     status = run_step(run, &remove, err, NULL);
     if (status != DR_OK) {
@@ -533,10 +562,10 @@ dr_status dr_engine_run(const dr_engine_settings *settings, const dr_job_request
     result->exit_code = -1;
     dr_executor_local local;
     dr_executor_local_init(&local);
-    job_run run = {.settings = settings, .job = job, .result = result,
-                   .x = job->executor ? job->executor : &local.base};
-    run.timeout_seconds = job->script_timeout_seconds > 0 ? job->script_timeout_seconds
-                                                          : settings->script_timeout_seconds;
+    job_run run = {
+        .settings = settings, .job = job, .result = result, .x = job->executor ? job->executor : &local.base};
+    run.timeout_seconds =
+        job->script_timeout_seconds > 0 ? job->script_timeout_seconds : settings->script_timeout_seconds;
     if (!job->package || !is_valid_name(job->package))
         return reject(&run, DR_ERR_USAGE, "package name '%.64s' is not 1-128 of [A-Za-z0-9_.-]",
                       job->package ? job->package : "");

@@ -53,7 +53,7 @@ typedef struct dr_engine_settings {
     dr_archive_limits archive_limits;
     long script_timeout_seconds; /* default for jobs that do not set one */
     long lock_wait_seconds;
-    const char *worker_id;       /* names the lock owner */
+    const char *worker_id;                 /* names the lock owner */
     const dr_script_identity *script_user; /* NULL: scripts run as the worker; not owned */
 } dr_engine_settings;
 
@@ -62,42 +62,42 @@ void dr_engine_settings_default(dr_engine_settings *settings);
 
 /* One job; the engine does not own the strings. */
 typedef struct dr_job_request {
-    const char *job_id;            /* for logs and the record; may be NULL */
+    const char *job_id; /* for logs and the record; may be NULL */
     const char *deployment_id;
     const char *package;
-    const char *version;           /* NULL: the manifest's version */
+    const char *version; /* NULL: the manifest's version */
     dr_action action;
     dr_installation_type installation_type;
-    const char *manifest_source;   /* URL or path; may be NULL for uninstall */
-    const char *manifest_sha256;   /* expected hash of the manifest bytes, or NULL */
-    const char *artifacts_base;    /* URL or directory the zips are under */
+    const char *manifest_source; /* URL or path; may be NULL for uninstall */
+    const char *manifest_sha256; /* expected hash of the manifest bytes, or NULL */
+    const char *artifacts_base;  /* URL or directory the zips are under */
     const dr_platform *platform;
     const char *target_id;
     const char *account;
     const char *region;
     const char *target_root;
-    char *const *args;             /* KEY=VALUE, become script environment */
+    char *const *args; /* KEY=VALUE, become script environment */
     size_t arg_count;
-    long script_timeout_seconds;   /* 0: the settings' default */
-    struct dr_executor *executor;  /* how target_root is reached; NULL: it is a local directory */
+    long script_timeout_seconds;  /* 0: the settings' default */
+    struct dr_executor *executor; /* how target_root is reached; NULL: it is a local directory */
 } dr_job_request;
 
 #define DR_JOB_STEPS_MAX 8
 
 typedef struct dr_job_result {
     dr_outcome outcome;
-    dr_error error;                /* why, when not SUCCESS */
+    dr_error error; /* why, when not SUCCESS */
     int reboot_required;
-    char summary[512];             /* what happened, one sentence */
-    char failed_step[128];         /* e.g. "install.sh 2.0"; "" when none */
-    int exit_code;                 /* of the failed (or last) script; -1 when none ran */
+    char summary[512];                 /* what happened, one sentence */
+    char failed_step[128];             /* e.g. "install.sh 2.0"; "" when none */
+    int exit_code;                     /* of the failed (or last) script; -1 when none ran */
     char steps[DR_JOB_STEPS_MAX][128]; /* scripts run, in order, with how each ended */
     size_t step_count;
-    char *stdout_tail;             /* of the failed (or last) script; NULL when none ran */
+    char *stdout_tail; /* of the failed (or last) script; NULL when none ran */
     char *stderr_tail;
-    char installed_version[130];   /* what the record says afterwards; "" for none */
-    char taken_over_lock[256];     /* owner of a lock left by a process that died; "" */
-    int downloaded;                /* the zip was fetched (not already cached) */
+    char installed_version[130]; /* what the record says afterwards; "" for none */
+    char taken_over_lock[256];   /* owner of a lock left by a process that died; "" */
+    int downloaded;              /* the zip was fetched (not already cached) */
 } dr_job_result;
 
 /*

@@ -18,9 +18,9 @@ static dr_status positive(const dr_config *cfg, const char *name, dr_error *err)
 dr_status dr_engine_settings_from_config(const dr_config *cfg, dr_engine_settings *s, dr_script_identity *script_user,
                                          dr_error *err)
 {
-    static const char *const must_be_positive[] = {"script-timeout", "fetch-attempts", "fetch-timeout",
-                                                   "fetch-stall-timeout", "max-download-bytes",
-                                                   "max-unpacked-bytes", "max-unpacked-entries"};
+    static const char *const must_be_positive[] = {"script-timeout",      "fetch-attempts",     "fetch-timeout",
+                                                   "fetch-stall-timeout", "max-download-bytes", "max-unpacked-bytes",
+                                                   "max-unpacked-entries"};
     dr_status status = DR_OK;
     for (size_t i = 0; i < sizeof must_be_positive / sizeof must_be_positive[0] && status == DR_OK; i++)
         status = positive(cfg, must_be_positive[i], err);
@@ -76,7 +76,8 @@ dr_status dr_ssh_settings_from_config(const dr_config *cfg, const dr_engine_sett
         return dr_error_set(err, DR_ERR_IO, "cannot create %s: %s", work_dir, strerror(errno));
     ssh->work_dir = work_dir;
     if (engine->script_user)
-        dr_log(DR_LOG_WARN, "ssh.script_user", "msg=\"script-user applies to local targets only: over ssh, scripts "
+        dr_log(DR_LOG_WARN, "ssh.script_user",
+               "msg=\"script-user applies to local targets only: over ssh, scripts "
                "run as the login user (ssh-user or the address's)\"");
     status = dr_ssh_settings_check(ssh, err);
     *enabled = status == DR_OK;

@@ -12,6 +12,8 @@
 #include "executor_ssh.h"
 
 /* Rows of a verb's settings table (after DR_COMMON_SETTINGS). */
+/* A settings table, laid out by hand. */
+// clang-format off
 #define DR_ENGINE_SETTINGS                                                                                          \
     {"cache-dir", DR_SETTING_STRING, "/var/cache/drover", "content-addressed artifact cache directory"},             \
     {"script-timeout", DR_SETTING_INT, "3600",                                                                      \
@@ -37,6 +39,7 @@
     {"ssh-accept-new", DR_SETTING_BOOL, "false",                                                                    \
      "ssh executor: trust a host not yet in ssh-known-hosts on first contact and add it (off: refuse it)"},        \
     {"ssh-connect-timeout", DR_SETTING_INT, "10", "ssh executor: seconds to wait for a connection"}
+// clang-format on
 
 /*
  * Fill settings from cfg (a table with DR_ENGINE_SETTINGS).  script_user

@@ -36,8 +36,7 @@ typedef struct dr_executor_ops {
     void (*unlock)(dr_executor *x);
     dr_status (*read_record)(dr_executor *x, const char *package_dir, dr_install_record *out, int *found,
                              dr_error *err);
-    dr_status (*write_record)(dr_executor *x, const char *package_dir, const dr_install_record *record,
-                              dr_error *err);
+    dr_status (*write_record)(dr_executor *x, const char *package_dir, const dr_install_record *record, dr_error *err);
     dr_status (*remove_record)(dr_executor *x, const char *package_dir, dr_error *err);
     dr_status (*make_directories)(dr_executor *x, const char *path, dr_error *err);
     /* Best effort, like dr_remove_tree. */

@@ -32,13 +32,13 @@ typedef struct ssh_executor {
     const dr_ssh_settings *settings;
     dr_ssh_address address;
     char port[16];
-    const char *user;       /* the login user: the address's, else the settings', else root */
-    long connect_seconds;   /* ConnectTimeout, and the slack every operation's own limit gets for it */
-    char where[300];        /* "user@host:port" for messages */
-    char state_dir[1200];   /* set by lock: where lock.script lives */
-    pid_t lock_pid;         /* the session holding the target lock; 0: none */
-    int lock_lost;          /* that session ended before unlock: nothing more may run */
-    int lock_in;            /* its stdin: "release\n" then EOF */
+    const char *user;     /* the login user: the address's, else the settings', else root */
+    long connect_seconds; /* ConnectTimeout, and the slack every operation's own limit gets for it */
+    char where[300];      /* "user@host:port" for messages */
+    char state_dir[1200]; /* set by lock: where lock.script lives */
+    pid_t lock_pid;       /* the session holding the target lock; 0: none */
+    int lock_lost;        /* that session ended before unlock: nothing more may run */
+    int lock_in;          /* its stdin: "release\n" then EOF */
     /*
      * The lock session is also the connection's master (ControlMaster):
      * while it holds the lock, every other operation of the job is a new
@@ -94,16 +94,17 @@ static dr_status copy_known_hosts(dr_ssh_settings *s, dr_error *err)
         status = dr_copy_file(s->known_hosts, s->known_hosts_copy, err);
     } else {
         int fd = open(s->known_hosts_copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        status = fd < 0 ? dr_error_set(err, DR_ERR_IO, "cannot create %s: %s", s->known_hosts_copy, strerror(errno))
-                        : DR_OK;
+        status =
+            fd < 0 ? dr_error_set(err, DR_ERR_IO, "cannot create %s: %s", s->known_hosts_copy, strerror(errno)) : DR_OK;
         if (fd >= 0)
             close(fd);
     }
     if (status != DR_OK)
         return dr_error_wrap(err, "ssh executor: copying %s", s->known_hosts);
-    dr_log(DR_LOG_INFO, "ssh.known_hosts_copy", "from=%s to=%s msg=\"%s cannot be written: hosts accepted on "
-           "first contact are kept in the copy while this worker runs\"", s->known_hosts, s->known_hosts_copy,
-           s->known_hosts);
+    dr_log(DR_LOG_INFO, "ssh.known_hosts_copy",
+           "from=%s to=%s msg=\"%s cannot be written: hosts accepted on "
+           "first contact are kept in the copy while this worker runs\"",
+           s->known_hosts, s->known_hosts_copy, s->known_hosts);
     s->known_hosts = s->known_hosts_copy;
     return DR_OK;
 }
@@ -240,12 +241,44 @@ static void build_argv(ssh_executor *x, const char *remote_command, connection_u
     snprintf(a->options[4], sizeof a->options[4], "ControlMaster=%s", use == MASTER ? "yes" : "no");
     snprintf(a->options[5], sizeof a->options[5], "ControlPath=%s",
              use != OWN_CONNECTION && x->control_path[0] ? x->control_path : "none");
-    char *items[] = {(char *)s->ssh_path, "-F", "/dev/null", "-T", "-i", (char *)s->key_file,
-                     "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
-                     "-o", a->options[0], "-o", "GlobalKnownHostsFile=/dev/null", "-o", a->options[1],
-                     "-o", a->options[2], "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4",
-                     "-o", "LogLevel=ERROR", "-o", a->options[4], "-o", a->options[5], "-p", x->port, "-l", a->options[3], "--", x->address.host,
-                     (char *)remote_command, NULL};
+    char *items[] = {(char *)s->ssh_path,
+                     "-F",
+                     "/dev/null",
+                     "-T",
+                     "-i",
+                     (char *)s->key_file,
+                     "-o",
+                     "BatchMode=yes",
+                     "-o",
+                     "IdentitiesOnly=yes",
+                     "-o",
+                     "IdentityAgent=none",
+                     "-o",
+                     a->options[0],
+                     "-o",
+                     "GlobalKnownHostsFile=/dev/null",
+                     "-o",
+                     a->options[1],
+                     "-o",
+                     a->options[2],
+                     "-o",
+                     "ServerAliveInterval=15",
+                     "-o",
+                     "ServerAliveCountMax=4",
+                     "-o",
+                     "LogLevel=ERROR",
+                     "-o",
+                     a->options[4],
+                     "-o",
+                     a->options[5],
+                     "-p",
+                     x->port,
+                     "-l",
+                     a->options[3],
+                     "--",
+                     x->address.host,
+                     (char *)remote_command,
+                     NULL};
     a->count = 0;
     for (size_t i = 0; items[i] && a->count + 1 < SSH_ARGV_MAX; i++)
         a->items[a->count++] = items[i];
@@ -304,8 +337,12 @@ static dr_status ssh_run(ssh_executor *x, const char *what, const char *remote_c
         return dr_error_set(err, DR_ERR_NOMEM, "building the ssh command for %s", what);
     ssh_argv argv;
     build_argv(x, wrapped, x->lock_pid > 0 ? SHARED : OWN_CONNECTION, &argv);
-    dr_script_request req = {.script = what, .cwd = "/", .envp = ssh_env, .argv = argv.items,
-                             .stdin_path = stdin_path, .tail_bytes = tail_bytes,
+    dr_script_request req = {.script = what,
+                             .cwd = "/",
+                             .envp = ssh_env,
+                             .argv = argv.items,
+                             .stdin_path = stdin_path,
+                             .tail_bytes = tail_bytes,
                              .timeout_seconds = timeout_seconds + x->connect_seconds};
     dr_status status = dr_script_run(&req, out, err);
     free(wrapped);
@@ -332,8 +369,8 @@ static dr_status ssh_simple(ssh_executor *x, const char *what, const char *remot
     if (status == DR_OK && (ran.signaled || ran.exit_code != 0)) {
         char line[512];
         last_line(ran.stderr_tail, line, sizeof line);
-        status = dr_error_set(err, DR_ERR_IO, "%s on %s: %s", what, x->where,
-                              line[0] ? line : "the remote command failed");
+        status =
+            dr_error_set(err, DR_ERR_IO, "%s on %s: %s", what, x->where, line[0] ? line : "the remote command failed");
     }
     dr_script_result_free(&ran);
     return status;
@@ -400,8 +437,7 @@ static int reap(pid_t pid, int seconds)
  * says "LOCKED <previous owner>", and holds the lock until it reads
  * "release" (clearing the owner) or its stdin ends (leaving it).
  */
-static void lock_command(dr_strbuf *cmd, const char *root, const char *state_dir, const char *owner,
-                         long wait_seconds)
+static void lock_command(dr_strbuf *cmd, const char *root, const char *state_dir, const char *owner, long wait_seconds)
 {
     dr_strbuf_puts(cmd, "if ! test -d ");
     quote(cmd, root);
@@ -415,8 +451,9 @@ static void lock_command(dr_strbuf *cmd, const char *root, const char *state_dir
                      "exec 8>&-; prev=$(cat \"$d/lock\"); printf '%%s\\n' ",
                      wait_seconds, wait_seconds);
     quote(cmd, owner);
-    dr_strbuf_puts(cmd, " > \"$d/lock\" || exit 1; printf 'LOCKED %s\\n' \"$prev\"; "
-                        "read -r what; if [ \"$what\" = release ]; then : > \"$d/lock\"; fi");
+    dr_strbuf_puts(cmd,
+                   " > \"$d/lock\" || exit 1; printf 'LOCKED %s\\n' \"$prev\"; "
+                   "read -r what; if [ \"$what\" = release ]; then : > \"$d/lock\"; fi");
 }
 
 static dr_status ssh_lock(dr_executor *base, const char *root, const char *state_dir, const char *owner,
@@ -437,7 +474,7 @@ static dr_status ssh_lock(dr_executor *base, const char *root, const char *state
     ssh_argv argv;
     static unsigned long counter;
     int used = snprintf(x->control_path, sizeof x->control_path, "%s/cm-%ld-%lu", x->settings->work_dir, (long)getpid(),
-                     __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+                        __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
     /* ssh binds PATH.<16 random characters> first, in a 108-byte socket address: too long, no sharing. */
     if (used < 0 || used >= 90)
         x->control_path[0] = '\0';
@@ -546,8 +583,8 @@ static void ssh_unlock(dr_executor *base)
     x->control_path[0] = '\0';
 }
 
-static dr_status ssh_read_record(dr_executor *base, const char *package_dir, dr_install_record *out_record,
-                                 int *found, dr_error *err)
+static dr_status ssh_read_record(dr_executor *base, const char *package_dir, dr_install_record *out_record, int *found,
+                                 dr_error *err)
 {
     ssh_executor *x = SSH(base);
     memset(out_record, 0, sizeof *out_record);
@@ -610,9 +647,10 @@ static dr_status ssh_write_record(dr_executor *base, const char *package_dir, co
         status = write_temp(x, text, temp, sizeof temp, err);
     dr_strbuf_puts(&cmd, "d=");
     quote(&cmd, package_dir);
-    dr_strbuf_puts(&cmd, "; t=\"$d/.installstate.$$\"; mkdir -p \"$d\" && cat > \"$t\" && "
-                         "{ sync \"$t\" 2>/dev/null; true; } && mv -f \"$t\" \"$d/installstate\" || "
-                         "{ rm -f \"$t\"; exit 1; }");
+    dr_strbuf_puts(&cmd,
+                   "; t=\"$d/.installstate.$$\"; mkdir -p \"$d\" && cat > \"$t\" && "
+                   "{ sync \"$t\" 2>/dev/null; true; } && mv -f \"$t\" \"$d/installstate\" || "
+                   "{ rm -f \"$t\"; exit 1; }");
     if (status == DR_OK && (status = command_text(&cmd, "the install record", err)) == DR_OK)
         status = ssh_simple(x, "writing the install record", dr_strbuf_str(&cmd), temp, SSH_OP_SECONDS, err);
     if (temp[0])
@@ -661,8 +699,9 @@ static void ssh_prune(dr_executor *base, const char *versions_dir, const char *k
     quote(&cmd, versions_dir);
     dr_strbuf_puts(&cmd, " 2>/dev/null || exit 0; k=");
     quote(&cmd, keep ? keep : "");
-    dr_strbuf_puts(&cmd, "; for e in * .[!.]* ..?*; do [ -e \"$e\" ] || continue; "
-                         "[ -n \"$k\" ] && [ \"$e\" = \"$k\" ] && continue; rm -rf -- \"$e\"; done");
+    dr_strbuf_puts(&cmd,
+                   "; for e in * .[!.]* ..?*; do [ -e \"$e\" ] || continue; "
+                   "[ -n \"$k\" ] && [ \"$e\" = \"$k\" ] && continue; rm -rf -- \"$e\"; done");
     dr_error ignored = {0};
     if (!cmd.failed)
         ssh_simple(x, "pruning versions", dr_strbuf_str(&cmd), NULL, SSH_OP_SECONDS, &ignored);
@@ -686,10 +725,18 @@ static dr_status ssh_place_tree(dr_executor *base, const char *staging, const ch
     ssh_executor *x = SSH(base);
     char archive[1200];
     snprintf(archive, sizeof archive, "%s.tar", staging);
-    char *tar_argv[] = {(char *)x->settings->tar_path, "--owner=0", "--group=0", "--numeric-owner", "-C",
-                        (char *)staging, "-cf", archive, ".", NULL};
-    dr_script_request pack = {.script = "tar", .cwd = "/", .envp = ssh_env, .argv = tar_argv,
-                              .timeout_seconds = SSH_TRANSFER_SECONDS};
+    char *tar_argv[] = {(char *)x->settings->tar_path,
+                        "--owner=0",
+                        "--group=0",
+                        "--numeric-owner",
+                        "-C",
+                        (char *)staging,
+                        "-cf",
+                        archive,
+                        ".",
+                        NULL};
+    dr_script_request pack = {
+        .script = "tar", .cwd = "/", .envp = ssh_env, .argv = tar_argv, .timeout_seconds = SSH_TRANSFER_SECONDS};
     dr_script_result ran;
     dr_strbuf cmd = {0};
     dr_status status = dr_script_run(&pack, &ran, err);
@@ -701,9 +748,10 @@ static dr_status ssh_place_tree(dr_executor *base, const char *staging, const ch
     dr_script_result_free(&ran);
     dr_strbuf_puts(&cmd, "f=");
     quote(&cmd, final_dir);
-    dr_strbuf_puts(&cmd, "; s=\"${f%/*}/.staging-${f##*/}\"; rm -rf \"$s\" && mkdir -p \"$s\" && "
-                         "tar -xf - -C \"$s\" --no-same-owner && rm -rf \"$f\" && mv \"$s\" \"$f\" || "
-                         "{ rm -rf \"$s\"; exit 1; }");
+    dr_strbuf_puts(&cmd,
+                   "; s=\"${f%/*}/.staging-${f##*/}\"; rm -rf \"$s\" && mkdir -p \"$s\" && "
+                   "tar -xf - -C \"$s\" --no-same-owner && rm -rf \"$f\" && mv \"$s\" \"$f\" || "
+                   "{ rm -rf \"$s\"; exit 1; }");
     if (status == DR_OK && (status = command_text(&cmd, "the package tree", err)) == DR_OK)
         status = ssh_simple(x, "copying the package tree", dr_strbuf_str(&cmd), archive, SSH_TRANSFER_SECONDS, err);
     unlink(archive);
@@ -723,8 +771,7 @@ static dr_status ssh_place_tree(dr_executor *base, const char *staging, const ch
  * of how the script ended.  timeout ends it there, since ssh cannot; the
  * local limit is a backstop.
  */
-static dr_status ssh_run_script(dr_executor *base, const dr_script_request *req, dr_script_result *out,
-                                dr_error *err)
+static dr_status ssh_run_script(dr_executor *base, const dr_script_request *req, dr_script_result *out, dr_error *err)
 {
     ssh_executor *x = SSH(base);
     memset(out, 0, sizeof *out);
@@ -743,12 +790,13 @@ static dr_status ssh_run_script(dr_executor *base, const dr_script_request *req,
     }
     dr_strbuf_printf(&cmd, " flock -o \"$d/lock.script\" timeout -k 5 %ld /bin/sh ", req->timeout_seconds);
     quote(&cmd, req->script);
-    dr_strbuf_printf(&cmd,
-                     " </dev/null >\"$d/script.stdout\" 2>\"$d/script.stderr\"; rc=$?; "
-                     "tail -c %zu \"$d/script.stdout\"; tail -c %zu \"$d/script.stderr\" >&2; "
-                     "rm -f \"$d/script.stdout\" \"$d/script.stderr\"; printf '\\036drover-ssh: exit %%d\\n' \"$rc\" >&2; "
-                     "exit \"$rc\"",
-                     tail, tail);
+    dr_strbuf_printf(
+        &cmd,
+        " </dev/null >\"$d/script.stdout\" 2>\"$d/script.stderr\"; rc=$?; "
+        "tail -c %zu \"$d/script.stdout\"; tail -c %zu \"$d/script.stderr\" >&2; "
+        "rm -f \"$d/script.stdout\" \"$d/script.stderr\"; printf '\\036drover-ssh: exit %%d\\n' \"$rc\" >&2; "
+        "exit \"$rc\"",
+        tail, tail);
     dr_status status = command_text(&cmd, req->script, err);
     if (status == DR_OK)
         status = ssh_run(x, req->script, dr_strbuf_str(&cmd), NULL, req->timeout_seconds + 30, tail + 64, out, err);

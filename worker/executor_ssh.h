@@ -60,7 +60,7 @@ dr_status dr_ssh_settings_check(dr_ssh_settings *settings, dr_error *err);
 
 /* "[user@]host[:port][/root/path]"; host may be "[v6:addr]". */
 typedef struct dr_ssh_address {
-    char user[64];   /* "" when not given */
+    char user[64]; /* "" when not given */
     char host[256];
     int port;        /* 22 when not given */
     char root[1024]; /* the target root on that host; "/" when not given */

@@ -88,7 +88,8 @@ static dr_status place_target(dr_job_inputs *in, const Drover__V1__Target *targe
 {
     const char *executor = target->executor ? target->executor : "";
     if (placement->self_root) {
-        if (snprintf(in->target_root, sizeof in->target_root, "%s", placement->self_root) >= (int)sizeof in->target_root)
+        if (snprintf(in->target_root, sizeof in->target_root, "%s", placement->self_root) >=
+            (int)sizeof in->target_root)
             return dr_error_set(err, DR_ERR_USAGE, "self-root path too long");
         return DR_OK;
     }
@@ -128,7 +129,8 @@ dr_status dr_job_inputs_init(dr_job_inputs *in, const Drover__V1__Job *job, cons
         return dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "the job names no package");
     if (job->action != DROVER__V1__ACTION__ACTION_INSTALL && job->action != DROVER__V1__ACTION__ACTION_UNINSTALL)
         return dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "unknown action %d", (int)job->action);
-    if (job->action == DROVER__V1__ACTION__ACTION_INSTALL && (!present(job->manifest_url) || !present(job->artifacts_base_url)))
+    if (job->action == DROVER__V1__ACTION__ACTION_INSTALL &&
+        (!present(job->manifest_url) || !present(job->artifacts_base_url)))
         return dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "an install job needs a manifest and artifacts URL");
 
     /* Platform family from the target's ID_LIKE list, nearest first. */
@@ -137,8 +139,8 @@ dr_status dr_job_inputs_init(dr_job_inputs *in, const Drover__V1__Job *job, cons
         size_t used = strlen(id_like);
         snprintf(id_like + used, sizeof id_like - used, "%s%s", used ? " " : "", target->platform_family[i]);
     }
-    dr_status status = dr_platform_init(&in->platform, target->platform_name, target->platform_version, target->arch,
-                                        id_like, err);
+    dr_status status =
+        dr_platform_init(&in->platform, target->platform_name, target->platform_version, target->arch, id_like, err);
     if (status != DR_OK)
         return dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "target platform: %s", err ? err->detail : "invalid");
     status = place_target(in, target, placement, err);

@@ -20,16 +20,16 @@ typedef struct dr_job_inputs {
     dr_job_request request;
     dr_platform platform;
     char target_root[4096];
-    char **args;   /* "KEY=VALUE", malloc'd */
+    char **args; /* "KEY=VALUE", malloc'd */
     size_t arg_count;
     dr_executor *executor; /* the ssh executor when the target is reached over ssh; owned */
 } dr_job_inputs;
 
 /* Where this worker's jobs run. */
 typedef struct dr_job_placement {
-    const char *targets_root;     /* local targets: targets_root/<target id>, created when missing */
-    const dr_ssh_settings *ssh;   /* targets with executor "ssh"; NULL: this worker has no ssh key */
-    const char *self_root;        /* agent mode: every job runs here (the worker is its target) */
+    const char *targets_root;   /* local targets: targets_root/<target id>, created when missing */
+    const dr_ssh_settings *ssh; /* targets with executor "ssh"; NULL: this worker has no ssh key */
+    const char *self_root;      /* agent mode: every job runs here (the worker is its target) */
 } dr_job_placement;
 
 /*

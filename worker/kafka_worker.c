@@ -18,7 +18,7 @@
 /* A job taken from Kafka and not yet finished. */
 typedef struct pending_job {
     struct pending_job *next;
-    Drover__V1__Job *job;   /* owned; NULL when the message was not a Job */
+    Drover__V1__Job *job; /* owned; NULL when the message was not a Job */
     char topic[256];
     int32_t partition;
     int64_t offset;
@@ -162,7 +162,8 @@ static void run_job(dr_kafka_worker *w, pending_job *p)
     }
     dr_job_inputs inputs;
     dr_error err = {0};
-    dr_job_placement placement = {.targets_root = w->settings.targets_root, .ssh = w->settings.ssh,
+    dr_job_placement placement = {.targets_root = w->settings.targets_root,
+                                  .ssh = w->settings.ssh,
                                   .self_root = w->settings.self_id ? w->settings.self_root : NULL};
     if (dr_job_inputs_init(&inputs, job, &placement, &err) != DR_OK) {
         reject(w, p, DROVER__V1__JOB_STATE__JOB_STATE_REJECTED, dr_status_name(err.status), err.detail);
@@ -174,9 +175,10 @@ static void run_job(dr_kafka_worker *w, pending_job *p)
                             p->taken_at_ms);
     emit(w, p, &event, 0);
     if (p->is_unsigned)
-        dr_log(DR_LOG_WARN, "job.unsigned", "deployment=%s job=%s msg=\"running a job without a signature "
-               "(allow-unsigned): whoever can write the jobs topic can run scripts here\"", job->deployment_id,
-               job->job_id);
+        dr_log(DR_LOG_WARN, "job.unsigned",
+               "deployment=%s job=%s msg=\"running a job without a signature "
+               "(allow-unsigned): whoever can write the jobs topic can run scripts here\"",
+               job->deployment_id, job->job_id);
     dr_log(DR_LOG_INFO, "job.start", "deployment=%s job=%s target=%s action=%s package=%s version=%s",
            job->deployment_id, job->job_id, inputs.request.target_id, dr_action_name(job->action), job->package,
            job->version ? job->version : "");
@@ -428,9 +430,10 @@ static int is_ours(dr_kafka_worker *w, const pending_job *p)
     if (strcmp(id, w->settings.self_id) != 0)
         return 0;
     if (!agent_target)
-        dr_log(DR_LOG_WARN, "job.not_agent", "deployment=%s job=%s target=%s msg=\"the target is registered with "
-               "executor '%s', not agent: the workers run it, not this agent\"", p->job->deployment_id,
-               p->job->job_id, id, target && target->executor ? target->executor : "");
+        dr_log(DR_LOG_WARN, "job.not_agent",
+               "deployment=%s job=%s target=%s msg=\"the target is registered with "
+               "executor '%s', not agent: the workers run it, not this agent\"",
+               p->job->deployment_id, p->job->job_id, id, target && target->executor ? target->executor : "");
     return agent_target;
 }
 
@@ -578,8 +581,8 @@ static void take_cancels(dr_kafka_worker *w)
     while ((msg = dr_kafka_follower_poll(w->control, 0, &topic))) {
         Drover__V1__Cancel *cancel = NULL;
         dr_error err = {0};
-        if (msg->payload && dr_cancel_decode(msg->payload, msg->len, &cancel, &err) == DR_OK &&
-            cancel->deployment_id && cancel->deployment_id[0]) {
+        if (msg->payload && dr_cancel_decode(msg->payload, msg->len, &cancel, &err) == DR_OK && cancel->deployment_id &&
+            cancel->deployment_id[0]) {
             pthread_mutex_lock(&w->lock);
             int known = dr_strmap_get(w->cancelled, cancel->deployment_id) != NULL;
             if (!known && dr_strmap_put(w->cancelled, cancel->deployment_id, w) != 0)
@@ -648,8 +651,10 @@ dr_status dr_kafka_worker_run(dr_kafka_worker *w, volatile sig_atomic_t *stop, d
     pthread_cond_broadcast(&w->work_ready);
     pthread_mutex_unlock(&w->lock);
     if (still_running)
-        dr_log(DR_LOG_WARN, "worker.stop_timeout", "running=%d msg=\"jobs still running are left uncommitted and "
-                                                   "will be redelivered\"", still_running);
+        dr_log(DR_LOG_WARN, "worker.stop_timeout",
+               "running=%d msg=\"jobs still running are left uncommitted and "
+               "will be redelivered\"",
+               still_running);
     dr_error flush_err = {0};
     if (dr_kafka_producer_flush(w->producer, 10000, &flush_err) != DR_OK)
         dr_log(DR_LOG_ERROR, "status.flush_failed", "msg=\"%s\"", flush_err.detail);

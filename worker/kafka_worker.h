@@ -40,9 +40,9 @@
 
 typedef struct dr_kafka_worker_settings {
     dr_kafka_options kafka;
-    const char *group;              /* consumer group, e.g. "drover-workers" */
-    const char *targets_root;       /* local executor: TARGETS_ROOT/<target id> */
-    const dr_ssh_settings *ssh;     /* targets registered with executor "ssh"; NULL: none here */
+    const char *group;          /* consumer group, e.g. "drover-workers" */
+    const char *targets_root;   /* local executor: TARGETS_ROOT/<target id> */
+    const dr_ssh_settings *ssh; /* targets registered with executor "ssh"; NULL: none here */
     /*
      * Agent mode (self_id set): this worker is the target self_id itself.
      * It reads only the jobs partition self_id's jobs go to, under its own
@@ -53,13 +53,13 @@ typedef struct dr_kafka_worker_settings {
      */
     const char *self_id;
     const char *self_root;
-    int concurrency;                /* jobs at once, >= 1 */
-    long shutdown_timeout_seconds;  /* how long SIGTERM waits for jobs in flight */
-    const char *worker_id;          /* names this member in statuses, logs and locks */
+    int concurrency;               /* jobs at once, >= 1 */
+    long shutdown_timeout_seconds; /* how long SIGTERM waits for jobs in flight */
+    const char *worker_id;         /* names this member in statuses, logs and locks */
     dr_engine_settings engine;
-    dr_metrics *metrics;            /* may be NULL; not owned */
-    dr_trust_store *trust;          /* keys jobs must be signed by; not owned, used by the consuming thread */
-    int allow_unsigned;             /* demo only: run unsigned jobs too, with a warning each */
+    dr_metrics *metrics;   /* may be NULL; not owned */
+    dr_trust_store *trust; /* keys jobs must be signed by; not owned, used by the consuming thread */
+    int allow_unsigned;    /* demo only: run unsigned jobs too, with a warning each */
 } dr_kafka_worker_settings;
 
 typedef struct dr_kafka_worker dr_kafka_worker;

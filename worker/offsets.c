@@ -19,7 +19,7 @@ typedef struct partition_window {
     window_entry *entries;
     size_t count;
     size_t alloc;
-    int64_t committed; /* next offset already committed; -1: none */
+    int64_t committed;             /* next offset already committed; -1: none */
     int64_t highest_finished_next; /* for an empty window: everything below this is done */
 } partition_window;
 

@@ -85,8 +85,8 @@ static void exec_script(const dr_script_request *req, int out_fd, int err_fd, pi
     signal(SIGPIPE, SIG_DFL);
     if (req->run_as) {
         const dr_script_identity *who = req->run_as;
-        if (setgroups((size_t)who->group_count, who->groups) != 0 || setgid(who->gid) != 0 ||
-            setuid(who->uid) != 0 || getuid() != who->uid || geteuid() != who->uid) {
+        if (setgroups((size_t)who->group_count, who->groups) != 0 || setgid(who->gid) != 0 || setuid(who->uid) != 0 ||
+            getuid() != who->uid || geteuid() != who->uid) {
             dprintf(2, "drover: cannot switch to user %s: %s\n", who->name, strerror(errno));
             _exit(126);
         }
@@ -124,8 +124,7 @@ dr_status dr_script_identity_lookup(const char *user, dr_script_identity *out, d
     out->gid = found->pw_gid;
     out->group_count = DR_SCRIPT_MAX_GROUPS;
     if (getgrouplist(found->pw_name, found->pw_gid, out->groups, &out->group_count) < 0)
-        return dr_error_set(err, DR_ERR_USAGE, "script-user: %s is in more than %d groups", user,
-                            DR_SCRIPT_MAX_GROUPS);
+        return dr_error_set(err, DR_ERR_USAGE, "script-user: %s is in more than %d groups", user, DR_SCRIPT_MAX_GROUPS);
     return DR_OK;
 }
 

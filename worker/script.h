@@ -43,12 +43,12 @@ typedef struct dr_script_identity {
 dr_status dr_script_identity_lookup(const char *user, dr_script_identity *out, dr_error *err);
 
 typedef struct dr_script_request {
-    const char *script;       /* path relative to cwd, e.g. "install.sh" */
+    const char *script; /* path relative to cwd, e.g. "install.sh" */
     const char *cwd;
-    char *const *envp;        /* NULL-terminated KEY=VALUE list */
-    long timeout_seconds;     /* > 0 */
-    long kill_grace_ms;       /* between SIGTERM and SIGKILL; 0: 2000 */
-    size_t tail_bytes;        /* how much of each stream to keep; 0: 24 KiB */
+    char *const *envp;                /* NULL-terminated KEY=VALUE list */
+    long timeout_seconds;             /* > 0 */
+    long kill_grace_ms;               /* between SIGTERM and SIGKILL; 0: 2000 */
+    size_t tail_bytes;                /* how much of each stream to keep; 0: 24 KiB */
     const dr_script_identity *run_as; /* NULL: as this process; else its groups, gid, then uid */
     /*
      * Another program instead of "/bin/sh SCRIPT" (the ssh executor runs
@@ -56,17 +56,17 @@ typedef struct dr_script_request {
      * messages.  NULL: the script.
      */
     char *const *argv;
-    const char *stdin_path;   /* read as standard input; NULL: /dev/null */
+    const char *stdin_path; /* read as standard input; NULL: /dev/null */
 } dr_script_request;
 
 typedef struct dr_script_result {
-    int exit_code;            /* valid when !signaled */
-    int signaled;             /* ended by a signal (term_signal) */
+    int exit_code; /* valid when !signaled */
+    int signaled;  /* ended by a signal (term_signal) */
     int term_signal;
-    int timed_out;            /* killed at the timeout */
-    char *stdout_tail;        /* NUL-terminated, malloc'd; last tail_bytes */
+    int timed_out;     /* killed at the timeout */
+    char *stdout_tail; /* NUL-terminated, malloc'd; last tail_bytes */
     char *stderr_tail;
-    uint64_t stdout_bytes;    /* total bytes seen on each stream */
+    uint64_t stdout_bytes; /* total bytes seen on each stream */
     uint64_t stderr_bytes;
     long long elapsed_ms;
 } dr_script_result;

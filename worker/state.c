@@ -91,11 +91,11 @@ char *dr_install_record_encode(const dr_install_record *r)
     json_t *args = json_array();
     for (size_t i = 0; args && i < r->arg_count; i++)
         json_array_append_new(args, json_string(r->args[i]));
-    json_t *root = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:I, s:b}", "package", r->package,
-                             "version", r->version, "directory", r->directory, "manifest_sha256",
-                             r->manifest_sha256, "file_sha256", r->file_sha256, "args_digest", r->args_digest,
-                             "args", args, "job_id", r->job_id ? r->job_id : "", "installed_at_ms",
-                             (json_int_t)r->installed_at_ms, "needs_repair", r->needs_repair);
+    json_t *root =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:I, s:b}", "package", r->package, "version", r->version,
+                  "directory", r->directory, "manifest_sha256", r->manifest_sha256, "file_sha256", r->file_sha256,
+                  "args_digest", r->args_digest, "args", args, "job_id", r->job_id ? r->job_id : "", "installed_at_ms",
+                  (json_int_t)r->installed_at_ms, "needs_repair", r->needs_repair);
     char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
     json_decref(root);
     char *line = NULL;
@@ -196,8 +196,8 @@ static void read_owner(int fd, char *buf, size_t size)
     buf[strcspn(buf, "\n")] = '\0';
 }
 
-dr_status dr_target_lock_acquire(const char *dir, const char *owner, long wait_seconds,
-                                  dr_target_lock *lock, char *taken_over, size_t size, dr_error *err)
+dr_status dr_target_lock_acquire(const char *dir, const char *owner, long wait_seconds, dr_target_lock *lock,
+                                 char *taken_over, size_t size, dr_error *err)
 {
     lock->fd = -1;
     if (taken_over && size)
@@ -217,10 +217,9 @@ dr_status dr_target_lock_acquire(const char *dir, const char *owner, long wait_s
         if (errno != EWOULDBLOCK || dr_monotonic_ms() - start >= (int64_t)wait_seconds * 1000) {
             char holder[256];
             read_owner(fd, holder, sizeof holder);
-            status = errno != EWOULDBLOCK
-                         ? dr_error_set(err, DR_ERR_IO, "cannot lock %s: %s", path, strerror(errno))
-                         : dr_error_set(err, DR_ERR_LOCKED, "%s is held by %s after waiting %ld s", path,
-                                        holder[0] ? holder : "another process", wait_seconds);
+            status = errno != EWOULDBLOCK ? dr_error_set(err, DR_ERR_IO, "cannot lock %s: %s", path, strerror(errno))
+                                          : dr_error_set(err, DR_ERR_LOCKED, "%s is held by %s after waiting %ld s",
+                                                         path, holder[0] ? holder : "another process", wait_seconds);
             close(fd);
             return status;
         }

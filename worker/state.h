@@ -27,15 +27,15 @@
 typedef struct dr_install_record {
     char *package;
     char *version;
-    char *directory;        /* under versions/, e.g. "1.2.0-3f2a9c0d1e2b" */
+    char *directory; /* under versions/, e.g. "1.2.0-3f2a9c0d1e2b" */
     char *manifest_sha256;
     char *file_sha256;
-    char *args_digest;      /* sha256 of the sorted KEY=VALUE arguments */
-    char **args;            /* the arguments themselves, sorted */
+    char *args_digest; /* sha256 of the sorted KEY=VALUE arguments */
+    char **args;       /* the arguments themselves, sorted */
     size_t arg_count;
-    char *job_id;           /* the job that installed it; may be empty */
+    char *job_id; /* the job that installed it; may be empty */
     long long installed_at_ms;
-    int needs_repair;       /* a failed rollback left it in doubt: reinstall next time */
+    int needs_repair; /* a failed rollback left it in doubt: reinstall next time */
 } dr_install_record;
 
 /* TARGET_ROOT/var/lib/drover/packages/NAME, malloc'd; NULL when out of memory. */
@@ -75,8 +75,8 @@ typedef struct dr_target_lock {
  * file still named an owner that is gone, its description is copied into
  * taken_over (size bytes) and otherwise taken_over is set to "".
  */
-dr_status dr_target_lock_acquire(const char *dir, const char *owner, long wait_seconds,
-                                  dr_target_lock *lock, char *taken_over, size_t size, dr_error *err);
+dr_status dr_target_lock_acquire(const char *dir, const char *owner, long wait_seconds, dr_target_lock *lock,
+                                 char *taken_over, size_t size, dr_error *err);
 void dr_target_lock_release(dr_target_lock *lock);
 
 #endif

@@ -122,13 +122,13 @@ static dr_status assign(dr_config *cfg, size_t index, const char *value, const c
     if (def->type == DR_SETTING_INT) {
         long long ignored;
         if (parse_int(value, &ignored) != 0)
-            return dr_error_set(err, DR_ERR_USAGE, "setting %s from %s: '%s' is not an integer", def->name,
-                                source, value);
+            return dr_error_set(err, DR_ERR_USAGE, "setting %s from %s: '%s' is not an integer", def->name, source,
+                                value);
     } else if (def->type == DR_SETTING_BOOL) {
         int ignored;
         if (parse_bool(value, &ignored) != 0)
-            return dr_error_set(err, DR_ERR_USAGE, "setting %s from %s: '%s' is not true or false", def->name,
-                                source, value);
+            return dr_error_set(err, DR_ERR_USAGE, "setting %s from %s: '%s' is not true or false", def->name, source,
+                                value);
     }
     char *copy = strdup(value);
     if (!copy)

@@ -31,16 +31,19 @@ typedef enum dr_setting_type {
 } dr_setting_type;
 
 typedef struct dr_setting {
-    const char *name;          /* lowercase words joined by '-' */
+    const char *name; /* lowercase words joined by '-' */
     dr_setting_type type;
     const char *default_value; /* NULL: unset unless given */
     const char *help;
 } dr_setting;
 
 /* Settings every program has; put DR_COMMON_SETTINGS first in each table. */
+/* A settings table, laid out by hand. */
+// clang-format off
 #define DR_COMMON_SETTINGS                                                                        \
     {"config", DR_SETTING_STRING, NULL, "read settings from this file (lines: name = value)"},   \
     {"log-level", DR_SETTING_STRING, "info", "lowest log level printed: debug, info, warn, error"}
+// clang-format on
 
 typedef struct dr_config dr_config;
 

@@ -66,12 +66,10 @@ const char *dr_status_message(dr_status status);
  * Record status and a printf-style detail in err (which may be NULL) and
  * return status, so a failing path reads: return dr_error_set(err, ...);
  */
-dr_status dr_error_set(dr_error *err, dr_status status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+dr_status dr_error_set(dr_error *err, dr_status status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Prefix the existing detail with more context: "fetching x: <old detail>". */
-dr_status dr_error_wrap(dr_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+dr_status dr_error_wrap(dr_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 void dr_error_clear(dr_error *err);
 

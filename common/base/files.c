@@ -53,8 +53,8 @@ dr_status dr_remove_tree(const char *path, dr_error *err)
 {
     removal_failure failure = {0};
     current_failure = &failure;
-    if (nftw(path, remove_entry, WALK_OPEN_DIRECTORIES, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT
-        && failure.error == 0) {
+    if (nftw(path, remove_entry, WALK_OPEN_DIRECTORIES, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT &&
+        failure.error == 0) {
         failure.error = errno;
         snprintf(failure.path, sizeof failure.path, "%s", path);
     }

@@ -46,8 +46,8 @@ void dr_log(dr_log_level level, const char *event, const char *fmt, ...)
     va_end(ap);
 
     pthread_mutex_lock(&log_lock);
-    fprintf(stderr, "ts=%s.%03ldZ level=%s prog=%s event=%s%s%s\n", stamp, now.tv_nsec / 1000000,
-            level_names[level], log_program, event, rest[0] ? " " : "", rest);
+    fprintf(stderr, "ts=%s.%03ldZ level=%s prog=%s event=%s%s%s\n", stamp, now.tv_nsec / 1000000, level_names[level],
+            log_program, event, rest[0] ? " " : "", rest);
     fflush(stderr);
     pthread_mutex_unlock(&log_lock);
 }

@@ -26,8 +26,7 @@ void dr_log_init(const char *program, dr_log_level min_level);
 int dr_log_level_parse(const char *text);
 
 /* Log one event; fmt formats the rest of the line (key=value pairs). */
-void dr_log(dr_log_level level, const char *event, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void dr_log(dr_log_level level, const char *event, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /*
  * Write value into buf as a logfmt value: bare if it is a plain token,

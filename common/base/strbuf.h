@@ -26,13 +26,16 @@
 #include "error.h"
 
 typedef struct dr_strbuf {
-    char *buf;     /* NUL-terminated when len > 0 or after any append; may be NULL when empty */
+    char *buf; /* NUL-terminated when len > 0 or after any append; may be NULL when empty */
     size_t len;
     size_t alloc;
-    int failed;    /* an append ran out of memory (or a format was invalid) */
+    int failed; /* an append ran out of memory (or a format was invalid) */
 } dr_strbuf;
 
-#define DR_STRBUF_INIT {NULL, 0, 0, 0}
+#define DR_STRBUF_INIT                                                                                                 \
+    {                                                                                                                  \
+        NULL, 0, 0, 0                                                                                                  \
+    }
 
 void dr_strbuf_append(dr_strbuf *sb, const char *text, size_t len);
 void dr_strbuf_puts(dr_strbuf *sb, const char *text);

@@ -13,8 +13,7 @@
 #define SIGNATURE_FIELD 18u /* Job.signature in proto/drover.proto */
 #define RELOAD_INTERVAL_MS 5000
 
-dr_status dr_job_encode_signed(const dr_key *key, const Drover__V1__Job *job, uint8_t **out, size_t *len,
-                               dr_error *err)
+dr_status dr_job_encode_signed(const dr_key *key, const Drover__V1__Job *job, uint8_t **out, size_t *len, dr_error *err)
 {
     Drover__V1__Job unsigned_job = *job;
     unsigned_job.key_id = (char *)dr_key_id(key);
@@ -225,8 +224,10 @@ dr_status dr_trust_verify_job(dr_trust_store *store, const uint8_t *bytes, size_
     }
     if (!key) {
         dr_trust_store_describe(store, trusted, sizeof trusted);
-        return dr_error_set(err, DR_ERR_SIGNATURE, "the job is signed by key %.64s, which this worker does not trust "
-                            "(trusted: %s)", id, trusted);
+        return dr_error_set(err, DR_ERR_SIGNATURE,
+                            "the job is signed by key %.64s, which this worker does not trust "
+                            "(trusted: %s)",
+                            id, trusted);
     }
     uint8_t *body = malloc(len ? len : 1);
     size_t body_len = 0;
@@ -236,8 +237,10 @@ dr_status dr_trust_verify_job(dr_trust_store *store, const uint8_t *bytes, size_
     if (dr_wire_strip_field(bytes, len, SIGNATURE_FIELD, body, &body_len) != 0)
         status = dr_error_set(err, DR_ERR_SIGNATURE, "the job signed by key %s is not well-formed protobuf", id);
     else if (!dr_key_verify(key, body, body_len, job->signature.data, job->signature.len))
-        status = dr_error_set(err, DR_ERR_SIGNATURE, "the signature by key %s does not verify: the job was altered "
-                              "after it was signed, or signed by another key", id);
+        status = dr_error_set(err, DR_ERR_SIGNATURE,
+                              "the signature by key %s does not verify: the job was altered "
+                              "after it was signed, or signed by another key",
+                              id);
     free(body);
     return status;
 }

@@ -80,8 +80,8 @@ dr_status dr_kafka_producer_new(const dr_kafka_options *opt, dr_kafka_producer *
         status = dr_error_set(err, DR_ERR_NOMEM, "out of memory for a Kafka producer");
         goto cleanup;
     }
-    if ((status = dr_kafka_new_conf(opt, p, defaults, PROPERTY_COUNT(defaults), fixed, PROPERTY_COUNT(fixed), &conf, err)) !=
-        DR_OK)
+    if ((status = dr_kafka_new_conf(opt, p, defaults, PROPERTY_COUNT(defaults), fixed, PROPERTY_COUNT(fixed), &conf,
+                                    err)) != DR_OK)
         goto cleanup;
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery_report);
     status = dr_kafka_new_handle(RD_KAFKA_PRODUCER, conf, &p->rk, err);
@@ -104,8 +104,9 @@ void dr_kafka_producer_free(dr_kafka_producer *p)
     if (!p)
         return;
     if (rd_kafka_flush(p->rk, FREE_FLUSH_MS) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        dr_log(DR_LOG_ERROR, "kafka.undelivered", "client=%s messages=%d msg=\"not acknowledged within %d ms; dropped\"",
-               rd_kafka_name(p->rk), rd_kafka_outq_len(p->rk), FREE_FLUSH_MS);
+        dr_log(DR_LOG_ERROR, "kafka.undelivered",
+               "client=%s messages=%d msg=\"not acknowledged within %d ms; dropped\"", rd_kafka_name(p->rk),
+               rd_kafka_outq_len(p->rk), FREE_FLUSH_MS);
         /* Fail what is left so every caller's callback still runs once (and its delivery is freed). */
         rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_flush(p->rk, 1000);
@@ -134,10 +135,10 @@ dr_status dr_kafka_produce(dr_kafka_producer *p, dr_topic topic, const char *key
     }
     int64_t deadline = dr_monotonic_ms() + QUEUE_FULL_WAIT_MS;
     for (;;) {
-        rd_kafka_resp_err_t kerr = rd_kafka_producev(
-            p->rk, RD_KAFKA_V_TOPIC(name), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-            RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(d),
-            RD_KAFKA_V_END);
+        rd_kafka_resp_err_t kerr =
+            rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(name), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                              RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_OPAQUE(d), RD_KAFKA_V_END);
         if (kerr == RD_KAFKA_RESP_ERR_NO_ERROR) {
             d = NULL; /* the delivery report frees it */
             break;
@@ -147,8 +148,9 @@ dr_status dr_kafka_produce(dr_kafka_producer *p, dr_topic topic, const char *key
             goto cleanup;
         }
         if (dr_kafka_remaining_ms(deadline) == 0) {
-            status = dr_error_set(err, DR_ERR_KAFKA, "producing to %s: the local queue stayed full for %d ms (%d messages waiting)",
-                                  name, QUEUE_FULL_WAIT_MS, rd_kafka_outq_len(p->rk));
+            status = dr_error_set(err, DR_ERR_KAFKA,
+                                  "producing to %s: the local queue stayed full for %d ms (%d messages waiting)", name,
+                                  QUEUE_FULL_WAIT_MS, rd_kafka_outq_len(p->rk));
             goto cleanup;
         }
         /* Serving delivery reports is what makes room. */
@@ -309,8 +311,8 @@ static dr_status consumer_new(const dr_kafka_options *opt, const char *group_id,
         status = dr_error_set(err, DR_ERR_USAGE, "a Kafka consumer needs a group id and at least one topic");
         goto cleanup;
     }
-    if ((status = dr_kafka_new_conf(opt, c, defaults, PROPERTY_COUNT(defaults), fixed, PROPERTY_COUNT(fixed), &conf, err)) !=
-        DR_OK)
+    if ((status = dr_kafka_new_conf(opt, c, defaults, PROPERTY_COUNT(defaults), fixed, PROPERTY_COUNT(fixed), &conf,
+                                    err)) != DR_OK)
         goto cleanup;
     if ((status = dr_kafka_set_property(conf, "kafka setting", "group.id", group_id, err)) != DR_OK)
         goto cleanup;

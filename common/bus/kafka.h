@@ -27,11 +27,14 @@
 #include "error.h"
 
 /* The settings every Kafka program has; put them in its dr_setting table. */
+/* A settings table, laid out by hand. */
+// clang-format off
 #define DR_KAFKA_SETTINGS                                                                                 \
     {"brokers", DR_SETTING_STRING, "127.0.0.1:9092", "Kafka bootstrap servers, host:port[,host:port...]"}, \
     {"topic-prefix", DR_SETTING_STRING, "drover.", "prefix of every Drover topic name"},                  \
     {"kafka-property", DR_SETTING_LIST, NULL,                                                              \
      "librdkafka property KEY=VALUE passed through as is (e.g. security.protocol=SASL_SSL); repeatable"}
+// clang-format on
 
 typedef enum dr_topic {
     DR_TOPIC_JOBS = 0,     /* key target id, Job */
@@ -57,7 +60,7 @@ typedef struct dr_kafka_options {
     const char *topic_prefix;
     char *const *properties; /* KEY=VALUE */
     size_t property_count;
-    const char *client_id;   /* e.g. "drover-worker"; NULL: "drover" */
+    const char *client_id; /* e.g. "drover-worker"; NULL: "drover" */
 } dr_kafka_options;
 
 /* Fill opt from a config whose table has DR_KAFKA_SETTINGS (strings stay owned by cfg). */
@@ -178,9 +181,8 @@ dr_status dr_kafka_read_topic(const dr_kafka_options *opt, dr_topic topic, dr_ka
  * partition's first, starts at its beginning).  For reading what was
  * written after a known point, e.g. the Jobs a crashed replica released.
  */
-dr_status dr_kafka_read_topic_from(const dr_kafka_options *opt, dr_topic topic, const int64_t *from,
-                                   size_t from_count, dr_kafka_record_fn fn, void *ctx, int timeout_ms,
-                                   dr_error *err);
+dr_status dr_kafka_read_topic_from(const dr_kafka_options *opt, dr_topic topic, const int64_t *from, size_t from_count,
+                                   dr_kafka_record_fn fn, void *ctx, int timeout_ms, dr_error *err);
 
 /*
  * The high watermark of every partition of topic: a malloc'd array indexed
@@ -205,8 +207,8 @@ dr_status dr_kafka_high_watermarks(const dr_kafka_options *opt, rd_kafka_t *rk, 
  */
 typedef struct dr_kafka_follower dr_kafka_follower;
 
-dr_status dr_kafka_follower_new(const dr_kafka_options *opt, const dr_topic *topics, size_t topic_count,
-                                int timeout_ms, dr_kafka_follower **out, dr_error *err);
+dr_status dr_kafka_follower_new(const dr_kafka_options *opt, const dr_topic *topics, size_t topic_count, int timeout_ms,
+                                dr_kafka_follower **out, dr_error *err);
 /* A follower of one topic from its end as of the call: only what is written from now on (a rollup watch). */
 dr_status dr_kafka_follower_new_from_end(const dr_kafka_options *opt, dr_topic topic, int timeout_ms,
                                          dr_kafka_follower **out, dr_error *err);

@@ -30,16 +30,17 @@ dr_status dr_kafka_create_topics(const dr_kafka_options *opt, int partitions, in
         dr_kafka_topic_name(opt, (dr_topic)t, out[t].name, sizeof out[t].name);
         out[t].created = 0;
         topics[t] = rd_kafka_NewTopic_new(out[t].name, partitions, replication_factor, reason, sizeof reason);
-        if (!topics[t] || (dr_topic_is_compacted((dr_topic)t) &&
-                           rd_kafka_NewTopic_set_config(topics[t], "cleanup.policy", "compact") != RD_KAFKA_RESP_ERR_NO_ERROR)) {
-            status = dr_error_set(err, DR_ERR_KAFKA, "topic %s: %s", out[t].name, topics[t] ? "cleanup.policy" : reason);
+        if (!topics[t] ||
+            (dr_topic_is_compacted((dr_topic)t) &&
+             rd_kafka_NewTopic_set_config(topics[t], "cleanup.policy", "compact") != RD_KAFKA_RESP_ERR_NO_ERROR)) {
+            status =
+                dr_error_set(err, DR_ERR_KAFKA, "topic %s: %s", out[t].name, topics[t] ? "cleanup.policy" : reason);
             goto cleanup;
         }
     }
     options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     queue = rd_kafka_queue_new(rk);
-    if (!options || !queue ||
-        rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, reason, sizeof reason) ||
+    if (!options || !queue || rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, reason, sizeof reason) ||
         rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, reason, sizeof reason)) {
         status = dr_error_set(err, DR_ERR_KAFKA, "admin options: %s", reason);
         goto cleanup;

@@ -14,7 +14,7 @@
 /* What became of one topic. */
 typedef struct dr_topic_created {
     char name[256];
-    int created;  /* 1: made now; 0: it was there already (left as it is) */
+    int created; /* 1: made now; 0: it was there already (left as it is) */
 } dr_topic_created;
 
 /*

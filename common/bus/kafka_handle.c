@@ -74,7 +74,6 @@ int dr_kafka_remaining_ms(int64_t deadline)
 
 /* ---- configuration and the callbacks every handle shares ---- */
 
-
 /*
  * librdkafka logs the offset reset it does on its own (auto.offset.reset)
  * only as a warning with facility OFFSET.  A reset caused by an error means
@@ -143,7 +142,7 @@ static void on_kafka_error(rd_kafka_t *rk, int error_code, const char *reason, v
 
 /* origin says where the property came from, so the error points at what to fix. */
 dr_status dr_kafka_set_property(rd_kafka_conf_t *conf, const char *origin, const char *name, const char *value,
-                              dr_error *err)
+                                dr_error *err)
 {
     char reason[512];
     if (rd_kafka_conf_set(conf, name, value, reason, sizeof reason) != RD_KAFKA_CONF_OK)
@@ -171,7 +170,8 @@ static dr_status check_topic_prefix(const dr_kafka_options *opt, dr_error *err)
         if (strlen(topic_table[t].suffix) > longest)
             longest = strlen(topic_table[t].suffix);
     if (strlen(dr_kafka_topic_prefix(opt)) + longest > 249)
-        return dr_error_set(err, DR_ERR_USAGE, "topic-prefix '%.40s...' is too long: Kafka topic names end at 249 characters",
+        return dr_error_set(err, DR_ERR_USAGE,
+                            "topic-prefix '%.40s...' is too long: Kafka topic names end at 249 characters",
                             dr_kafka_topic_prefix(opt));
     return DR_OK;
 }
@@ -182,8 +182,8 @@ static dr_status check_topic_prefix(const dr_kafka_options *opt, dr_error *err)
  * them); fixed come after, because Drover's guarantees rest on them.
  */
 dr_status dr_kafka_new_conf(const dr_kafka_options *opt, void *opaque, const kafka_property *defaults,
-                          size_t default_count, const kafka_property *fixed, size_t fixed_count,
-                          rd_kafka_conf_t **out, dr_error *err)
+                            size_t default_count, const kafka_property *fixed, size_t fixed_count,
+                            rd_kafka_conf_t **out, dr_error *err)
 {
     dr_status status = DR_OK;
     rd_kafka_conf_t *conf = NULL;
@@ -200,8 +200,8 @@ dr_status dr_kafka_new_conf(const dr_kafka_options *opt, void *opaque, const kaf
         goto cleanup;
     }
     if ((status = dr_kafka_set_property(conf, "kafka setting", "bootstrap.servers", opt->brokers, err)) != DR_OK ||
-        (status = dr_kafka_set_property(conf, "kafka setting", "client.id", opt->client_id ? opt->client_id : "drover", err)) !=
-            DR_OK)
+        (status = dr_kafka_set_property(conf, "kafka setting", "client.id", opt->client_id ? opt->client_id : "drover",
+                                        err)) != DR_OK)
         goto cleanup;
     for (size_t i = 0; i < default_count; i++)
         if ((status = dr_kafka_set_property(conf, "kafka setting", defaults[i].name, defaults[i].value, err)) != DR_OK)
@@ -258,8 +258,8 @@ dr_status dr_kafka_partition_count(rd_kafka_t *rk, const char *topic_name, int t
     }
     const rd_kafka_metadata_topic_t *topic = dr_kafka_find_topic(md, topic_name);
     if (!topic || topic->err || topic->partition_cnt <= 0) {
-        status = dr_error_set(err, DR_ERR_KAFKA, "topic %s does not exist%s%s", topic_name, topic && topic->err ? ": " : "",
-                              topic && topic->err ? rd_kafka_err2str(topic->err) : "");
+        status = dr_error_set(err, DR_ERR_KAFKA, "topic %s does not exist%s%s", topic_name,
+                              topic && topic->err ? ": " : "", topic && topic->err ? rd_kafka_err2str(topic->err) : "");
         goto cleanup;
     }
     *out = topic->partition_cnt;
@@ -277,9 +277,8 @@ void dr_kafka_report_consumer_error(const rd_kafka_message_t *msg)
     if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
         return;
     if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || msg->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
-        dr_log(DR_LOG_ERROR, "kafka.data_loss", "topic=%s partition=%d offset=%lld msg=%s", topic,
-               (int)msg->partition, (long long)msg->offset,
-               dr_log_quote(quoted, sizeof quoted, rd_kafka_message_errstr(msg)));
+        dr_log(DR_LOG_ERROR, "kafka.data_loss", "topic=%s partition=%d offset=%lld msg=%s", topic, (int)msg->partition,
+               (long long)msg->offset, dr_log_quote(quoted, sizeof quoted, rd_kafka_message_errstr(msg)));
         return;
     }
     dr_log(DR_LOG_WARN, "kafka.consumer_error", "topic=%s partition=%d error=%s msg=%s", topic, (int)msg->partition,

@@ -106,7 +106,8 @@ static dr_status reader_find_partitions(topic_reader *r, const int64_t *from, si
         partition_progress *p = &r->parts[i];
         int64_t low = 0;
         p->id = topic->partitions[i].id;
-        kerr = rd_kafka_query_watermark_offsets(r->rk, r->topic, p->id, &low, &p->high, dr_kafka_remaining_ms(deadline));
+        kerr =
+            rd_kafka_query_watermark_offsets(r->rk, r->topic, p->id, &low, &p->high, dr_kafka_remaining_ms(deadline));
         if (kerr) {
             status = dr_error_set(err, DR_ERR_KAFKA, "reading %s [%d]: watermarks: %s", r->topic, (int)p->id,
                                   rd_kafka_err2str(kerr));
@@ -190,9 +191,8 @@ static int reader_take(topic_reader *r, const rd_kafka_message_t *msg, dr_kafka_
               timestamp) != 0;
 }
 
-dr_status dr_kafka_read_topic_from(const dr_kafka_options *opt, dr_topic topic, const int64_t *from,
-                                   size_t from_count, dr_kafka_record_fn fn, void *ctx, int timeout_ms,
-                                   dr_error *err)
+dr_status dr_kafka_read_topic_from(const dr_kafka_options *opt, dr_topic topic, const int64_t *from, size_t from_count,
+                                   dr_kafka_record_fn fn, void *ctx, int timeout_ms, dr_error *err)
 {
     dr_status status = DR_OK;
     int64_t deadline = dr_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
@@ -210,11 +210,12 @@ dr_status dr_kafka_read_topic_from(const dr_kafka_options *opt, dr_topic topic, 
         if (dr_kafka_remaining_ms(deadline) == 0) {
             char progress[700];
             reader_describe_progress(&r, progress, sizeof progress);
-            status = dr_error_set(err, DR_ERR_KAFKA, "reading %s timed out after %d ms: %s", r.topic, timeout_ms,
-                                  progress);
+            status =
+                dr_error_set(err, DR_ERR_KAFKA, "reading %s timed out after %d ms: %s", r.topic, timeout_ms, progress);
             goto cleanup;
         }
-        rd_kafka_message_t *msg = rd_kafka_consumer_poll(r.rk, dr_kafka_remaining_ms(deadline) < 100 ? dr_kafka_remaining_ms(deadline) : 100);
+        rd_kafka_message_t *msg =
+            rd_kafka_consumer_poll(r.rk, dr_kafka_remaining_ms(deadline) < 100 ? dr_kafka_remaining_ms(deadline) : 100);
         if (!msg)
             continue;
         int stop = reader_take(&r, msg, fn, ctx);
@@ -370,8 +371,8 @@ cleanup:
     return status;
 }
 
-dr_status dr_kafka_follower_new(const dr_kafka_options *opt, const dr_topic *topics, size_t topic_count,
-                                int timeout_ms, dr_kafka_follower **out, dr_error *err)
+dr_status dr_kafka_follower_new(const dr_kafka_options *opt, const dr_topic *topics, size_t topic_count, int timeout_ms,
+                                dr_kafka_follower **out, dr_error *err)
 {
     return follower_new(opt, topics, topic_count, 0, timeout_ms, out, err);
 }
@@ -410,9 +411,8 @@ dr_status dr_kafka_follower_sync(dr_kafka_follower *f, rd_kafka_t *query, int ti
     for (size_t i = 0; i < f->part_count; i++) {
         followed_partition *p = &f->parts[i];
         int64_t low = 0, high = 0;
-        rd_kafka_resp_err_t kerr =
-            rd_kafka_query_watermark_offsets(query, f->names[p->topic], p->id, &low, &high,
-                                             dr_kafka_remaining_ms(deadline));
+        rd_kafka_resp_err_t kerr = rd_kafka_query_watermark_offsets(query, f->names[p->topic], p->id, &low, &high,
+                                                                    dr_kafka_remaining_ms(deadline));
         if (kerr)
             return dr_error_set(err, DR_ERR_KAFKA, "%s [%d]: watermarks: %s", f->names[p->topic], (int)p->id,
                                 rd_kafka_err2str(kerr));

@@ -26,10 +26,10 @@ static dr_status decode(const ProtobufCMessageDescriptor *descriptor, const void
     return DR_OK;
 }
 
-#define DEFINE_DECODER(function, type, descriptor)                                                        \
-    dr_status function(const void *data, size_t len, type **out, dr_error *err)                          \
-    {                                                                                                     \
-        return decode(&descriptor, data, len, (ProtobufCMessage **)out, err);                             \
+#define DEFINE_DECODER(function, type, descriptor)                                                                     \
+    dr_status function(const void *data, size_t len, type **out, dr_error *err)                                        \
+    {                                                                                                                  \
+        return decode(&descriptor, data, len, (ProtobufCMessage **)out, err);                                          \
     }
 
 DEFINE_DECODER(dr_job_decode, Drover__V1__Job, drover__v1__job__descriptor)
@@ -149,7 +149,7 @@ long long dr_rate_limit(const char *value, uint64_t total, long long at_least, l
 
 const char *dr_deployment_status_name(Drover__V1__DeploymentStatus status)
 {
-    static const char *const names[] = {"UNSPECIFIED", "PENDING", "IN_PROGRESS", "SUCCESS",
+    static const char *const names[] = {"UNSPECIFIED", "PENDING",    "IN_PROGRESS", "SUCCESS",
                                         "FAILED",      "INCOMPLETE", "CANCELLED"};
     return (size_t)status < sizeof names / sizeof names[0] ? names[status] : "UNSPECIFIED";
 }
@@ -163,4 +163,3 @@ const char *dr_installation_type_name(Drover__V1__InstallationType t)
 {
     return t == DROVER__V1__INSTALLATION_TYPE__INSTALLATION_TYPE_IN_PLACE_UPDATE ? "in-place" : "reinstall";
 }
-

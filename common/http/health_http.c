@@ -32,8 +32,8 @@ static void handle(void *ctx, const dr_http_request *req, dr_http_response *resp
     }
 }
 
-dr_status dr_health_http_start(const char *address, dr_metrics *metrics, const atomic_int *ready,
-                               dr_health_http **out, dr_error *err)
+dr_status dr_health_http_start(const char *address, dr_metrics *metrics, const atomic_int *ready, dr_health_http **out,
+                               dr_error *err)
 {
     *out = NULL;
     dr_health_http *h = calloc(1, sizeof *h);

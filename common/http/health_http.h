@@ -19,8 +19,8 @@ typedef struct dr_health_http dr_health_http;
  * Serve on address (as dr_http_server_start) and log event=http.listening
  * with the bound port.  metrics and ready are borrowed and must outlive it.
  */
-dr_status dr_health_http_start(const char *address, dr_metrics *metrics, const atomic_int *ready,
-                               dr_health_http **out, dr_error *err);
+dr_status dr_health_http_start(const char *address, dr_metrics *metrics, const atomic_int *ready, dr_health_http **out,
+                               dr_error *err);
 void dr_health_http_stop(dr_health_http *health); /* NULL is fine */
 
 #endif

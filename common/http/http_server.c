@@ -35,11 +35,11 @@
 
 #include "strbuf.h"
 
-#define HTTP_REQUEST_MAX 16384     /* request line + headers, terminator included */
-#define HTTP_MAX_CONNECTIONS 64    /* threads at once; the next client gets 503 */
-#define HTTP_READ_TIMEOUT_MS 5000  /* the whole request head must arrive in this */
-#define HTTP_SEND_TIMEOUT_S 5      /* one send() that makes no progress for this fails */
-#define HTTP_LINGER_MS 1000        /* how long we drain a client after replying */
+#define HTTP_REQUEST_MAX 16384    /* request line + headers, terminator included */
+#define HTTP_MAX_CONNECTIONS 64   /* threads at once; the next client gets 503 */
+#define HTTP_READ_TIMEOUT_MS 5000 /* the whole request head must arrive in this */
+#define HTTP_SEND_TIMEOUT_S 5     /* one send() that makes no progress for this fails */
+#define HTTP_LINGER_MS 1000       /* how long we drain a client after replying */
 #define HTTP_LINGER_BYTES 65536
 #define HTTP_HOST_MAX 256
 #define HTTP_DEFAULT_TYPE "text/plain; charset=utf-8"
@@ -56,15 +56,15 @@ typedef struct http_connection {
 
 struct dr_http_server {
     int listen_fd;
-    int wake_pipe[2];      /* stop writes a byte; the accept thread's poll wakes */
+    int wake_pipe[2]; /* stop writes a byte; the accept thread's poll wakes */
     int port;
     dr_http_handler handler;
     void *ctx;
     pthread_t accept_thread;
     pthread_mutex_t lock;
-    pthread_cond_t all_done;       /* signalled when active drops to 0 */
-    http_connection *connections;  /* each owned by its own thread */
-    int active;                    /* connection threads not yet finished */
+    pthread_cond_t all_done;      /* signalled when active drops to 0 */
+    http_connection *connections; /* each owned by its own thread */
+    int active;                   /* connection threads not yet finished */
     int stopping;
 };
 
@@ -79,25 +79,44 @@ typedef enum read_result {
 static const char *reason_phrase(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    default: return ""; /* the reason phrase may be empty (RFC 9112, 4) */
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return ""; /* the reason phrase may be empty (RFC 9112, 4) */
     }
 }
 
@@ -122,8 +141,8 @@ static int send_all(int fd, const char *data, size_t len, int flags)
  * One whole reply in one buffer and, mostly, one send: a separate small send
  * for the body would wait on Nagle and the client's delayed ACK.
  */
-static int send_response(int fd, int status, const char *content_type, const char *extra_headers,
-                         const char *body, size_t body_len, int head_only, int flags)
+static int send_response(int fd, int status, const char *content_type, const char *extra_headers, const char *body,
+                         size_t body_len, int head_only, int flags)
 {
     dr_strbuf out = DR_STRBUF_INIT;
     dr_strbuf_printf(&out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
@@ -418,8 +437,8 @@ static dr_status open_listener(const char *address, int *listen_fd, int *port, d
     const char *service;
     if (split_address(address, host, &service) != 0)
         return dr_error_set(err, DR_ERR_USAGE, "listen address '%s' is not HOST:PORT or [IPV6]:PORT", address);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     int gai = getaddrinfo(host[0] ? host : "0.0.0.0", service, &hints, &found);
     if (gai != 0) {
         status = dr_error_set(err, DR_ERR_IO, "cannot listen on %s: %s", address, gai_strerror(gai));

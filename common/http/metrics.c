@@ -32,13 +32,13 @@ typedef struct metric_series {
 } metric_series;
 
 typedef struct metric_family {
-    char *name;              /* owned */
-    char *help;              /* owned; NULL until described */
+    char *name; /* owned */
+    char *help; /* owned; NULL until described */
     dr_metric_type type;
     int described;
-    double *buckets;         /* owned; ascending finite upper bounds */
+    double *buckets; /* owned; ascending finite upper bounds */
     size_t bucket_count;
-    metric_series *series;   /* owned array */
+    metric_series *series; /* owned array */
     size_t series_count;
     size_t series_alloc;
 } metric_family;
@@ -207,8 +207,8 @@ void dr_metrics_free(dr_metrics *m)
     free(m);
 }
 
-void dr_metrics_describe(dr_metrics *m, const char *name, dr_metric_type type, const char *help,
-                         const double *buckets, size_t bucket_count)
+void dr_metrics_describe(dr_metrics *m, const char *name, dr_metric_type type, const char *help, const double *buckets,
+                         size_t bucket_count)
 {
     if (!m || !name)
         return;
@@ -340,8 +340,7 @@ static void render_sample(dr_strbuf *out, const char *name, const char *suffix, 
     dr_strbuf_puts(out, name);
     dr_strbuf_puts(out, suffix);
     if (labels[0] || extra_label) {
-        dr_strbuf_printf(out, "{%s%s%s}", labels, labels[0] && extra_label ? "," : "",
-                         extra_label ? extra_label : "");
+        dr_strbuf_printf(out, "{%s%s%s}", labels, labels[0] && extra_label ? "," : "", extra_label ? extra_label : "");
     }
     dr_strbuf_printf(out, " %s\n", value);
 }

@@ -39,8 +39,8 @@ void dr_metrics_free(dr_metrics *m);
  * infinite or repeated bounds are left out).  Describing a name a second time
  * changes nothing.
  */
-void dr_metrics_describe(dr_metrics *m, const char *name, dr_metric_type type, const char *help,
-                         const double *buckets, size_t bucket_count);
+void dr_metrics_describe(dr_metrics *m, const char *name, dr_metric_type type, const char *help, const double *buckets,
+                         size_t bucket_count);
 
 void dr_metrics_counter_add(dr_metrics *m, const char *name, const char *labels, double value);
 void dr_metrics_gauge_set(dr_metrics *m, const char *name, const char *labels, double value);

@@ -169,8 +169,7 @@ typedef struct entry_info {
     bool has_unix_mode; /* the entry was made on Unix and carries a mode */
 } entry_info;
 
-static dr_status read_entry_info(zip_t *za, zip_uint64_t index, const char *label, entry_info *info,
-                                 dr_error *err)
+static dr_status read_entry_info(zip_t *za, zip_uint64_t index, const char *label, entry_info *info, dr_error *err)
 {
     zip_stat_t st;
     zip_stat_init(&st);
@@ -315,8 +314,8 @@ static dr_status read_link_target(extraction *x, planned_entry *e, dr_error *err
     for (;;) {
         zip_int64_t n = zip_fread(zf, target + got, sizeof target - 1 - got);
         if (n < 0) {
-            status = dr_error_set(err, DR_ERR_ARCHIVE, "%s: entry '%s': %s", x->label,
-                                  quoted(e->info.name, name), zip_file_strerror(zf));
+            status = dr_error_set(err, DR_ERR_ARCHIVE, "%s: entry '%s': %s", x->label, quoted(e->info.name, name),
+                                  zip_file_strerror(zf));
             goto cleanup;
         }
         if (n == 0 || got + (size_t)n == sizeof target - 1) {
@@ -334,8 +333,8 @@ static dr_status read_link_target(extraction *x, planned_entry *e, dr_error *err
     const char *reason = unsafe_path_reason(target, got);
     if (reason) {
         char shown[QUOTED_NAME_MAX + 4];
-        status = dr_error_set(err, DR_ERR_ARCHIVE_UNSAFE, "%s: entry '%s': unsafe symlink target '%s' (%s)",
-                              x->label, quoted(e->info.name, name), quoted(target, shown), reason);
+        status = dr_error_set(err, DR_ERR_ARCHIVE_UNSAFE, "%s: entry '%s': unsafe symlink target '%s' (%s)", x->label,
+                              quoted(e->info.name, name), quoted(target, shown), reason);
         goto cleanup;
     }
     e->link_target = strdup(target);
@@ -389,8 +388,8 @@ static dr_status plan_extraction(extraction *x, dr_error *err)
     dr_status status = DR_OK;
     zip_int64_t count = zip_get_num_entries(x->za, 0);
     if (count < 0 || (uint64_t)count > x->limits->max_entries) {
-        status = dr_error_set(err, DR_ERR_ARCHIVE_LIMIT, "%s: %lld entries, more than the limit of %llu",
-                              x->label, (long long)count, (unsigned long long)x->limits->max_entries);
+        status = dr_error_set(err, DR_ERR_ARCHIVE_LIMIT, "%s: %lld entries, more than the limit of %llu", x->label,
+                              (long long)count, (unsigned long long)x->limits->max_entries);
         goto cleanup;
     }
     x->entries = calloc(count > 0 ? (size_t)count : 1, sizeof *x->entries);
@@ -418,14 +417,13 @@ static dr_status plan_extraction(extraction *x, dr_error *err)
             goto cleanup;
         }
         if (e->info.kind == DR_ARCHIVE_OTHER) {
-            status = dr_error_set(err, DR_ERR_ARCHIVE_UNSAFE,
-                                  "%s: entry '%s': a device, FIFO or socket (mode %06o)", x->label,
-                                  quoted(e->info.name, name), e->info.mode);
+            status = dr_error_set(err, DR_ERR_ARCHIVE_UNSAFE, "%s: entry '%s': a device, FIFO or socket (mode %06o)",
+                                  x->label, quoted(e->info.name, name), e->info.mode);
             goto cleanup;
         }
         if (!e->path[0] && e->info.kind != DR_ARCHIVE_DIRECTORY) {
-            status = dr_error_set(err, DR_ERR_ARCHIVE_UNSAFE, "%s: entry '%s': names the destination itself",
-                                  x->label, quoted(e->info.name, name));
+            status = dr_error_set(err, DR_ERR_ARCHIVE_UNSAFE, "%s: entry '%s': names the destination itself", x->label,
+                                  quoted(e->info.name, name));
             goto cleanup;
         }
         if (e->info.kind == DR_ARCHIVE_DIRECTORY)
@@ -439,9 +437,8 @@ static dr_status plan_extraction(extraction *x, dr_error *err)
         declared_total += e->info.size;
         if (declared_total > x->limits->max_total_bytes) {
             status = dr_error_set(err, DR_ERR_ARCHIVE_LIMIT,
-                                  "%s: entry '%s': the archive expands to more than the limit of %llu bytes",
-                                  x->label, quoted(e->info.name, name),
-                                  (unsigned long long)x->limits->max_total_bytes);
+                                  "%s: entry '%s': the archive expands to more than the limit of %llu bytes", x->label,
+                                  quoted(e->info.name, name), (unsigned long long)x->limits->max_total_bytes);
             goto cleanup;
         }
     }
@@ -457,8 +454,8 @@ cleanup:
 /* ---- extraction, pass 2: writing ---- */
 
 /* Open (making it if missing) the directory component under dir_fd, never following a symlink. */
-static dr_status enter_directory(extraction *x, const planned_entry *e, int dir_fd, const char *component,
-                                 int *out_fd, dr_error *err)
+static dr_status enter_directory(extraction *x, const planned_entry *e, int dir_fd, const char *component, int *out_fd,
+                                 dr_error *err)
 {
     char name[QUOTED_NAME_MAX + 4];
     dr_status status = DR_OK;
@@ -493,8 +490,8 @@ cleanup:
  * success *dir_fd is the directory holding the last component, and *leaf that
  * component (a pointer into path_buffer).
  */
-static dr_status open_parent(extraction *x, const planned_entry *e, char path_buffer[NAME_LENGTH_MAX + 1],
-                             int *dir_fd, const char **leaf, dr_error *err)
+static dr_status open_parent(extraction *x, const planned_entry *e, char path_buffer[NAME_LENGTH_MAX + 1], int *dir_fd,
+                             const char **leaf, dr_error *err)
 {
     dr_status status = DR_OK;
     snprintf(path_buffer, NAME_LENGTH_MAX + 1, "%s", e->path);
@@ -553,8 +550,7 @@ static dr_status write_file(extraction *x, const planned_entry *e, int dir_fd, c
             x->total_written + (uint64_t)n > x->limits->max_total_bytes) {
             status = dr_error_set(err, DR_ERR_ARCHIVE_LIMIT,
                                   "%s: entry '%s': expands past the limit (%llu bytes per entry, %llu in all)",
-                                  x->label, quoted(e->info.name, name),
-                                  (unsigned long long)x->limits->max_entry_bytes,
+                                  x->label, quoted(e->info.name, name), (unsigned long long)x->limits->max_entry_bytes,
                                   (unsigned long long)x->limits->max_total_bytes);
             goto cleanup;
         }
@@ -567,9 +563,9 @@ static dr_status write_file(extraction *x, const planned_entry *e, int dir_fd, c
         x->total_written += (uint64_t)n;
     }
     if (written != e->info.size) {
-        status = dr_error_set(err, DR_ERR_ARCHIVE, "%s: entry '%s': declared %llu bytes, holds %llu", x->label,
-                              quoted(e->info.name, name), (unsigned long long)e->info.size,
-                              (unsigned long long)written);
+        status =
+            dr_error_set(err, DR_ERR_ARCHIVE, "%s: entry '%s': declared %llu bytes, holds %llu", x->label,
+                         quoted(e->info.name, name), (unsigned long long)e->info.size, (unsigned long long)written);
         goto cleanup;
     }
     int zip_code = zip_fclose(zf);
@@ -589,8 +585,8 @@ static dr_status write_file(extraction *x, const planned_entry *e, int dir_fd, c
     fd = -1;
     if (!chmod_ok || !close_ok) {
         errno = chmod_ok ? errno : saved_errno;
-        status = dr_error_set(err, DR_ERR_IO, "%s: entry '%s': %s", x->label, quoted(e->info.name, name),
-                              strerror(errno));
+        status =
+            dr_error_set(err, DR_ERR_IO, "%s: entry '%s': %s", x->label, quoted(e->info.name, name), strerror(errno));
         goto cleanup;
     }
 
@@ -619,8 +615,7 @@ static dr_status write_entry(extraction *x, const planned_entry *e, dr_error *er
     } else if (e->info.kind == DR_ARCHIVE_SYMLINK) {
         if (symlinkat(e->link_target, dir_fd, leaf) != 0)
             status = dr_error_set(err, errno == EEXIST ? DR_ERR_ARCHIVE_UNSAFE : DR_ERR_IO,
-                                  "%s: entry '%s': symlink: %s", x->label, quoted(e->info.name, name),
-                                  strerror(errno));
+                                  "%s: entry '%s': symlink: %s", x->label, quoted(e->info.name, name), strerror(errno));
     } else {
         status = write_file(x, e, dir_fd, leaf, err);
     }
@@ -637,8 +632,7 @@ static int compare_entry_index(const void *a, const void *b)
     return pa->index < pb->index ? -1 : pa->index > pb->index;
 }
 
-dr_status dr_archive_extract(const char *zip_path, const char *dest_dir, const dr_archive_limits *limits,
-                             dr_error *err)
+dr_status dr_archive_extract(const char *zip_path, const char *dest_dir, const dr_archive_limits *limits, dr_error *err)
 {
     dr_archive_limits default_limits;
     if (!limits) {
@@ -889,8 +883,8 @@ static dr_status add_path(zip_writer *w, const char *relative, dr_error *err)
         zip_file_set_external_attributes(w->za, (zip_uint64_t)index, 0, ZIP_OPSYS_UNIX,
                                          (zip_uint32_t)st.st_mode << 16) != 0 ||
         zip_file_set_mtime(w->za, (zip_uint64_t)index, st.st_mtime, 0) != 0) {
-        status = dr_error_set(err, DR_ERR_IO, "zipping %s: entry '%s': %s", w->src_dir,
-                              quoted(entry_name, quoted_name), zip_strerror(w->za));
+        status = dr_error_set(err, DR_ERR_IO, "zipping %s: entry '%s': %s", w->src_dir, quoted(entry_name, quoted_name),
+                              zip_strerror(w->za));
         goto cleanup;
     }
     w->added++;

@@ -43,10 +43,10 @@ typedef enum dr_archive_entry_kind {
 } dr_archive_entry_kind;
 
 typedef struct dr_archive_entry {
-    char *name;      /* as stored */
-    uint64_t size;   /* declared uncompressed size */
+    char *name;    /* as stored */
+    uint64_t size; /* declared uncompressed size */
     dr_archive_entry_kind kind;
-    unsigned mode;   /* permission bits from the entry, 0 when none */
+    unsigned mode; /* permission bits from the entry, 0 when none */
 } dr_archive_entry;
 
 typedef struct dr_archive_listing {

@@ -87,14 +87,14 @@ typedef enum write_stop {
 
 /* The open ".part" of one attempt and the hash of everything in it. */
 typedef struct part_file {
-    int fd;                  /* -1 when closed */
-    dr_sha256 *hash;         /* owned; covers bytes [0, size) of the file */
-    uint64_t size;           /* bytes in the file so far */
-    uint64_t resumed_from;   /* size when this attempt began */
-    uint64_t max_bytes;      /* 0: no limit */
-    CURL *curl;              /* borrowed, to read the status on the first block */
-    long stall_ms;           /* 0: no stall watchdog */
-    int64_t last_data_ms;    /* monotonic time the last body bytes arrived */
+    int fd;                /* -1 when closed */
+    dr_sha256 *hash;       /* owned; covers bytes [0, size) of the file */
+    uint64_t size;         /* bytes in the file so far */
+    uint64_t resumed_from; /* size when this attempt began */
+    uint64_t max_bytes;    /* 0: no limit */
+    CURL *curl;            /* borrowed, to read the status on the first block */
+    long stall_ms;         /* 0: no stall watchdog */
+    int64_t last_data_ms;  /* monotonic time the last body bytes arrived */
     int status_checked;
     int restarted_from_zero; /* the server answered 200 to our Range: we truncated */
     write_stop stop;
@@ -109,19 +109,19 @@ typedef enum attempt_result {
 } attempt_result;
 
 typedef struct fetch_job {
-    const char *url;         /* as the caller gave it, for messages */
-    char *curl_url;          /* owned; a plain path turned into a file:// URL, an s3:// one into https:// */
-    dr_s3_request s3;        /* owned; for an s3:// URL, how to sign the request */
+    const char *url;            /* as the caller gave it, for messages */
+    char *curl_url;             /* owned; a plain path turned into a file:// URL, an s3:// one into https:// */
+    dr_s3_request s3;           /* owned; for an s3:// URL, how to sign the request */
     struct curl_slist *headers; /* owned */
     const char *dest_path;
-    char *part_path;         /* owned; dest_path + ".part" */
+    char *part_path; /* owned; dest_path + ".part" */
     const char *expected_sha256;
     const dr_fetch_options *opt;
     dr_fetch_report *report;
-    CURL *curl;              /* owned; reused so retries can reuse the connection */
+    CURL *curl; /* owned; reused so retries can reuse the connection */
     char curl_error[CURL_ERROR_SIZE];
     part_file part;
-    int64_t deadline_ms;     /* monotonic; 0: none */
+    int64_t deadline_ms; /* monotonic; 0: none */
     unsigned jitter_seed;
     int last_was_stall;
     /* "HTTP 503", "curl error 7: ...": quoted by the final error. */
@@ -202,13 +202,11 @@ static dr_status check_local_source(fetch_job *job, dr_error *err)
     }
     /* A URL curl cannot parse is reported by curl_easy_perform() with the others. */
     if (curl_url_set(parsed, CURLUPART_URL, job->curl_url, 0) != CURLUE_OK ||
-        curl_url_get(parsed, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        strcasecmp(scheme, "file") != 0 ||
+        curl_url_get(parsed, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || strcasecmp(scheme, "file") != 0 ||
         curl_url_get(parsed, CURLUPART_PATH, &path, CURLU_URLDECODE) != CURLUE_OK)
         goto cleanup;
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
-        status = dr_error_set(err, DR_ERR_FETCH, "fetching %s: %s is not a regular file",
-                              job->url, path);
+        status = dr_error_set(err, DR_ERR_FETCH, "fetching %s: %s is not a regular file", job->url, path);
 cleanup:
     curl_free(scheme);
     curl_free(path);
@@ -313,8 +311,7 @@ static size_t write_body(char *data, size_t size, size_t nmemb, void *userdata)
  * ~5 s longer than asked; this callback, called about once a second even when
  * nothing arrives, ends the attempt stall_seconds after the last byte.
  */
-static int watch_for_stall(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                           curl_off_t ulnow)
+static int watch_for_stall(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
     (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
     part_file *part = userdata;
@@ -343,8 +340,7 @@ static dr_status curl_setup(fetch_job *job, dr_error *err)
     failed |= curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_body) != CURLE_OK;
     failed |= curl_easy_setopt(curl, CURLOPT_WRITEDATA, &job->part) != CURLE_OK;
     if (job->opt->max_bytes)
-        failed |= curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
-                                   (curl_off_t)job->opt->max_bytes) != CURLE_OK;
+        failed |= curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)job->opt->max_bytes) != CURLE_OK;
     long stall_seconds = job->opt->stall_seconds;
     if (stall_seconds > 0) {
         failed |= curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L) != CURLE_OK;
@@ -368,8 +364,7 @@ static dr_status curl_setup(fetch_job *job, dr_error *err)
         }
     }
     if (failed)
-        return dr_error_set(err, DR_ERR_FETCH, "fetching %s: this libcurl lacks a needed option",
-                            job->url);
+        return dr_error_set(err, DR_ERR_FETCH, "fetching %s: this libcurl lacks a needed option", job->url);
     return DR_OK;
 }
 
@@ -397,8 +392,7 @@ static int curl_error_is_transient(CURLcode rc)
 }
 
 /* Describe the latest failure; the final error quotes it. */
-static void note_failure(fetch_job *job, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static void note_failure(fetch_job *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note_failure(fetch_job *job, const char *fmt, ...)
 {
     va_list ap;
@@ -411,13 +405,12 @@ static void note_failure(fetch_job *job, const char *fmt, ...)
 static dr_status give_up(fetch_job *job, dr_status status, dr_error *err)
 {
     int n = job->report->attempts;
-    return dr_error_set(err, status, "fetching %s: %s after %d attempt%s", job->url,
-                        job->last_failure, n, n == 1 ? "" : "s");
+    return dr_error_set(err, status, "fetching %s: %s after %d attempt%s", job->url, job->last_failure, n,
+                        n == 1 ? "" : "s");
 }
 
 /* What the finished curl_easy_perform() means for the download. */
-static attempt_result classify_attempt(fetch_job *job, CURLcode rc, long code, dr_status *final,
-                                       dr_error *err)
+static attempt_result classify_attempt(fetch_job *job, CURLcode rc, long code, dr_status *final, dr_error *err)
 {
     part_file *part = &job->part;
     const char *curl_says = job->curl_error[0] ? job->curl_error : curl_easy_strerror(rc);
@@ -429,8 +422,7 @@ static attempt_result classify_attempt(fetch_job *job, CURLcode rc, long code, d
         return ATTEMPT_FINAL;
     }
     if (part->stop == WRITE_STOP_STALLED) {
-        note_failure(job, "stalled: no data for %ld s (at byte %" PRIu64 ")",
-                     job->opt->stall_seconds, part->size);
+        note_failure(job, "stalled: no data for %ld s (at byte %" PRIu64 ")", job->opt->stall_seconds, part->size);
         job->last_was_stall = 1;
         return ATTEMPT_RETRY;
     }
@@ -447,8 +439,7 @@ static attempt_result classify_attempt(fetch_job *job, CURLcode rc, long code, d
             return ATTEMPT_RESTART;
         if (code >= 500 || code == 408 || code == 429)
             return ATTEMPT_RETRY;
-        *final = give_up(job, code == 404 || code == 410 ? DR_ERR_FETCH_NOT_FOUND : DR_ERR_FETCH,
-                         err);
+        *final = give_up(job, code == 404 || code == 410 ? DR_ERR_FETCH_NOT_FOUND : DR_ERR_FETCH, err);
         return ATTEMPT_FINAL;
     }
     if (rc == CURLE_OK && (code == 0 || (code >= 200 && code <= 299)))
@@ -499,9 +490,8 @@ static attempt_result run_attempt(fetch_job *job, dr_status *final, dr_error *er
     if (part->max_bytes && part->size > part->max_bytes) {
         unlink(job->part_path);
         *final = dr_error_set(err, DR_ERR_FETCH_TOO_LARGE,
-                              "fetching %s: %s already holds %" PRIu64
-                              " bytes, over the limit of %" PRIu64,
-                              job->url, job->part_path, part->size, part->max_bytes);
+                              "fetching %s: %s already holds %" PRIu64 " bytes, over the limit of %" PRIu64, job->url,
+                              job->part_path, part->size, part->max_bytes);
         return ATTEMPT_FINAL;
     }
     CURLcode rc = curl_easy_setopt(job->curl, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)part->size);
@@ -513,8 +503,7 @@ static attempt_result run_attempt(fetch_job *job, dr_status *final, dr_error *er
     if (rc == CURLE_OK)
         rc = curl_easy_setopt(job->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
     if (rc != CURLE_OK) {
-        *final = dr_error_set(err, DR_ERR_FETCH, "fetching %s: setting up curl: %s", job->url,
-                              curl_easy_strerror(rc));
+        *final = dr_error_set(err, DR_ERR_FETCH, "fetching %s: setting up curl: %s", job->url, curl_easy_strerror(rc));
         return ATTEMPT_FINAL;
     }
     job->curl_error[0] = '\0';
@@ -542,9 +531,8 @@ static int64_t backoff_ms(fetch_job *job, int retry)
 static dr_status deadline_error(fetch_job *job, dr_error *err)
 {
     return dr_error_set(err, DR_ERR_FETCH_TIMEOUT,
-                        "fetching %s: passed the %ld s time limit after %d attempt%s (last: %s)",
-                        job->url, job->opt->timeout_seconds, job->report->attempts,
-                        job->report->attempts == 1 ? "" : "s",
+                        "fetching %s: passed the %ld s time limit after %d attempt%s (last: %s)", job->url,
+                        job->opt->timeout_seconds, job->report->attempts, job->report->attempts == 1 ? "" : "s",
                         job->last_failure[0] ? job->last_failure : "none");
 }
 
@@ -593,19 +581,18 @@ static dr_status finish_download(fetch_job *job, dr_error *err)
     part_file *part = &job->part;
     char got[DR_SHA256_HEX_SIZE];
     if (fsync(part->fd) != 0)
-        return dr_error_set(err, DR_ERR_IO, "fetching %s: syncing %s: %s", job->url,
-                            job->part_path, strerror(errno));
+        return dr_error_set(err, DR_ERR_IO, "fetching %s: syncing %s: %s", job->url, job->part_path, strerror(errno));
     dr_sha256_final_hex(part->hash, got);
     uint64_t size = part->size;
     part_close(part);
     if (job->expected_sha256 && strcasecmp(job->expected_sha256, got) != 0) {
         unlink(job->part_path);
-        return dr_error_set(err, DR_ERR_CHECKSUM, "sha256 mismatch for %s: want %s, got %s",
-                            job->url, job->expected_sha256, got);
+        return dr_error_set(err, DR_ERR_CHECKSUM, "sha256 mismatch for %s: want %s, got %s", job->url,
+                            job->expected_sha256, got);
     }
     if (rename(job->part_path, job->dest_path) != 0)
-        return dr_error_set(err, DR_ERR_IO, "fetching %s: renaming %s to %s: %s", job->url,
-                            job->part_path, job->dest_path, strerror(errno));
+        return dr_error_set(err, DR_ERR_IO, "fetching %s: renaming %s to %s: %s", job->url, job->part_path,
+                            job->dest_path, strerror(errno));
     job->report->bytes = size;
     return DR_OK;
 }
@@ -616,8 +603,7 @@ dr_status dr_fetch_to_file(const char *url, const char *dest_path, const char *e
     dr_fetch_options defaults;
     dr_fetch_report unused_report;
     dr_status status = DR_OK;
-    fetch_job job = {.url = url, .dest_path = dest_path, .expected_sha256 = expected_sha256,
-                     .part = {.fd = -1}};
+    fetch_job job = {.url = url, .dest_path = dest_path, .expected_sha256 = expected_sha256, .part = {.fd = -1}};
 
     if (!report)
         report = &unused_report;
@@ -633,8 +619,7 @@ dr_status dr_fetch_to_file(const char *url, const char *dest_path, const char *e
         goto cleanup;
     }
     if (expected_sha256 && !dr_sha256_is_hex(expected_sha256)) {
-        status = dr_error_set(err, DR_ERR_USAGE, "fetching %s: '%s' is not a SHA-256 hex digest",
-                              url, expected_sha256);
+        status = dr_error_set(err, DR_ERR_USAGE, "fetching %s: '%s' is not a SHA-256 hex digest", url, expected_sha256);
         goto cleanup;
     }
     if (dr_s3_is_url(url)) {

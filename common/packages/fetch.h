@@ -36,9 +36,9 @@ typedef struct dr_fetch_options {
 
 /* What happened, for logs and tests. */
 typedef struct dr_fetch_report {
-    int attempts;            /* requests made */
-    uint64_t resumed_from;   /* bytes already present when the last attempt began */
-    uint64_t bytes;          /* final size of dest */
+    int attempts;          /* requests made */
+    uint64_t resumed_from; /* bytes already present when the last attempt began */
+    uint64_t bytes;        /* final size of dest */
 } dr_fetch_report;
 
 /* Defaults: 1 GiB, 600 s total, 30 s stall, 5 attempts, 200 ms backoff, system CA. */

@@ -15,7 +15,7 @@
 #define KEY_MAX 63 /* the selection's key buffers hold 64 bytes */
 
 struct dr_manifest {
-    json_t *root;          /* owns the strings version/publisher point into */
+    json_t *root; /* owns the strings version/publisher point into */
     const char *version;
     const char *publisher;
     const json_t *packages;
@@ -148,14 +148,12 @@ static dr_status check_version(const char *version, dr_error *err)
     if (len == 0)
         return dr_error_set(err, DR_ERR_MANIFEST, "version: empty");
     if (len > VERSION_MAX)
-        return dr_error_set(err, DR_ERR_MANIFEST, "version: %zu characters; at most %d are allowed", len,
-                            VERSION_MAX);
+        return dr_error_set(err, DR_ERR_MANIFEST, "version: %zu characters; at most %d are allowed", len, VERSION_MAX);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)version[i];
         if (!isalnum(c) && c != '_' && c != '.' && c != '-')
-            return dr_error_set(err, DR_ERR_MANIFEST,
-                                "version: '%s' has '%c'; only A-Z a-z 0-9 _ . - are allowed", version,
-                                isprint(c) ? c : '?');
+            return dr_error_set(err, DR_ERR_MANIFEST, "version: '%s' has '%c'; only A-Z a-z 0-9 _ . - are allowed",
+                                version, isprint(c) ? c : '?');
     }
     return DR_OK;
 }
@@ -205,7 +203,8 @@ static dr_status parse_files(dr_manifest *m, const json_t *files, dr_error *err)
         return dr_error_set(err, DR_ERR_NOMEM, "out of memory reading files");
     const char *name;
     const json_t *entry;
-    json_object_foreach((json_t *)files, name, entry) {
+    json_object_foreach((json_t *)files, name, entry)
+    {
         const char *reason = unsafe_file_name_reason(name);
         if (reason)
             return dr_error_set(err, DR_ERR_MANIFEST, "files.%s: unsafe file name (%s)", name, reason);
@@ -213,8 +212,9 @@ static dr_status parse_files(dr_manifest *m, const json_t *files, dr_error *err)
             return dr_error_set(err, DR_ERR_MANIFEST, "files.%s: not an object", name);
         const json_t *checksums = json_object_get(entry, "checksums");
         if (!json_is_object(checksums))
-            return dr_error_set(err, DR_ERR_MANIFEST, checksums ? "files.%s.checksums: not an object"
-                                                                : "files.%s.checksums: missing; a sha256 is required",
+            return dr_error_set(err, DR_ERR_MANIFEST,
+                                checksums ? "files.%s.checksums: not an object"
+                                          : "files.%s.checksums: missing; a sha256 is required",
                                 name);
         if (json_object_size(checksums) == 0)
             return dr_error_set(err, DR_ERR_MANIFEST, "files.%s.checksums: empty; a sha256 is required", name);
@@ -222,8 +222,8 @@ static dr_status parse_files(dr_manifest *m, const json_t *files, dr_error *err)
         if (!sha)
             return dr_error_set(err, DR_ERR_MANIFEST, "files.%s.checksums: no sha256; a sha256 is required", name);
         if (!json_is_string(sha) || !dr_sha256_is_hex(json_string_value(sha)))
-            return dr_error_set(err, DR_ERR_MANIFEST, "files.%s.checksums.sha256: '%.80s' is not 64 hex digits",
-                                name, json_is_string(sha) ? json_string_value(sha) : "(not a string)");
+            return dr_error_set(err, DR_ERR_MANIFEST, "files.%s.checksums.sha256: '%.80s' is not 64 hex digits", name,
+                                json_is_string(sha) ? json_string_value(sha) : "(not a string)");
         dr_manifest_file *file = &m->files[m->file_count];
         file->name = strdup(name);
         file->sha256 = strdup(json_string_value(sha));
@@ -244,22 +244,25 @@ static dr_status parse_packages(const dr_manifest *m, const json_t *packages, dr
         return dr_error_set(err, DR_ERR_MANIFEST, "packages: empty; at least one file is required");
     const char *platform, *version, *arch;
     const json_t *versions, *arches, *entry;
-    json_object_foreach((json_t *)packages, platform, versions) {
+    json_object_foreach((json_t *)packages, platform, versions)
+    {
         dr_status status = check_key("packages", platform, err);
         if (status != DR_OK)
             return status;
         if (!json_is_object(versions) || json_object_size(versions) == 0)
             return dr_error_set(err, DR_ERR_MANIFEST, "packages.%s: not a non-empty object of versions", platform);
-        json_object_foreach((json_t *)versions, version, arches) {
+        json_object_foreach((json_t *)versions, version, arches)
+        {
             char path[256];
             snprintf(path, sizeof path, "packages.%s", platform);
             status = check_key(path, version, err);
             if (status != DR_OK)
                 return status;
             if (!json_is_object(arches) || json_object_size(arches) == 0)
-                return dr_error_set(err, DR_ERR_MANIFEST, "packages.%s.%s: not a non-empty object of arches",
-                                    platform, version);
-            json_object_foreach((json_t *)arches, arch, entry) {
+                return dr_error_set(err, DR_ERR_MANIFEST, "packages.%s.%s: not a non-empty object of arches", platform,
+                                    version);
+            json_object_foreach((json_t *)arches, arch, entry)
+            {
                 snprintf(path, sizeof path, "packages.%s.%s", platform, version);
                 status = check_key(path, arch, err);
                 if (status != DR_OK)
@@ -269,8 +272,8 @@ static dr_status parse_packages(const dr_manifest *m, const json_t *packages, dr
                     return dr_error_set(err, DR_ERR_MANIFEST, "packages.%s.%s.%s.file: %s", platform, version, arch,
                                         file ? "not a string" : "missing");
                 if (!find_file(m, json_string_value(file)))
-                    return dr_error_set(err, DR_ERR_MANIFEST, "packages.%s.%s.%s.file: '%s' is not in files",
-                                        platform, version, arch, json_string_value(file));
+                    return dr_error_set(err, DR_ERR_MANIFEST, "packages.%s.%s.%s.file: '%s' is not in files", platform,
+                                        version, arch, json_string_value(file));
             }
         }
     }
@@ -290,8 +293,8 @@ dr_status dr_manifest_parse(const char *text, size_t len, dr_manifest **out, dr_
     /* Duplicate keys would make "which file is for ubuntu" depend on the parser; refuse them. */
     m->root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!m->root) {
-        status = dr_error_set(err, DR_ERR_MANIFEST, "not valid JSON: line %d, column %d: %s", jerr.line,
-                              jerr.column, jerr.text);
+        status = dr_error_set(err, DR_ERR_MANIFEST, "not valid JSON: line %d, column %d: %s", jerr.line, jerr.column,
+                              jerr.text);
         goto cleanup;
     }
     if (!json_is_object(m->root)) {
@@ -300,8 +303,8 @@ dr_status dr_manifest_parse(const char *text, size_t len, dr_manifest **out, dr_
     }
     const json_t *schema = json_object_get(m->root, "schemaVersion");
     if (!schema || !json_is_string(schema)) {
-        status = dr_error_set(err, DR_ERR_MANIFEST, "schemaVersion: %s; want \"2.0\"",
-                              schema ? "not a string" : "missing");
+        status =
+            dr_error_set(err, DR_ERR_MANIFEST, "schemaVersion: %s; want \"2.0\"", schema ? "not a string" : "missing");
         goto cleanup;
     }
     if (strcmp(json_string_value(schema), "2.0") != 0) {
@@ -437,7 +440,8 @@ static size_t version_candidates(const json_t *versions, const char *version, ve
     size_t count = 0;
     const char *key;
     const json_t *arches;
-    json_object_foreach((json_t *)versions, key, arches) {
+    json_object_foreach((json_t *)versions, key, arches)
+    {
         version_candidate c = {key, arches, MATCH_NONE, 0};
         c.match = classify_version(key, version, &c.parts);
         if (c.match == MATCH_NONE)
@@ -495,7 +499,8 @@ static void list_keys(text_buffer *buf, const json_t *object)
     const char *key;
     const json_t *value;
     const char *sep = "";
-    json_object_foreach((json_t *)object, key, value) {
+    json_object_foreach((json_t *)object, key, value)
+    {
         (void)value;
         text_append(buf, "%s%s", sep, key);
         sep = ", ";
@@ -525,8 +530,7 @@ static int try_arches(const dr_manifest *m, const dr_platform *p, const char *pl
     return 0;
 }
 
-dr_status dr_manifest_select_file(const dr_manifest *m, const dr_platform *p, dr_manifest_selection *out,
-                                  dr_error *err)
+dr_status dr_manifest_select_file(const dr_manifest *m, const dr_platform *p, dr_manifest_selection *out, dr_error *err)
 {
     dr_status status = DR_OK;
     version_candidate *candidates = NULL;

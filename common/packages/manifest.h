@@ -58,7 +58,7 @@ typedef struct dr_manifest_selection {
     char platform_key[64];        /* the keys that matched */
     char version_key[64];
     char arch_key[64];
-    char rule[512];               /* e.g. "platform redhat (family of rocky), version 8.* (wildcard), arch x86_64 (exact)" */
+    char rule[512]; /* e.g. "platform redhat (family of rocky), version 8.* (wildcard), arch x86_64 (exact)" */
 } dr_manifest_selection;
 
 /* Choose the file for p. DR_ERR_NO_PLATFORM_MATCH lists what was tried. */

@@ -14,9 +14,8 @@
 #include "files.h"
 #include "strbuf.h"
 
-dr_status dr_manifest_fetch(const char *url, const dr_fetch_options *opt, const char *work_dir,
-                            const char *want_sha256, char sha256[DR_SHA256_HEX_SIZE], dr_manifest **out,
-                            dr_error *err)
+dr_status dr_manifest_fetch(const char *url, const dr_fetch_options *opt, const char *work_dir, const char *want_sha256,
+                            char sha256[DR_SHA256_HEX_SIZE], dr_manifest **out, dr_error *err)
 {
     dr_strbuf text = DR_STRBUF_INIT;
     char path[4200] = "";

@@ -26,8 +26,7 @@
  * DR_ERR_MANIFEST (the bytes are not a valid manifest; sha256 is set), and
  * DR_ERR_NOMEM.  Details are not prefixed: the caller says "manifest".
  */
-dr_status dr_manifest_fetch(const char *url, const dr_fetch_options *opt, const char *work_dir,
-                            const char *want_sha256, char sha256[DR_SHA256_HEX_SIZE], dr_manifest **out,
-                            dr_error *err);
+dr_status dr_manifest_fetch(const char *url, const dr_fetch_options *opt, const char *work_dir, const char *want_sha256,
+                            char sha256[DR_SHA256_HEX_SIZE], dr_manifest **out, dr_error *err);
 
 #endif

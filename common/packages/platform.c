@@ -12,11 +12,7 @@ static const struct {
     const char *id;
     const char *code;
 } name_aliases[] = {
-    {"rhel", "redhat"},
-    {"amzn", "amazon"},
-    {"ol", "oracle"},
-    {"sles", "suse"},
-    {"opensuse-leap", "opensuseleap"},
+    {"rhel", "redhat"}, {"amzn", "amazon"}, {"ol", "oracle"}, {"sles", "suse"}, {"opensuse-leap", "opensuseleap"},
 };
 
 /*
@@ -49,9 +45,8 @@ static const struct {
     const char *machine;
     const char *arch;
 } arch_aliases[] = {
-    {"amd64", "x86_64"}, {"x86-64", "x86_64"}, {"x64", "x86_64"}, {"aarch64", "arm64"},
-    {"arm64", "arm64"},  {"i386", "386"},      {"i486", "386"},   {"i586", "386"},
-    {"i686", "386"},     {"x86", "386"},
+    {"amd64", "x86_64"}, {"x86-64", "x86_64"}, {"x64", "x86_64"}, {"aarch64", "arm64"}, {"arm64", "arm64"},
+    {"i386", "386"},     {"i486", "386"},      {"i586", "386"},   {"i686", "386"},      {"x86", "386"},
 };
 
 /* Copy text lowercased into buf, truncating to fit. */
@@ -123,8 +118,8 @@ static void add_id_like(dr_platform *p, const char *id_like)
     }
 }
 
-dr_status dr_platform_init(dr_platform *p, const char *name, const char *version, const char *arch,
-                           const char *id_like, dr_error *err)
+dr_status dr_platform_init(dr_platform *p, const char *name, const char *version, const char *arch, const char *id_like,
+                           dr_error *err)
 {
     memset(p, 0, sizeof *p);
     if (!name || !name[0])
@@ -137,8 +132,8 @@ dr_status dr_platform_init(dr_platform *p, const char *name, const char *version
         return dr_error_set(err, DR_ERR_USAGE, "platform name '%.64s...' is longer than %zu characters", name,
                             sizeof p->name - 1);
     if (strlen(version) >= sizeof p->version)
-        return dr_error_set(err, DR_ERR_USAGE, "platform version '%.64s...' is longer than %zu characters",
-                            version, sizeof p->version - 1);
+        return dr_error_set(err, DR_ERR_USAGE, "platform version '%.64s...' is longer than %zu characters", version,
+                            sizeof p->version - 1);
     if (strlen(arch) >= sizeof p->arch)
         return dr_error_set(err, DR_ERR_USAGE, "platform arch '%.32s...' is longer than %zu characters", arch,
                             sizeof p->arch - 1);

@@ -34,8 +34,8 @@ const char *dr_platform_normalize_name(const char *id, char *buf, size_t size);
  * table's entries for name, without duplicates or name itself.  The arch
  * is normalized ("amd64" -> "x86_64", "aarch64" -> "arm64", "i686" -> "386").
  */
-dr_status dr_platform_init(dr_platform *p, const char *name, const char *version, const char *arch,
-                           const char *id_like, dr_error *err);
+dr_status dr_platform_init(dr_platform *p, const char *name, const char *version, const char *arch, const char *id_like,
+                           dr_error *err);
 
 /*
  * Detect the host: os-release at path (NULL: /etc/os-release, then

@@ -84,7 +84,8 @@ dr_status dr_s3_prepare(const char *url, const dr_s3_options *opt, dr_s3_request
         if (!read_credentials_file(path, profile, &key_id, &secret, &token)) {
             status = dr_error_set(err, DR_ERR_FETCH,
                                   "fetching %s: no AWS credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are "
-                                  "not set, and %s has no profile '%s' with both keys", url, path, profile);
+                                  "not set, and %s has no profile '%s' with both keys",
+                                  url, path, profile);
             goto done;
         }
     }
@@ -98,7 +99,8 @@ dr_status dr_s3_prepare(const char *url, const dr_s3_options *opt, dr_s3_request
     if (endpoint)
         snprintf(out->url, url_size, "%s%s%s", endpoint, endpoint[strlen(endpoint) - 1] == '/' ? "" : "/", bucket);
     else
-        snprintf(out->url, url_size, "https://%.*s.s3.%s.amazonaws.com%s", (int)(slash - bucket), bucket, region, slash);
+        snprintf(out->url, url_size, "https://%.*s.s3.%s.amazonaws.com%s", (int)(slash - bucket), bucket, region,
+                 slash);
     snprintf(out->sigv4, sizeof out->sigv4, "aws:amz:%s:s3", region);
     sprintf(out->userpwd, "%s:%s", key_id, secret);
     if (token && asprintf(&out->token_header, "x-amz-security-token: %s", token) < 0) {

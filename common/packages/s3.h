@@ -22,10 +22,10 @@ typedef struct dr_s3_options {
 } dr_s3_options;
 
 typedef struct dr_s3_request {
-    char *url;            /* http(s) URL to fetch; malloc'd */
-    char sigv4[96];       /* for CURLOPT_AWS_SIGV4: "aws:amz:REGION:s3" */
-    char *userpwd;        /* for CURLOPT_USERPWD: "KEY_ID:SECRET"; malloc'd */
-    char *token_header;   /* "x-amz-security-token: TOKEN", or NULL; malloc'd */
+    char *url;          /* http(s) URL to fetch; malloc'd */
+    char sigv4[96];     /* for CURLOPT_AWS_SIGV4: "aws:amz:REGION:s3" */
+    char *userpwd;      /* for CURLOPT_USERPWD: "KEY_ID:SECRET"; malloc'd */
+    char *token_header; /* "x-amz-security-token: TOKEN", or NULL; malloc'd */
 } dr_s3_request;
 
 /* 1 when url starts with "s3://". */

@@ -21,9 +21,9 @@ struct dr_rollup_deployment {
     char *max_errors;        /* as the PENDING events give it; "" unknown */
     uint64_t errors;         /* jobs whose state counts against max errors */
     uint64_t user_cancelled; /* jobs CANCELLED because someone cancelled the deployment */
-    dr_strmap *jobs;      /* job id -> dr_rollup_job */
-    dr_strmap *locations; /* account US region -> dr_rollup_location */
-    int changed;          /* on the table's changed list */
+    dr_strmap *jobs;         /* job id -> dr_rollup_job */
+    dr_strmap *locations;    /* account US region -> dr_rollup_location */
+    int changed;             /* on the table's changed list */
     dr_rollup_deployment *next_changed;
 };
 
@@ -367,8 +367,8 @@ dr_status dr_rollup_fold(dr_rollup_table *t, const Drover__V1__StatusEvent *e, i
         goto cleanup;
     }
     if (!state_is_valid(state)) {
-        status = dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "status event for job %s has state %d", job_key,
-                              (int)state);
+        status =
+            dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "status event for job %s has state %d", job_key, (int)state);
         goto cleanup;
     }
 
@@ -406,8 +406,8 @@ dr_status dr_rollup_fold(dr_rollup_table *t, const Drover__V1__StatusEvent *e, i
         d->total++;
         result->job_finished = dr_job_state_is_terminal(state);
     } else {
-        result->job_finished = dr_job_state_is_terminal(state) &&
-                               (!dr_job_state_is_terminal(job->state) || e->attempt > job->attempt);
+        result->job_finished =
+            dr_job_state_is_terminal(state) && (!dr_job_state_is_terminal(job->state) || e->attempt > job->attempt);
         d->counts[job->state]--;
         ((dr_rollup_location *)job->location)->counts[job->state]--;
         d->errors -= (uint64_t)dr_job_counts_as_error(job->state, job->reason);

@@ -108,10 +108,10 @@ typedef struct dr_rollup_summary {
 
 /* What folding one event did. */
 typedef struct dr_rollup_fold_result {
-    int applied;             /* 0: the event was superseded and changed nothing */
-    int job_finished;        /* the job became terminal (the first time for its attempt) */
-    int64_t job_duration_ms; /* for a finished job: at_ms - started_at_ms; -1 when unknown */
-    int deployment_finished; /* the deployment's status became terminal with this event */
+    int applied;                         /* 0: the event was superseded and changed nothing */
+    int job_finished;                    /* the job became terminal (the first time for its attempt) */
+    int64_t job_duration_ms;             /* for a finished job: at_ms - started_at_ms; -1 when unknown */
+    int deployment_finished;             /* the deployment's status became terminal with this event */
     Drover__V1__DeploymentStatus status; /* the deployment's status after the event */
 } dr_rollup_fold_result;
 

@@ -29,7 +29,8 @@ static const dr_setting create_settings[] = {
     DR_DEPLOY_WHAT_SETTINGS,
     DR_DEPLOY_WHERE_SETTINGS,
     DR_DEPLOY_RATE_SETTINGS,
-    {"schedule", DR_SETTING_STRING, NULL, "run on a schedule: cron(M H DOM MON DOW) (UTC) or rate(N minutes|hours|days)"},
+    {"schedule", DR_SETTING_STRING, NULL,
+     "run on a schedule: cron(M H DOM MON DOW) (UTC) or rate(N minutes|hours|days)"},
     {"run-on-create", DR_SETTING_BOOL, "true", "run once now (--no-run-on-create waits for the schedule)"},
     {"run-on-default-change", DR_SETTING_BOOL, "false",
      "with --version default: run when the package's default version changes"},
@@ -63,8 +64,9 @@ static int association_create(int argc, char **argv)
     dr_table packages = {0};
     Drover__V1__PackageVersions *package = NULL;
     uint8_t *bytes = NULL;
-    dr_config *cfg = dr_program_start("drover-producer", create_settings, sizeof create_settings / sizeof create_settings[0],
-                                               argc, argv, create_usage, &exit_code);
+    dr_config *cfg =
+        dr_program_start("drover-producer", create_settings, sizeof create_settings / sizeof create_settings[0], argc,
+                         argv, create_usage, &exit_code);
     if (!cfg)
         return exit_code;
     char *const *positional;
@@ -104,8 +106,7 @@ static int association_create(int argc, char **argv)
         goto fail;
     const Drover__V1__PackageVersion *pinned = NULL;
     if (dr_table_read(&kafka, DR_TOPIC_PACKAGES, timeout_ms, &packages, &err) != DR_OK ||
-        dr_package_resolve(&packages, package_name, follows_default ? NULL : version, &package, &pinned, &err) !=
-            DR_OK)
+        dr_package_resolve(&packages, package_name, follows_default ? NULL : version, &package, &pinned, &err) != DR_OK)
         goto fail;
 
     Drover__V1__Association a = DROVER__V1__ASSOCIATION__INIT;
@@ -155,8 +156,8 @@ static int read_associations(int argc, char **argv, const char *usage, size_t wa
     int exit_code = DR_EXIT_OK;
     dr_error err = {0};
     char *const *positional;
-    *cfg_out = dr_program_start("drover-producer", plain_settings, sizeof plain_settings / sizeof plain_settings[0], argc, argv,
-                                         usage, &exit_code);
+    *cfg_out = dr_program_start("drover-producer", plain_settings, sizeof plain_settings / sizeof plain_settings[0],
+                                argc, argv, usage, &exit_code);
     if (!*cfg_out)
         return exit_code;
     if (dr_config_positional(*cfg_out, &positional) != want_positional) {
@@ -191,8 +192,8 @@ static int association_list(int argc, char **argv)
     dr_table table = {0};
     dr_kafka_options kafka;
     int timeout_ms;
-    int exit_code = read_associations(argc, argv, "usage: drover-producer association list", 0, &cfg, &table, &kafka,
-                                      &timeout_ms);
+    int exit_code =
+        read_associations(argc, argv, "usage: drover-producer association list", 0, &cfg, &table, &kafka, &timeout_ms);
     if (exit_code == DR_EXIT_OK) {
         printf("%-24s %-20s %-10s %-36s %-20s %s\n", "ID", "PACKAGE", "VERSION", "RUNS", "LAST RUN", "LAST DEPLOYMENT");
         for (size_t i = 0; i < table.count; i++) {
@@ -219,8 +220,8 @@ static int association_show(int argc, char **argv)
     dr_table table = {0};
     dr_kafka_options kafka;
     int timeout_ms;
-    int exit_code = read_associations(argc, argv, "usage: drover-producer association show ID", 1, &cfg, &table,
-                                      &kafka, &timeout_ms);
+    int exit_code = read_associations(argc, argv, "usage: drover-producer association show ID", 1, &cfg, &table, &kafka,
+                                      &timeout_ms);
     if (exit_code == DR_EXIT_OK) {
         char *const *positional;
         dr_config_positional(cfg, &positional);
@@ -234,15 +235,16 @@ static int association_show(int argc, char **argv)
             describe_triggers(a, triggers, sizeof triggers);
             dr_format_utc_ms(a->created_at_ms, created, sizeof created);
             dr_format_utc_ms(a->last_run_at_ms, last, sizeof last);
-            printf("association %s (%s)\n  package %s %s, %s, %s\n  targets %s\n  runs %s\n"
-                   "  rate controls: max concurrency %s, max errors %s\n  created %s\n  last run %s: %s %s\n",
-                   a->association_id, a->name, a->package, a->version, dr_action_name(a->action),
-                   dr_installation_type_name(a->installation_type), selection,
-                   triggers[0] == ' ' ? triggers + 1 : triggers,
-                   a->rate_controls ? a->rate_controls->max_concurrency : "50",
-                   a->rate_controls ? a->rate_controls->max_errors : "0", created, last,
-                   a->last_deployment_id && a->last_deployment_id[0] ? a->last_deployment_id : "-",
-                   a->last_run_version ? a->last_run_version : "");
+            printf(
+                "association %s (%s)\n  package %s %s, %s, %s\n  targets %s\n  runs %s\n"
+                "  rate controls: max concurrency %s, max errors %s\n  created %s\n  last run %s: %s %s\n",
+                a->association_id, a->name, a->package, a->version, dr_action_name(a->action),
+                dr_installation_type_name(a->installation_type), selection,
+                triggers[0] == ' ' ? triggers + 1 : triggers,
+                a->rate_controls ? a->rate_controls->max_concurrency : "50",
+                a->rate_controls ? a->rate_controls->max_errors : "0", created, last,
+                a->last_deployment_id && a->last_deployment_id[0] ? a->last_deployment_id : "-",
+                a->last_run_version ? a->last_run_version : "");
             drover__v1__association__free_unpacked(a, NULL);
         }
     }
@@ -285,4 +287,5 @@ static const dr_producer_verb association_verbs[] = {
     {"delete", association_delete, "delete an association"},
 };
 
-const dr_producer_command dr_command_association = {"association", association_verbs, sizeof association_verbs / sizeof association_verbs[0], NULL, NULL};
+const dr_producer_command dr_command_association = {"association", association_verbs,
+                                                    sizeof association_verbs / sizeof association_verbs[0], NULL, NULL};

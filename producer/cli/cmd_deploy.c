@@ -96,7 +96,7 @@ static int follow(dr_rollup_watch *watch, const char *deployment_id, size_t job_
         }
         if (dr_rollup_is_finished(latest)) {
             exit_code = latest->status == DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_SUCCESS ? DR_EXIT_OK
-                                                                                                 : DR_EXIT_FAILED;
+                                                                                                   : DR_EXIT_FAILED;
             break;
         }
     }
@@ -127,8 +127,9 @@ int cmd_deploy(int argc, char **argv)
     size_t target_count = 0;
     dr_rollup_watch *watch = NULL;
     dr_kafka_producer *producer = NULL;
-    dr_config *cfg = dr_program_start("drover-producer", deploy_settings, sizeof deploy_settings / sizeof deploy_settings[0],
-                                               argc, argv, deploy_usage, &exit_code);
+    dr_config *cfg =
+        dr_program_start("drover-producer", deploy_settings, sizeof deploy_settings / sizeof deploy_settings[0], argc,
+                         argv, deploy_usage, &exit_code);
     if (!cfg)
         return exit_code;
     const char *cancel_id = dr_config_string(cfg, "cancel");
@@ -218,8 +219,8 @@ int cmd_deploy(int argc, char **argv)
     char described[512];
     dr_selection_describe(&selection.message, described, sizeof described);
     printf("deployment %s published: %zu job%s for %s %s (%s, %s) on %s\n", deployment_id, target_count,
-           target_count == 1 ? "" : "s", package_name, package_version->version,
-           dr_action_name(request.action), dr_installation_type_name(request.installation_type), described);
+           target_count == 1 ? "" : "s", package_name, package_version->version, dr_action_name(request.action),
+           dr_installation_type_name(request.installation_type), described);
     fflush(stdout);
     if (watch)
         exit_code = follow(watch, deployment_id, target_count, wait_seconds);

@@ -63,14 +63,14 @@ static void print_request(const Drover__V1__Deployment *d)
     else
         snprintf(selection, sizeof selection, "-");
     printf("deployment %s\n", d->deployment_id);
-    printf("package: %s %s (%s, %s)\n", d->package, d->version[0] ? d->version : "(default)",
-           dr_action_name(d->action), dr_installation_type_name(d->installation_type));
+    printf("package: %s %s (%s, %s)\n", d->package, d->version[0] ? d->version : "(default)", dr_action_name(d->action),
+           dr_installation_type_name(d->installation_type));
     for (size_t i = 0; i < d->n_additional_arguments; i++)
         printf("argument: %s=%s\n", d->additional_arguments[i]->key, d->additional_arguments[i]->value);
     printf("selection: %s\n", selection);
     if (d->rate_controls)
-        printf("rate controls: max-concurrency %s, max-errors %s\n",
-               d->rate_controls->max_concurrency, d->rate_controls->max_errors);
+        printf("rate controls: max-concurrency %s, max-errors %s\n", d->rate_controls->max_concurrency,
+               d->rate_controls->max_errors);
     printf("created: %s by %s\n", created, d->created_by[0] ? d->created_by : "-");
 }
 
@@ -82,8 +82,8 @@ static int deployment_show(int argc, char **argv)
     Drover__V1__Rollup *rollup = NULL;
     Drover__V1__Deployment *deployment = NULL;
     dr_config *cfg = dr_program_start("drover-producer", deployment_settings,
-                                               sizeof deployment_settings / sizeof deployment_settings[0], argc, argv,
-                                               show_usage, &exit_code);
+                                      sizeof deployment_settings / sizeof deployment_settings[0], argc, argv,
+                                      show_usage, &exit_code);
     if (!cfg)
         return exit_code;
     char *const *positional;
@@ -214,8 +214,8 @@ static int deployment_list(int argc, char **argv)
     listed_deployment *items = NULL;
     size_t count = 0;
     dr_config *cfg = dr_program_start("drover-producer", deployment_settings,
-                                               sizeof deployment_settings / sizeof deployment_settings[0], argc, argv,
-                                               list_usage, &exit_code);
+                                      sizeof deployment_settings / sizeof deployment_settings[0], argc, argv,
+                                      list_usage, &exit_code);
     if (!cfg)
         return exit_code;
     char *const *positional;
@@ -259,4 +259,5 @@ static const dr_producer_verb deployment_verbs[] = {
     {"list", deployment_list, "list deployments and their status"},
 };
 
-const dr_producer_command dr_command_deployment = {"deployment", deployment_verbs, sizeof deployment_verbs / sizeof deployment_verbs[0], NULL, NULL};
+const dr_producer_command dr_command_deployment = {"deployment", deployment_verbs,
+                                                   sizeof deployment_verbs / sizeof deployment_verbs[0], NULL, NULL};

@@ -29,8 +29,9 @@ static int keys_generate(int argc, char **argv)
     dr_error err = {0};
     char *const *positional;
     char key_id[DR_KEY_ID_SIZE];
-    dr_config *cfg = dr_program_start("drover-producer", generate_settings, sizeof generate_settings / sizeof generate_settings[0],
-                                               argc, argv, generate_usage, &exit_code);
+    dr_config *cfg =
+        dr_program_start("drover-producer", generate_settings, sizeof generate_settings / sizeof generate_settings[0],
+                         argc, argv, generate_usage, &exit_code);
     if (!cfg)
         return exit_code;
     const char *dir = dr_config_string(cfg, "dir");
@@ -63,8 +64,8 @@ static int keys_id(int argc, char **argv)
     int exit_code = DR_EXIT_OK;
     dr_error err = {0};
     char *const *positional;
-    dr_config *cfg = dr_program_start("drover-producer", id_settings, sizeof id_settings / sizeof id_settings[0], argc, argv,
-                                               id_usage, &exit_code);
+    dr_config *cfg = dr_program_start("drover-producer", id_settings, sizeof id_settings / sizeof id_settings[0], argc,
+                                      argv, id_usage, &exit_code);
     if (!cfg)
         return exit_code;
     size_t n = dr_config_positional(cfg, &positional);

@@ -192,7 +192,8 @@ static dr_status list_inputs(const char *dir, build_inputs *inputs, dr_error *er
             goto cleanup;
     }
     if (inputs->count == 0) {
-        status = dr_error_set(err, DR_ERR_USAGE, "%s: no package zips or folders (PLATFORM@PLATFORM_VERSION@ARCH)", dir);
+        status =
+            dr_error_set(err, DR_ERR_USAGE, "%s: no package zips or folders (PLATFORM@PLATFORM_VERSION@ARCH)", dir);
         goto cleanup;
     }
     /* Counted before any zipping, so an oversized package fails fast. */
@@ -298,8 +299,7 @@ static char *manifest_json(const build_inputs *inputs, const char *version, cons
         failed |= !arches;
         if (arches)
             failed |= json_object_set_new(arches, in->arch, json_pack("{s:s}", "file", in->file_name));
-        failed |= json_object_set_new(files, in->file_name,
-                                      json_pack("{s:{s:s}}", "checksums", "sha256", in->sha256));
+        failed |= json_object_set_new(files, in->file_name, json_pack("{s:{s:s}}", "checksums", "sha256", in->sha256));
     }
     if (failed)
         goto cleanup;
@@ -365,7 +365,8 @@ static dr_status build_package(const char *dir, const char *out, const char *ver
     }
     text = manifest_json(inputs, version, publisher);
     if (!text) {
-        status = dr_error_set(err, DR_ERR_NOMEM, "cannot write the manifest: out of memory, or --publisher is not UTF-8");
+        status =
+            dr_error_set(err, DR_ERR_NOMEM, "cannot write the manifest: out of memory, or --publisher is not UTF-8");
         goto cleanup;
     }
     /* What the worker will read must parse; a failure here is a bug in build, not in the input. */
@@ -404,8 +405,9 @@ static int package_build(int argc, char **argv)
     dr_error err = {0};
     char *out = NULL;
     build_inputs inputs = {0};
-    dr_config *cfg = dr_program_start("drover-producer", build_settings, sizeof build_settings / sizeof build_settings[0], argc,
-                                               argv, build_usage, &exit_code);
+    dr_config *cfg =
+        dr_program_start("drover-producer", build_settings, sizeof build_settings / sizeof build_settings[0], argc,
+                         argv, build_usage, &exit_code);
     if (!cfg)
         return exit_code;
     char *const *positional;
@@ -467,8 +469,9 @@ static int package_resolve(int argc, char **argv)
     int exit_code = DR_EXIT_OK;
     dr_error err = {0};
     dr_manifest *manifest = NULL;
-    dr_config *cfg = dr_program_start("drover-producer", resolve_settings, sizeof resolve_settings / sizeof resolve_settings[0],
-                                               argc, argv, resolve_usage, &exit_code);
+    dr_config *cfg =
+        dr_program_start("drover-producer", resolve_settings, sizeof resolve_settings / sizeof resolve_settings[0],
+                         argc, argv, resolve_usage, &exit_code);
     if (!cfg)
         return exit_code;
     char *const *positional;
@@ -533,8 +536,9 @@ static int package_publish(int argc, char **argv)
     char *manifest_url = NULL, *artifacts_url = NULL;
     uint8_t *bytes = NULL;
     size_t len = 0;
-    dr_config *cfg = dr_program_start("drover-producer", publish_settings, sizeof publish_settings / sizeof publish_settings[0],
-                                               argc, argv, publish_usage, &exit_code);
+    dr_config *cfg =
+        dr_program_start("drover-producer", publish_settings, sizeof publish_settings / sizeof publish_settings[0],
+                         argc, argv, publish_usage, &exit_code);
     if (!cfg)
         return exit_code;
     char *const *positional;
@@ -631,8 +635,8 @@ static dr_status print_package(const dr_table_row *row, dr_error *err)
         status = dr_error_set(err, DR_ERR_NOMEM, "out of memory");
         goto cleanup;
     }
-    const char *default_version = package->default_version && package->default_version[0] ? package->default_version
-                                                                                           : "none";
+    const char *default_version =
+        package->default_version && package->default_version[0] ? package->default_version : "none";
     printf("%s (default: %s)\n", row->key, default_version);
     for (size_t i = 0; i < package->n_versions; i++) {
         const Drover__V1__PackageVersion *v = sorted[i];
@@ -653,8 +657,8 @@ static int package_list(int argc, char **argv)
     int exit_code = DR_EXIT_OK;
     dr_error err = {0};
     dr_table packages = {0};
-    dr_config *cfg = dr_program_start("drover-producer", list_settings, sizeof list_settings / sizeof list_settings[0], argc,
-                                               argv, list_usage, &exit_code);
+    dr_config *cfg = dr_program_start("drover-producer", list_settings, sizeof list_settings / sizeof list_settings[0],
+                                      argc, argv, list_usage, &exit_code);
     if (!cfg)
         return exit_code;
     char *const *positional;
@@ -708,8 +712,8 @@ static int package_set_default(int argc, char **argv)
     Drover__V1__PackageVersions *current = NULL;
     uint8_t *bytes = NULL;
     size_t len = 0;
-    dr_config *cfg = dr_program_start("drover-producer", list_settings, sizeof list_settings / sizeof list_settings[0], argc,
-                                               argv, set_default_usage, &exit_code);
+    dr_config *cfg = dr_program_start("drover-producer", list_settings, sizeof list_settings / sizeof list_settings[0],
+                                      argc, argv, set_default_usage, &exit_code);
     if (!cfg)
         return exit_code;
     char *const *positional;
@@ -756,4 +760,5 @@ static const dr_producer_verb package_verbs[] = {
     {"set-default", package_set_default, "make a published version the package's default"},
 };
 
-const dr_producer_command dr_command_package = {"package", package_verbs, sizeof package_verbs / sizeof package_verbs[0], NULL, NULL};
+const dr_producer_command dr_command_package = {"package", package_verbs,
+                                                sizeof package_verbs / sizeof package_verbs[0], NULL, NULL};

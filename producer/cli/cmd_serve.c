@@ -47,8 +47,9 @@ int cmd_serve(int argc, char **argv)
 {
     int exit_code = DR_EXIT_OK;
     dr_error err = {0};
-    dr_config *cfg = dr_program_start("drover-producer", serve_settings, sizeof serve_settings / sizeof serve_settings[0], argc,
-                                               argv, serve_usage, &exit_code);
+    dr_config *cfg =
+        dr_program_start("drover-producer", serve_settings, sizeof serve_settings / sizeof serve_settings[0], argc,
+                         argv, serve_usage, &exit_code);
     if (!cfg)
         return exit_code;
     char *const *positional;
@@ -69,10 +70,12 @@ int cmd_serve(int argc, char **argv)
             goto fail;
         dr_log(DR_LOG_INFO, "serve.signing", "key_id=%s", dr_key_id(signing_key));
     } else if (dr_config_bool(cfg, "allow-unsigned")) {
-        dr_log(DR_LOG_WARN, "serve.unsigned", "msg=\"jobs are released unsigned: only workers run with "
+        dr_log(DR_LOG_WARN, "serve.unsigned",
+               "msg=\"jobs are released unsigned: only workers run with "
                "--allow-unsigned will run them; never do this outside a demo\"");
     } else {
-        dr_error_set(&err, DR_ERR_USAGE, "serve signs every job it releases: give --signing-key FILE "
+        dr_error_set(&err, DR_ERR_USAGE,
+                     "serve signs every job it releases: give --signing-key FILE "
                      "(drover-producer keys generate makes one), or --allow-unsigned for a demo");
         goto fail;
     }
@@ -130,8 +133,9 @@ int cmd_cancel(int argc, char **argv)
 {
     int exit_code = DR_EXIT_OK;
     dr_error err = {0};
-    dr_config *cfg = dr_program_start("drover-producer", cancel_settings, sizeof cancel_settings / sizeof cancel_settings[0],
-                                               argc, argv, cancel_usage, &exit_code);
+    dr_config *cfg =
+        dr_program_start("drover-producer", cancel_settings, sizeof cancel_settings / sizeof cancel_settings[0], argc,
+                         argv, cancel_usage, &exit_code);
     if (!cfg)
         return exit_code;
     char *const *positional;

@@ -25,7 +25,8 @@ static const dr_setting register_settings[] = {
     {"arch", DR_SETTING_STRING, NULL, "architecture, e.g. x86_64, arm64"},
     {"tag", DR_SETTING_LIST, NULL, "tag KEY=VALUE; repeatable"},
     {"id-like", DR_SETTING_STRING, NULL, "platform family as os-release ID_LIKE, e.g. \"rhel fedora\""},
-    {"executor", DR_SETTING_STRING, NULL, "how workers reach it: local (under the worker's targets-root; the default), ssh (at address), or agent (its own drover-worker --self)"},
+    {"executor", DR_SETTING_STRING, NULL,
+     "how workers reach it: local (under the worker's targets-root; the default), ssh (at address), or agent (its own drover-worker --self)"},
     {"address", DR_SETTING_STRING, NULL, "ssh executor: [user@]host[:port][/root/dir] (root default /)"},
 };
 
@@ -69,9 +70,9 @@ static int target_register(int argc, char **argv)
     int exit_code = DR_EXIT_OK;
     dr_error err = {0};
     dr_target_batch batch = {0};
-    dr_config *cfg = dr_program_start("drover-producer", register_settings,
-                                               sizeof register_settings / sizeof register_settings[0], argc, argv,
-                                               register_usage, &exit_code);
+    dr_config *cfg =
+        dr_program_start("drover-producer", register_settings, sizeof register_settings / sizeof register_settings[0],
+                         argc, argv, register_usage, &exit_code);
     if (!cfg)
         return exit_code;
     char *const *positional;
@@ -142,8 +143,8 @@ static void target_cells(const Drover__V1__Target *t, const char **cells, char *
     size_t used = 0;
     tags_buf[0] = '\0';
     for (size_t i = 0; i < t->n_tags && used < size; i++)
-        used += (size_t)snprintf(tags_buf + used, size - used, "%s%s=%s", i ? ";" : "", t->tags[i]->key,
-                                 t->tags[i]->value);
+        used +=
+            (size_t)snprintf(tags_buf + used, size - used, "%s%s=%s", i ? ";" : "", t->tags[i]->key, t->tags[i]->value);
     cells[0] = t->target_id;
     cells[1] = t->account;
     cells[2] = t->region;
@@ -163,8 +164,8 @@ static int target_list(int argc, char **argv)
     int exit_code = DR_EXIT_OK;
     dr_error err = {0};
     dr_inventory inventory = {0};
-    dr_config *cfg = dr_program_start("drover-producer", list_settings, sizeof list_settings / sizeof list_settings[0], argc,
-                                               argv, list_usage, &exit_code);
+    dr_config *cfg = dr_program_start("drover-producer", list_settings, sizeof list_settings / sizeof list_settings[0],
+                                      argc, argv, list_usage, &exit_code);
     if (!cfg)
         return exit_code;
     char *const *positional;
@@ -237,9 +238,9 @@ static int target_event(int argc, char **argv, Drover__V1__TargetEvent__Kind kin
     dr_target_batch batch = {0};
     Drover__V1__Target *target = NULL;
     uint8_t *bytes = NULL;
-    dr_config *cfg = dr_program_start("drover-producer", register_settings,
-                                               sizeof register_settings / sizeof register_settings[0], argc, argv,
-                                               launch_usage, &exit_code);
+    dr_config *cfg =
+        dr_program_start("drover-producer", register_settings, sizeof register_settings / sizeof register_settings[0],
+                         argc, argv, launch_usage, &exit_code);
     if (!cfg)
         return exit_code;
     char *const *positional;
@@ -307,4 +308,5 @@ static const dr_producer_verb target_verbs[] = {
     {"terminate", target_terminate, "announce a terminated target (the control plane removes it)"},
 };
 
-const dr_producer_command dr_command_target = {"target", target_verbs, sizeof target_verbs / sizeof target_verbs[0], NULL, NULL};
+const dr_producer_command dr_command_target = {"target", target_verbs, sizeof target_verbs / sizeof target_verbs[0],
+                                               NULL, NULL};

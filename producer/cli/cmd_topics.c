@@ -11,7 +11,8 @@
 static const dr_setting create_settings[] = {
     DR_COMMON_SETTINGS,
     DR_PRODUCER_KAFKA_SETTINGS,
-    {"partitions", DR_SETTING_INT, "12", "partitions of each topic; the jobs topic's bounds how many workers share the work"},
+    {"partitions", DR_SETTING_INT, "12",
+     "partitions of each topic; the jobs topic's bounds how many workers share the work"},
     {"replication-factor", DR_SETTING_INT, "3", "replicas of each partition (at most the number of brokers)"},
 };
 
@@ -32,8 +33,9 @@ static int topics_create(int argc, char **argv)
     dr_kafka_options opt;
     int timeout_ms = 0;
     dr_topic_created created[DR_TOPIC_COUNT];
-    dr_config *cfg = dr_program_start("drover-producer", create_settings, sizeof create_settings / sizeof create_settings[0],
-                                               argc, argv, create_usage, &exit_code);
+    dr_config *cfg =
+        dr_program_start("drover-producer", create_settings, sizeof create_settings / sizeof create_settings[0], argc,
+                         argv, create_usage, &exit_code);
     if (!cfg)
         return exit_code;
     long long partitions = dr_config_int(cfg, "partitions"), replication = dr_config_int(cfg, "replication-factor");
@@ -63,4 +65,5 @@ static const dr_producer_verb topics_verbs[] = {
     {"create", topics_create, "create Drover's topics that the cluster does not have"},
 };
 
-const dr_producer_command dr_command_topics = {"topics", topics_verbs, sizeof topics_verbs / sizeof topics_verbs[0], NULL, NULL};
+const dr_producer_command dr_command_topics = {"topics", topics_verbs, sizeof topics_verbs / sizeof topics_verbs[0],
+                                               NULL, NULL};

@@ -25,10 +25,13 @@ enum {
 };
 
 /* Every command that talks to Kafka has these (after DR_COMMON_SETTINGS). */
+/* A settings table, laid out by hand. */
+// clang-format off
 #define DR_PRODUCER_KAFKA_SETTINGS                                                                        \
     DR_KAFKA_SETTINGS,                                                                                    \
     {"kafka-timeout", DR_SETTING_INT, "30",                                                               \
      "seconds to wait for Kafka: to read a topic, and for the broker to acknowledge what was written"}
+// clang-format on
 
 /* drover-producer deploy ... (cmd_deploy.c) */
 int cmd_deploy(int argc, char **argv);

@@ -3,8 +3,7 @@
  */
 #include "deploy_flags.h"
 
-dr_status dr_deploy_flags_read(const dr_config *cfg, dr_deploy_request *request, dr_selection *selection,
-                               dr_error *err)
+dr_status dr_deploy_flags_read(const dr_config *cfg, dr_deploy_request *request, dr_selection *selection, dr_error *err)
 {
     char *const *tags, *const *arguments;
     size_t tag_count = dr_config_list(cfg, "tag", &tags);
@@ -14,8 +13,8 @@ dr_status dr_deploy_flags_read(const dr_config *cfg, dr_deploy_request *request,
     request->max_errors = dr_config_string(cfg, "max-errors");
     dr_status status = dr_action_parse(dr_config_string(cfg, "action"), &request->action, err);
     if (status == DR_OK)
-        status = dr_installation_type_parse(dr_config_string(cfg, "installation-type"), &request->installation_type,
-                                            err);
+        status =
+            dr_installation_type_parse(dr_config_string(cfg, "installation-type"), &request->installation_type, err);
     if (status == DR_OK)
         status = dr_selection_parse(selection, dr_config_string(cfg, "targets"), tags, tag_count,
                                     dr_config_string(cfg, "accounts"), dr_config_string(cfg, "regions"),

@@ -12,13 +12,18 @@
 #include "selection.h"
 
 /* What is installed and how (after DR_COMMON_SETTINGS and the command's own). */
+/* A settings table, laid out by hand. */
+// clang-format off
 #define DR_DEPLOY_WHAT_SETTINGS                                                                                        \
     {"action", DR_SETTING_STRING, "install", "install or uninstall"},                                                  \
     {"installation-type", DR_SETTING_STRING, "reinstall",                                                              \
      "over another installed version: reinstall (its uninstall.sh, then install.sh) or in-place (update.sh)"},         \
     {"arg", DR_SETTING_LIST, NULL, "additional argument KEY=VALUE, an environment variable of the scripts; repeatable"}
+// clang-format on
 
 /* Which targets. */
+/* A settings table, laid out by hand. */
+// clang-format off
 #define DR_DEPLOY_WHERE_SETTINGS                                                                                       \
     {"targets", DR_SETTING_STRING, NULL, "select these target ids (comma-separated)"},                                 \
     {"tag", DR_SETTING_LIST, NULL,                                                                                     \
@@ -26,13 +31,17 @@
     {"accounts", DR_SETTING_STRING, NULL, "select targets of these accounts (comma-separated)"},                       \
     {"regions", DR_SETTING_STRING, NULL, "select targets in these regions (comma-separated)"},                         \
     {"all", DR_SETTING_BOOL, "false", "select every target of the inventory"}
+// clang-format on
 
 /* How fast (an association: in each run). */
+/* A settings table, laid out by hand. */
+// clang-format off
 #define DR_DEPLOY_RATE_SETTINGS                                                                                        \
     {"max-concurrency", DR_SETTING_STRING, "50",                                                                       \
      "at most this many (or this % of, rounded up) jobs released and unfinished at once"},                             \
     {"max-errors", DR_SETTING_STRING, "0",                                                                             \
      "release no more jobs once errors pass this many (or this %, rounded up); the unreleased end CANCELLED"}
+// clang-format on
 
 /*
  * Read those settings from cfg into request (action, installation type,

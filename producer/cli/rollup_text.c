@@ -108,8 +108,8 @@ void dr_rollup_print_report(const Drover__V1__Rollup *rollup, int with_locations
             fprintf(out, "  %s/%s  %s\n", loc->account, loc->region, dr_strbuf_str(&line));
         }
     }
-    size_t listed = rollup->n_failed_targets < DR_ROLLUP_FAILED_LISTED ? rollup->n_failed_targets
-                                                                      : DR_ROLLUP_FAILED_LISTED;
+    size_t listed =
+        rollup->n_failed_targets < DR_ROLLUP_FAILED_LISTED ? rollup->n_failed_targets : DR_ROLLUP_FAILED_LISTED;
     if (listed)
         fprintf(out, "failed targets:\n");
     for (size_t i = 0; i < listed; i++) {

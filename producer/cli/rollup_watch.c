@@ -36,8 +36,8 @@ cleanup:
     return status;
 }
 
-dr_status dr_rollup_watch_next(dr_rollup_watch *w, const char *deployment_id, int timeout_ms,
-                               Drover__V1__Rollup **out, dr_error *err)
+dr_status dr_rollup_watch_next(dr_rollup_watch *w, const char *deployment_id, int timeout_ms, Drover__V1__Rollup **out,
+                               dr_error *err)
 {
     (void)err; /* a bad message is skipped, not fatal: the next rollup replaces it */
     int64_t deadline = dr_monotonic_ms() + timeout_ms;

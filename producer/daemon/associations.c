@@ -319,8 +319,8 @@ static int run(dr_associations *as, owned_association *o, const char *run_id, co
     Drover__V1__Deployment *d = &deployment.message;
     d->association_id = a->association_id;
     d->job_count = (uint32_t)target_count;
-    dr_deploy_plan plan = {.options = as->options, .deployment = d, .version = version, .targets = targets,
-                           .target_count = target_count};
+    dr_deploy_plan plan = {
+        .options = as->options, .deployment = d, .version = version, .targets = targets, .target_count = target_count};
     dr_deploy_progress progress;
     if (dr_deploy_publish(as->producer, &plan, as->timeout_ms, &progress, &err) != DR_OK)
         goto cleanup; /* tried again on the next tick, under the same id */
@@ -416,8 +416,7 @@ static int launch_visit(void *ctx, const char *key, void *value)
     (void)key;
     if (!o->a->run_on_launch || !dr_selection_matches(o->a->selection, l->target))
         return 0;
-    snprintf(run_id, sizeof run_id, "%s.l%s-%lld", o->a->association_id, l->target->target_id,
-             (long long)l->event_ms);
+    snprintf(run_id, sizeof run_id, "%s.l%s-%lld", o->a->association_id, l->target->target_id, (long long)l->event_ms);
     run(l->as, o, run_id, "launch", l->target, l->now_ms);
     return 0;
 }
@@ -435,7 +434,9 @@ void dr_associations_tick(dr_associations *as, int64_t now_ms)
     tick t = {.as = as, .now_ms = now_ms, .packages = have_packages ? &packages : NULL};
     dr_strmap_each(as->owned, tick_visit, &t);
     for (size_t i = 0; i < as->launched_count; i++) {
-        launch l = {.as = as, .target = as->launched[i], .now_ms = now_ms,
+        launch l = {.as = as,
+                    .target = as->launched[i],
+                    .now_ms = now_ms,
                     .event_ms = as->launched[i]->updated_at_ms ? as->launched[i]->updated_at_ms : now_ms};
         dr_strmap_each(as->owned, launch_visit, &l);
     }

@@ -47,8 +47,8 @@ dr_associations *dr_associations_new(const dr_kafka_options *options, dr_kafka_p
 void dr_associations_free(dr_associations *associations); /* NULL is fine */
 
 /* An associations-topic record of an owned partition (value NULL: a tombstone, deleted). */
-void dr_associations_take(dr_associations *associations, const char *key, size_t key_len, const void *value,
-                          size_t len, int32_t partition);
+void dr_associations_take(dr_associations *associations, const char *key, size_t key_len, const void *value, size_t len,
+                          int32_t partition);
 /* The partition was revoked: forget its associations. */
 void dr_associations_drop_partition(dr_associations *associations, int32_t partition);
 /* Something was written to the packages topic: look at default versions again. */

@@ -120,8 +120,8 @@ size_t dr_rollout_released_count(const dr_rollout *r)
     return dr_strmap_count(r->released);
 }
 
-void dr_rollout_last_release(const dr_rollout *r, char *const **targets, size_t *target_count,
-                             const int64_t **floors, size_t *floor_count)
+void dr_rollout_last_release(const dr_rollout *r, char *const **targets, size_t *target_count, const int64_t **floors,
+                             size_t *floor_count)
 {
     *targets = r->last_targets;
     *target_count = r->last_target_count;
@@ -135,8 +135,7 @@ static int releasable(const dr_rollout *r, const dr_rollup_job *job)
     return job->state == DROVER__V1__JOB_STATE__JOB_STATE_PENDING && !dr_rollout_is_released(r, job->target_id);
 }
 
-size_t dr_rollout_next_targets(dr_rollout *r, const dr_rollup_deployment *fold, const dr_rollup_job **out,
-                               size_t max)
+size_t dr_rollout_next_targets(dr_rollout *r, const dr_rollup_deployment *fold, const dr_rollup_job **out, size_t max)
 {
     if (!r->order) {
         r->order = dr_rollup_jobs(fold, &r->order_count);

@@ -70,11 +70,11 @@ typedef enum dr_rollout_action {
 
 typedef struct dr_rollout_plan {
     dr_rollout_action action;
-    size_t count;       /* RELEASE: how many; STOP: how many are unreleased */
-    dr_status reason;   /* STOP: DR_ERR_CANCELLED or DR_ERR_ERROR_LIMIT */
+    size_t count;              /* RELEASE: how many; STOP: how many are unreleased */
+    dr_status reason;          /* STOP: DR_ERR_CANCELLED or DR_ERR_ERROR_LIMIT */
     long long max_concurrency; /* resolved against the job count */
     long long max_errors;
-    size_t in_flight;   /* released and not terminal */
+    size_t in_flight; /* released and not terminal */
 } dr_rollout_plan;
 
 /*

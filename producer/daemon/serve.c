@@ -186,8 +186,9 @@ static dr_status write_jobs(serve *sv, dr_rollout *r, const dr_rollup_job *const
                 version = dr_package_find_version(package, d->version);
         }
         if (!target || !version) {
-            snprintf(message, sizeof message, !target ? "target %s is not in the inventory; nothing ran"
-                                                      : "package %s has no published version %s; nothing ran",
+            snprintf(message, sizeof message,
+                     !target ? "target %s is not in the inventory; nothing ran"
+                             : "package %s has no published version %s; nothing ran",
                      !target ? jobs[i]->target_id : d->package, d->version);
             status = produce_job_end(sv, r, jobs[i], DROVER__V1__JOB_STATE__JOB_STATE_REJECTED,
                                      !target ? DR_ERR_UNKNOWN_TARGET : DR_ERR_VERSION_MISMATCH, message, &count, err);
@@ -241,7 +242,8 @@ static void release(serve *sv, owned_deployment *o, const dr_rollup_deployment *
     rel.replica_id = (char *)sv->s->replica_id;
     rel.at_ms = dr_now_ms();
     dr_publish_count count = {0};
-    if ((status = dr_publish_message(sv->producer, DR_TOPIC_RELEASES, rel.deployment_id, &rel.base, &count, &err)) != DR_OK ||
+    if ((status = dr_publish_message(sv->producer, DR_TOPIC_RELEASES, rel.deployment_id, &rel.base, &count, &err)) !=
+            DR_OK ||
         (status = flush_all(sv, &count, 1, &err)) != DR_OK)
         goto cleanup; /* nothing released: the next turn tries again */
     if (sv->s->exit_after_releases > 0 && ++sv->releases_written == sv->s->exit_after_releases) {
@@ -256,7 +258,8 @@ static void release(serve *sv, owned_deployment *o, const dr_rollup_deployment *
     if (sv->s->metrics)
         dr_metrics_counter_add(sv->s->metrics, "drover_control_plane_jobs_released_total", "", (double)n);
     dr_log(status == DR_OK ? DR_LOG_INFO : DR_LOG_WARN, "serve.released", "deployment=%s jobs=%zu first=%s%s%s",
-           rel.deployment_id, n, ids[0], status == DR_OK ? "" : " in_doubt=true error=", status == DR_OK ? "" : err.detail);
+           rel.deployment_id, n, ids[0],
+           status == DR_OK ? "" : " in_doubt=true error=", status == DR_OK ? "" : err.detail);
     status = DR_OK;
 cleanup:
     if (status != DR_OK) {
@@ -363,7 +366,8 @@ static void resolve_in_doubt(serve *sv, owned_deployment *o, const dr_rollup_dep
         dr_job_id_format(job_id, sizeof job_id, dr_rollout_id(r), targets[i]);
         const dr_rollup_job *job = fold ? dr_rollup_find_job(fold, job_id) : NULL;
         /* Only a job no one reported on since PENDING can be missing. */
-        if (job && job->state == DROVER__V1__JOB_STATE__JOB_STATE_PENDING && dr_strmap_put(scan.wanted, targets[i], r)) {
+        if (job && job->state == DROVER__V1__JOB_STATE__JOB_STATE_PENDING &&
+            dr_strmap_put(scan.wanted, targets[i], r)) {
             status = dr_error_set(&err, DR_ERR_NOMEM, "out of memory");
             goto cleanup;
         }
@@ -472,9 +476,8 @@ static void take_followed(serve *sv, const rd_kafka_message_t *msg, dr_topic top
     }
     if (err.status != DR_OK) {
         char quoted[700];
-        dr_log(DR_LOG_WARN, "serve.skipped_message", "topic=%s partition=%d offset=%lld msg=%s",
-               dr_topic_suffix(topic), (int)msg->partition, (long long)msg->offset,
-               dr_log_quote(quoted, sizeof quoted, err.detail));
+        dr_log(DR_LOG_WARN, "serve.skipped_message", "topic=%s partition=%d offset=%lld msg=%s", dr_topic_suffix(topic),
+               (int)msg->partition, (long long)msg->offset, dr_log_quote(quoted, sizeof quoted, err.detail));
     }
 }
 
@@ -665,7 +668,8 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
         }
         if (sv.sync_wanted) {
             dr_error sync_err = {0};
-            if (dr_kafka_follower_sync(sv.follower, dr_kafka_producer_handle(sv.producer), settings->timeout_ms, &sync_err) == DR_OK) {
+            if (dr_kafka_follower_sync(sv.follower, dr_kafka_producer_handle(sv.producer), settings->timeout_ms,
+                                       &sync_err) == DR_OK) {
                 sv.sync_wanted = 0;
                 sv.synced = 0;
                 /* Every owned deployment is looked at afresh, in-doubt jobs included. */

@@ -61,8 +61,8 @@ typedef struct dr_serve_settings {
     /* Testing: added to the clock that schedules read (a cron tick can be made seconds away). */
     int64_t schedule_clock_offset_ms;
     const dr_key *signing_key; /* signs every job released; NULL: jobs go out unsigned (demo only) */
-    dr_metrics *metrics; /* may be NULL; not owned.  serve declares and feeds its metrics */
-    atomic_int *ready;   /* may be NULL; set once the replica first caught up */
+    dr_metrics *metrics;       /* may be NULL; not owned.  serve declares and feeds its metrics */
+    atomic_int *ready;         /* may be NULL; set once the replica first caught up */
 } dr_serve_settings;
 
 /*

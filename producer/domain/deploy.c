@@ -130,8 +130,8 @@ void dr_deployment_free(dr_deployment *d)
 }
 
 /* A PENDING event per job, then the Deployment: what the aggregator and the control plane need. */
-static dr_status announce(dr_kafka_producer *producer, const dr_deploy_plan *plan, int timeout_ms,
-                          size_t *acknowledged, dr_error *err)
+static dr_status announce(dr_kafka_producer *producer, const dr_deploy_plan *plan, int timeout_ms, size_t *acknowledged,
+                          dr_error *err)
 {
     const Drover__V1__Deployment *d = plan->deployment;
     const char *max_errors = d->rate_controls && d->rate_controls->max_errors ? d->rate_controls->max_errors : "";

@@ -75,10 +75,10 @@ dr_status dr_installation_type_parse(const char *text, Drover__V1__InstallationT
 
 /* What a deployment publishes; every pointer is borrowed. */
 typedef struct dr_deploy_plan {
-    const dr_kafka_options *options;            /* the producer's (for topic names) */
-    const Drover__V1__Deployment *deployment;   /* id, package, version, action, ... as written */
-    const Drover__V1__PackageVersion *version;  /* where the jobs' manifest and artifacts are */
-    const Drover__V1__Target *const *targets;   /* one job each */
+    const dr_kafka_options *options;           /* the producer's (for topic names) */
+    const Drover__V1__Deployment *deployment;  /* id, package, version, action, ... as written */
+    const Drover__V1__PackageVersion *version; /* where the jobs' manifest and artifacts are */
+    const Drover__V1__Target *const *targets;  /* one job each */
     size_t target_count;
 } dr_deploy_plan;
 

@@ -56,8 +56,8 @@ dr_status dr_check_argument(const char *argument, dr_error *err)
                             argument);
     if (strncmp(argument, "DROVER_", 7) == 0 || strncmp(argument, "LD_", 3) == 0 ||
         (key_len == 4 && strncmp(argument, "PATH", 4) == 0))
-        return dr_error_set(err, DR_ERR_USAGE, "--arg %.*s: the name is reserved (DROVER_*, LD_*, PATH)",
-                            (int)key_len, argument);
+        return dr_error_set(err, DR_ERR_USAGE, "--arg %.*s: the name is reserved (DROVER_*, LD_*, PATH)", (int)key_len,
+                            argument);
     return DR_OK;
 }
 

@@ -13,8 +13,7 @@
 #include "messages.h"
 #include "strbuf.h"
 
-dr_status dr_package_fetch_manifest(const char *url, char sha256[DR_SHA256_HEX_SIZE], dr_manifest **out,
-                                    dr_error *err)
+dr_status dr_package_fetch_manifest(const char *url, char sha256[DR_SHA256_HEX_SIZE], dr_manifest **out, dr_error *err)
 {
     const char *tmp = getenv("TMPDIR");
     dr_fetch_options opt;

@@ -26,8 +26,7 @@
  * parse it.  *out is freed with dr_manifest_free.  DR_ERR_FETCH* when it
  * cannot be had, DR_ERR_MANIFEST when it is not a valid manifest.
  */
-dr_status dr_package_fetch_manifest(const char *url, char sha256[DR_SHA256_HEX_SIZE], dr_manifest **out,
-                                    dr_error *err);
+dr_status dr_package_fetch_manifest(const char *url, char sha256[DR_SHA256_HEX_SIZE], dr_manifest **out, dr_error *err);
 
 /*
  * location as workers elsewhere can use it: a URL (it has "://") as it is, a

@@ -35,12 +35,11 @@ dr_status dr_publish_bytes(dr_kafka_producer *producer, dr_topic topic, const ch
     return status;
 }
 
-dr_status dr_publish_flush(dr_kafka_producer *producer, const dr_publish_count *count, int timeout_ms,
-                           dr_error *err)
+dr_status dr_publish_flush(dr_kafka_producer *producer, const dr_publish_count *count, int timeout_ms, dr_error *err)
 {
     dr_status status = dr_kafka_producer_flush(producer, timeout_ms, err);
     if (status == DR_OK && count->acknowledged != count->queued)
-        status = dr_error_set(err, DR_ERR_KAFKA, "%zu of %zu messages acknowledged", count->acknowledged,
-                              count->queued);
+        status =
+            dr_error_set(err, DR_ERR_KAFKA, "%zu of %zu messages acknowledged", count->acknowledged, count->queued);
     return status;
 }

@@ -32,7 +32,6 @@ dr_status dr_publish_bytes(dr_kafka_producer *producer, dr_topic topic, const ch
  * Wait up to timeout_ms for every queued message; DR_ERR_KAFKA unless all
  * that count queued were acknowledged (the detail says how many were).
  */
-dr_status dr_publish_flush(dr_kafka_producer *producer, const dr_publish_count *count, int timeout_ms,
-                           dr_error *err);
+dr_status dr_publish_flush(dr_kafka_producer *producer, const dr_publish_count *count, int timeout_ms, dr_error *err);
 
 #endif

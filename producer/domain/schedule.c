@@ -65,8 +65,8 @@ static dr_status parse_cron(const char *body, dr_schedule *out, dr_error *err)
 {
     char fields[5][128];
     char extra[2];
-    int n = sscanf(body, "%127s %127s %127s %127s %127s %1s", fields[0], fields[1], fields[2], fields[3], fields[4],
-                   extra);
+    int n =
+        sscanf(body, "%127s %127s %127s %127s %127s %1s", fields[0], fields[1], fields[2], fields[3], fields[4], extra);
     if (n != 5)
         return dr_error_set(err, DR_ERR_USAGE,
                             "schedule: cron() takes five fields (minute hour day-of-month month day-of-week), got %d",
@@ -98,7 +98,8 @@ static dr_status parse_rate(const char *body, dr_schedule *out, dr_error *err)
     long long n = 0;
     char unit[16] = "", extra[2];
     if (sscanf(body, "%lld %15s %1s", &n, unit, extra) != 2 || n < 1 || n > 100000)
-        return dr_error_set(err, DR_ERR_USAGE, "schedule: rate() takes a positive count and a unit, e.g. rate(30 minutes)");
+        return dr_error_set(err, DR_ERR_USAGE,
+                            "schedule: rate() takes a positive count and a unit, e.g. rate(30 minutes)");
     long long unit_ms = 0;
     if (strcmp(unit, "minutes") == 0 || (n == 1 && strcmp(unit, "minute") == 0))
         unit_ms = MINUTE_MS;

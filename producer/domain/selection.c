@@ -108,8 +108,7 @@ dr_status dr_selection_parse(dr_selection *out, const char *ids, char *const *ta
         status = parse_id_list("--regions", regions, &m->regions, &m->n_regions, 1, err);
     for (size_t i = 0; status == DR_OK && i < tag_count; i++)
         status = add_tag(m, tags[i], err);
-    if (status == DR_OK && !m->all && m->n_target_ids == 0 && m->n_tags == 0 && m->n_accounts == 0 &&
-        m->n_regions == 0)
+    if (status == DR_OK && !m->all && m->n_target_ids == 0 && m->n_tags == 0 && m->n_accounts == 0 && m->n_regions == 0)
         status = dr_error_set(err, DR_ERR_USAGE,
                               "no targets selected: give --targets, --tag, --accounts, --regions or --all");
     return status;

@@ -31,8 +31,7 @@ static dr_status check_platform_part(const char *where, const char *what, const 
     size_t len = strlen(value);
     size_t ok = strspn(value, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-");
     if (len == 0 || len > 63 || ok != len)
-        return dr_error_set(err, DR_ERR_USAGE, "%s: %s '%.64s' must be 1-63 of A-Z a-z 0-9 _ . -", where, what,
-                            value);
+        return dr_error_set(err, DR_ERR_USAGE, "%s: %s '%.64s' must be 1-63 of A-Z a-z 0-9 _ . -", where, what, value);
     return DR_OK;
 }
 
@@ -166,8 +165,7 @@ cleanup:
     return bytes;
 }
 
-dr_status dr_target_batch_add(dr_target_batch *batch, const dr_target_fields *fields, const char *where,
-                              dr_error *err)
+dr_status dr_target_batch_add(dr_target_batch *batch, const dr_target_fields *fields, const char *where, dr_error *err)
 {
     dr_status status = check_fields(fields, where, err);
     dr_target_record record = {0};
@@ -314,8 +312,8 @@ static dr_status json_id_like(json_t *object, const char *where, char *buf, size
     return DR_OK;
 }
 
-static const char *const known_json_fields[] = {"id",   "account", "region",   "platform", "platform_version",
-                                                "arch", "tags",    "id_like",  "executor", "address"};
+static const char *const known_json_fields[] = {"id",   "account", "region",  "platform", "platform_version",
+                                                "arch", "tags",    "id_like", "executor", "address"};
 
 static dr_status add_json_target(dr_target_batch *batch, json_t *object, const char *where, dr_error *err)
 {
@@ -450,8 +448,7 @@ static int csv_push(csv_row *row, char *field)
  * record).  Each field becomes NUL-terminated in the buffer, which needs one
  * spare byte past end.  *line counts newlines consumed.
  */
-static dr_status csv_next_row(char **cursor, char *end, csv_row *row, size_t *line, const char *path,
-                              dr_error *err)
+static dr_status csv_next_row(char **cursor, char *end, csv_row *row, size_t *line, const char *path, dr_error *err)
 {
     char *r = *cursor;
     size_t start_line = *line;
@@ -506,8 +503,19 @@ static dr_status csv_next_row(char **cursor, char *end, csv_row *row, size_t *li
     return DR_OK;
 }
 
-enum { COL_ID, COL_ACCOUNT, COL_REGION, COL_PLATFORM, COL_PLATFORM_VERSION, COL_ARCH, COL_TAGS, COL_ID_LIKE,
-       COL_EXECUTOR, COL_ADDRESS, COL_COUNT };
+enum {
+    COL_ID,
+    COL_ACCOUNT,
+    COL_REGION,
+    COL_PLATFORM,
+    COL_PLATFORM_VERSION,
+    COL_ARCH,
+    COL_TAGS,
+    COL_ID_LIKE,
+    COL_EXECUTOR,
+    COL_ADDRESS,
+    COL_COUNT
+};
 static const char *const csv_columns[COL_COUNT] = {"id",   "account", "region",  "platform", "platform_version",
                                                    "arch", "tags",    "id_like", "executor", "address"};
 
@@ -573,8 +581,8 @@ static dr_status read_csv_targets(dr_target_batch *batch, const char *path, char
         char where[512];
         snprintf(where, sizeof where, "%s line %zu", path, row_line);
         if (row.count != header.count) {
-            status = dr_error_set(err, DR_ERR_USAGE, "%s: %zu fields; the header has %zu", where, row.count,
-                                  header.count);
+            status =
+                dr_error_set(err, DR_ERR_USAGE, "%s: %zu fields; the header has %zu", where, row.count, header.count);
             break;
         }
         const char *cell[COL_COUNT];

@@ -51,8 +51,7 @@ typedef struct dr_target_batch {
  * ("targets.csv line 12"): with thousands of rows, the row is the answer.
  * DR_ERR_USAGE when a field is missing or invalid.
  */
-dr_status dr_target_batch_add(dr_target_batch *batch, const dr_target_fields *fields, const char *where,
-                              dr_error *err);
+dr_status dr_target_batch_add(dr_target_batch *batch, const dr_target_fields *fields, const char *where, dr_error *err);
 
 /*
  * Append every target of a file.  The format is told by the content: JSON

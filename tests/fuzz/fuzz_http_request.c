@@ -17,8 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(copy, data, head);
     dr_http_request req;
-    if (dr_http_parse_head(copy, head, &req) == 0 &&
-        (strlen(req.method) == 0 || req.path[0] != '/'))
+    if (dr_http_parse_head(copy, head, &req) == 0 && (strlen(req.method) == 0 || req.path[0] != '/'))
         abort(); /* a request it accepts has a method and an absolute path */
     free(copy);
     return 0;

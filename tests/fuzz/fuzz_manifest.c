@@ -7,8 +7,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const platforms[][4] = {
-        {"ubuntu", "22.04", "x86_64", "debian"}, {"rocky", "9.3", "arm64", "rhel centos fedora"},
-        {"amazon", "2023", "x86_64", "fedora"},  {"windows", "10", "x86_64", ""},
+        {"ubuntu", "22.04", "x86_64", "debian"},
+        {"rocky", "9.3", "arm64", "rhel centos fedora"},
+        {"amazon", "2023", "x86_64", "fedora"},
+        {"windows", "10", "x86_64", ""},
     };
     dr_manifest *m = NULL;
     if (dr_manifest_parse((const char *)data, size, &m, NULL) != DR_OK)

@@ -73,7 +73,7 @@ static struct {
 } server;
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static SSL_CTX *tls; /* set by --tls-cert/--tls-key: every connection speaks TLS */
+static SSL_CTX *tls;              /* set by --tls-cert/--tls-key: every connection speaks TLS */
 static atomic_long failures_left; /* --fail-first N */
 
 /* One client connection: plain TCP, or TLS over it. */
@@ -120,9 +120,8 @@ static void log_request(request *req)
     if (!server.log)
         return;
     pthread_mutex_lock(&log_lock);
-    fprintf(server.log, "%s %s range=%s status=%d bytes=%" PRIu64 "\n",
-            req->method[0] ? req->method : "-", req->path[0] ? req->path : "-", req->range,
-            req->status, req->body_sent);
+    fprintf(server.log, "%s %s range=%s status=%d bytes=%" PRIu64 "\n", req->method[0] ? req->method : "-",
+            req->path[0] ? req->path : "-", req->range, req->status, req->body_sent);
     fflush(server.log);
     pthread_mutex_unlock(&log_lock);
 }
@@ -236,7 +235,8 @@ static int s3_signature_valid(const char *head, const char *method, const char *
     const char *c = strstr(auth, "Credential="), *h = strstr(auth, "SignedHeaders="), *s = strstr(auth, "Signature=");
     if (strncmp(auth, "AWS4-HMAC-SHA256 ", 17) != 0 || !c || !h || !s ||
         sscanf(c, "Credential=%255[^,]", credential) != 1 || sscanf(h, "SignedHeaders=%511[^,]", signed_headers) != 1 ||
-        sscanf(s, "Signature=%79[0-9a-f]", signature) != 1 || !find_header(head, "x-amz-date", amz_date, sizeof amz_date)) {
+        sscanf(s, "Signature=%79[0-9a-f]", signature) != 1 ||
+        !find_header(head, "x-amz-date", amz_date, sizeof amz_date)) {
         snprintf(why, why_size, "not a SigV4 Authorization: %s", auth);
         return 0;
     }
@@ -343,14 +343,22 @@ static int parse_range(const char *value, uint64_t size, uint64_t *first, uint64
 static const char *reason_phrase(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 206: return "Partial Content";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 416: return "Range Not Satisfiable";
-    default: return "Internal Server Error";
+    case 200:
+        return "OK";
+    case 206:
+        return "Partial Content";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 416:
+        return "Range Not Satisfiable";
+    default:
+        return "Internal Server Error";
     }
 }
 
@@ -389,16 +397,14 @@ static void wait_for_client_to_leave(conn *c)
  * cut and stall faults send half).  The log line goes out before the last
  * block so the client cannot see the end of the answer before the line.
  */
-static void send_file_body(conn *c, int file, uint64_t first, uint64_t length, uint64_t limit,
-                           request *req)
+static void send_file_body(conn *c, int file, uint64_t first, uint64_t length, uint64_t limit, request *req)
 {
     char *block = malloc(BODY_BLOCK);
     if (!block)
         goto cleanup;
     uint64_t to_send = limit < length ? limit : length;
     while (req->body_sent < to_send) {
-        size_t want = to_send - req->body_sent > BODY_BLOCK ? BODY_BLOCK
-                                                            : (size_t)(to_send - req->body_sent);
+        size_t want = to_send - req->body_sent > BODY_BLOCK ? BODY_BLOCK : (size_t)(to_send - req->body_sent);
         ssize_t n = pread(file, block, want, (off_t)(first + req->body_sent));
         if (n <= 0)
             goto cleanup;
@@ -422,8 +428,7 @@ static void serve_file(conn *c, request *req, int head_only, const char *path)
     int file = -1;
     struct stat st;
     if (snprintf(full, sizeof full, "%s%s", server.root, path) >= (int)sizeof full ||
-        (file = open(full, O_RDONLY | O_CLOEXEC)) < 0 || fstat(file, &st) != 0 ||
-        !S_ISREG(st.st_mode)) {
+        (file = open(full, O_RDONLY | O_CLOEXEC)) < 0 || fstat(file, &st) != 0 || !S_ISREG(st.st_mode)) {
         req->status = 404;
         send_simple(c, req, head_only, NULL);
         goto cleanup;
@@ -432,8 +437,7 @@ static void serve_file(conn *c, request *req, int head_only, const char *path)
     int ranged = strcmp(req->range, "-") != 0 && parse_range(req->range, size, &first, &last);
     if (ranged && first >= size) {
         char content_range[64];
-        snprintf(content_range, sizeof content_range, "Content-Range: bytes */%" PRIu64 "\r\n",
-                 size);
+        snprintf(content_range, sizeof content_range, "Content-Range: bytes */%" PRIu64 "\r\n", size);
         req->status = 416;
         send_simple(c, req, head_only, content_range);
         goto cleanup;
@@ -463,8 +467,7 @@ static void serve_file(conn *c, request *req, int head_only, const char *path)
     const char *name = path + 1;
     int stall = (server.stall && strcmp(name, server.stall) == 0) ||
                 (server.stall_once && strcmp(name, server.stall_once) == 0 && atomic_exchange(&stall_done, 1) == 0);
-    int cut = !stall && server.cut_once && strcmp(name, server.cut_once) == 0 &&
-              atomic_exchange(&cut_done, 1) == 0;
+    int cut = !stall && server.cut_once && strcmp(name, server.cut_once) == 0 && atomic_exchange(&cut_done, 1) == 0;
     if (send_all(c, head, (size_t)head_len) != 0) {
         log_request(req);
         goto cleanup;
@@ -494,8 +497,7 @@ static void serve_connection(conn *c)
     const char *cursor = head;
     char version[16];
     int well_formed = next_word(&cursor, req.method, sizeof req.method) &&
-                      next_word(&cursor, req.path, sizeof req.path) &&
-                      next_word(&cursor, version, sizeof version) &&
+                      next_word(&cursor, req.path, sizeof req.path) && next_word(&cursor, version, sizeof version) &&
                       strncmp(version, "HTTP/1.", 7) == 0;
     find_header(head, "Range", req.range, sizeof req.range);
     if (server.delay_ms > 0)
@@ -579,9 +581,10 @@ static int write_port_file(const char *path, int port)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: drover_test_http --root DIR [--port-file FILE] [--log FILE] "
-                    "[--cut-once NAME] [--stall NAME] [--stall-once NAME] [--delay-ms N] [--fail-first N] "
-                    "[--tls-cert PEM --tls-key PEM] [--s3-credentials KEYID:SECRET [--s3-region R]]\n");
+    fprintf(stderr,
+            "usage: drover_test_http --root DIR [--port-file FILE] [--log FILE] "
+            "[--cut-once NAME] [--stall NAME] [--stall-once NAME] [--delay-ms N] [--fail-first N] "
+            "[--tls-cert PEM --tls-key PEM] [--s3-credentials KEYID:SECRET [--s3-region R]]\n");
     return 2;
 }
 
@@ -627,9 +630,9 @@ int main(int argc, char **argv)
         return usage();
     if (!server.s3_region)
         server.s3_region = "us-east-1";
-    if (tls_cert && (!(tls = SSL_CTX_new(TLS_server_method())) ||
-                     SSL_CTX_use_certificate_chain_file(tls, tls_cert) != 1 ||
-                     SSL_CTX_use_PrivateKey_file(tls, tls_key, SSL_FILETYPE_PEM) != 1)) {
+    if (tls_cert &&
+        (!(tls = SSL_CTX_new(TLS_server_method())) || SSL_CTX_use_certificate_chain_file(tls, tls_cert) != 1 ||
+         SSL_CTX_use_PrivateKey_file(tls, tls_key, SSL_FILETYPE_PEM) != 1)) {
         fprintf(stderr, "drover_test_http: cannot load %s and %s\n", tls_cert, tls_key);
         return 1;
     }

@@ -27,8 +27,9 @@ static const dr_setting settings[] = {
     DR_KAFKA_SETTINGS,
 };
 
-static const char usage[] = "usage: drover_test_messages --brokers B (dump jobs|status|deployments | "
-                            "rollup DEPLOYMENT STATUS TOTAL [STATE=N ...] [failed=TARGET:STATE:REASON:MESSAGE ...])";
+static const char usage[] =
+    "usage: drover_test_messages --brokers B (dump jobs|status|deployments | "
+    "rollup DEPLOYMENT STATUS TOTAL [STATE=N ...] [failed=TARGET:STATE:REASON:MESSAGE ...])";
 
 static void print_arguments(Drover__V1__KeyValue *const *items, size_t n)
 {
@@ -40,15 +41,15 @@ static void print_arguments(Drover__V1__KeyValue *const *items, size_t n)
 static void dump_job(const Drover__V1__Job *j)
 {
     const Drover__V1__Target *t = j->target;
-    printf(" job_id=%s deployment=%s target=%s account=%s region=%s platform=%s platform_version=%s arch=%s "
-           "package=%s version=%s action=%s type=%s manifest_url=%s manifest_sha256=%s artifacts=%s deadline_ms=%lld "
-           "script_timeout=%u released_at_ms=%lld attempt=%u schema=%u key_id=%s signature_bytes=%zu",
-           j->job_id, j->deployment_id, t ? t->target_id : "-", t ? t->account : "-", t ? t->region : "-",
-           t ? t->platform_name : "-", t ? t->platform_version : "-", t ? t->arch : "-", j->package, j->version,
-           dr_action_name(j->action), dr_installation_type_name(j->installation_type), j->manifest_url,
-           j->manifest_sha256, j->artifacts_base_url, (long long)j->deadline_ms, j->script_timeout_seconds,
-           (long long)j->released_at_ms, j->attempt, j->schema_version, j->key_id[0] ? j->key_id : "-",
-           j->signature.len);
+    printf(
+        " job_id=%s deployment=%s target=%s account=%s region=%s platform=%s platform_version=%s arch=%s "
+        "package=%s version=%s action=%s type=%s manifest_url=%s manifest_sha256=%s artifacts=%s deadline_ms=%lld "
+        "script_timeout=%u released_at_ms=%lld attempt=%u schema=%u key_id=%s signature_bytes=%zu",
+        j->job_id, j->deployment_id, t ? t->target_id : "-", t ? t->account : "-", t ? t->region : "-",
+        t ? t->platform_name : "-", t ? t->platform_version : "-", t ? t->arch : "-", j->package, j->version,
+        dr_action_name(j->action), dr_installation_type_name(j->installation_type), j->manifest_url, j->manifest_sha256,
+        j->artifacts_base_url, (long long)j->deadline_ms, j->script_timeout_seconds, (long long)j->released_at_ms,
+        j->attempt, j->schema_version, j->key_id[0] ? j->key_id : "-", j->signature.len);
     print_arguments(j->additional_arguments, j->n_additional_arguments);
 }
 
@@ -68,12 +69,13 @@ static void print_list(const char *name, char *const *items, size_t n)
 
 static void dump_deployment(const Drover__V1__Deployment *d)
 {
-    printf(" deployment=%s package=%s version=%s action=%s type=%s deadline_ms=%lld script_timeout=%u "
-           "max_concurrency=%s max_errors=%s",
-           d->deployment_id, d->package, d->version, dr_action_name(d->action),
-           dr_installation_type_name(d->installation_type), (long long)d->deadline_ms, d->script_timeout_seconds,
-           d->rate_controls ? d->rate_controls->max_concurrency : "-",
-           d->rate_controls ? d->rate_controls->max_errors : "-");
+    printf(
+        " deployment=%s package=%s version=%s action=%s type=%s deadline_ms=%lld script_timeout=%u "
+        "max_concurrency=%s max_errors=%s",
+        d->deployment_id, d->package, d->version, dr_action_name(d->action),
+        dr_installation_type_name(d->installation_type), (long long)d->deadline_ms, d->script_timeout_seconds,
+        d->rate_controls ? d->rate_controls->max_concurrency : "-",
+        d->rate_controls ? d->rate_controls->max_errors : "-");
     print_arguments(d->additional_arguments, d->n_additional_arguments);
     if (d->selection) {
         print_list("targets", d->selection->target_ids, d->selection->n_target_ids);

@@ -40,8 +40,9 @@ static const dr_setting settings[] = {
     {"version", DR_SETTING_STRING, "1.0", "version named in produced events"},
 };
 
-static const char usage[] = "usage: drover_test_status --brokers B (produce < LINES | raw KEY TEXT | "
-                            "generate DEPLOYMENTS TARGETS | rollup DEPLOYMENT)";
+static const char usage[] =
+    "usage: drover_test_status --brokers B (produce < LINES | raw KEY TEXT | "
+    "generate DEPLOYMENTS TARGETS | rollup DEPLOYMENT)";
 
 typedef struct context {
     dr_kafka_options kafka;

@@ -71,8 +71,8 @@ static int add_entry(zip_t *zip, int argc, char **argv, int *i)
     char *content = split_value(name);
     if (!content)
         return fail(NULL, "expected NAME=CONTENT_FILE, got", name);
-    zip_source_t *src = content[0] ? zip_source_file(zip, content, 0, -1 /* to the end */)
-                                   : zip_source_buffer(zip, "", 0, 0);
+    zip_source_t *src =
+        content[0] ? zip_source_file(zip, content, 0, -1 /* to the end */) : zip_source_buffer(zip, "", 0, 0);
     if (!src)
         return fail(zip, "cannot read", content);
     if (zip_file_add(zip, name, src, ZIP_FL_ENC_RAW) < 0) {
@@ -85,8 +85,9 @@ static int add_entry(zip_t *zip, int argc, char **argv, int *i)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: drover_test_zip OUT.zip [NAME=CONTENT_FILE | NAME= | --symlink NAME=TARGET | "
-                        "--dir NAME | --mode NAME=0755] ...\n");
+        fprintf(stderr,
+                "usage: drover_test_zip OUT.zip [NAME=CONTENT_FILE | NAME= | --symlink NAME=TARGET | "
+                "--dir NAME | --mode NAME=0755] ...\n");
         return 2;
     }
     int error = 0;

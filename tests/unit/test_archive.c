@@ -232,10 +232,8 @@ static void good_zip_extracts_with_modes_dirs_and_safe_symlinks(void)
 static void listing_reports_names_sizes_kinds_and_modes(void)
 {
     const zip_spec specs[] = {
-        {"dir/", NULL, 0, S_IFDIR | 0755, 0},
-        {"dir/run.sh", shell, 0, S_IFREG | 04755, 0},
-        {"plain", "abc", 0, MADE_ON_DOS, 0},
-        {"link", "plain", 0, S_IFLNK | 0777, 0},
+        {"dir/", NULL, 0, S_IFDIR | 0755, 0}, {"dir/run.sh", shell, 0, S_IFREG | 04755, 0},
+        {"plain", "abc", 0, MADE_ON_DOS, 0},  {"link", "plain", 0, S_IFLNK | 0777, 0},
         {"fifo", "", 0, S_IFIFO | 0644, 0},
     };
     char *zip = path_in_workdir("list.zip");

@@ -165,8 +165,9 @@ static int start_server(void)
 {
     const char *build_dir = getenv("DROVER_BUILD_DIR");
     if (!build_dir || !*build_dir) {
-        fprintf(stderr, "test_fetch: set DROVER_BUILD_DIR to the build directory "
-                        "(it holds drover_test_http)\n");
+        fprintf(stderr,
+                "test_fetch: set DROVER_BUILD_DIR to the build directory "
+                "(it holds drover_test_http)\n");
         return -1;
     }
     char program[512];
@@ -181,8 +182,8 @@ static int start_server(void)
     server_pid = fork();
     if (server_pid == 0) {
         dup2(out[1], STDOUT_FILENO);
-        execl(program, program, "--root", root_dir, "--log", log_path, "--cut-once", "cut.bin",
-              "--stall", "stall.bin", (char *)NULL);
+        execl(program, program, "--root", root_dir, "--log", log_path, "--cut-once", "cut.bin", "--stall", "stall.bin",
+              (char *)NULL);
         _exit(127);
     }
     close(out[1]);

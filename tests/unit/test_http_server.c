@@ -316,7 +316,8 @@ static void a_stopped_server_frees_its_port_for_the_next(void)
 
 static void bad_addresses_are_usage_errors(void)
 {
-    const char *bad[] = {"nonsense", "127.0.0.1", "127.0.0.1:", "127.0.0.1:99999", "127.0.0.1:80x", "::1:80", "[::1]80"};
+    const char *bad[] = {"nonsense",      "127.0.0.1", "127.0.0.1:", "127.0.0.1:99999",
+                         "127.0.0.1:80x", "::1:80",    "[::1]80"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         dr_http_server *server = NULL;
         dr_error err = {0};

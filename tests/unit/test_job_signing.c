@@ -18,8 +18,8 @@ static char scratch[] = "/tmp/drover-test-signing-XXXXXX";
 static void stripping_a_field_keeps_every_other_byte_in_order(void)
 {
     /* field 1 varint 150, field 18 bytes "ab", field 2 fixed64, field 18 again, field 3 fixed32 */
-    const uint8_t in[] = {0x08, 0x96, 0x01, 0x92, 0x01, 0x02, 'a', 'b', 0x11, 1, 2, 3, 4, 5, 6, 7, 8,
-                          0x92, 0x01, 0x00, 0x1d, 9, 9, 9, 9};
+    const uint8_t in[] = {0x08, 0x96, 0x01, 0x92, 0x01, 0x02, 'a',  'b',  0x11, 1, 2, 3, 4,
+                          5,    6,    7,    8,    0x92, 0x01, 0x00, 0x1d, 9,    9, 9, 9};
     const uint8_t want[] = {0x08, 0x96, 0x01, 0x11, 1, 2, 3, 4, 5, 6, 7, 8, 0x1d, 9, 9, 9, 9};
     uint8_t out[sizeof in];
     size_t out_len = 0;

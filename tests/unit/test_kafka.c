@@ -252,8 +252,8 @@ static void test_group_consumer_commits_what_it_took(void)
         CHECK_INT(11, late->key_len);
         CHECK(late->key && memcmp(late->key, "late-target", 11) == 0);
         dr_error err = {0};
-        CHECK_INT(DR_OK, dr_kafka_consumer_commit(c, rd_kafka_topic_name(late->rkt), late->partition, late->offset + 1,
-                                                  &err));
+        CHECK_INT(DR_OK,
+                  dr_kafka_consumer_commit(c, rd_kafka_topic_name(late->rkt), late->partition, late->offset + 1, &err));
         rd_kafka_message_destroy(late);
     }
     dr_kafka_consumer_close(c);
@@ -489,8 +489,8 @@ static void test_committed_offset_gone_is_logged_as_data_loss(void)
     CHECK(msg != NULL);
     if (msg) {
         dr_error err = {0};
-        CHECK_INT(DR_OK, dr_kafka_consumer_commit(c, rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset + 1,
-                                                  &err));
+        CHECK_INT(DR_OK,
+                  dr_kafka_consumer_commit(c, rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset + 1, &err));
         rd_kafka_message_destroy(msg);
     }
     dr_kafka_consumer_close(c);
@@ -506,8 +506,8 @@ static void test_committed_offset_gone_is_logged_as_data_loss(void)
     memset(value, 'x', sizeof value);
     int produce_failures = 0;
     for (int i = 0; i < 7 * 1024; i++)
-        produce_failures += dr_kafka_produce(p, DR_TOPIC_EVENTS, "lossy-target", value, sizeof value, NULL, NULL,
-                                             &err) != DR_OK;
+        produce_failures +=
+            dr_kafka_produce(p, DR_TOPIC_EVENTS, "lossy-target", value, sizeof value, NULL, NULL, &err) != DR_OK;
     CHECK_INT(0, produce_failures);
     CHECK_INT(DR_OK, dr_kafka_producer_flush(p, 60000, &err));
     dr_kafka_producer_free(p);

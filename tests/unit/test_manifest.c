@@ -76,49 +76,52 @@ static dr_status select_for(const char *packages, const char *name, const char *
 }
 
 /* The file chosen for a platform, and the rule that chose it. */
-#define EXPECT_FILE(packages, name, version, arch, id_like, want_file, want_rule)                             \
-    do {                                                                                                       \
-        dr_manifest_selection sel;                                                                             \
-        dr_error err = {0};                                                                                    \
-        char file[64];                                                                                         \
-        dr_status status = select_for(packages, name, version, arch, id_like, &sel, file, &err);               \
-        CHECK_INT(DR_OK, status);                                                                              \
-        if (status == DR_OK) {                                                                                 \
-            CHECK_STR(want_file, file);                                                                        \
-            CHECK_STR(want_rule, sel.rule);                                                                    \
-        } else {                                                                                               \
-            fprintf(stderr, "  (%s)\n", err.detail);                                                           \
-        }                                                                                                      \
+#define EXPECT_FILE(packages, name, version, arch, id_like, want_file, want_rule)                                      \
+    do {                                                                                                               \
+        dr_manifest_selection sel;                                                                                     \
+        dr_error err = {0};                                                                                            \
+        char file[64];                                                                                                 \
+        dr_status status = select_for(packages, name, version, arch, id_like, &sel, file, &err);                       \
+        CHECK_INT(DR_OK, status);                                                                                      \
+        if (status == DR_OK) {                                                                                         \
+            CHECK_STR(want_file, file);                                                                                \
+            CHECK_STR(want_rule, sel.rule);                                                                            \
+        } else {                                                                                                       \
+            fprintf(stderr, "  (%s)\n", err.detail);                                                                   \
+        }                                                                                                              \
     } while (0)
 
-#define EXPECT_NO_FILE(packages, name, version, arch, id_like, want_detail)                                   \
-    do {                                                                                                       \
-        dr_manifest_selection sel;                                                                             \
-        dr_error err = {0};                                                                                    \
-        char file[64];                                                                                         \
-        CHECK_INT(DR_ERR_NO_PLATFORM_MATCH, select_for(packages, name, version, arch, id_like, &sel, file, &err)); \
-        CHECK_STR(want_detail, err.detail);                                                                    \
+#define EXPECT_NO_FILE(packages, name, version, arch, id_like, want_detail)                                            \
+    do {                                                                                                               \
+        dr_manifest_selection sel;                                                                                     \
+        dr_error err = {0};                                                                                            \
+        char file[64];                                                                                                 \
+        CHECK_INT(DR_ERR_NO_PLATFORM_MATCH, select_for(packages, name, version, arch, id_like, &sel, file, &err));     \
+        CHECK_STR(want_detail, err.detail);                                                                            \
     } while (0)
 
 static void exact_platform_wins(void)
 {
-    const char *pkgs = "{'ubuntu': {'22.04': {'x86_64': {'file': 'a.zip'}}},"
-                       " '_any': {'_any': {'_any': {'file': 'b.zip'}}}}";
+    const char *pkgs =
+        "{'ubuntu': {'22.04': {'x86_64': {'file': 'a.zip'}}},"
+        " '_any': {'_any': {'_any': {'file': 'b.zip'}}}}";
     EXPECT_FILE(pkgs, "ubuntu", "22.04", "x86_64", NULL, "a.zip",
                 "platform ubuntu (exact), version 22.04 (exact), arch x86_64 (exact)");
 }
 
 static void any_platform_catches_the_rest(void)
 {
-    const char *pkgs = "{'ubuntu': {'22.04': {'x86_64': {'file': 'a.zip'}}},"
-                       " '_any': {'_any': {'_any': {'file': 'b.zip'}}}}";
+    const char *pkgs =
+        "{'ubuntu': {'22.04': {'x86_64': {'file': 'a.zip'}}},"
+        " '_any': {'_any': {'_any': {'file': 'b.zip'}}}}";
     EXPECT_FILE(pkgs, "windows", "2019", "x86_64", NULL, "b.zip", "platform _any, version _any, arch _any");
 }
 
 static void exact_version_beats_wildcard_and_any(void)
 {
-    const char *pkgs = "{'ubuntu': {'22.*': {'x86_64': {'file': 'a.zip'}}, '_any': {'x86_64': {'file': 'c.zip'}},"
-                       " '22.04': {'x86_64': {'file': 'b.zip'}}}}";
+    const char *pkgs =
+        "{'ubuntu': {'22.*': {'x86_64': {'file': 'a.zip'}}, '_any': {'x86_64': {'file': 'c.zip'}},"
+        " '22.04': {'x86_64': {'file': 'b.zip'}}}}";
     EXPECT_FILE(pkgs, "ubuntu", "22.04", "x86_64", NULL, "b.zip",
                 "platform ubuntu (exact), version 22.04 (exact), arch x86_64 (exact)");
 }
@@ -179,8 +182,10 @@ static void wildcard_matches_whole_parts(void)
 static void longest_wildcard_wins(void)
 {
     /* Listed short first and long first: order in the file does not matter. */
-    const char *short_first = "{'redhat': {'7.*': {'x86_64': {'file': 'a.zip'}}, '7.9.*': {'x86_64': {'file': 'b.zip'}}}}";
-    const char *long_first = "{'redhat': {'7.9.*': {'x86_64': {'file': 'b.zip'}}, '7.*': {'x86_64': {'file': 'a.zip'}}}}";
+    const char *short_first =
+        "{'redhat': {'7.*': {'x86_64': {'file': 'a.zip'}}, '7.9.*': {'x86_64': {'file': 'b.zip'}}}}";
+    const char *long_first =
+        "{'redhat': {'7.9.*': {'x86_64': {'file': 'b.zip'}}, '7.*': {'x86_64': {'file': 'a.zip'}}}}";
     EXPECT_FILE(short_first, "redhat", "7.9.1", "x86_64", NULL, "b.zip",
                 "platform redhat (exact), version 7.9.* (wildcard), arch x86_64 (exact)");
     EXPECT_FILE(long_first, "redhat", "7.9.1", "x86_64", NULL, "b.zip",
@@ -192,9 +197,11 @@ static void longest_wildcard_wins(void)
 static void any_version_then_star(void)
 {
     const char *both = "{'debian': {'*': {'x86_64': {'file': 'a.zip'}}, '_any': {'x86_64': {'file': 'b.zip'}}}}";
-    EXPECT_FILE(both, "debian", "12", "x86_64", NULL, "b.zip", "platform debian (exact), version _any, arch x86_64 (exact)");
+    EXPECT_FILE(both, "debian", "12", "x86_64", NULL, "b.zip",
+                "platform debian (exact), version _any, arch x86_64 (exact)");
     const char *star = "{'debian': {'*': {'x86_64': {'file': 'a.zip'}}, '11': {'x86_64': {'file': 'b.zip'}}}}";
-    EXPECT_FILE(star, "debian", "12", "x86_64", NULL, "a.zip", "platform debian (exact), version *, arch x86_64 (exact)");
+    EXPECT_FILE(star, "debian", "12", "x86_64", NULL, "a.zip",
+                "platform debian (exact), version *, arch x86_64 (exact)");
 }
 
 static void arch_exact_then_any(void)
@@ -216,23 +223,26 @@ static void arch_miss_backs_off_to_sibling_any_version(void)
 
 static void version_miss_backs_off_to_any_platform(void)
 {
-    const char *pkgs = "{'ubuntu': {'20.04': {'x86_64': {'file': 'a.zip'}}}, '_any': {'_any': {'x86_64': {'file': 'b.zip'}}}}";
+    const char *pkgs =
+        "{'ubuntu': {'20.04': {'x86_64': {'file': 'a.zip'}}}, '_any': {'_any': {'x86_64': {'file': 'b.zip'}}}}";
     EXPECT_FILE(pkgs, "ubuntu", "22.04", "x86_64", NULL, "b.zip", "platform _any, version _any, arch x86_64 (exact)");
 }
 
 static void family_comes_before_any(void)
 {
-    const char *pkgs = "{'redhat': {'8.*': {'_any': {'file': 'a.zip'}}},"
-                       " 'ubuntu': {'_any': {'_any': {'file': 'b.zip'}}},"
-                       " 'debian': {'_any': {'_any': {'file': 'c.zip'}}},"
-                       " '_any': {'_any': {'_any': {'file': 'd.zip'}}}}";
+    const char *pkgs =
+        "{'redhat': {'8.*': {'_any': {'file': 'a.zip'}}},"
+        " 'ubuntu': {'_any': {'_any': {'file': 'b.zip'}}},"
+        " 'debian': {'_any': {'_any': {'file': 'c.zip'}}},"
+        " '_any': {'_any': {'_any': {'file': 'd.zip'}}}}";
     EXPECT_FILE(pkgs, "rocky", "8.9", "x86_64", NULL, "a.zip",
                 "platform redhat (family of rocky), version 8.* (wildcard), arch _any");
     EXPECT_FILE(pkgs, "rocky", "9.3", "x86_64", NULL, "d.zip", "platform _any, version _any, arch _any");
     EXPECT_FILE(pkgs, "linuxmint", "21.2", "x86_64", NULL, "b.zip",
                 "platform ubuntu (family of linuxmint), version _any, arch _any");
     EXPECT_FILE(pkgs, "ubuntu", "24.04", "x86_64", NULL, "b.zip", "platform ubuntu (exact), version _any, arch _any");
-    const char *no_ubuntu = "{'debian': {'_any': {'_any': {'file': 'c.zip'}}}, '_any': {'_any': {'_any': {'file': 'd.zip'}}}}";
+    const char *no_ubuntu =
+        "{'debian': {'_any': {'_any': {'file': 'c.zip'}}}, '_any': {'_any': {'_any': {'file': 'd.zip'}}}}";
     EXPECT_FILE(no_ubuntu, "ubuntu", "24.04", "x86_64", NULL, "c.zip",
                 "platform debian (family of ubuntu), version _any, arch _any");
     /* ID_LIKE names a family the table does not know. */
@@ -244,9 +254,10 @@ static void family_comes_before_any(void)
 
 static void no_match_lists_what_was_tried(void)
 {
-    const char *pkgs = "{'ubuntu': {'20.04': {'x86_64': {'file': 'a.zip'}}, '18.*': {'x86_64': {'file': 'a.zip'}},"
-                       " '22.*': {'x86_64': {'file': 'b.zip'}, '386': {'file': 'b.zip'}}},"
-                       " 'windows': {'_any': {'_any': {'file': 'c.zip'}}}}";
+    const char *pkgs =
+        "{'ubuntu': {'20.04': {'x86_64': {'file': 'a.zip'}}, '18.*': {'x86_64': {'file': 'a.zip'}},"
+        " '22.*': {'x86_64': {'file': 'b.zip'}, '386': {'file': 'b.zip'}}},"
+        " 'windows': {'_any': {'_any': {'file': 'c.zip'}}}}";
     EXPECT_NO_FILE(pkgs, "ubuntu", "22.04", "arm64", NULL,
                    "no file for ubuntu 22.04 arm64: tried platforms ubuntu, debian, _any; "
                    "ubuntu had versions 20.04, 18.*, 22.* (22.* had arches x86_64, 386); "
@@ -255,11 +266,12 @@ static void no_match_lists_what_was_tried(void)
 
 static void accessors_and_forward_compatibility(void)
 {
-    const char *text = "{'schemaVersion': '2.0', 'version': '1.2.0-rc_1', 'publisher': 'Acme',"
-                       " 'futureKey': {'anything': [1, 2]},"
-                       " 'packages': {'_any': {'_any': {'_any': {'file': 'pkg.zip'}}}},"
-                       " 'files': {'pkg.zip': {'checksums': {'sha256': "
-                       "'ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789', 'md5': 'x'}}}}";
+    const char *text =
+        "{'schemaVersion': '2.0', 'version': '1.2.0-rc_1', 'publisher': 'Acme',"
+        " 'futureKey': {'anything': [1, 2]},"
+        " 'packages': {'_any': {'_any': {'_any': {'file': 'pkg.zip'}}}},"
+        " 'files': {'pkg.zip': {'checksums': {'sha256': "
+        "'ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789', 'md5': 'x'}}}}";
     char *json = unquote(text);
     dr_manifest *m = NULL;
     dr_error err = {0};
@@ -269,7 +281,8 @@ static void accessors_and_forward_compatibility(void)
         CHECK_STR("Acme", dr_manifest_publisher(m));
         CHECK_INT(1, dr_manifest_file_count(m));
         CHECK_STR("pkg.zip", dr_manifest_file_at(m, 0)->name);
-        CHECK_STR("abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789", dr_manifest_file_at(m, 0)->sha256);
+        CHECK_STR("abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789",
+                  dr_manifest_file_at(m, 0)->sha256);
         CHECK(dr_manifest_file_at(m, 1) == NULL);
         dr_platform p;
         dr_platform_init(&p, "ubuntu", "22.04", "x86_64", NULL, NULL);
@@ -301,7 +314,9 @@ static void expect_invalid(const char *text, const char *want_detail)
 }
 
 #define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define ONE_FILE "'packages': {'_any': {'_any': {'_any': {'file': 'a.zip'}}}}, 'files': {'a.zip': {'checksums': {'sha256': '" SHA_A "'}}}"
+#define ONE_FILE                                                                                                       \
+    "'packages': {'_any': {'_any': {'_any': {'file': 'a.zip'}}}}, 'files': {'a.zip': {'checksums': {'sha256': '" SHA_A \
+    "'}}}"
 
 static void validation_names_the_json_path(void)
 {
@@ -327,34 +342,43 @@ static void validation_names_the_json_path(void)
     snprintf(text, sizeof text, "{'schemaVersion': '2.0', 'version': '%s1', " ONE_FILE "}", v128);
     expect_invalid(text, "version: 129 characters; at most 128 are allowed");
 
-    expect_invalid("{'schemaVersion': '2.0', 'version': '1', 'packages': {'ubuntu': {'20.04': {'x86_64': {'file': 'a.zip'}}}},"
-                   " 'files': {'b.zip': {'checksums': {'sha256': '" SHA_A "'}}}}",
-                   "packages.ubuntu.20.04.x86_64.file: 'a.zip' is not in files");
-    expect_invalid("{'schemaVersion': '2.0', 'version': '1', 'packages': {'ubuntu': {'20.04': {'x86_64': {}}}},"
-                   " 'files': {'a.zip': {'checksums': {'sha256': '" SHA_A "'}}}}",
-                   "packages.ubuntu.20.04.x86_64.file: missing");
-    expect_invalid("{'schemaVersion': '2.0', 'version': '1', 'packages': {'_any': {'_any': {'_any': {'file': 'a.zip'}}}},"
-                   " 'files': {'a.zip': {'checksums': {}}}}",
-                   "files.a.zip.checksums: empty; a sha256 is required");
-    expect_invalid("{'schemaVersion': '2.0', 'version': '1', 'packages': {'_any': {'_any': {'_any': {'file': 'a.zip'}}}},"
-                   " 'files': {'a.zip': {'checksums': {'md5': 'abc'}}}}",
-                   "files.a.zip.checksums: no sha256; a sha256 is required");
-    expect_invalid("{'schemaVersion': '2.0', 'version': '1', 'packages': {'_any': {'_any': {'_any': {'file': 'a.zip'}}}},"
-                   " 'files': {'a.zip': {'checksums': {'sha256': 'zz" SHA_A "'}}}}",
-                   "files.a.zip.checksums.sha256: 'zz" SHA_A "' is not 64 hex digits");
-    expect_invalid("{'schemaVersion': '2.0', 'version': '1', 'packages': {'_any': {'_any': {'_any': {'file': 'a.zip'}}}},"
-                   " 'files': {'a.zip': {'checksums': {'sha256': 'g" SHA_A "'}}}}",
-                   "files.a.zip.checksums.sha256: 'g" SHA_A "' is not 64 hex digits");
-    expect_invalid("{'schemaVersion': '2.0', 'version': '1', 'packages': {'_any': {'_any': {'_any': {'file': '../evil.zip'}}}},"
-                   " 'files': {'../evil.zip': {'checksums': {'sha256': '" SHA_A "'}}}}",
-                   "files.../evil.zip: unsafe file name (contains '/')");
-    expect_invalid("{'schemaVersion': '2.0', 'version': '1', 'packages': {'_any': {'_any': {'_any': {'file': '..'}}}},"
-                   " 'files': {'..': {'checksums': {'sha256': '" SHA_A "'}}}}",
-                   "files...: unsafe file name (contains '..')");
+    expect_invalid(
+        "{'schemaVersion': '2.0', 'version': '1', 'packages': {'ubuntu': {'20.04': {'x86_64': {'file': 'a.zip'}}}},"
+        " 'files': {'b.zip': {'checksums': {'sha256': '" SHA_A "'}}}}",
+        "packages.ubuntu.20.04.x86_64.file: 'a.zip' is not in files");
+    expect_invalid(
+        "{'schemaVersion': '2.0', 'version': '1', 'packages': {'ubuntu': {'20.04': {'x86_64': {}}}},"
+        " 'files': {'a.zip': {'checksums': {'sha256': '" SHA_A "'}}}}",
+        "packages.ubuntu.20.04.x86_64.file: missing");
+    expect_invalid(
+        "{'schemaVersion': '2.0', 'version': '1', 'packages': {'_any': {'_any': {'_any': {'file': 'a.zip'}}}},"
+        " 'files': {'a.zip': {'checksums': {}}}}",
+        "files.a.zip.checksums: empty; a sha256 is required");
+    expect_invalid(
+        "{'schemaVersion': '2.0', 'version': '1', 'packages': {'_any': {'_any': {'_any': {'file': 'a.zip'}}}},"
+        " 'files': {'a.zip': {'checksums': {'md5': 'abc'}}}}",
+        "files.a.zip.checksums: no sha256; a sha256 is required");
+    expect_invalid(
+        "{'schemaVersion': '2.0', 'version': '1', 'packages': {'_any': {'_any': {'_any': {'file': 'a.zip'}}}},"
+        " 'files': {'a.zip': {'checksums': {'sha256': 'zz" SHA_A "'}}}}",
+        "files.a.zip.checksums.sha256: 'zz" SHA_A "' is not 64 hex digits");
+    expect_invalid(
+        "{'schemaVersion': '2.0', 'version': '1', 'packages': {'_any': {'_any': {'_any': {'file': 'a.zip'}}}},"
+        " 'files': {'a.zip': {'checksums': {'sha256': 'g" SHA_A "'}}}}",
+        "files.a.zip.checksums.sha256: 'g" SHA_A "' is not 64 hex digits");
+    expect_invalid(
+        "{'schemaVersion': '2.0', 'version': '1', 'packages': {'_any': {'_any': {'_any': {'file': '../evil.zip'}}}},"
+        " 'files': {'../evil.zip': {'checksums': {'sha256': '" SHA_A "'}}}}",
+        "files.../evil.zip: unsafe file name (contains '/')");
+    expect_invalid(
+        "{'schemaVersion': '2.0', 'version': '1', 'packages': {'_any': {'_any': {'_any': {'file': '..'}}}},"
+        " 'files': {'..': {'checksums': {'sha256': '" SHA_A "'}}}}",
+        "files...: unsafe file name (contains '..')");
     expect_invalid("{'schemaVersion': '2.0', 'version': '1', 'packages': {}, 'files': {}}",
                    "packages: empty; at least one file is required");
     expect_invalid("[1, 2]", "top level: not an object");
-    expect_invalid("{'schemaVersion': '2.0',\n 'version': }", "not valid JSON: line 2, column 13: unexpected token near '}'");
+    expect_invalid("{'schemaVersion': '2.0',\n 'version': }",
+                   "not valid JSON: line 2, column 13: unexpected token near '}'");
     expect_invalid("{'schemaVersion': '2.0', 'schemaVersion': '2.0'}",
                    "not valid JSON: line 1, column 40: duplicate object key near '\"schemaVersion\"'");
 }

@@ -34,22 +34,23 @@ static void families_render_in_declaration_order_with_series_in_first_use_order(
     dr_metrics_gauge_add(m, "drover_queue_depth", "", -2.5);
 
     char *text = render(m);
-    CHECK_STR("# HELP drover_jobs_total jobs finished, by state\n"
-              "# TYPE drover_jobs_total counter\n"
-              "drover_jobs_total{state=\"SUCCESS\",account=\"111\"} 3\n"
-              "drover_jobs_total{state=\"FAILED\",account=\"111\"} 1\n"
-              "# HELP drover_queue_depth jobs waiting\n"
-              "# TYPE drover_queue_depth gauge\n"
-              "drover_queue_depth 4.5\n"
-              "# HELP drover_job_seconds how long a job took\n"
-              "# TYPE drover_job_seconds histogram\n"
-              "drover_job_seconds_bucket{kind=\"install\",le=\"0.1\"} 1\n"
-              "drover_job_seconds_bucket{kind=\"install\",le=\"1\"} 2\n"
-              "drover_job_seconds_bucket{kind=\"install\",le=\"10\"} 3\n"
-              "drover_job_seconds_bucket{kind=\"install\",le=\"+Inf\"} 4\n"
-              "drover_job_seconds_sum{kind=\"install\"} 55.55\n"
-              "drover_job_seconds_count{kind=\"install\"} 4\n",
-              text);
+    CHECK_STR(
+        "# HELP drover_jobs_total jobs finished, by state\n"
+        "# TYPE drover_jobs_total counter\n"
+        "drover_jobs_total{state=\"SUCCESS\",account=\"111\"} 3\n"
+        "drover_jobs_total{state=\"FAILED\",account=\"111\"} 1\n"
+        "# HELP drover_queue_depth jobs waiting\n"
+        "# TYPE drover_queue_depth gauge\n"
+        "drover_queue_depth 4.5\n"
+        "# HELP drover_job_seconds how long a job took\n"
+        "# TYPE drover_job_seconds histogram\n"
+        "drover_job_seconds_bucket{kind=\"install\",le=\"0.1\"} 1\n"
+        "drover_job_seconds_bucket{kind=\"install\",le=\"1\"} 2\n"
+        "drover_job_seconds_bucket{kind=\"install\",le=\"10\"} 3\n"
+        "drover_job_seconds_bucket{kind=\"install\",le=\"+Inf\"} 4\n"
+        "drover_job_seconds_sum{kind=\"install\"} 55.55\n"
+        "drover_job_seconds_count{kind=\"install\"} 4\n",
+        text);
     free(text);
     dr_metrics_free(m);
 }
@@ -62,14 +63,15 @@ static void histograms_without_labels_and_bounds_on_the_edge(void)
     dr_metrics_histogram_observe(m, "h", "", 1); /* le is inclusive */
     dr_metrics_histogram_observe(m, "h", NULL, 0);
     char *text = render(m);
-    CHECK_STR("# HELP h \n"
-              "# TYPE h histogram\n"
-              "h_bucket{le=\"1\"} 2\n"
-              "h_bucket{le=\"10\"} 2\n"
-              "h_bucket{le=\"+Inf\"} 2\n"
-              "h_sum 1\n"
-              "h_count 2\n",
-              text);
+    CHECK_STR(
+        "# HELP h \n"
+        "# TYPE h histogram\n"
+        "h_bucket{le=\"1\"} 2\n"
+        "h_bucket{le=\"10\"} 2\n"
+        "h_bucket{le=\"+Inf\"} 2\n"
+        "h_sum 1\n"
+        "h_count 2\n",
+        text);
     free(text);
     dr_metrics_free(m);
 }
@@ -85,17 +87,18 @@ static void values_print_as_the_shortest_exact_decimal(void)
         dr_metrics_gauge_set(m, "g", labels, values[i]);
     }
     char *text = render(m);
-    CHECK_STR("# HELP g line one\\nback\\\\slash\n"
-              "# TYPE g gauge\n"
-              "g{i=\"0\"} 0.1\n"
-              "g{i=\"1\"} 1e+20\n"
-              "g{i=\"2\"} 123456789012\n"
-              "g{i=\"3\"} 0\n"
-              "g{i=\"4\"} 0.3333333333333333\n"
-              "g{i=\"5\"} NaN\n"
-              "g{i=\"6\"} -Inf\n"
-              "g{i=\"7\"} 1e-07\n",
-              text);
+    CHECK_STR(
+        "# HELP g line one\\nback\\\\slash\n"
+        "# TYPE g gauge\n"
+        "g{i=\"0\"} 0.1\n"
+        "g{i=\"1\"} 1e+20\n"
+        "g{i=\"2\"} 123456789012\n"
+        "g{i=\"3\"} 0\n"
+        "g{i=\"4\"} 0.3333333333333333\n"
+        "g{i=\"5\"} NaN\n"
+        "g{i=\"6\"} -Inf\n"
+        "g{i=\"7\"} 1e-07\n",
+        text);
     free(text);
     dr_metrics_free(m);
 }
@@ -103,9 +106,9 @@ static void values_print_as_the_shortest_exact_decimal(void)
 static void misuse_is_absorbed_not_fatal(void)
 {
     dr_metrics *m = dr_metrics_new();
-    dr_metrics_counter_add(m, "undescribed_total", "", 1);   /* typed by its first use */
-    dr_metrics_gauge_set(m, "undescribed_total", "", 5);     /* scalar calls share a value */
-    dr_metrics_counter_add(m, "undescribed_total", "", -1);  /* counters only go up */
+    dr_metrics_counter_add(m, "undescribed_total", "", 1);       /* typed by its first use */
+    dr_metrics_gauge_set(m, "undescribed_total", "", 5);         /* scalar calls share a value */
+    dr_metrics_counter_add(m, "undescribed_total", "", -1);      /* counters only go up */
     dr_metrics_histogram_observe(m, "undescribed_total", "", 1); /* wrong shape: dropped */
     dr_metrics_histogram_observe(m, "bare_seconds", "", 2);
     dr_metrics_describe(m, "undescribed_total", DR_METRIC_COUNTER, "now described", NULL, 0);
@@ -113,14 +116,15 @@ static void misuse_is_absorbed_not_fatal(void)
     dr_metrics_counter_add(NULL, "x", "", 1);
     dr_metrics_free(NULL);
     char *text = render(m);
-    CHECK_STR("# HELP undescribed_total now described\n"
-              "# TYPE undescribed_total counter\n"
-              "undescribed_total 5\n"
-              "# TYPE bare_seconds histogram\n"
-              "bare_seconds_bucket{le=\"+Inf\"} 1\n"
-              "bare_seconds_sum 2\n"
-              "bare_seconds_count 1\n",
-              text);
+    CHECK_STR(
+        "# HELP undescribed_total now described\n"
+        "# TYPE undescribed_total counter\n"
+        "undescribed_total 5\n"
+        "# TYPE bare_seconds histogram\n"
+        "bare_seconds_bucket{le=\"+Inf\"} 1\n"
+        "bare_seconds_sum 2\n"
+        "bare_seconds_count 1\n",
+        text);
     free(text);
     dr_metrics_free(m);
 }
@@ -152,20 +156,21 @@ static void concurrent_updates_from_four_threads_sum_exactly(void)
     for (int i = 0; i < ADDERS; i++)
         pthread_join(threads[i], NULL);
     char *text = render(m);
-    CHECK_STR("# HELP c_total c\n"
-              "# TYPE c_total counter\n"
-              "c_total{parity=\"even\"} 200000\n"
-              "c_total{parity=\"odd\"} 200000\n"
-              "# HELP g g\n"
-              "# TYPE g gauge\n"
-              "g 400000\n"
-              "# HELP h h\n"
-              "# TYPE h histogram\n"
-              "h_bucket{le=\"1\"} 400000\n"
-              "h_bucket{le=\"+Inf\"} 400000\n"
-              "h_sum 200000\n"
-              "h_count 400000\n",
-              text);
+    CHECK_STR(
+        "# HELP c_total c\n"
+        "# TYPE c_total counter\n"
+        "c_total{parity=\"even\"} 200000\n"
+        "c_total{parity=\"odd\"} 200000\n"
+        "# HELP g g\n"
+        "# TYPE g gauge\n"
+        "g 400000\n"
+        "# HELP h h\n"
+        "# TYPE h histogram\n"
+        "h_bucket{le=\"1\"} 400000\n"
+        "h_bucket{le=\"+Inf\"} 400000\n"
+        "h_sum 200000\n"
+        "h_count 400000\n",
+        text);
     free(text);
     dr_metrics_free(m);
 }
@@ -177,7 +182,7 @@ static void label_values_are_escaped_and_cut_cleanly(void)
     CHECK_STR("", dr_metrics_label_escape(NULL, buf, sizeof buf));
     char small[4];
     CHECK_STR("ab", dr_metrics_label_escape("ab\"c", small, sizeof small)); /* never half an escape */
-    CHECK_STR("a", dr_metrics_label_escape("a\xc3\xa9", small, 3));          /* never half a character */
+    CHECK_STR("a", dr_metrics_label_escape("a\xc3\xa9", small, 3));         /* never half a character */
     CHECK_STR("a\xc3\xa9", dr_metrics_label_escape("a\xc3\xa9", small, 4));
 }
 

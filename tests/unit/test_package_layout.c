@@ -44,8 +44,7 @@ static char *make_zip(const char *file_name, const zip_spec *specs, size_t count
     return path;
 }
 
-static void expect_zip(const zip_spec *specs, size_t count, const char *label, dr_status expected,
-                       const char *detail)
+static void expect_zip(const zip_spec *specs, size_t count, const char *label, dr_status expected, const char *detail)
 {
     dr_error err = {0};
     char *path = make_zip("package.zip", specs, count);
@@ -56,14 +55,14 @@ static void expect_zip(const zip_spec *specs, size_t count, const char *label, d
         CHECK_STR(detail, err.detail);
 }
 
-#define EXPECT_ZIP(specs, label, expected, detail)                                                   \
+#define EXPECT_ZIP(specs, label, expected, detail)                                                                     \
     expect_zip(specs, sizeof specs / sizeof specs[0], label, expected, detail)
 
 static void good_packages_pass(void)
 {
     const zip_spec linux_package[] = {
-        {"install.sh", S_IFREG | 0755}, {"uninstall.sh", S_IFREG | 0755}, {"update.sh", S_IFREG | 0755},
-        {"validate.sh", S_IFREG | 0755}, {"bin/agent", S_IFREG | 0755},   {"README.ps1", 0},
+        {"install.sh", S_IFREG | 0755},  {"uninstall.sh", S_IFREG | 0755}, {"update.sh", S_IFREG | 0755},
+        {"validate.sh", S_IFREG | 0755}, {"bin/agent", S_IFREG | 0755},    {"README.ps1", 0},
     };
     EXPECT_ZIP(linux_package, "linux.zip", DR_OK, "");
     const zip_spec windows_package[] = {
@@ -95,8 +94,7 @@ static void each_action_has_one_script_kind(void)
 {
     const zip_spec both_install[] = {{"install.sh", 0}, {"install.ps1", 0}, {"uninstall.sh", 0}};
     EXPECT_ZIP(both_install, "linux.zip", DR_ERR_PACKAGE_LAYOUT, "linux.zip: has both install.sh and install.ps1");
-    const zip_spec both_update[] = {
-        {"install.sh", 0}, {"uninstall.sh", 0}, {"update.sh", 0}, {"update.ps1", 0}};
+    const zip_spec both_update[] = {{"install.sh", 0}, {"uninstall.sh", 0}, {"update.sh", 0}, {"update.ps1", 0}};
     EXPECT_ZIP(both_update, "linux.zip", DR_ERR_PACKAGE_LAYOUT, "linux.zip: has both update.sh and update.ps1");
     const zip_spec both_validate[] = {
         {"install.ps1", 0}, {"uninstall.ps1", 0}, {"validate.sh", 0}, {"validate.ps1", 0}};

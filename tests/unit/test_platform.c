@@ -140,14 +140,15 @@ static void detect_reads_os_release_and_uname(void)
     CHECK(mkdtemp(dir) != NULL);
     char path[256];
     snprintf(path, sizeof path, "%s/os-release", dir);
-    write_file(path, "# Rocky Linux\n"
-                     "NAME=\"Rocky Linux\"\n"
-                     "VERSION=\"9.3 (Blue Onyx)\"\n"
-                     "ID=\"rocky\"\n"
-                     "ID_LIKE='rhel centos fedora'\n"
-                     "VERSION_ID=9.3\n"
-                     "PRETTY_NAME=\"Rocky \\\"Linux\\\" 9.3\"\n"
-                     "\n");
+    write_file(path,
+               "# Rocky Linux\n"
+               "NAME=\"Rocky Linux\"\n"
+               "VERSION=\"9.3 (Blue Onyx)\"\n"
+               "ID=\"rocky\"\n"
+               "ID_LIKE='rhel centos fedora'\n"
+               "VERSION_ID=9.3\n"
+               "PRETTY_NAME=\"Rocky \\\"Linux\\\" 9.3\"\n"
+               "\n");
     dr_platform p;
     dr_error err = {0};
     CHECK_INT(DR_OK, dr_platform_detect(&p, path, &err));

@@ -103,7 +103,8 @@ static void a_normal_run_counts_every_job_once(void)
     CHECK_STR("1.0", s.version);
     CHECK_INT(3, s.partition);
 
-    dr_rollup_fold_result r = FOLD(t, "d1", "t0", .state = IN_PROGRESS, .attempt = 1, .started_at_ms = 2000, .at_ms = 2000);
+    dr_rollup_fold_result r =
+        FOLD(t, "d1", "t0", .state = IN_PROGRESS, .attempt = 1, .started_at_ms = 2000, .at_ms = 2000);
     CHECK_INT(D_IN_PROGRESS, r.status);
     for (int i = 0; i < 4; i++) {
         char target[8];
@@ -178,7 +179,8 @@ static void a_higher_attempt_replaces_the_job(void)
     CHECK_INT(D_FAILED, summary_of(t, "d1").status);
     CHECK_INT(200, summary_of(t, "d1").finished_at_ms);
 
-    dr_rollup_fold_result r = FOLD(t, "d1", "t0", .state = IN_PROGRESS, .attempt = 2, .started_at_ms = 300, .at_ms = 300);
+    dr_rollup_fold_result r =
+        FOLD(t, "d1", "t0", .state = IN_PROGRESS, .attempt = 2, .started_at_ms = 300, .at_ms = 300);
     CHECK_INT(1, r.applied);
     CHECK_INT(D_IN_PROGRESS, r.status);
     dr_rollup_summary s = summary_of(t, "d1");
@@ -288,8 +290,8 @@ static void the_status_follows_the_counts(void)
     FOLD(t, "f", "t2", .state = REJECTED, .at_ms = 30, .reason = "signature", .message = "bad signature");
     FOLD(t, "f", "t0", .state = SUCCESS, .at_ms = 40);
     CHECK_INT(D_IN_PROGRESS, summary_of(t, "f").status);
-    dr_rollup_fold_result r =
-        FOLD(t, "f", "t1", .state = TIMED_OUT, .at_ms = 50, .reason = "script-timeout", .message = "install.sh ran 60 s");
+    dr_rollup_fold_result r = FOLD(t, "f", "t1", .state = TIMED_OUT, .at_ms = 50, .reason = "script-timeout",
+                                   .message = "install.sh ran 60 s");
     CHECK_INT(1, r.deployment_finished);
     dr_rollup_summary s = summary_of(t, "f");
     CHECK_INT(D_FAILED, s.status);

@@ -86,11 +86,11 @@ static char *json(const char *text)
     return dr_strbuf_detach(&sb, NULL);
 }
 
-#define CHECK_JSON(expected, input)                                                                \
-    do {                                                                                           \
-        char *check_json = json(input);                                                            \
-        CHECK_STR(expected, check_json);                                                           \
-        free(check_json);                                                                          \
+#define CHECK_JSON(expected, input)                                                                                    \
+    do {                                                                                                               \
+        char *check_json = json(input);                                                                                \
+        CHECK_STR(expected, check_json);                                                                               \
+        free(check_json);                                                                                              \
     } while (0)
 
 static void json_strings_escape_quotes_backslashes_and_control_characters(void)
@@ -107,13 +107,17 @@ static void json_strings_escape_quotes_backslashes_and_control_characters(void)
 static void json_strings_keep_utf8_and_replace_ill_formed_bytes(void)
 {
     CHECK_JSON("\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
-    CHECK_JSON("\"a\xef\xbf\xbd" "b\"", "a\xff" "b");                       /* never valid */
-    CHECK_JSON("\"\xef\xbf\xbd\"", "\x80");                                  /* stray continuation */
-    CHECK_JSON("\"x\xef\xbf\xbd\"", "x\xc3");                                /* cut short at the end */
-    CHECK_JSON("\"\xef\xbf\xbd\xef\xbf\xbd\"", "\xc0\xaf");                  /* overlong '/' */
-    CHECK_JSON("\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"", "\xed\xa0\x80"); /* UTF-16 surrogate */
+    CHECK_JSON(
+        "\"a\xef\xbf\xbd"
+        "b\"",
+        "a\xff"
+        "b");                                                                               /* never valid */
+    CHECK_JSON("\"\xef\xbf\xbd\"", "\x80");                                                 /* stray continuation */
+    CHECK_JSON("\"x\xef\xbf\xbd\"", "x\xc3");                                               /* cut short at the end */
+    CHECK_JSON("\"\xef\xbf\xbd\xef\xbf\xbd\"", "\xc0\xaf");                                 /* overlong '/' */
+    CHECK_JSON("\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"", "\xed\xa0\x80");                 /* UTF-16 surrogate */
     CHECK_JSON("\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"", "\xf4\x90\x80\x80"); /* past U+10FFFF */
-    CHECK_JSON("\"\xef\xbf\xbd\xef\xbf\xbd\\n\"", "\xe2\x82\n");              /* cut short: one per byte */
+    CHECK_JSON("\"\xef\xbf\xbd\xef\xbf\xbd\\n\"", "\xe2\x82\n"); /* cut short: one per byte */
 }
 
 static void read_file_appends_the_whole_file_within_its_limit(void)

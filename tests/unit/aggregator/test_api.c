@@ -75,21 +75,24 @@ int main(void)
     CHECK_CONTAINS("\"deployment_id\": \"d1\"", a.body);
     CHECK_CONTAINS("\"deployment_id\": \"d/2\"", a.body);
     CHECK_CONTAINS("\"package\": \"acme \\\"agent\\\"\"", a.body); /* escaped */
-    CHECK_CONTAINS("\"status\": \"FAILED\", \"total\": 2, \"counts\": {\"PENDING\": 0, \"IN_PROGRESS\": 0, "
-                   "\"SUCCESS\": 1, \"FAILED\": 1, \"TIMED_OUT\": 0, \"CANCELLED\": 0, \"SKIPPED\": 0, "
-                   "\"REJECTED\": 0}, \"failed_total\": 1",
-                   a.body);
+    CHECK_CONTAINS(
+        "\"status\": \"FAILED\", \"total\": 2, \"counts\": {\"PENDING\": 0, \"IN_PROGRESS\": 0, "
+        "\"SUCCESS\": 1, \"FAILED\": 1, \"TIMED_OUT\": 0, \"CANCELLED\": 0, \"SKIPPED\": 0, "
+        "\"REJECTED\": 0}, \"failed_total\": 1",
+        a.body);
     free(a.body);
 
     a = ask(&api, "/deployments/d1");
     CHECK_INT(200, a.status);
     CHECK_CONTAINS("\"partition\": 0", a.body);
-    CHECK_CONTAINS("{\"account\": \"111\", \"region\": \"eu-west-1\", \"total\": 1, \"counts\": {\"PENDING\": 0, "
-                   "\"IN_PROGRESS\": 0, \"SUCCESS\": 1",
-                   a.body);
-    CHECK_CONTAINS("{\"target_id\": \"t2\", \"job_id\": \"d1/t2\", \"state\": \"FAILED\", \"reason\": "
-                   "\"script-failed\", \"message\": \"install.sh said \\\"no\\\"\\n\"",
-                   a.body);
+    CHECK_CONTAINS(
+        "{\"account\": \"111\", \"region\": \"eu-west-1\", \"total\": 1, \"counts\": {\"PENDING\": 0, "
+        "\"IN_PROGRESS\": 0, \"SUCCESS\": 1",
+        a.body);
+    CHECK_CONTAINS(
+        "{\"target_id\": \"t2\", \"job_id\": \"d1/t2\", \"state\": \"FAILED\", \"reason\": "
+        "\"script-failed\", \"message\": \"install.sh said \\\"no\\\"\\n\"",
+        a.body);
     free(a.body);
 
     a = ask(&api, "/deployments/d%2F2"); /* percent-encoded id */
@@ -109,9 +112,10 @@ int main(void)
     CHECK_CONTAINS("version=0.0.4", a.content_type);
     CHECK_CONTAINS("drover_status_events_total 3\n", a.body);
     CHECK_CONTAINS("# TYPE drover_jobs gauge\n", a.body);
-    CHECK_CONTAINS("drover_jobs{deployment=\"d1\",state=\"FAILED\",account=\"222\",region=\"eu-west-1\","
-                   "package=\"acme \\\"agent\\\"\"} 1\n",
-                   a.body);
+    CHECK_CONTAINS(
+        "drover_jobs{deployment=\"d1\",state=\"FAILED\",account=\"222\",region=\"eu-west-1\","
+        "package=\"acme \\\"agent\\\"\"} 1\n",
+        a.body);
     CHECK_CONTAINS("drover_deployments{status=\"FAILED\"} 1\n", a.body);
     CHECK_CONTAINS("drover_deployments{status=\"PENDING\"} 1\n", a.body);
     CHECK_CONTAINS("drover_deployments{status=\"SUCCESS\"} 0\n", a.body);

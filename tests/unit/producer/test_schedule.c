@@ -48,8 +48,8 @@ int main(void)
     CHECK_INT(at(2026, 11, 24, 2, 0), next("cron(0 2 * * *)", mon));
     CHECK_INT(at(2026, 11, 23, 13, 5), next("cron(5 9-17/4,22 * * *)", mon)); /* 9, 13, 17, 22 */
     CHECK_INT(at(2026, 11, 23, 22, 5), next("cron(5 9-17/4,22 * * *)", at(2026, 11, 23, 17, 5)));
-    CHECK_INT(at(2026, 11, 29, 3, 0), next("cron(0 3 * * 0)", mon));          /* Sunday */
-    CHECK_INT(at(2026, 11, 29, 3, 0), next("cron(0 3 * * 7)", mon));          /* 7 is Sunday too */
+    CHECK_INT(at(2026, 11, 29, 3, 0), next("cron(0 3 * * 0)", mon)); /* Sunday */
+    CHECK_INT(at(2026, 11, 29, 3, 0), next("cron(0 3 * * 7)", mon)); /* 7 is Sunday too */
     CHECK_INT(at(2026, 12, 1, 0, 0), next("cron(0 0 1 * *)", mon));
     CHECK_INT(at(2027, 2, 1, 0, 0), next("cron(0 0 1 2 *)", mon));
     /* Both day fields restricted: either matches (the 1st, or a Friday). */

@@ -35,8 +35,8 @@ static int process_is_gone(int pid)
 static dr_script_result run(const char *name, long timeout, size_t tail)
 {
     char *envp[] = {"PATH=/usr/bin:/bin", "GREETING=hi", NULL};
-    dr_script_request req = {.script = name, .cwd = dir, .envp = envp, .timeout_seconds = timeout,
-                             .kill_grace_ms = 200, .tail_bytes = tail};
+    dr_script_request req = {
+        .script = name, .cwd = dir, .envp = envp, .timeout_seconds = timeout, .kill_grace_ms = 200, .tail_bytes = tail};
     dr_script_result r;
     dr_error err = {0};
     CHECK_INT(DR_OK, dr_script_run(&req, &r, &err));

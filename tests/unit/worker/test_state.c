@@ -22,9 +22,17 @@ static void record_round_trips(void)
     CHECK_INT(0, found);
 
     char *args[] = {"A=1", "B=two words"};
-    dr_install_record rec = {.package = "acme", .version = "1.2", .directory = "1.2-abc", .manifest_sha256 = "m",
-                             .file_sha256 = "f", .args_digest = "d", .args = args, .arg_count = 2,
-                             .job_id = "dep/t1", .installed_at_ms = 1234, .needs_repair = 1};
+    dr_install_record rec = {.package = "acme",
+                             .version = "1.2",
+                             .directory = "1.2-abc",
+                             .manifest_sha256 = "m",
+                             .file_sha256 = "f",
+                             .args_digest = "d",
+                             .args = args,
+                             .arg_count = 2,
+                             .job_id = "dep/t1",
+                             .installed_at_ms = 1234,
+                             .needs_repair = 1};
     CHECK_INT(DR_OK, dr_install_record_write(dir, &rec, &err));
     CHECK_INT(DR_OK, dr_install_record_read(dir, &got, &found, &err));
     CHECK_INT(1, found);
