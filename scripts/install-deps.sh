@@ -6,6 +6,7 @@ packages=(build-essential cmake pkg-config
           librdkafka-dev libprotobuf-c-dev protobuf-c-compiler
           libcurl4-openssl-dev libzip-dev libssl-dev libjansson-dev
           zip unzip procps kcat jq curl perl openssl
+          protobuf-compiler          # protoc: tests write hand-made messages from proto/drover.proto
           clang libclang-rt-14-dev   # the ASan build and the libFuzzer targets
           clang-format               # the style test
           openssh-client openssh-server  # the ssh executor and its tests (a loopback sshd)

@@ -21,6 +21,7 @@
 #include "kafka_worker.h"
 #include "log.h"
 #include "metrics.h"
+#include "names.h"
 
 static const dr_setting run_settings[] = {
     DR_COMMON_SETTINGS,
@@ -119,9 +120,8 @@ int cmd_run(int argc, char **argv)
         snprintf(group, sizeof group, "%s%s", settings.self_id ? "drover-agent-" : "drover-workers",
                  settings.self_id ? settings.self_id : "");
     settings.group = group;
-    if (settings.self_id && !dr_target_id_is_safe(settings.self_id)) {
-        fprintf(stderr, "drover-worker run: self: '%s' is not a target id (1-128 of A-Z a-z 0-9 _ . : -)\n",
-                settings.self_id);
+    if (settings.self_id && dr_check_id("--self", settings.self_id, &err) != DR_OK) {
+        fprintf(stderr, "drover-worker run: %s\n", err.detail);
         goto done;
     }
     settings.targets_root = dr_config_string(cfg, "targets-root");

@@ -5,16 +5,10 @@
 #include <string.h>
 
 #include "messages.h"
+#include "names.h"
 #include "proto_wire.h"
+#include "sha256.h"
 #include "state.h"
-
-int dr_target_id_is_safe(const char *id)
-{
-    size_t n = strlen(id);
-    if (n == 0 || n > 128 || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
-        return 0;
-    return strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-") == n;
-}
 
 /* Copy a length-delimited field if it is printable text. */
 static void copy_text(const uint8_t *data, uint64_t len, char *out, size_t size)
@@ -122,9 +116,19 @@ dr_status dr_job_inputs_init(dr_job_inputs *in, const Drover__V1__Job *job, cons
         return dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "the job has no deployment or job id");
     if (!target || !present(target->target_id))
         return dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "the job names no target");
-    if (!dr_target_id_is_safe(target->target_id))
-        return dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "target id '%.64s' is not 1-128 of [A-Za-z0-9_.:-]",
-                            target->target_id);
+    /*
+     * Ids by the rules deploy checks them with (names.h): the target id names
+     * a directory, and the job id is exactly DEPLOYMENT/TARGET, so a status
+     * can only ever speak for the job it came from.
+     */
+    dr_error check = {0};
+    char want_job_id[2 * DR_NAME_MAX + 2];
+    if (dr_check_id("target id", target->target_id, &check) != DR_OK ||
+        dr_check_id("deployment id", job->deployment_id, &check) != DR_OK)
+        return dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "%s", check.detail);
+    dr_job_id_format(want_job_id, sizeof want_job_id, job->deployment_id, target->target_id);
+    if (strcmp(job->job_id, want_job_id) != 0)
+        return dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "job id '%.64s' is not %s", job->job_id, want_job_id);
     if (!present(job->package))
         return dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "the job names no package");
     if (job->action != DROVER__V1__ACTION__ACTION_INSTALL && job->action != DROVER__V1__ACTION__ACTION_UNINSTALL)
@@ -132,6 +136,15 @@ dr_status dr_job_inputs_init(dr_job_inputs *in, const Drover__V1__Job *job, cons
     if (job->action == DROVER__V1__ACTION__ACTION_INSTALL &&
         (!present(job->manifest_url) || !present(job->artifacts_base_url)))
         return dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "an install job needs a manifest and artifacts URL");
+    /* The hash is what ties the manifest to what was published: without it, anything served would do. */
+    if (present(job->manifest_url) && !dr_sha256_is_hex(job->manifest_sha256 ? job->manifest_sha256 : ""))
+        return dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "the job names a manifest without its sha256");
+    /* Arguments become the scripts' environment: the rule deploy checks them with (a shell name, not reserved). */
+    for (size_t i = 0; i < job->n_additional_arguments; i++) {
+        const Drover__V1__KeyValue *kv = job->additional_arguments[i];
+        if (dr_check_argument_key(kv->key ? kv->key : "", &check) != DR_OK)
+            return dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "%s", check.detail);
+    }
 
     /* Platform family from the target's ID_LIKE list, nearest first. */
     char id_like[512] = "";

@@ -56,9 +56,6 @@ void dr_job_inputs_free(dr_job_inputs *in);
 int dr_job_salvage_ids(const void *data, size_t len, char *deployment_id, size_t deployment_size, char *job_id,
                        size_t job_size, char *target_id, size_t target_size);
 
-/* True when id is a safe target id: 1-128 of [A-Za-z0-9_.:-], not "." or "..". */
-int dr_target_id_is_safe(const char *id);
-
 /* The JobState an engine outcome reports. */
 Drover__V1__JobState dr_outcome_job_state(dr_outcome outcome);
 

@@ -10,6 +10,7 @@
 #include "job_message.h"
 #include "log.h"
 #include "messages.h"
+#include "names.h"
 #include "offsets.h"
 #include "strmap.h"
 
@@ -581,8 +582,9 @@ static void take_cancels(dr_kafka_worker *w)
     while ((msg = dr_kafka_follower_poll(w->control, 0, &topic))) {
         Drover__V1__Cancel *cancel = NULL;
         dr_error err = {0};
-        if (msg->payload && dr_cancel_decode(msg->payload, msg->len, &cancel, &err) == DR_OK && cancel->deployment_id &&
-            cancel->deployment_id[0]) {
+        /* An id deploy would refuse names no deployment: not kept (the set would grow on anyone's writes). */
+        if (msg->payload && dr_cancel_decode(msg->payload, msg->len, &cancel, &err) == DR_OK &&
+            dr_check_id("cancel: deployment id", cancel->deployment_id ? cancel->deployment_id : "", &err) == DR_OK) {
             pthread_mutex_lock(&w->lock);
             int known = dr_strmap_get(w->cancelled, cancel->deployment_id) != NULL;
             if (!known && dr_strmap_put(w->cancelled, cancel->deployment_id, w) != 0)
@@ -591,9 +593,12 @@ static void take_cancels(dr_kafka_worker *w)
             if (!known && err.status == DR_OK)
                 dr_log(DR_LOG_INFO, "worker.cancel_seen", "deployment=%s", cancel->deployment_id);
         }
-        if (err.status != DR_OK)
-            dr_log(DR_LOG_WARN, "worker.control_skipped", "partition=%d offset=%lld msg=\"%s\"", (int)msg->partition,
-                   (long long)msg->offset, err.detail[0] ? err.detail : dr_status_message(err.status));
+        if (err.status != DR_OK) {
+            char quoted[700];
+            dr_log(DR_LOG_WARN, "worker.control_skipped", "partition=%d offset=%lld msg=%s", (int)msg->partition,
+                   (long long)msg->offset,
+                   dr_log_quote(quoted, sizeof quoted, err.detail[0] ? err.detail : dr_status_message(err.status)));
+        }
         if (cancel)
             drover__v1__cancel__free_unpacked(cancel, NULL);
         rd_kafka_message_destroy(msg);

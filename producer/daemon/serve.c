@@ -10,6 +10,7 @@
 #include "job_signing.h"
 #include "log.h"
 #include "messages.h"
+#include "names.h"
 #include "packages.h"
 #include "publish.h"
 #include "rollout.h"
@@ -466,7 +467,9 @@ static void take_followed(serve *sv, const rd_kafka_message_t *msg, dr_topic top
             drover__v1__target_event__free_unpacked(e, NULL);
     } else if (topic == DR_TOPIC_CONTROL) {
         Drover__V1__Cancel *c = NULL;
-        if (dr_cancel_decode(msg->payload, msg->len, &c, &err) == DR_OK && c->deployment_id && c->deployment_id[0] &&
+        /* An id deploy would refuse names no deployment: not kept (the set would grow on anyone's writes). */
+        if (dr_cancel_decode(msg->payload, msg->len, &c, &err) == DR_OK &&
+            dr_check_id("cancel: deployment id", c->deployment_id ? c->deployment_id : "", &err) == DR_OK &&
             !dr_strmap_get(sv->cancelled, c->deployment_id)) {
             dr_strmap_put(sv->cancelled, c->deployment_id, sv);
             dr_log(DR_LOG_INFO, "serve.cancel_seen", "deployment=%s", c->deployment_id);
@@ -481,15 +484,43 @@ static void take_followed(serve *sv, const rd_kafka_message_t *msg, dr_topic top
     }
 }
 
+/*
+ * A Deployment off Kafka, checked by the rules deploy checks a request with
+ * (names.h): its id becomes a key and a log value, and a target named twice
+ * would be waited for forever (one job, counted twice).
+ */
+static dr_status check_deployment(const Drover__V1__Deployment *d, dr_error *err)
+{
+    dr_status status = dr_check_id("deployment id", d->deployment_id ? d->deployment_id : "", err);
+    if (status == DR_OK)
+        status = dr_check_package_token("package", d->package ? d->package : "", err);
+    if (status != DR_OK || !d->selection)
+        return status;
+    dr_strmap *seen = dr_strmap_new();
+    if (!seen)
+        return dr_error_set(err, DR_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < d->selection->n_target_ids && status == DR_OK; i++) {
+        const char *id = d->selection->target_ids[i];
+        if ((status = dr_check_id("target id", id ? id : "", err)) != DR_OK)
+            break;
+        if (dr_strmap_get(seen, id))
+            status = dr_error_set(err, DR_ERR_USAGE, "deployment %s names target %s twice", d->deployment_id, id);
+        else if (dr_strmap_put(seen, id, (void *)id) != 0)
+            status = dr_error_set(err, DR_ERR_NOMEM, "out of memory");
+    }
+    dr_strmap_free(seen);
+    return status;
+}
+
 static void take_deployment(serve *sv, const rd_kafka_message_t *msg)
 {
     Drover__V1__Deployment *d = NULL;
     dr_error err = {0};
-    if (!msg->payload || dr_deployment_decode(msg->payload, msg->len, &d, &err) != DR_OK || !d->deployment_id ||
-        !d->deployment_id[0]) {
+    if (!msg->payload || dr_deployment_decode(msg->payload, msg->len, &d, &err) != DR_OK ||
+        check_deployment(d, &err) != DR_OK) {
         char quoted[700];
         dr_log(DR_LOG_WARN, "serve.skipped_deployment", "partition=%d offset=%lld msg=%s", (int)msg->partition,
-               (long long)msg->offset, dr_log_quote(quoted, sizeof quoted, d ? "no deployment id" : err.detail));
+               (long long)msg->offset, dr_log_quote(quoted, sizeof quoted, err.detail));
         if (d)
             drover__v1__deployment__free_unpacked(d, NULL);
         return;
@@ -515,7 +546,7 @@ static void take_deployment(serve *sv, const rd_kafka_message_t *msg)
 
 typedef struct partition_search {
     int32_t partition;
-    char key[512]; /* "" when none found */
+    char *key; /* a copy of the key found (whatever its length); NULL when none was, or memory ran out */
 } partition_search;
 
 static int find_in_partition(void *ctx, const char *key, void *value)
@@ -523,7 +554,7 @@ static int find_in_partition(void *ctx, const char *key, void *value)
     partition_search *search = ctx;
     if (((owned_deployment *)value)->partition != search->partition)
         return 0;
-    snprintf(search->key, sizeof search->key, "%s", key);
+    search->key = strdup(key);
     return 1;
 }
 
@@ -556,9 +587,10 @@ static void on_rebalance(void *opaque, const rd_kafka_topic_partition_list_t *pa
         for (;;) { /* a walk must not remove: find one, remove it, walk again */
             partition_search search = {.partition = id};
             dr_strmap_each(sv->owned, find_in_partition, &search);
-            if (!search.key[0])
+            if (!search.key)
                 break;
             free(dr_strmap_remove(sv->owned, search.key));
+            free(search.key);
             dropped++;
         }
         dr_log(DR_LOG_INFO, "serve.partition_revoked", "partition=%d deployments_dropped=%zu", (int)id, dropped);

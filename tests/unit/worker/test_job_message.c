@@ -1,4 +1,5 @@
 /* Job messages are untrusted: checks before running, and ids salvaged from damaged ones. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,13 +25,16 @@ static void make_job(Drover__V1__Job *job, Drover__V1__Target *target, const cha
     target->n_platform_family = 2;
     drover__v1__job__init(job);
     job->schema_version = 1;
-    job->job_id = "d-1/t-1";
+    static char job_id[300];
+    snprintf(job_id, sizeof job_id, "d-1/%s", target_id);
+    job->job_id = job_id;
     job->deployment_id = "d-1";
     job->target = target;
     job->package = "acme";
     job->version = "1.0";
     job->action = DROVER__V1__ACTION__ACTION_INSTALL;
     job->manifest_url = "http://127.0.0.1:1/m.json";
+    job->manifest_sha256 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     job->artifacts_base_url = "http://127.0.0.1:1";
 }
 
@@ -72,6 +76,47 @@ static void hostile_jobs_are_refused(void)
         CHECK_INT(DR_ERR_MALFORMED_MESSAGE, dr_job_inputs_init(&in, &job, &local_only, &err));
         dr_job_inputs_free(&in);
     }
+    /* Ids off Kafka obey deploy's rules; the job id is exactly DEPLOYMENT/TARGET. */
+    make_job(&job, &target, "t-2");
+    job.deployment_id = "d-1\nlevel=error event=forged";
+    CHECK_INT(DR_ERR_MALFORMED_MESSAGE, dr_job_inputs_init(&in, &job, &local_only, &err));
+    CHECK_CONTAINS("deployment id:", err.detail);
+    dr_job_inputs_free(&in);
+    static char long_id[600];
+    memset(long_id, 'd', sizeof long_id - 1);
+    make_job(&job, &target, "t-2");
+    job.deployment_id = long_id;
+    CHECK_INT(DR_ERR_MALFORMED_MESSAGE, dr_job_inputs_init(&in, &job, &local_only, &err));
+    CHECK_CONTAINS("1 to 128 are allowed", err.detail);
+    dr_job_inputs_free(&in);
+    make_job(&job, &target, "t-2");
+    job.job_id = "d-1/t-3";
+    CHECK_INT(DR_ERR_MALFORMED_MESSAGE, dr_job_inputs_init(&in, &job, &local_only, &err));
+    CHECK_CONTAINS("job id 'd-1/t-3' is not d-1/t-2", err.detail);
+    dr_job_inputs_free(&in);
+
+    /* A manifest without its hash could be anything the server holds. */
+    make_job(&job, &target, "t-2");
+    job.manifest_sha256 = "";
+    CHECK_INT(DR_ERR_MALFORMED_MESSAGE, dr_job_inputs_init(&in, &job, &local_only, &err));
+    CHECK_CONTAINS("without its sha256", err.detail);
+    dr_job_inputs_free(&in);
+
+    /* Argument names are shell names, not reserved: 'A=B' would be a second variable. */
+    const char *bad_keys[] = {"A=B", "1X", "", "LD_PRELOAD", "DROVER_TARGET_ROOT", "PATH", "A B"};
+    for (size_t i = 0; i < sizeof bad_keys / sizeof bad_keys[0]; i++) {
+        make_job(&job, &target, "t-2");
+        Drover__V1__KeyValue kv = DROVER__V1__KEY_VALUE__INIT;
+        Drover__V1__KeyValue *kvs[] = {&kv};
+        kv.key = (char *)bad_keys[i];
+        kv.value = "v";
+        job.additional_arguments = kvs;
+        job.n_additional_arguments = 1;
+        CHECK_INT(DR_ERR_MALFORMED_MESSAGE, dr_job_inputs_init(&in, &job, &local_only, &err));
+        CHECK_CONTAINS("argument name", err.detail);
+        dr_job_inputs_free(&in);
+    }
+
     make_job(&job, &target, "t-2");
     job.package = "";
     CHECK_INT(DR_ERR_MALFORMED_MESSAGE, dr_job_inputs_init(&in, &job, &local_only, &err));
@@ -139,9 +184,9 @@ static void ids_are_salvaged_from_a_truncated_job(void)
     char dep[64], id[64], tgt[64];
     CHECK_INT(1, dr_job_salvage_ids(bytes, len, dep, sizeof dep, id, sizeof id, tgt, sizeof tgt));
     CHECK_STR("d-1", dep);
-    CHECK_STR("d-1/t-1", id);
+    CHECK_STR("d-1/t-9", id);
     CHECK_STR("t-9", tgt);
-    /* Cut inside the package field (after the target): ids still readable, decoding fails. */
+    /* Cut inside a field after the target: ids still readable, decoding fails. */
     size_t cut = len - 40;
     CHECK(drover__v1__job__unpack(NULL, cut, bytes) == NULL);
     CHECK_INT(1, dr_job_salvage_ids(bytes, cut, dep, sizeof dep, id, sizeof id, tgt, sizeof tgt));

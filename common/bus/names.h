@@ -1,10 +1,11 @@
 /*
- * names.h - the names and ids the control plane accepts, checked before
- * anything is written to Kafka so that a bad name fails at the command line
- * instead of as a REJECTED job on every target.
+ * names.h - the names and ids Drover accepts: one rule for each, used by the
+ * command line before anything is written to Kafka (so a bad name fails
+ * there, not as a REJECTED job on every target) and by every program that
+ * reads a name off Kafka (the worker, the control plane).
  */
-#ifndef DROVER_PRODUCER_NAMES_H
-#define DROVER_PRODUCER_NAMES_H
+#ifndef DROVER_NAMES_H
+#define DROVER_NAMES_H
 
 #include <stddef.h>
 
@@ -32,6 +33,8 @@ dr_status dr_check_id(const char *what, const char *value, dr_error *err);
  * environment variables and refuses those).  DR_ERR_USAGE says why.
  */
 dr_status dr_check_argument(const char *argument, dr_error *err);
+/* The same rule for a key held apart from its value (an argument read off Kafka). */
+dr_status dr_check_argument_key(const char *key, dr_error *err);
 
 /*
  * A tag KEY=VALUE as given on a command line or in a file: KEY 1-128

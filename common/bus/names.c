@@ -1,5 +1,5 @@
 /*
- * names.c - checks for the names and ids the control plane accepts.
+ * names.c - checks for the names and ids Drover accepts.  See names.h.
  */
 #include "names.h"
 
@@ -44,21 +44,43 @@ dr_status dr_check_id(const char *what, const char *value, dr_error *err)
     return DR_OK;
 }
 
+/* Whether key[0..key_len) is a shell name that is not reserved; *reserved says which failed. */
+static int is_argument_name(const char *key, size_t key_len, int *reserved)
+{
+    *reserved = 0;
+    if (key_len == 0 || key_len > DR_NAME_MAX || isdigit((unsigned char)key[0]) ||
+        strspn(key, shell_name_chars) < key_len)
+        return 0;
+    *reserved = strncmp(key, "DROVER_", 7) == 0 || strncmp(key, "LD_", 3) == 0 ||
+                (key_len == 4 && strncmp(key, "PATH", 4) == 0);
+    return !*reserved;
+}
+
 dr_status dr_check_argument(const char *argument, dr_error *err)
 {
     const char *eq = strchr(argument, '=');
     size_t key_len = eq ? (size_t)(eq - argument) : 0;
-    if (key_len == 0 || key_len > DR_NAME_MAX || isdigit((unsigned char)argument[0]) ||
-        strspn(argument, shell_name_chars) != key_len)
-        return dr_error_set(err, DR_ERR_USAGE,
-                            "--arg '%.64s' is not KEY=VALUE with KEY a shell name (A-Z a-z 0-9 _, not starting "
-                            "with a digit)",
-                            argument);
-    if (strncmp(argument, "DROVER_", 7) == 0 || strncmp(argument, "LD_", 3) == 0 ||
-        (key_len == 4 && strncmp(argument, "PATH", 4) == 0))
+    int reserved;
+    if (is_argument_name(argument, key_len, &reserved))
+        return DR_OK;
+    if (reserved)
         return dr_error_set(err, DR_ERR_USAGE, "--arg %.*s: the name is reserved (DROVER_*, LD_*, PATH)", (int)key_len,
                             argument);
-    return DR_OK;
+    return dr_error_set(err, DR_ERR_USAGE,
+                        "--arg '%.64s' is not KEY=VALUE with KEY a shell name (A-Z a-z 0-9 _, not starting "
+                        "with a digit)",
+                        argument);
+}
+
+dr_status dr_check_argument_key(const char *key, dr_error *err)
+{
+    int reserved;
+    size_t key_len = strlen(key);
+    if (is_argument_name(key, key_len, &reserved))
+        return DR_OK;
+    return dr_error_set(err, DR_ERR_USAGE, "argument name '%.64s' %s", key,
+                        reserved ? "is reserved (DROVER_*, LD_*, PATH)"
+                                 : "is not a shell name (1-128 of A-Z a-z 0-9 _, not starting with a digit)");
 }
 
 /* Printable: no control bytes (UTF-8 beyond ASCII passes). */
