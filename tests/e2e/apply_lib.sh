@@ -24,12 +24,17 @@ trap cleanup EXIT
 # DROVER_APPLY_OVER_SSH=1: every apply reaches its target through the ssh
 # executor, on a real sshd on loopback (the targets are still directories of
 # this machine, so every check of a target works unchanged).  The lifecycle
-# tests run this way too (t0205, t0225).
+# tests run this way too (t0205, t0221).  Their cases then need the
+# prerequisite SSHD: each names "$APPLY_PREREQ" (empty when run locally).
+APPLY_PREREQ=
 if [ -n "${DROVER_APPLY_OVER_SSH:-}" ]; then
   . "$(dirname "${BASH_SOURCE[0]}")/ssh_lib.sh"
-  start_sshd
-  HTTP_PIDS+=("$SSHD_PID")
-  APPLY_EXTRA+=(--ssh-address "127.0.0.1:$SSHD_PORT" "${SSH_FLAGS[@]}")
+  APPLY_PREREQ=SSHD
+  if test_have_prereq SSHD; then
+    start_sshd
+    HTTP_PIDS+=("$SSHD_PID")
+    APPLY_EXTRA+=(--ssh-address "127.0.0.1:$SSHD_PORT" "${SSH_FLAGS[@]}")
+  fi
 fi
 
 # start_http [server flags...]: serve $REPO on a loopback port; sets BASE_URL
@@ -121,8 +126,11 @@ clear_log() { rm -f "$1/drover-test.log"; }
 # targets, the cache and the server log; compare two with expect_same_outside.
 # Besides targets, name any file the test itself writes in between (create it
 # before the snapshot: a new entry changes its directory's listing).
+# The output of the case running, which test-lib.sh keeps in $WORK, is left
+# out too (made here, before any snapshot, so that $WORK itself stays put).
+: >"$WORK/.case-output"
 snapshot_outside() {
-  local prune=(-path "$CACHE" -o -name '*.log') path # servers' logs grow with every request
+  local prune=(-path "$CACHE" -o -name '*.log' -o -path "$WORK/.case-output") path # servers' logs grow with every request
   for path in "$@"; do prune+=(-o -path "$path"); done
   find "$WORK" \( "${prune[@]}" \) -prune -o -printf '%p %s %m %T@\n' | sort
 }

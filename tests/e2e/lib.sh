@@ -15,11 +15,25 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/drover-e2e.XXXXXX")
 trap '[ -n "${DROVER_KEEP_WORK:-}" ] && echo "# kept $WORK" || rm -rf "$WORK"' EXIT
 CHECKS=0
 
+# What a developer's machine may lack (scripts/install-deps.sh installs it
+# all, so CI skips nothing); a script declares any other of its own.
+test_lazy_prereq ROOT '[ "$(id -u)" -eq 0 ]'
+test_lazy_prereq JQ 'command -v jq'
+test_lazy_prereq CURL 'command -v curl'
+test_lazy_prereq KCAT 'command -v kcat'
+test_lazy_prereq PERL 'command -v perl'
+
 # fail MESSAGE: say what was expected and what came; inside a case this ends
 # the case (as failed), outside one the whole script.
 fail() {
   echo "FAIL [$TEST_NAME]: $*" >&2
-  [ -n "$TEST_IN_CASE" ] && return 1
+  if [ -n "$TEST_IN_CASE" ]; then
+    # In a subshell of the case (a $(...), a pipeline, a ( ... )) a return
+    # could let the rest of it run on: end the subshell, whose failure then
+    # ends the case.
+    [ "$BASHPID" = "$$" ] || exit 1
+    return 1
+  fi
   echo "Bail out! $*"
   exit 1
 }

@@ -5,6 +5,8 @@
 #   SSH_FLAGS                  the worker flags that reach it
 # The server runs as the test's user and lets only that user in, with the key.
 SSHD=/usr/sbin/sshd
+# The prerequisite of every case that goes through it.
+test_lazy_prereq SSHD '[ -x "$SSHD" ] && command -v ssh-keygen && command -v ssh'
 
 start_sshd() {
   local dir="$WORK/sshd" port try

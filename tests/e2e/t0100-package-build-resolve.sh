@@ -43,16 +43,19 @@ folder "$IN" "ubuntu@_any@arm64"
 folder "$IN" "redhat@8.*@_any"
 folder "$IN" "debian@_any@_any"
 folder "$IN" "_any@_any@x86_64"
-expect_ok "$PRODUCER" package build "$IN" --name acme-agent --version 1.2.0 --out "$WORK/out1" --publisher "Acme Corp"
-BUILD_OUT=$OUT
-[ -f "$WORK/out1/manifest.json" ] || fail "no manifest.json in $WORK/out1"; pass
-grep -qF "manifest: $WORK/out1/manifest.json" <<<"$BUILD_OUT" || fail "build did not print the manifest path: $BUILD_OUT"; pass
-[ "$(expect_manifest_hashes "$WORK/out1")" = 5 ] || fail "expected 5 zips in $WORK/out1: $(ls "$WORK/out1")"; pass
-grep -q '"schemaVersion": "2.0"' "$WORK/out1/manifest.json" || fail "schemaVersion"; pass
-grep -q '"publisher": "Acme Corp"' "$WORK/out1/manifest.json" || fail "publisher"; pass
-[ -z "$(ls -a "$WORK" | grep '\.tmp-' || true)" ] || fail "staging directory left behind"; pass
-listing=$(unzip -l "$WORK/out1/redhat@8.*@_any.zip")
-grep -q ' install.sh$' <<<"$listing" || fail "folder was not zipped with install.sh at the root"; pass
+
+test_expect_success 'a package built from folders has a zip per folder, each with its sha256 in the manifest' '
+  expect_ok "$PRODUCER" package build "$IN" --name acme-agent --version 1.2.0 --out "$WORK/out1" --publisher "Acme Corp"
+  BUILD_OUT=$OUT
+  [ -f "$WORK/out1/manifest.json" ] || fail "no manifest.json in $WORK/out1"
+  grep -qF "manifest: $WORK/out1/manifest.json" <<<"$BUILD_OUT" || fail "build did not print the manifest path: $BUILD_OUT"
+  [ "$(expect_manifest_hashes "$WORK/out1")" = 5 ] || fail "expected 5 zips in $WORK/out1: $(ls "$WORK/out1")"
+  grep -q "\"schemaVersion\": \"2.0\"" "$WORK/out1/manifest.json" || fail "schemaVersion"
+  grep -q "\"publisher\": \"Acme Corp\"" "$WORK/out1/manifest.json" || fail "publisher"
+  [ -z "$(ls -a "$WORK" | grep "\.tmp-" || true)" ] || fail "staging directory left behind"
+  listing=$(unzip -l "$WORK/out1/redhat@8.*@_any.zip")
+  grep -q " install.sh\$" <<<"$listing" || fail "folder was not zipped with install.sh at the root"
+'
 
 # ---- resolve ----
 M="$WORK/out1/manifest.json"
@@ -69,19 +72,24 @@ got
 $OUT"
   pass
 }
-resolve_is ubuntu 22.04 x86_64 "" "ubuntu@22.04@x86_64.zip" "platform ubuntu (exact), version 22.04 (exact), arch x86_64 (exact)"
-resolve_is ubuntu 22.04 aarch64 "" "ubuntu@_any@arm64.zip" "platform ubuntu (exact), version _any, arch arm64 (exact)"
-resolve_is ubuntu 20.04 x86_64 "" "debian@_any@_any.zip" "platform debian (family of ubuntu), version _any, arch _any"
-resolve_is rocky 8.9 x86_64 "rhel centos fedora" "redhat@8.*@_any.zip" "platform redhat (family of rocky), version 8.* (wildcard), arch _any"
-resolve_is rhel 8 arm64 "" "redhat@8.*@_any.zip" "platform redhat (exact), version 8.* (wildcard), arch _any"
-resolve_is rocky 9.3 amd64 "rhel centos fedora" "_any@_any@x86_64.zip" "platform _any, version _any, arch x86_64 (exact)"
-resolve_is linuxmint 21 x86_64 "ubuntu debian" "debian@_any@_any.zip" "platform debian (family of linuxmint), version _any, arch _any"
-resolve_is amzn 2023 x86_64 "fedora" "_any@_any@x86_64.zip" "platform _any, version _any, arch x86_64 (exact)"
-expect_fail_with "no file for windows 2022 arm64: tried platforms windows, _any; windows not in manifest; _any had versions _any (_any had arches x86_64)" \
-  "$PRODUCER" package resolve "$M" --platform windows --platform-version 2022 --arch arm64
-[ "$RC" -eq 1 ] || fail "no-match resolve exited $RC, want 1"; pass
-expect_fail_with "needs MANIFEST" "$PRODUCER" package resolve "$M" --platform ubuntu
-[ "$RC" -eq 2 ] || fail "usage error exited $RC, want 2"; pass
+test_expect_success 'resolve picks the file each platform would get: exact, family, wildcard version, any' '
+  resolve_is ubuntu 22.04 x86_64 "" "ubuntu@22.04@x86_64.zip" "platform ubuntu (exact), version 22.04 (exact), arch x86_64 (exact)"
+  resolve_is ubuntu 22.04 aarch64 "" "ubuntu@_any@arm64.zip" "platform ubuntu (exact), version _any, arch arm64 (exact)"
+  resolve_is ubuntu 20.04 x86_64 "" "debian@_any@_any.zip" "platform debian (family of ubuntu), version _any, arch _any"
+  resolve_is rocky 8.9 x86_64 "rhel centos fedora" "redhat@8.*@_any.zip" "platform redhat (family of rocky), version 8.* (wildcard), arch _any"
+  resolve_is rhel 8 arm64 "" "redhat@8.*@_any.zip" "platform redhat (exact), version 8.* (wildcard), arch _any"
+  resolve_is rocky 9.3 amd64 "rhel centos fedora" "_any@_any@x86_64.zip" "platform _any, version _any, arch x86_64 (exact)"
+  resolve_is linuxmint 21 x86_64 "ubuntu debian" "debian@_any@_any.zip" "platform debian (family of linuxmint), version _any, arch _any"
+  resolve_is amzn 2023 x86_64 "fedora" "_any@_any@x86_64.zip" "platform _any, version _any, arch x86_64 (exact)"
+'
+
+test_expect_success 'resolve with no file for the platform says what it tried (exit 1); without one a usage error (exit 2)' '
+  expect_fail_with "no file for windows 2022 arm64: tried platforms windows, _any; windows not in manifest; _any had versions _any (_any had arches x86_64)" \
+    "$PRODUCER" package resolve "$M" --platform windows --platform-version 2022 --arch arm64
+  [ "$RC" -eq 1 ] || fail "no-match resolve exited $RC, want 1"
+  expect_fail_with "needs MANIFEST" "$PRODUCER" package resolve "$M" --platform ubuntu
+  [ "$RC" -eq 2 ] || fail "usage error exited $RC, want 2"
+'
 
 # ---- build from zips (and a folder alongside) ----
 IN2="$WORK/in-zips"
@@ -89,23 +97,29 @@ mkdir -p "$IN2"
 (cd "$WORK/in-folders/ubuntu@22.04@x86_64" && zip -q -X "$IN2/ubuntu@22.04@x86_64.zip" install.sh uninstall.sh payload.txt)
 "$TEST_ZIP" "$IN2/windows@_any@_any.zip" install.ps1="$SRC/install.ps1" uninstall.ps1="$SRC/install.ps1"
 folder "$IN2" "_any@_any@_any"
-expect_ok "$PRODUCER" package build "$IN2" --name acme-agent --version 1.2.1 --out "$WORK/out2/"
-BUILD_OUT=$OUT
-[ "$(expect_manifest_hashes "$WORK/out2")" = 3 ] || fail "expected 3 zips in $WORK/out2"; pass
-cmp -s "$IN2/ubuntu@22.04@x86_64.zip" "$WORK/out2/ubuntu@22.04@x86_64.zip" || fail "a given zip was not copied byte for byte"; pass
-M="$WORK/out2/manifest.json"
-expect_ok "$PRODUCER" package resolve "$M" --platform windows --platform-version 2019 --arch x86_64
-grep -qx "file: windows@_any@_any.zip" <<<"$OUT" || fail "windows resolved to: $OUT"; pass
-# Default output directory: ./NAME-VERSION.
-(cd "$WORK" && "$PRODUCER" package build "$IN2" --name acme-agent --version 1.2.2 >/dev/null) || fail "build with default --out"
-[ -f "$WORK/acme-agent-1.2.2/manifest.json" ] || fail "default --out is not ./NAME-VERSION"; pass
-expect_fail_with "already exists" "$PRODUCER" package build "$IN2" --name acme-agent --version 1.2.1 --out "$WORK/out2"
+
+test_expect_success 'a package built from zips and a folder copies each given zip byte for byte' '
+  expect_ok "$PRODUCER" package build "$IN2" --name acme-agent --version 1.2.1 --out "$WORK/out2/"
+  BUILD_OUT=$OUT
+  [ "$(expect_manifest_hashes "$WORK/out2")" = 3 ] || fail "expected 3 zips in $WORK/out2"
+  cmp -s "$IN2/ubuntu@22.04@x86_64.zip" "$WORK/out2/ubuntu@22.04@x86_64.zip" || fail "a given zip was not copied byte for byte"
+  expect_ok "$PRODUCER" package resolve "$WORK/out2/manifest.json" --platform windows --platform-version 2019 --arch x86_64
+  grep -qx "file: windows@_any@_any.zip" <<<"$OUT" || fail "windows resolved to: $OUT"
+'
+
+test_expect_success 'build writes to ./NAME-VERSION by default and never over an existing output' '
+  (cd "$WORK" && "$PRODUCER" package build "$IN2" --name acme-agent --version 1.2.2 >/dev/null) || fail "build with default --out"
+  [ -f "$WORK/acme-agent-1.2.2/manifest.json" ] || fail "default --out is not ./NAME-VERSION"
+  expect_fail_with "already exists" "$PRODUCER" package build "$IN2" --name acme-agent --version 1.2.1 --out "$WORK/out2"
+'
 
 # ---- build refuses ----
 # refuse SUBSTRING ZIP_NAME drover_test_zip-args...: a package of one such zip is refused, naming it, with no output left.
+REFUSED=0
 refuse() {
   local want=$1 name=$2; shift 2
-  local dir="$WORK/bad-$CHECKS"
+  REFUSED=$((REFUSED + 1))
+  local dir="$WORK/bad-$REFUSED"
   mkdir -p "$dir"
   "$TEST_ZIP" "$dir/$name" "$@"
   expect_fail_with "$want" "$PRODUCER" package build "$dir" --name bad --version 1 --out "$dir.out"
@@ -113,35 +127,44 @@ refuse() {
   [ ! -e "$dir.out" ] || fail "a refused build left $dir.out"; pass
   [ -z "$(ls "$WORK" | grep "bad-.*\.tmp-" || true)" ] || fail "a refused build left its staging directory"; pass
 }
-refuse "no install.sh" "ubuntu@_any@_any.zip" uninstall.sh="$SRC/uninstall.sh"
-refuse "no uninstall.sh" "ubuntu@_any@_any.zip" install.sh="$SRC/install.sh"
-refuse "has both install.sh and install.ps1" "_any@_any@_any.zip" "${SH_ZIP_ARGS[@]}" install.ps1="$SRC/install.ps1"
-refuse "../evil" "_any@_any@_any.zip" "${SH_ZIP_ARGS[@]}" ../evil="$SRC/payload.txt"
-refuse "/tmp/drover-evil" "_any@_any@_any.zip" "${SH_ZIP_ARGS[@]}" /tmp/drover-evil="$SRC/payload.txt"
-# A bad zip among good folders is named, and nothing is written.
-BAD="$WORK/bad-mixed"
-folder "$BAD" "ubuntu@_any@_any"
-"$TEST_ZIP" "$BAD/redhat@_any@_any.zip" uninstall.sh="$SRC/uninstall.sh"
-expect_fail_with "redhat@_any@_any.zip: no install.sh" "$PRODUCER" package build "$BAD" --name bad --version 1 --out "$WORK/bad-mixed.out"
-[ ! -e "$WORK/bad-mixed.out" ] || fail "a refused build left output"; pass
+test_expect_success 'build refuses a zip without install.sh or uninstall.sh, or with both install scripts, naming it and writing nothing' '
+  refuse "no install.sh" "ubuntu@_any@_any.zip" uninstall.sh="$SRC/uninstall.sh"
+  refuse "no uninstall.sh" "ubuntu@_any@_any.zip" install.sh="$SRC/install.sh"
+  refuse "has both install.sh and install.ps1" "_any@_any@_any.zip" "${SH_ZIP_ARGS[@]}" install.ps1="$SRC/install.ps1"
+'
 
-# 21 zips: over Distributor's 20-file quota.
-MANY="$WORK/many"
-mkdir -p "$MANY"
-for i in $(seq 1 21); do "$TEST_ZIP" "$MANY/ubuntu@$i@_any.zip" "${SH_ZIP_ARGS[@]}"; done
-expect_fail_with "21 zips and folders; a package may have at most 20 files" \
-  "$PRODUCER" package build "$MANY" --name many --version 1 --out "$WORK/many.out"
-rm "$MANY/ubuntu@21@_any.zip"
-expect_ok "$PRODUCER" package build "$MANY" --name many --version 1 --out "$WORK/many.out"
+test_expect_success 'build refuses a zip with a path out of its folder (../ or absolute), naming it and writing nothing' '
+  refuse "../evil" "_any@_any@_any.zip" "${SH_ZIP_ARGS[@]}" ../evil="$SRC/payload.txt"
+  refuse "/tmp/drover-evil" "_any@_any@_any.zip" "${SH_ZIP_ARGS[@]}" /tmp/drover-evil="$SRC/payload.txt"
+'
 
-# Names build cannot map to the manifest, and bad package names and versions.
-ODD="$WORK/odd"
-mkdir -p "$ODD"
-"$TEST_ZIP" "$ODD/ubuntu-22.04-x86_64.zip" "${SH_ZIP_ARGS[@]}"
-expect_fail_with "ubuntu-22.04-x86_64.zip: not a package zip or folder" "$PRODUCER" package build "$ODD" --name odd --version 1
-expect_fail_with "--version: 'v 1' has ' '" "$PRODUCER" package build "$IN" --name acme --version "v 1"
-[ "$RC" -eq 2 ] || fail "bad version exited $RC, want 2"; pass
-expect_fail_with "--name: 129 characters" "$PRODUCER" package build "$IN" --name "$(printf 'a%.0s' $(seq 1 129))" --version 1
+test_expect_success 'a bad zip among good folders is named, and nothing is written' '
+  BAD="$WORK/bad-mixed"
+  folder "$BAD" "ubuntu@_any@_any"
+  "$TEST_ZIP" "$BAD/redhat@_any@_any.zip" uninstall.sh="$SRC/uninstall.sh"
+  expect_fail_with "redhat@_any@_any.zip: no install.sh" "$PRODUCER" package build "$BAD" --name bad --version 1 --out "$WORK/bad-mixed.out"
+  [ ! -e "$WORK/bad-mixed.out" ] || fail "a refused build left output"
+'
+
+test_expect_success 'build refuses 21 zips (the 20-file quota) and builds 20' '
+  MANY="$WORK/many"
+  mkdir -p "$MANY"
+  for i in $(seq 1 21); do "$TEST_ZIP" "$MANY/ubuntu@$i@_any.zip" "${SH_ZIP_ARGS[@]}"; done
+  expect_fail_with "21 zips and folders; a package may have at most 20 files" \
+    "$PRODUCER" package build "$MANY" --name many --version 1 --out "$WORK/many.out"
+  rm "$MANY/ubuntu@21@_any.zip"
+  expect_ok "$PRODUCER" package build "$MANY" --name many --version 1 --out "$WORK/many.out"
+'
+
+test_expect_success 'build refuses a name it cannot map to the manifest, a bad version (exit 2) and a name over 128 characters' '
+  ODD="$WORK/odd"
+  mkdir -p "$ODD"
+  "$TEST_ZIP" "$ODD/ubuntu-22.04-x86_64.zip" "${SH_ZIP_ARGS[@]}"
+  expect_fail_with "ubuntu-22.04-x86_64.zip: not a package zip or folder" "$PRODUCER" package build "$ODD" --name odd --version 1
+  expect_fail_with "--version: '\''v 1'\'' has '\'' '\''" "$PRODUCER" package build "$IN" --name acme --version "v 1"
+  [ "$RC" -eq 2 ] || fail "bad version exited $RC, want 2"
+  expect_fail_with "--name: 129 characters" "$PRODUCER" package build "$IN" --name "$(printf "a%.0s" $(seq 1 129))" --version 1
+'
 
 # ---- resolve refuses a manifest with an empty checksums map ----
 EMPTY="$WORK/empty-checksums.json"
@@ -150,16 +173,20 @@ cat >"$EMPTY" <<'JSON'
   "packages": { "_any": { "_any": { "_any": { "file": "a.zip" } } } },
   "files": { "a.zip": { "checksums": {} } } }
 JSON
-expect_fail_with "files.a.zip.checksums: empty; a sha256 is required" \
-  "$PRODUCER" package resolve "$EMPTY" --platform ubuntu --platform-version 22.04 --arch x86_64
-[ "$RC" -eq 1 ] || fail "invalid manifest exited $RC, want 1"; pass
+test_expect_success 'resolve refuses a manifest whose file has an empty checksums map (exit 1)' '
+  expect_fail_with "files.a.zip.checksums: empty; a sha256 is required" \
+    "$PRODUCER" package resolve "$EMPTY" --platform ubuntu --platform-version 22.04 --arch x86_64
+  [ "$RC" -eq 1 ] || fail "invalid manifest exited $RC, want 1"
+'
 
 # ---- dispatch ----
-expect_fail_with "usage: drover-producer" "$PRODUCER"
-[ "$RC" -eq 2 ] || fail "no command exited $RC, want 2"; pass
-expect_fail_with "unknown package verb 'frobnicate'" "$PRODUCER" package frobnicate
-[ "$RC" -eq 2 ] || fail "unknown verb exited $RC, want 2"; pass
-expect_ok "$PRODUCER" package build --help
-grep -qF "PLATFORM@PLATFORM_VERSION@ARCH" <<<"$OUT" || fail "build --help does not explain the naming"; pass
+test_expect_success 'no command and an unknown verb are usage errors (exit 2); build --help explains the naming' '
+  expect_fail_with "usage: drover-producer" "$PRODUCER"
+  [ "$RC" -eq 2 ] || fail "no command exited $RC, want 2"
+  expect_fail_with "unknown package verb '\''frobnicate'\''" "$PRODUCER" package frobnicate
+  [ "$RC" -eq 2 ] || fail "unknown verb exited $RC, want 2"
+  expect_ok "$PRODUCER" package build --help
+  grep -qF "PLATFORM@PLATFORM_VERSION@ARCH" <<<"$OUT" || fail "build --help does not explain the naming"
+'
 
-done_testing
+test_done
