@@ -28,14 +28,12 @@ start_http
 # os-release file to say what the target is; output in $OUT, exit code in $RC.
 apply_detecting() {
   local target=$1 os_release=$2
-  set +e
+  RC=0
   # The environment could name a platform too; only the os-release file may.
   OUT=$(env -u DROVER_PLATFORM -u DROVER_PLATFORM_VERSION -u DROVER_ARCH -u DROVER_ID_LIKE -u DROVER_OS_RELEASE \
         "$WORKER" apply --target-root "$target" --cache-dir "$CACHE" --os-release "$os_release" \
         --package detect --manifest "$BASE_URL/detect/1.0/manifest.json" \
-        --fetch-backoff-ms 50 --log-level warn 2>&1)
-  RC=$?
-  set -e
+        --fetch-backoff-ms 50 --log-level warn 2>&1) || RC=$?
 }
 
 # expect_build OS_RELEASE_TEXT BUILD PLATFORM RULE: a fresh target whose
@@ -55,25 +53,28 @@ $OUT"; pass
   expect_same_outside "$T" "$before"
 }
 
-# Rocky is not in the manifest: its family is (ID_LIKE, and the built-in
-# table), and VERSION_ID 9.3 picks redhat 9.* over 8.*.
-expect_build 'NAME="Rocky Linux"
-ID="rocky"
-ID_LIKE="rhel centos fedora"
-VERSION_ID="9.3"' \
-  'redhat@9.*@_any' 'rocky 9.3' 'platform redhat (family of rocky), version 9.* (wildcard), arch _any'
+test_expect_success 'Rocky 9.3 gets the redhat 9.* build, the family of rocky (ID_LIKE and the built-in table)' '
+  expect_build "NAME=\"Rocky Linux\"
+ID=\"rocky\"
+ID_LIKE=\"rhel centos fedora\"
+VERSION_ID=\"9.3\"" \
+    "redhat@9.*@_any" "rocky 9.3" "platform redhat (family of rocky), version 9.* (wildcard), arch _any"
+'
 
-expect_build 'NAME="Linux Mint"
+test_expect_success 'Linux Mint gets the ubuntu build, the family of linuxmint' '
+  expect_build "NAME=\"Linux Mint\"
 ID=linuxmint
-ID_LIKE="ubuntu debian"
-VERSION_ID="21.2"' \
-  'ubuntu@_any@_any' 'linuxmint 21.2' 'platform ubuntu (family of linuxmint), version _any, arch _any'
+ID_LIKE=\"ubuntu debian\"
+VERSION_ID=\"21.2\"" \
+    "ubuntu@_any@_any" "linuxmint 21.2" "platform ubuntu (family of linuxmint), version _any, arch _any"
+'
 
-# Nothing in its family is in the manifest either: the _any build.
-expect_build 'NAME="Nimbus OS"
+test_expect_success 'a distribution with nothing of its family in the manifest gets the _any build' '
+  expect_build "NAME=\"Nimbus OS\"
 ID=nimbus
 ID_LIKE=gentoo
-VERSION_ID=3' \
-  '_any@_any@_any' 'nimbus 3' 'platform _any, version _any, arch _any'
+VERSION_ID=3" \
+    "_any@_any@_any" "nimbus 3" "platform _any, version _any, arch _any"
+'
 
-done_testing
+test_done
