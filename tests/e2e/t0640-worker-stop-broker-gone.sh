@@ -19,30 +19,38 @@ export DROVER_BROKERS="$BROKERS"
 for i in $(seq 1 8); do
   "$PRODUCER" target register --id "t-$i" --account 1 --region r --platform ubuntu --platform-version 22.04 --arch x86_64 >/dev/null
 done
-"$PRODUCER" deploy --package slow --all --deployment-id d1 --wait-timeout 1 >/dev/null 2>&1 || true
-for _ in $(seq 1 100); do grep -q 'event=job.start' "$WORK/w1.log" && break; sleep 0.1; done
-grep -q 'event=job.start' "$WORK/w1.log" || fail "no job started: $(tail -5 "$WORK/w1.log")"; pass
+test_expect_success 'set-up: a deployment has jobs running on the worker' '
+  "$PRODUCER" deploy --package slow --all --deployment-id d1 --wait-timeout 1 >/dev/null 2>&1 || true
+  for _ in $(seq 1 100); do grep -q "event=job.start" "$WORK/w1.log" && break; sleep 0.1; done
+  grep -q "event=job.start" "$WORK/w1.log" || fail "no job started: $(tail -5 "$WORK/w1.log")"
+'
 
-kill -9 "${PIDS[0]}"   # the broker, with jobs running
-wait "${PIDS[0]}" 2>/dev/null || true
-started=$(date +%s)
-kill -TERM "$WORKER_PID"
-rc=0
-for _ in $(seq 1 60); do kill -0 "$WORKER_PID" 2>/dev/null || break; sleep 1; done
-if kill -0 "$WORKER_PID" 2>/dev/null; then
-  kill -9 "$WORKER_PID"
-  fail "the worker was still running 60 s after SIGTERM: $(grep -v kafka.error "$WORK/w1.log" | tail -5)"
-fi
-wait "$WORKER_PID" || rc=$?
-took=$(( $(date +%s) - started ))
-[ "$took" -le 30 ] || fail "the worker took $took s to exit, more than shutdown-timeout + 25"; pass
-[ "$rc" -eq 0 ] || [ "$rc" -eq 1 ] || fail "the worker exited $rc"; pass
-grep -q 'event=worker.stopping' "$WORK/w1.log" || fail "no worker.stopping line"; pass
-# What could not be delivered is named, job by job (unless everything got out before the broker died).
-if grep -q 'event=status.flush_failed' "$WORK/w1.log"; then
-  grep -q 'event=status.lost job=d1/t-' "$WORK/w1.log" || fail "statuses were not delivered, but no status.lost names them"; pass
-fi
+test_expect_success 'with its broker dead, a worker sent SIGTERM exits (0 or 1) within --shutdown-timeout + 25 s, saying it stops' '
+  kill -9 "${PIDS[0]}"   # the broker, with jobs running
+  wait "${PIDS[0]}" 2>/dev/null || true
+  started=$(date +%s)
+  kill -TERM "$WORKER_PID"
+  rc=0
+  for _ in $(seq 1 600); do kill -0 "$WORKER_PID" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$WORKER_PID" 2>/dev/null; then
+    kill -9 "$WORKER_PID"
+    fail "the worker was still running 60 s after SIGTERM: $(grep -v kafka.error "$WORK/w1.log" | tail -5)"
+  fi
+  wait "$WORKER_PID" || rc=$?
+  took=$(( $(date +%s) - started ))
+  [ "$took" -le 30 ] || fail "the worker took $took s to exit, more than shutdown-timeout + 25"
+  [ "$rc" -eq 0 ] || [ "$rc" -eq 1 ] || fail "the worker exited $rc"
+  grep -q "event=worker.stopping" "$WORK/w1.log" || fail "no worker.stopping line"
+'
+
+# (Unless everything got out before the broker died.)
+test_expect_success 'what it could not deliver is named, job by job' '
+  if grep -q "event=status.flush_failed" "$WORK/w1.log"; then
+    grep -q "event=status.lost job=d1/t-" "$WORK/w1.log" || fail "statuses were not delivered, but no status.lost names them"
+  fi
+'
+
 # The control plane and the aggregator are not what is tested here: they go
 # without waiting on the broker that is gone.
 kill -9 "$CP_PID" "$AGG_PID" 2>/dev/null || true
-done_testing
+test_done
