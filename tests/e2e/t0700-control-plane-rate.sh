@@ -4,7 +4,8 @@
 # (a count or a percentage) is never exceeded, measured from the scripts'
 # own start and end times; max errors 0, 1 and 10% stop releasing at the
 # right error and end the rest CANCELLED, with exact counts; errors within
-# the limit end INCOMPLETE.
+# the limit end INCOMPLETE.  (Rollups and /metrics are read with curl and
+# jq: prerequisites CURL, JQ.)
 . "$(dirname "$0")/pipeline_lib.sh"
 MESSAGES="$DROVER_BUILD_DIR/drover_test_messages"
 
@@ -37,18 +38,24 @@ count() { jq -r ".counts.$1 // 0" <<<"$ROLLUP"; }
 # ran GROUP: how many of the group's targets ran an install.
 ran() { ls "$TARGETS"/"$1"-*/runs 2>/dev/null | wc -l; }
 
+# most_at_once GROUP: the most installs of the group running at one instant, from every install's start and end (ends first on a tie).
+most_at_once() {
+  cat "$TARGETS"/"$1"-*/span | awk '{ print $2, ($1 == "start" ? 1 : -1) }' | sort -k1,1n -k2,2n |
+    awk '{ c += $2; if (c > m) m = c } END { print m + 0 }'
+}
+
 # ---- max concurrency: 10% of 24 is 3 (rounded up), with 8 worker slots free ----
-RC=0; OUT=$("$PRODUCER" deploy --package slow --tag group=c --max-concurrency 10% --deployment-id d-cap --wait-timeout 120 2>&1) || RC=$?
-[ "$RC" -eq 0 ] || fail "d-cap exited $RC: $OUT"; pass
-wait_for_rollup d-cap SUCCESS 30
-[ "$(count SUCCESS)" = 24 ] || fail "d-cap: $ROLLUP"; pass
-# The most jobs running at one instant, from every install's start and end (ends first on a tie).
-most=$(cat "$TARGETS"/c-*/span | awk '{ print $2, ($1 == "start" ? 1 : -1) }' | sort -k1,1n -k2,2n |
-  awk '{ c += $2; if (c > m) m = c } END { print m + 0 }')
-[ "$most" -le 3 ] || fail "d-cap: $most jobs ran at once, over its max concurrency of 3"; pass
-[ "$most" -ge 2 ] || fail "d-cap: at most $most job ran at once; the cap of 3 was never used"; pass
-[ "$("$MESSAGES" dump jobs | grep -c ' deployment=d-cap ')" = 24 ] || fail "d-cap: jobs released more than once"; pass
-for t in "$TARGETS"/c-*; do [ "$(wc -l <"$t/runs")" = 1 ] || fail "$t ran $(wc -l <"$t/runs") times"; done; pass
+test_expect_success CURL,JQ 'max concurrency 10% of 24 (3, rounded up) is never exceeded, and is used; each job released and run once' '
+  RC=0; OUT=$("$PRODUCER" deploy --package slow --tag group=c --max-concurrency 10% --deployment-id d-cap --wait-timeout 120 2>&1) || RC=$?
+  [ "$RC" -eq 0 ] || fail "d-cap exited $RC: $OUT"
+  wait_for_rollup d-cap SUCCESS 30
+  [ "$(count SUCCESS)" = 24 ] || fail "d-cap: $ROLLUP"
+  most=$(most_at_once c)
+  [ "$most" -le 3 ] || fail "d-cap: $most jobs ran at once, over its max concurrency of 3"
+  [ "$most" -ge 2 ] || fail "d-cap: at most $most job ran at once; the cap of 3 was never used"
+  [ "$("$MESSAGES" dump jobs | grep -c " deployment=d-cap ")" = 24 ] || fail "d-cap: jobs released more than once"
+  for t in "$TARGETS"/c-*; do [ "$(wc -l <"$t/runs")" = 1 ] || fail "$t ran $(wc -l <"$t/runs") times"; done
+'
 
 # ---- max errors, one job at a time so the order is exact ----
 # expect_stop ID GROUP MAX_ERRORS SUCCESS FAILED CANCELLED: deploy, check the counts and who ran.
@@ -67,33 +74,45 @@ expect_stop() {
   [ "$(ran "$group")" = "$4" ] || fail "$id: $(ran "$group") targets completed an install, want $4"; pass
   [ "$("$MESSAGES" dump jobs | grep -c " deployment=$id ")" = $(($4 + $5)) ] || fail "$id: wrong number of jobs released"; pass
 }
-make_fail m0-04
-expect_stop d-m0 m0 0 3 1 6
-ls "$TARGETS"/m0-05/runs >/dev/null 2>&1 && fail "m0-05 ran after the first error"; pass
-make_fail m1-03 m1-06
-expect_stop d-m1 m1 1 4 2 4
-make_fail p-02 p-05 p-08
-expect_stop d-p p 10% 5 3 12   # 10% of 20 is 2: the third error stops it
+test_expect_success CURL,JQ 'max errors 0 stops at the first failure: 3 SUCCESS, 1 FAILED, the other 6 CANCELLED (max-errors), none run' '
+  make_fail m0-04
+  expect_stop d-m0 m0 0 3 1 6
+  ! ls "$TARGETS"/m0-05/runs >/dev/null 2>&1 || fail "m0-05 ran after the first error"
+'
+
+test_expect_success CURL,JQ 'max errors 1 stops at the second failure: 4 SUCCESS, 2 FAILED, 4 CANCELLED' '
+  make_fail m1-03 m1-06
+  expect_stop d-m1 m1 1 4 2 4
+'
+
+test_expect_success CURL,JQ 'max errors 10% of 20 (2) stops at the third failure: 5 SUCCESS, 3 FAILED, 12 CANCELLED' '
+  make_fail p-02 p-05 p-08
+  expect_stop d-p p 10% 5 3 12
+'
 
 # ---- errors within the limit: INCOMPLETE, nothing cancelled ----
-make_fail i-2 i-4
-RC=0; OUT=$("$PRODUCER" deploy --package quick --tag group=i --max-concurrency 2 --max-errors 5 --deployment-id d-i --wait-timeout 120 2>&1) || RC=$?
-[ "$RC" -eq 1 ] || fail "d-i exited $RC, want 1: $OUT"; pass
-wait_for_rollup d-i INCOMPLETE 30
-[ "$(count SUCCESS) $(count FAILED) $(count CANCELLED)" = "4 2 0" ] || fail "d-i: $ROLLUP"; pass
+test_expect_success CURL,JQ 'errors within the limit end INCOMPLETE (exit 1), nothing cancelled' '
+  make_fail i-2 i-4
+  RC=0; OUT=$("$PRODUCER" deploy --package quick --tag group=i --max-concurrency 2 --max-errors 5 --deployment-id d-i --wait-timeout 120 2>&1) || RC=$?
+  [ "$RC" -eq 1 ] || fail "d-i exited $RC, want 1: $OUT"
+  wait_for_rollup d-i INCOMPLETE 30
+  [ "$(count SUCCESS) $(count FAILED) $(count CANCELLED)" = "4 2 0" ] || fail "d-i: $ROLLUP"
+'
 
 # ---- the control plane's own /healthz, /readyz and /metrics ----
-port=$(http_port_of "$CP_LOG")
-CP_URL="http://127.0.0.1:$port"
-[ "$(curl -sS --max-time 5 "$CP_URL/healthz")" = ok ] || fail "serve /healthz"; pass
-[ "$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "$CP_URL/readyz")" = 200 ] || fail "serve /readyz is not 200 once caught up"; pass
-CP_METRICS=$(curl -sS --max-time 5 "$CP_URL/metrics") || fail "serve /metrics"
 metric() { awk -v name="$1" '$1 == name {print $2}' <<<"$CP_METRICS"; }
-# Every job of every deployment here went through this one replica: released or ended by it.
-released=$(metric drover_control_plane_jobs_released_total)
-[ "$released" = "$("$MESSAGES" dump jobs | grep -c ' deployment=')" ] || fail "jobs_released_total is $released: $CP_METRICS"; pass
-[ "$(metric 'drover_control_plane_jobs_ended_total{reason="max-errors"}')" -ge 1 ] || fail "no max-errors ends counted: $CP_METRICS"; pass
-[ "$(metric drover_control_plane_caught_up)" = 1 ] || fail "caught_up is not 1: $CP_METRICS"; pass
-[ "$(metric drover_control_plane_deployments_owned)" = 0 ] || fail "deployments_owned after all finished: $CP_METRICS"; pass
+test_expect_success CURL,JQ 'the control plane serves /healthz, /readyz (200 once caught up) and /metrics: every job released by it, nothing owned' '
+  port=$(http_port_of "$CP_LOG")
+  CP_URL="http://127.0.0.1:$port"
+  [ "$(curl -sS --max-time 5 "$CP_URL/healthz")" = ok ] || fail "serve /healthz"
+  [ "$(curl -sS --max-time 5 -o /dev/null -w "%{http_code}" "$CP_URL/readyz")" = 200 ] || fail "serve /readyz is not 200 once caught up"
+  CP_METRICS=$(curl -sS --max-time 5 "$CP_URL/metrics") || fail "serve /metrics"
+  # Every job of every deployment here went through this one replica: released or ended by it.
+  released=$(metric drover_control_plane_jobs_released_total)
+  [ "$released" = "$("$MESSAGES" dump jobs | grep -c " deployment=")" ] || fail "jobs_released_total is $released: $CP_METRICS"
+  [ "$(metric "drover_control_plane_jobs_ended_total{reason=\"max-errors\"}")" -ge 1 ] || fail "no max-errors ends counted: $CP_METRICS"
+  [ "$(metric drover_control_plane_caught_up)" = 1 ] || fail "caught_up is not 1: $CP_METRICS"
+  [ "$(metric drover_control_plane_deployments_owned)" = 0 ] || fail "deployments_owned after all finished: $CP_METRICS"
+'
 
-done_testing
+test_done

@@ -6,7 +6,7 @@
 # the package's default version changes; a launched target gets the
 # package of a matching on-launch association within seconds (and one that
 # matches nothing gets nothing); terminate removes a target; list, show and
-# delete.
+# delete.  (The aggregator is read with curl and jq: prerequisites CURL, JQ.)
 . "$(dirname "$0")/pipeline_lib.sh"
 
 for v in 1.0 2.0; do
@@ -22,13 +22,6 @@ start_worker w1 --concurrency 4
 start_worker w2 --concurrency 4
 export DROVER_BROKERS="$BROKERS"
 
-# The schedule clock: the first minute boundary at least 2 s from now (B) is reached 12 s from now
-# (time enough for the setup below on a loaded machine).
-t0=$(date +%s%3N)
-B=$(( (t0 + 2000 + 59999) / 60000 * 60000 ))
-OFFSET=$((B - t0 - 12000))
-start_control_plane cp1 --schedule-clock-offset-ms $OFFSET
-
 "$PRODUCER" package publish --name agent --manifest "$BASE_URL/agent/1.0/manifest.json" --artifacts "$BASE_URL/agent/1.0" >/dev/null
 { echo "id,account,region,platform,platform_version,arch,tags"
   for g in c a; do for i in 1 2 3; do echo "$g-$i,111,eu-west-1,ubuntu,22.04,x86_64,group=$g"; done; done; } >"$WORK/targets.csv"
@@ -41,70 +34,110 @@ wait_deployment_of() {
   for i in $(seq 1 $(( $2 * 5 ))); do id=$(deployment_of "$1"); [ -n "$id" ] && { DEP=$id; return 0; }; sleep 0.2; done
   fail "no deployment $1* within $2 s: $(tail -5 "$CP_LOG")"
 }
+# cp_serving: the control plane has caught up and holds the associations' partitions.
+cp_serving() { grep -q "event=serve.synced" "$CP_LOG" && grep -q "event=serve.partition_assigned topic=drover.associations " "$CP_LOG"; }
 
 # ---- cron: runs at its tick, not before ----
-# Created at least 2 s after t0 (real clock), so its first tick after creation is B, not the one before.
-while [ "$(date +%s%3N)" -lt $((t0 + 2100)) ]; do sleep 0.1; done
-expect_ok "$PRODUCER" association create --name every-minute --package agent --tag group=c \
-  --schedule "cron(* * * * *)" --no-run-on-create
-sleep 1
-[ -z "$(deployment_of every-minute.)" ] || [ "$(date +%s%3N)" -ge $((t0 + 12000)) ] || fail "the cron association ran before its tick"; pass
-wait_deployment_of every-minute.s 20
-[ "$DEP" = "every-minute.s$((B / 1000))" ] || fail "the cron run is $DEP, want the tick every-minute.s$((B / 1000))"; pass
-wait_for_rollup "$DEP" SUCCESS 30
-# Its first event was written at the tick or after, on the schedule's clock.
-started=$(jq -r .started_at_ms <<<"$ROLLUP")
-[ $((started + OFFSET)) -ge "$B" ] || fail "the cron run started at $((started + OFFSET)) on the schedule clock, before its tick $B"; pass
-for t in c-1 c-2 c-3; do [ "$(version_on $t)" = 1.0 ] || fail "$t has $(version_on $t)"; done; pass
-[ "$(version_on a-1)" = none ] || fail "the cron run reached a-1"; pass
+# The association is created first, while no control plane runs: its first
+# tick is then known (B, the minute after its creation, as dr_schedule_next
+# counts), and the control plane starts with its schedule clock shifted so
+# that B comes 12 s from now (time enough for the steps below on a loaded
+# machine).  (This replaces waiting for a wall-clock instant before creating it.)
+test_expect_success 'set-up: a cron association (every minute) is created; a control plane starts whose clock reaches its first tick in 12 s' '
+  expect_ok "$PRODUCER" association create --name every-minute --package agent --tag group=c \
+    --schedule "cron(* * * * *)" --no-run-on-create
+  expect_ok "$PRODUCER" association show every-minute
+  created=$(sed -n "s/^  created //p" <<<"$OUT")
+  [ -n "$created" ] || fail "association show gave no creation time: $OUT"
+  created_s=$(date -u -d "$created" +%s)
+  B=$(( (created_s / 60 + 1) * 60000 ))
+  t0=$(date +%s%3N)
+  OFFSET=$((B - t0 - 12000))
+  start_control_plane cp1 --schedule-clock-offset-ms "$OFFSET"
+'
+
+test_expect_success CURL,JQ 'the cron association does not run before its tick' '
+  for _ in $(seq 1 200); do cp_serving && break; sleep 0.1; done
+  cp_serving || fail "the control plane did not catch up and take the associations'\'' partitions in 20 s: $(tail -5 "$CP_LOG")"
+  # no event to wait for: the control plane logs nothing when it takes an
+  # association in (nor on a tick that runs nothing); a second lets it do
+  # so, and run it were it wrong, before looking.
+  sleep 1
+  [ -z "$(deployment_of every-minute.)" ] || [ "$(date +%s%3N)" -ge $((t0 + 12000)) ] || fail "the cron association ran before its tick"
+'
+
+test_expect_success CURL,JQ 'the cron association runs at its tick, as the deployment named by it, on its own targets' '
+  wait_deployment_of every-minute.s 20
+  [ "$DEP" = "every-minute.s$((B / 1000))" ] || fail "the cron run is $DEP, want the tick every-minute.s$((B / 1000))"
+  wait_for_rollup "$DEP" SUCCESS 30
+  # Its first event was written at the tick or after, on the schedule'\''s clock.
+  started=$(jq -r .started_at_ms <<<"$ROLLUP")
+  [ $((started + OFFSET)) -ge "$B" ] || fail "the cron run started at $((started + OFFSET)) on the schedule clock, before its tick $B"
+  for t in c-1 c-2 c-3; do [ "$(version_on $t)" = 1.0 ] || fail "$t has $(version_on $t)"; done
+  [ "$(version_on a-1)" = none ] || fail "the cron run reached a-1"
+'
 
 # ---- runs on creation, then on a default-version change, in place ----
-expect_ok "$PRODUCER" association create --name base --package agent --version default --tag group=a \
-  --run-on-default-change --installation-type in-place
-wait_deployment_of base.c 10
-wait_for_rollup "$DEP" SUCCESS 30
-for t in a-1 a-2 a-3; do [ "$(version_on $t)" = 1.0 ] || fail "$t has $(version_on $t) after the create run"; done; pass
-"$PRODUCER" package publish --name agent --manifest "$BASE_URL/agent/2.0/manifest.json" --artifacts "$BASE_URL/agent/2.0" >/dev/null
-expect_ok "$PRODUCER" package set-default agent 2.0
-wait_deployment_of base.d 10
-wait_for_rollup "$DEP" SUCCESS 30
-for t in a-1 a-2 a-3; do
-  [ "$(version_on $t)" = 2.0 ] || fail "$t has $(version_on $t) after the default changed"
-  [ "$(cat "$TARGETS/$t/opt/agent/updates")" = updated ] || fail "$t was not updated in place"
-done; pass
-expect_ok "$PRODUCER" association show base
-grep -q "last run .* $DEP 2.0" <<<"$OUT" || fail "show does not name the last run: $OUT"; pass
+test_expect_success CURL,JQ 'an association runs on creation' '
+  expect_ok "$PRODUCER" association create --name base --package agent --version default --tag group=a \
+    --run-on-default-change --installation-type in-place
+  wait_deployment_of base.c 10
+  wait_for_rollup "$DEP" SUCCESS 30
+  for t in a-1 a-2 a-3; do [ "$(version_on $t)" = 1.0 ] || fail "$t has $(version_on $t) after the create run"; done
+'
+
+test_expect_success CURL,JQ 'it runs again, in place, when the package'\''s default version changes; show names that last run' '
+  "$PRODUCER" package publish --name agent --manifest "$BASE_URL/agent/2.0/manifest.json" --artifacts "$BASE_URL/agent/2.0" >/dev/null
+  expect_ok "$PRODUCER" package set-default agent 2.0
+  wait_deployment_of base.d 10
+  wait_for_rollup "$DEP" SUCCESS 30
+  for t in a-1 a-2 a-3; do
+    [ "$(version_on $t)" = 2.0 ] || fail "$t has $(version_on $t) after the default changed"
+    [ "$(cat "$TARGETS/$t/opt/agent/updates")" = updated ] || fail "$t was not updated in place"
+  done
+  expect_ok "$PRODUCER" association show base
+  grep -q "last run .* $DEP 2.0" <<<"$OUT" || fail "show does not name the last run: $OUT"
+'
 
 # ---- launch ----
-expect_ok "$PRODUCER" association create --name new-hosts --package agent --tag group=l --run-on-launch --no-run-on-create
-sleep 1
-start_ms=$(date +%s%3N)
-expect_ok "$PRODUCER" target launch --id l-1 --account 222 --region us-east-1 --platform ubuntu \
-  --platform-version 22.04 --arch x86_64 --tag group=l
-expect_ok "$PRODUCER" target launch --id z-1 --account 222 --region us-east-1 --platform ubuntu \
-  --platform-version 22.04 --arch x86_64 --tag group=z
-for _ in $(seq 1 100); do [ "$(version_on l-1)" != none ] && break; sleep 0.1; done
-took=$(( $(date +%s%3N) - start_ms ))
-[ "$(version_on l-1)" = 2.0 ] || fail "the launched target did not get the package: $(tail -5 "$CP_LOG")"; pass
-echo "launched target installed ${took} ms after the launch event"
-[ "$took" -lt 3000 ] || fail "the launched target waited $took ms"; pass
-[ "$(version_on z-1)" = none ] || fail "a target matching no association got the package"; pass
-expect_ok "$PRODUCER" target list
-grep -q '^l-1 ' <<<"$OUT" && grep -q '^z-1 ' <<<"$OUT" || fail "launched targets are not in the inventory: $OUT"; pass
-expect_ok "$PRODUCER" target terminate --id z-1
-for _ in $(seq 1 50); do grep -q '^z-1 ' <<<"$("$PRODUCER" target list)" || break; sleep 0.1; done
-grep -q '^z-1 ' <<<"$("$PRODUCER" target list)" && fail "a terminated target stayed in the inventory"; pass
+test_expect_success CURL,JQ 'a launched target matching an on-launch association gets its package within 3 s; one matching none, nothing' '
+  expect_ok "$PRODUCER" association create --name new-hosts --package agent --tag group=l --run-on-launch --no-run-on-create
+  # no event to wait for: the control plane logs nothing when it takes the
+  # new association in, and a launch it handles before that matches nothing.
+  sleep 1
+  start_ms=$(date +%s%3N)
+  expect_ok "$PRODUCER" target launch --id l-1 --account 222 --region us-east-1 --platform ubuntu \
+    --platform-version 22.04 --arch x86_64 --tag group=l
+  expect_ok "$PRODUCER" target launch --id z-1 --account 222 --region us-east-1 --platform ubuntu \
+    --platform-version 22.04 --arch x86_64 --tag group=z
+  for _ in $(seq 1 100); do [ "$(version_on l-1)" != none ] && break; sleep 0.1; done
+  took=$(( $(date +%s%3N) - start_ms ))
+  [ "$(version_on l-1)" = 2.0 ] || fail "the launched target did not get the package: $(tail -5 "$CP_LOG")"
+  echo "launched target installed ${took} ms after the launch event"
+  [ "$took" -lt 3000 ] || fail "the launched target waited $took ms"
+  [ "$(version_on z-1)" = none ] || fail "a target matching no association got the package"
+'
+
+test_expect_success CURL,JQ 'launched targets are in the inventory; a terminated one leaves it' '
+  expect_ok "$PRODUCER" target list
+  grep -q "^l-1 " <<<"$OUT" && grep -q "^z-1 " <<<"$OUT" || fail "launched targets are not in the inventory: $OUT"
+  expect_ok "$PRODUCER" target terminate --id z-1
+  for _ in $(seq 1 50); do grep -q "^z-1 " <<<"$("$PRODUCER" target list)" || break; sleep 0.1; done
+  ! grep -q "^z-1 " <<<"$("$PRODUCER" target list)" || fail "a terminated target stayed in the inventory"
+'
 
 # ---- list, delete ----
-expect_ok "$PRODUCER" association list
-for a in every-minute base new-hosts; do grep -q "^$a " <<<"$OUT" || fail "list lacks $a: $OUT"; done; pass
-expect_ok "$PRODUCER" association delete every-minute
-expect_ok "$PRODUCER" association list
-grep -q '^every-minute ' <<<"$OUT" && fail "a deleted association is still listed"; pass
-expect_fail_with "no association has the id 'nope'" "$PRODUCER" association show nope
-expect_fail_with "--run-on-default-change needs --version default" \
-  "$PRODUCER" association create --name x --package agent --version 1.0 --all --run-on-default-change
-expect_fail_with "schedule: rate() unit 'weeks' is not minutes, hours or days" \
-  "$PRODUCER" association create --name x --package agent --all --schedule "rate(2 weeks)"
+test_expect_success CURL,JQ 'association list shows each, delete removes one; show of an unknown one and bad create flags are refused' '
+  expect_ok "$PRODUCER" association list
+  for a in every-minute base new-hosts; do grep -q "^$a " <<<"$OUT" || fail "list lacks $a: $OUT"; done
+  expect_ok "$PRODUCER" association delete every-minute
+  expect_ok "$PRODUCER" association list
+  ! grep -q "^every-minute " <<<"$OUT" || fail "a deleted association is still listed"
+  expect_fail_with "no association has the id '\''nope'\''" "$PRODUCER" association show nope
+  expect_fail_with "--run-on-default-change needs --version default" \
+    "$PRODUCER" association create --name x --package agent --version 1.0 --all --run-on-default-change
+  expect_fail_with "schedule: rate() unit '\''weeks'\'' is not minutes, hours or days" \
+    "$PRODUCER" association create --name x --package agent --all --schedule "rate(2 weeks)"
+'
 
-done_testing
+test_done

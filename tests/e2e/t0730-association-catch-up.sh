@@ -4,6 +4,7 @@
 # comes back reads a clock ten minutes ahead); it runs once, not ten times,
 # and then waits for its next tick.  Its "default" version follows a
 # default-version change by uninstall-and-reinstall when not in place.
+# (The aggregator is read with curl and jq: prerequisites CURL, JQ.)
 . "$(dirname "$0")/pipeline_lib.sh"
 
 for v in 1.0 2.0; do
@@ -23,25 +24,37 @@ for i in 1 2; do
 done
 runs_of() { get /deployments | jq -r --arg p "$1" '[.[] | select(.deployment_id | startswith($p))] | length'; }
 
+# first_run_of PREFIX: the id of the first deployment whose id starts with PREFIX.
+first_run_of() { get /deployments | jq -r --arg p "$1" '[.[] | select(.deployment_id | startswith($p))][0].deployment_id'; }
+
 # No replica runs while the association is created.
-expect_ok "$PRODUCER" association create --name hourly-ish --package agent --version default --tag group=h \
-  --schedule "rate(1 minutes)" --no-run-on-create --run-on-default-change
-start_control_plane cp1 --schedule-clock-offset-ms 600000
-for _ in $(seq 1 100); do [ "$(runs_of hourly-ish.s)" -ge 1 ] && break; sleep 0.1; done
-[ "$(runs_of hourly-ish.s)" = 1 ] || fail "missed ticks gave $(runs_of hourly-ish.s) runs, want 1: $(tail -3 "$CP_LOG")"; pass
-wait_for_rollup "$(get /deployments | jq -r '[.[] | select(.deployment_id | startswith("hourly-ish.s"))][0].deployment_id')" SUCCESS 30
-sleep 3
-[ "$(runs_of hourly-ish.s)" = 1 ] || fail "the association ran again before its next tick"; pass
-for i in 1 2; do [ "$(cat "$TARGETS/h-$i/history")" = "install 1.0" ] || fail "h-$i: $(cat "$TARGETS/h-$i/history")"; done; pass
+test_expect_success CURL,JQ 'ten ticks of rate(1 minutes) missed with no control plane up: the replica that comes back runs it once' '
+  expect_ok "$PRODUCER" association create --name hourly-ish --package agent --version default --tag group=h \
+    --schedule "rate(1 minutes)" --no-run-on-create --run-on-default-change
+  start_control_plane cp1 --schedule-clock-offset-ms 600000
+  for _ in $(seq 1 100); do [ "$(runs_of hourly-ish.s)" -ge 1 ] && break; sleep 0.1; done
+  [ "$(runs_of hourly-ish.s)" = 1 ] || fail "missed ticks gave $(runs_of hourly-ish.s) runs, want 1: $(tail -3 "$CP_LOG")"
+  wait_for_rollup "$(first_run_of hourly-ish.s)" SUCCESS 30
+'
+
+test_expect_success CURL,JQ 'after that run it waits for its next tick: no second run, each target installed once' '
+  # no event to wait for: a tick that runs nothing leaves no sign (no log
+  # line); 3 s of such ticks (a rate of 1 minute is not due) must run nothing.
+  sleep 3
+  [ "$(runs_of hourly-ish.s)" = 1 ] || fail "the association ran again before its next tick"
+  for i in 1 2; do [ "$(cat "$TARGETS/h-$i/history")" = "install 1.0" ] || fail "h-$i: $(cat "$TARGETS/h-$i/history")"; done
+'
 
 # A new default: uninstall 1.0, install 2.0 (the association's installation type is reinstall).
-"$PRODUCER" package publish --name agent --manifest "$BASE_URL/agent/2.0/manifest.json" --artifacts "$BASE_URL/agent/2.0" >/dev/null
-expect_ok "$PRODUCER" package set-default agent 2.0
-for _ in $(seq 1 100); do [ "$(runs_of hourly-ish.d)" -ge 1 ] && break; sleep 0.1; done
-wait_for_rollup "$(get /deployments | jq -r '[.[] | select(.deployment_id | startswith("hourly-ish.d"))][0].deployment_id')" SUCCESS 30
-for i in 1 2; do
-  [ "$(tr '\n' ',' <"$TARGETS/h-$i/history")" = "install 1.0,uninstall 1.0,install 2.0," ] \
-    || fail "h-$i after the default change: $(tr '\n' ',' <"$TARGETS/h-$i/history")"
-done; pass
+test_expect_success CURL,JQ 'a new default version is followed by uninstall and reinstall (not in place): uninstall 1.0, install 2.0' '
+  "$PRODUCER" package publish --name agent --manifest "$BASE_URL/agent/2.0/manifest.json" --artifacts "$BASE_URL/agent/2.0" >/dev/null
+  expect_ok "$PRODUCER" package set-default agent 2.0
+  for _ in $(seq 1 100); do [ "$(runs_of hourly-ish.d)" -ge 1 ] && break; sleep 0.1; done
+  wait_for_rollup "$(first_run_of hourly-ish.d)" SUCCESS 30
+  for i in 1 2; do
+    [ "$(tr "\n" "," <"$TARGETS/h-$i/history")" = "install 1.0,uninstall 1.0,install 2.0," ] \
+      || fail "h-$i after the default change: $(tr "\n" "," <"$TARGETS/h-$i/history")"
+  done
+'
 
-done_testing
+test_done
