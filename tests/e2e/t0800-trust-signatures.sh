@@ -6,11 +6,11 @@
 # "signature" and the key id, and nothing of them runs; --allow-unsigned
 # runs unsigned jobs with a warning each but still refuses a bad signature.
 # A manifest or an artifact swapped in the store after publishing fails the
-# job before any script runs.
+# job before any script runs.  (Rollups are read with curl and jq, jobs
+# altered with kcat and perl: prerequisites CURL, JQ, KCAT, PERL.)
 . "$(dirname "$0")/pipeline_lib.sh"
 PRODUCER="$DROVER_BUILD_DIR/drover-producer"
 MESSAGES="$DROVER_BUILD_DIR/drover_test_messages"
-command -v kcat >/dev/null || fail "kcat is needed (scripts/install-deps.sh installs it)"
 
 simple_package acme 1.0
 make_version acme 1.0
@@ -28,32 +28,39 @@ done
 
 # Keys: A and B trusted (rotation), C not yet.  Ids are derived from the keys.
 new_key() { "$PRODUCER" keys generate --dir "$WORK/$1" | sed -n 's/^key_id: //p'; }
-A=$(new_key keys-a); B=$(new_key keys-b); C=$(new_key keys-c)
-[ ${#A} = 16 ] && [ "$A" != "$B" ] && [ "$B" != "$C" ] || fail "key ids: $A $B $C"; pass
-[ "$(stat -c %a "$WORK/keys-a/$A.key")" = 600 ] || fail "private key mode $(stat -c %a "$WORK/keys-a/$A.key")"; pass
-[ "$("$PRODUCER" keys id "$WORK/keys-a/$A.key" "$WORK/keys-a/$A.pub" | cut -d' ' -f1 | sort -u)" = "$A" ] \
-  || fail "keys id does not name both halves $A"; pass
-mkdir -p "$WORK/trust"; cp "$WORK/keys-a/$A.pub" "$WORK/keys-b/$B.pub" "$WORK/trust/"
+test_expect_success 'keys generate gives distinct 16-character ids and a 0600 private key; keys id names both halves' '
+  A=$(new_key keys-a); B=$(new_key keys-b); C=$(new_key keys-c)
+  [ ${#A} = 16 ] && [ "$A" != "$B" ] && [ "$B" != "$C" ] || fail "key ids: $A $B $C"
+  [ "$(stat -c %a "$WORK/keys-a/$A.key")" = 600 ] || fail "private key mode $(stat -c %a "$WORK/keys-a/$A.key")"
+  [ "$("$PRODUCER" keys id "$WORK/keys-a/$A.key" "$WORK/keys-a/$A.pub" | cut -d" " -f1 | sort -u)" = "$A" ] \
+    || fail "keys id does not name both halves $A"
+  mkdir -p "$WORK/trust"; cp "$WORK/keys-a/$A.pub" "$WORK/keys-b/$B.pub" "$WORK/trust/"
+'
 
-# No trust configured: the worker and the control plane refuse to start, saying why.
-RC=0; OUT=$("$WORKER" run --brokers "$BROKERS" --targets-root "$TARGETS" --http '' 2>&1) || RC=$?
-[ "$RC" = 2 ] && grep -q 'no trusted keys' <<<"$OUT" || fail "worker without keys: rc $RC: $OUT"; pass
-RC=0; OUT=$("$PRODUCER" serve --brokers "$BROKERS" --http '' 2>&1) || RC=$?
-[ "$RC" = 2 ] && grep -q 'signing-key' <<<"$OUT" || fail "serve without a key: rc $RC: $OUT"; pass
-RC=0; OUT=$("$PRODUCER" serve --brokers "$BROKERS" --http '' --signing-key "$WORK/keys-a/$A.pub" 2>&1) || RC=$?
-[ "$RC" = 1 ] && grep -q 'not a PEM private key' <<<"$OUT" || fail "serve with a public key: rc $RC: $OUT"; pass
+test_expect_success 'without trust configured the worker and the control plane refuse to start, saying why' '
+  RC=0; OUT=$("$WORKER" run --brokers "$BROKERS" --targets-root "$TARGETS" --http "" 2>&1) || RC=$?
+  [ "$RC" = 2 ] && grep -q "no trusted keys" <<<"$OUT" || fail "worker without keys: rc $RC: $OUT"
+  RC=0; OUT=$("$PRODUCER" serve --brokers "$BROKERS" --http "" 2>&1) || RC=$?
+  [ "$RC" = 2 ] && grep -q "signing-key" <<<"$OUT" || fail "serve without a key: rc $RC: $OUT"
+  RC=0; OUT=$("$PRODUCER" serve --brokers "$BROKERS" --http "" --signing-key "$WORK/keys-a/$A.pub" 2>&1) || RC=$?
+  [ "$RC" = 1 ] && grep -q "not a PEM private key" <<<"$OUT" || fail "serve with a public key: rc $RC: $OUT"
+'
 
 # Kafka TLS and SASL settings reach librdkafka as given: a CA file that is not there, SCRAM without a user.
-RC=0; OUT=$("$WORKER" run --brokers "$BROKERS" --targets-root "$TARGETS" --http '' --trusted-keys "$WORK/trust" \
-  --kafka-property security.protocol=SSL --kafka-property ssl.ca.location="$WORK/no-such-ca.pem" 2>&1) || RC=$?
-[ "$RC" = 1 ] && grep -q 'ssl.ca.location failed' <<<"$OUT" || fail "TLS to Kafka with a missing CA: rc $RC: $OUT"; pass
-RC=0; OUT=$("$PRODUCER" serve --brokers "$BROKERS" --http '' --signing-key "$WORK/keys-a/$A.key" \
-  --kafka-property security.protocol=SASL_SSL --kafka-property sasl.mechanism=SCRAM-SHA-512 2>&1) || RC=$?
-[ "$RC" = 1 ] && grep -q 'sasl.username and sasl.password must be set' <<<"$OUT" || fail "SCRAM without a user: rc $RC: $OUT"; pass
+test_expect_success 'Kafka TLS and SASL settings reach librdkafka as given: a missing CA file, SCRAM without a user' '
+  RC=0; OUT=$("$WORKER" run --brokers "$BROKERS" --targets-root "$TARGETS" --http "" --trusted-keys "$WORK/trust" \
+    --kafka-property security.protocol=SSL --kafka-property ssl.ca.location="$WORK/no-such-ca.pem" 2>&1) || RC=$?
+  [ "$RC" = 1 ] && grep -q "ssl.ca.location failed" <<<"$OUT" || fail "TLS to Kafka with a missing CA: rc $RC: $OUT"
+  RC=0; OUT=$("$PRODUCER" serve --brokers "$BROKERS" --http "" --signing-key "$WORK/keys-a/$A.key" \
+    --kafka-property security.protocol=SASL_SSL --kafka-property sasl.mechanism=SCRAM-SHA-512 2>&1) || RC=$?
+  [ "$RC" = 1 ] && grep -q "sasl.username and sasl.password must be set" <<<"$OUT" || fail "SCRAM without a user: rc $RC: $OUT"
+'
 
-start_worker w1 --concurrency 3 --trusted-keys "$WORK/trust"; W1=$WORKER_PID
 grep_log() { for _ in $(seq 1 100); do grep -q "$2" "$1" && return 0; sleep 0.1; done; fail "no '$2' in $1"; }
-grep_log "$WORK/w1.log" "event=worker.trust trusted_keys=$(printf '%s\n' "$A" "$B" | sort | paste -sd,)"; pass
+test_expect_success 'a worker given the trusted directory says which keys it trusts: A and B' '
+  start_worker w1 --concurrency 3 --trusted-keys "$WORK/trust"; W1=$WORKER_PID
+  grep_log "$WORK/w1.log" "event=worker.trust trusted_keys=$(printf "%s\n" "$A" "$B" | sort | paste -sd,)"
+'
 
 # deploy_to ID TARGETS: a deployment waited for by the aggregator only.
 deploy_to() { "$PRODUCER" deploy --package "${3:-acme}" --targets "$2" --deployment-id "$1" --max-errors 100% --no-wait >/dev/null; }
@@ -78,67 +85,94 @@ rejected() {
 nothing_ran() { local t; for t in "$@"; do [ ! -e "$TARGETS/$t/opt" ] || fail "$t ran a script: $(ls -R "$TARGETS/$t")"; done; pass; }
 
 # ---- signed by A, then rotated to B: both run ----
-serve_with cp-a --signing-key "$WORK/keys-a/$A.key"
-deploy_to d-a s-1,s-2,s-3
-wait_for_rollup d-a SUCCESS 60; pass
-for t in s-1 s-2 s-3; do expect_installed "$TARGETS/$t" acme 1.0; done
-[ "$("$MESSAGES" dump jobs | grep ' deployment=d-a ' | grep -c " key_id=$A signature_bytes=64")" = 3 ] \
-  || fail "d-a's jobs are not signed by $A: $("$MESSAGES" dump jobs | grep ' deployment=d-a ')"; pass
-serve_with cp-b --signing-key "$WORK/keys-b/$B.key"
-deploy_to d-b s-4,s-5
-wait_for_rollup d-b SUCCESS 60; pass
+test_expect_success CURL,JQ 'jobs signed by A run, each carrying A'\''s key id and a 64-byte signature' '
+  serve_with cp-a --signing-key "$WORK/keys-a/$A.key"
+  deploy_to d-a s-1,s-2,s-3
+  wait_for_rollup d-a SUCCESS 60
+  for t in s-1 s-2 s-3; do expect_installed "$TARGETS/$t" acme 1.0; done
+  [ "$("$MESSAGES" dump jobs | grep " deployment=d-a " | grep -c " key_id=$A signature_bytes=64")" = 3 ] \
+    || fail "d-a'\''s jobs are not signed by $A: $("$MESSAGES" dump jobs | grep " deployment=d-a ")"
+'
+
+test_expect_success CURL,JQ 'rotated to B (also trusted), jobs run on' '
+  serve_with cp-b --signing-key "$WORK/keys-b/$B.key"
+  deploy_to d-b s-4,s-5
+  wait_for_rollup d-b SUCCESS 60
+'
 
 # ---- signed by C, not trusted: REJECTED, naming C ----
-serve_with cp-c --signing-key "$WORK/keys-c/$C.key"
-deploy_to d-c s-6,s-7
-rejected d-c 2 "signed by key $C, which this worker does not trust"
-nothing_ran s-6 s-7
-# C's public key added to the trusted directory: trusted without a restart (read again at most every 5 s).
-sleep 5.2
-cp "$WORK/keys-c/$C.pub" "$WORK/trust/"
-deploy_to d-c2 s-8
-wait_for_rollup d-c2 SUCCESS 60; pass
-kill -0 "$W1" || fail "w1 is gone"; pass
+test_expect_success CURL,JQ 'jobs signed by C, not trusted, end REJECTED (signature) naming C, and nothing of them runs' '
+  serve_with cp-c --signing-key "$WORK/keys-c/$C.key"
+  deploy_to d-c s-6,s-7
+  rejected d-c 2 "signed by key $C, which this worker does not trust"
+  nothing_ran s-6 s-7
+'
+
+test_expect_success CURL,JQ 'C'\''s public key added to the trusted directory is trusted without a restart' '
+  # no event to wait for: the worker reads the directory again (at most every
+  # 5 s, when a job names a key it lacks) without a log line; its last read
+  # came before the rejections above, so a job signed by C 5 s after them
+  # makes it read again and find C.
+  sleep 5.2
+  cp "$WORK/keys-c/$C.pub" "$WORK/trust/"
+  deploy_to d-c2 s-8
+  wait_for_rollup d-c2 SUCCESS 60
+  kill -0 "$W1" || fail "w1 is gone"
+'
 
 # ---- altered after signing: the deployment id and the version changed, same lengths ----
-where=$(kcat -C -b "$BROKERS" -t drover.jobs -o beginning -e -q -f '%k %p %o\n' 2>/dev/null | grep '^s-8 ' | head -1)
-[ -n "$where" ] || fail "no job of s-8 on the jobs topic"
-kcat -C -b "$BROKERS" -t drover.jobs -p "$(cut -d' ' -f2 <<<"$where")" -o "$(cut -d' ' -f3 <<<"$where")" -c 1 -e -q -f '%s' \
-  >"$WORK/signed.bin" 2>/dev/null
-[ -s "$WORK/signed.bin" ] || fail "no signed job of s-8 to alter"
-perl -0777 -pe 's/d-c2/d-x2/g' "$WORK/signed.bin" >"$WORK/altered.bin"
-cmp -s "$WORK/signed.bin" "$WORK/altered.bin" && fail "the alteration changed nothing"
-kcat -P -b "$BROKERS" -t drover.jobs -k s-9 "$WORK/altered.bin"
-rejected d-x2 1 "the signature by key $C does not verify" FAILED
+test_expect_success KCAT,PERL,CURL,JQ 'a job altered after signing ends REJECTED: the signature by C does not verify' '
+  where=$(kcat -C -b "$BROKERS" -t drover.jobs -o beginning -e -q -f "%k %p %o\n" 2>/dev/null | grep "^s-8 " | head -1 || true)
+  [ -n "$where" ] || fail "no job of s-8 on the jobs topic"
+  kcat -C -b "$BROKERS" -t drover.jobs -p "$(cut -d" " -f2 <<<"$where")" -o "$(cut -d" " -f3 <<<"$where")" -c 1 -e -q -f "%s" \
+    >"$WORK/signed.bin" 2>/dev/null
+  [ -s "$WORK/signed.bin" ] || fail "no signed job of s-8 to alter"
+  perl -0777 -pe "s/d-c2/d-x2/g" "$WORK/signed.bin" >"$WORK/altered.bin"
+  ! cmp -s "$WORK/signed.bin" "$WORK/altered.bin" || fail "the alteration changed nothing"
+  kcat -P -b "$BROKERS" -t drover.jobs -k s-9 "$WORK/altered.bin"
+  rejected d-x2 1 "the signature by key $C does not verify" FAILED
+'
 
 # ---- unsigned: refused; then run by a worker that allows it, with a warning ----
-serve_with cp-u --allow-unsigned
-grep_log "$WORK/cp-u.log" 'event=serve.unsigned'; pass
-deploy_to d-u s-10,s-11
-rejected d-u 2 "the job is unsigned (no key id, no signature)"
-nothing_ran s-10 s-11
-kill -TERM "$W1"; wait "$W1" 2>/dev/null || true
-start_worker w2 --concurrency 3 --trusted-keys "$WORK/trust" --allow-unsigned
-deploy_to d-u2 s-12,s-13
-wait_for_rollup d-u2 SUCCESS 60; pass
-[ "$(grep -c 'event=job.unsigned deployment=d-u2 ' "$WORK/w2.log")" = 2 ] || fail "no warning per unsigned job: $(grep job.unsigned "$WORK/w2.log")"; pass
-# allow-unsigned does not let a bad signature through.
-perl -0777 -pe 's/d-c2/d-y2/g' "$WORK/signed.bin" >"$WORK/altered2.bin"
-kcat -P -b "$BROKERS" -t drover.jobs -k s-14 "$WORK/altered2.bin"
-rejected d-y2 1 "does not verify" FAILED
+test_expect_success CURL,JQ 'unsigned jobs (a control plane with --allow-unsigned) are REJECTED by a worker that wants signatures' '
+  serve_with cp-u --allow-unsigned
+  grep_log "$WORK/cp-u.log" "event=serve.unsigned"
+  deploy_to d-u s-10,s-11
+  rejected d-u 2 "the job is unsigned (no key id, no signature)"
+  nothing_ran s-10 s-11
+'
+
+test_expect_success CURL,JQ 'a worker with --allow-unsigned runs unsigned jobs, warning for each' '
+  kill -TERM "$W1"; wait "$W1" 2>/dev/null || true
+  start_worker w2 --concurrency 3 --trusted-keys "$WORK/trust" --allow-unsigned
+  deploy_to d-u2 s-12,s-13
+  wait_for_rollup d-u2 SUCCESS 60
+  [ "$(grep -c "event=job.unsigned deployment=d-u2 " "$WORK/w2.log")" = 2 ] || fail "no warning per unsigned job: $(grep job.unsigned "$WORK/w2.log")"
+'
+
+test_expect_success KCAT,PERL,CURL,JQ '--allow-unsigned does not let a bad signature through' '
+  perl -0777 -pe "s/d-c2/d-y2/g" "$WORK/signed.bin" >"$WORK/altered2.bin"
+  kcat -P -b "$BROKERS" -t drover.jobs -k s-14 "$WORK/altered2.bin"
+  rejected d-y2 1 "does not verify" FAILED
+'
 
 # ---- the store changed after publishing: the signed hashes catch it before any script ----
-serve_with cp-a2 --signing-key "$WORK/keys-a/$A.key"
-printf ' ' >>"$REPO/swapped-manifest/1.0/manifest.json" # still valid JSON, another hash
-deploy_to d-sm s-15 swapped-manifest
-wait_for_rollup d-sm INCOMPLETE 60
-jq -e '.failed_targets[0] | .reason == "checksum" and (.message | test("manifest sha256 mismatch"))' <<<"$ROLLUP" >/dev/null \
-  || fail "swapped manifest: $ROLLUP"; pass
-zip_file=$(ls "$REPO/swapped-zip/1.0/"*.zip | head -1)
-printf 'tampered' >>"$zip_file"
-deploy_to d-sz s-16 swapped-zip
-wait_for_rollup d-sz INCOMPLETE 60
-jq -e '.failed_targets[0].reason == "checksum"' <<<"$ROLLUP" >/dev/null || fail "swapped zip: $ROLLUP"; pass
-[ ! -e "$TARGETS/s-15/opt" ] && [ ! -e "$TARGETS/s-16/opt" ] || fail "a script ran from a swapped package"; pass
+test_expect_success CURL,JQ 'a manifest changed in the store after publishing fails the job (checksum) before any script' '
+  serve_with cp-a2 --signing-key "$WORK/keys-a/$A.key"
+  printf " " >>"$REPO/swapped-manifest/1.0/manifest.json" # still valid JSON, another hash
+  deploy_to d-sm s-15 swapped-manifest
+  wait_for_rollup d-sm INCOMPLETE 60
+  jq -e ".failed_targets[0] | .reason == \"checksum\" and (.message | test(\"manifest sha256 mismatch\"))" <<<"$ROLLUP" >/dev/null \
+    || fail "swapped manifest: $ROLLUP"
+'
 
-done_testing
+test_expect_success CURL,JQ 'a zip changed in the store after publishing fails the job (checksum); no script ran from either' '
+  zip_file=$(ls "$REPO/swapped-zip/1.0/"*.zip | head -1)
+  printf "tampered" >>"$zip_file"
+  deploy_to d-sz s-16 swapped-zip
+  wait_for_rollup d-sz INCOMPLETE 60
+  jq -e ".failed_targets[0].reason == \"checksum\"" <<<"$ROLLUP" >/dev/null || fail "swapped zip: $ROLLUP"
+  [ ! -e "$TARGETS/s-15/opt" ] && [ ! -e "$TARGETS/s-16/opt" ] || fail "a script ran from a swapped package"
+'
+
+test_done

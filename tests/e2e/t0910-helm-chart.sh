@@ -4,26 +4,27 @@
 # (what it implements of Helm is at its top), and this script checks what
 # comes out: valid objects, clean YAML, values reaching the containers, the
 # refusals, and every flag and DROVER_* variable against the real programs'
-# --help.
+# --help.  The renderer needs Go (prerequisite GO: golang-go and Debian's
+# packages of sprig and sigs.k8s.io/yaml), the checks jq (JQ) and yamllint
+# (YAMLLINT); scripts/install-deps.sh installs them all.
 . "$(dirname "$0")/lib.sh"
 SRC="${DROVER_SOURCE_DIR:?}"
 CHART="$SRC/helm/drover"
 RENDER="$DROVER_BUILD_DIR/drover-helm-render"
 YAMLLINT_CONFIG="$SRC/tests/helm/.yamllint"
-
-for tool in go yamllint jq; do
-  command -v "$tool" >/dev/null || fail "$tool is missing: install golang-go, yamllint and jq (scripts/install-deps.sh)"
-done
+test_lazy_prereq GO 'command -v go'
+test_lazy_prereq YAMLLINT 'command -v yamllint'
 
 # Build the renderer from Debian's Go packages only: GOPATH mode, no module
 # downloads, the cache inside the build directory (HOME may not be writable).
-(
-  cd "$SRC/tests/helm"
-  GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= GOPROXY=off GOENV=off \
-    GOCACHE="$DROVER_BUILD_DIR/helm-go-cache" go build -o "$RENDER" .
-) 2>"$WORK/build.err" || fail "building tests/helm failed (needs golang-github-masterminds-sprig-dev and golang-k8s-sigs-yaml-dev):
+test_expect_success GO 'set-up: the renderer builds from Debian'\''s Go packages alone' '
+  (
+    cd "$SRC/tests/helm"
+    GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= GOPROXY=off GOENV=off \
+      GOCACHE="$DROVER_BUILD_DIR/helm-go-cache" go build -o "$RENDER" .
+  ) 2>"$WORK/build.err" || fail "building tests/helm failed (needs golang-github-masterminds-sprig-dev and golang-k8s-sigs-yaml-dev):
 $(cat "$WORK/build.err")"
-pass
+'
 
 # The values every install needs: the brokers and the signing Secret.
 REQUIRED=(--set kafka.brokers=kafka-0.kafka:9092 --set signing.existingSecret=drover-signing)
@@ -51,232 +52,300 @@ expect_jq() {
 workload() { echo ".[] | select(.metadata.name == \"$1\" and .spec.template != null)"; }
 
 # --- the renderer can fail: a document without labels is refused ---
-printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bare\n' >"$WORK/bare.yaml"
-expect_fail_with "no metadata.labels" "$RENDER" check "$WORK/bare.yaml"
+refuses_unlabelled() {
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bare\n' >"$WORK/bare.yaml"
+  expect_fail_with "no metadata.labels" "$RENDER" check "$WORK/bare.yaml"
+}
+test_expect_success GO 'the renderer can fail: a document without labels is refused' '
+  refuses_unlabelled
+'
 
 # --- defaults, and everything on ---
-render default "${REQUIRED[@]}"
-render all --values "$SRC/tests/helm/values-all.yaml"
-"$RENDER" template "$CHART" "${REQUIRED[@]}" --notes >"$WORK/notes-default.txt" 2>&1 || fail "NOTES.txt does not render:
-$(cat "$WORK/notes-default.txt")"
-"$RENDER" template "$CHART" --values "$SRC/tests/helm/values-all.yaml" --notes >"$WORK/notes-all.txt" 2>&1 \
-  || fail "NOTES.txt does not render with every feature:
-$(cat "$WORK/notes-all.txt")"
-grep -q "AS ROOT" "$WORK/notes-all.txt" || fail "NOTES.txt does not warn that the agents run as root"
-grep -q "keda.sh/v1alpha1" "$WORK/notes-all.txt" || fail "NOTES.txt does not warn when KEDA is missing from the cluster"
-"$RENDER" template "$CHART" --values "$SRC/tests/helm/values-all.yaml" --notes --api-versions keda.sh/v1alpha1 \
-  --api-versions monitoring.coreos.com/v1 >"$WORK/notes-crds.txt"
-! grep -q "keda.sh/v1alpha1" "$WORK/notes-crds.txt" || fail "NOTES.txt warns about KEDA although the cluster serves it"
-pass
+test_expect_success GO 'the chart renders, as valid objects, with the defaults and with every feature on' '
+  render default "${REQUIRED[@]}"
+  render all --values "$SRC/tests/helm/values-all.yaml"
+'
 
-yamllint -c "$YAMLLINT_CONFIG" "$WORK/default.yaml" "$WORK/all.yaml" "$CHART/values.yaml" "$CHART/Chart.yaml" \
-  "$SRC/tests/helm/values-all.yaml" >"$WORK/yamllint.out" 2>&1 || fail "yamllint:
+test_expect_success GO 'NOTES.txt renders, warning that the agents run as root, and that KEDA is missing unless the cluster serves it' '
+  "$RENDER" template "$CHART" "${REQUIRED[@]}" --notes >"$WORK/notes-default.txt" 2>&1 || fail "NOTES.txt does not render:
+$(cat "$WORK/notes-default.txt")"
+  "$RENDER" template "$CHART" --values "$SRC/tests/helm/values-all.yaml" --notes >"$WORK/notes-all.txt" 2>&1 \
+    || fail "NOTES.txt does not render with every feature:
+$(cat "$WORK/notes-all.txt")"
+  grep -q "AS ROOT" "$WORK/notes-all.txt" || fail "NOTES.txt does not warn that the agents run as root"
+  grep -q "keda.sh/v1alpha1" "$WORK/notes-all.txt" || fail "NOTES.txt does not warn when KEDA is missing from the cluster"
+  "$RENDER" template "$CHART" --values "$SRC/tests/helm/values-all.yaml" --notes --api-versions keda.sh/v1alpha1 \
+    --api-versions monitoring.coreos.com/v1 >"$WORK/notes-crds.txt"
+  ! grep -q "keda.sh/v1alpha1" "$WORK/notes-crds.txt" || fail "NOTES.txt warns about KEDA although the cluster serves it"
+'
+
+test_expect_success GO,YAMLLINT 'the rendered YAML, values.yaml and Chart.yaml are clean for yamllint' '
+  yamllint -c "$YAMLLINT_CONFIG" "$WORK/default.yaml" "$WORK/all.yaml" "$CHART/values.yaml" "$CHART/Chart.yaml" \
+    "$SRC/tests/helm/values-all.yaml" >"$WORK/yamllint.out" 2>&1 || fail "yamllint:
 $(cat "$WORK/yamllint.out")"
-pass
+'
 
 # Every kind the chart can make, each once per component.
-kinds=$(jq -r '[.[] | .kind] | group_by(.) | map("\(.[0])=\(length)") | join(" ")' "$WORK/all.json")
-[ "$kinds" = "DaemonSet=1 Deployment=3 Job=1 PodDisruptionBudget=3 ScaledObject=1 Service=4 ServiceAccount=1 ServiceMonitor=4 TriggerAuthentication=1" ] \
-  || fail "values-all: expected DaemonSet=1 Deployment=3 Job=1 PodDisruptionBudget=3 ScaledObject=1 Service=4 ServiceAccount=1 ServiceMonitor=4 TriggerAuthentication=1; got $kinds"
-pass
-kinds=$(jq -r '[.[] | .kind] | group_by(.) | map("\(.[0])=\(length)") | join(" ")' "$WORK/default.json")
-[ "$kinds" = "Deployment=3 Job=1 PodDisruptionBudget=3 Service=3 ServiceAccount=1" ] \
-  || fail "defaults: expected Deployment=3 Job=1 PodDisruptionBudget=3 Service=3 ServiceAccount=1; got $kinds"
-pass
+kinds_made() {
+  kinds=$(jq -r '[.[] | .kind] | group_by(.) | map("\(.[0])=\(length)") | join(" ")' "$WORK/all.json")
+  [ "$kinds" = "DaemonSet=1 Deployment=3 Job=1 PodDisruptionBudget=3 ScaledObject=1 Service=4 ServiceAccount=1 ServiceMonitor=4 TriggerAuthentication=1" ] \
+    || fail "values-all: expected DaemonSet=1 Deployment=3 Job=1 PodDisruptionBudget=3 ScaledObject=1 Service=4 ServiceAccount=1 ServiceMonitor=4 TriggerAuthentication=1; got $kinds"
+  kinds=$(jq -r '[.[] | .kind] | group_by(.) | map("\(.[0])=\(length)") | join(" ")' "$WORK/default.json")
+  [ "$kinds" = "Deployment=3 Job=1 PodDisruptionBudget=3 Service=3 ServiceAccount=1" ] \
+    || fail "defaults: expected Deployment=3 Job=1 PodDisruptionBudget=3 Service=3 ServiceAccount=1; got $kinds"
+}
+test_expect_success GO,JQ 'every kind the chart can make, once per component (fewer by default)' '
+  kinds_made
+'
 
 # --- every container: its program named, the security context, Kafka ---
-for name in default all; do
-  expect_jq $name '[.[] | .spec.template.spec.containers[]?.command[0]] | length > 0 and all(startswith("/usr/local/bin/drover-"))' \
-    "every container to name its program (the image's entrypoint is drover-worker)"
-  expect_jq $name '[.[] | select(.kind != "DaemonSet") | .spec.template.spec.containers[]? | .securityContext
-      | .runAsNonRoot == true and .runAsUser == 10001 and .readOnlyRootFilesystem == true
-        and .allowPrivilegeEscalation == false and .capabilities.drop == ["ALL"] and .seccompProfile.type == "RuntimeDefault"]
-      | length > 0 and all' \
-    "every unprivileged container non-root (10001), read-only, no escalation, no capabilities, RuntimeDefault seccomp"
-  expect_jq $name '[.[] | .spec.template.spec.containers[]? | [.volumeMounts[] | select(.mountPath == "/tmp")] | length == 1] | all' \
-    "a writable /tmp in every container"
-  expect_jq $name '[.[] | select(.kind == "Deployment" or .kind == "DaemonSet") | .spec.template.spec.containers[]
-      | .livenessProbe.httpGet.path == "/healthz" and .readinessProbe.httpGet.path == "/readyz" and .ports[0].name == "http"]
-      | length > 0 and all' \
-    "liveness on /healthz and readiness on /readyz on the http port of every long-running container"
-done
-expect_jq default "[.[] | .spec.template.spec.containers[]? | [.env[] | select(.name == \"DROVER_BROKERS\") | .value] == [\"kafka-0.kafka:9092\"]] | length == 4 and all" \
-  "DROVER_BROKERS=kafka-0.kafka:9092 in all 4 containers"
-expect_jq all "[.[] | .spec.template.spec.containers[]? | [.env[] | select(.name == \"DROVER_BROKERS\") | .value] == [\"kafka-0.kafka:9094,kafka-1.kafka:9094\"]] | length == 5 and all" \
-  "the brokers in all 5 containers"
-expect_jq all '[.[] | .spec.template.spec.containers[]? | [.env[] | select(.name == "DROVER_TOPIC_PREFIX") | .value] == ["prod.drover."]] | all' \
-  "the topic prefix in every container"
-expect_jq default '[.[] | select(.kind == "Service") | .spec.ports[0] | .name == "http" and .port == 8080] | all' \
-  "every Service's port named http, 8080"
-expect_jq default '[.[] | select(.kind == "Service" and .metadata.name != "drover-worker") | .spec.type] == ["ClusterIP", "ClusterIP"]' \
-  "ClusterIP Services for the control plane and the aggregator"
+containers_secure() {
+  for name in default all; do
+    expect_jq $name '[.[] | .spec.template.spec.containers[]?.command[0]] | length > 0 and all(startswith("/usr/local/bin/drover-"))' \
+      "every container to name its program (the image's entrypoint is drover-worker)"
+    expect_jq $name '[.[] | select(.kind != "DaemonSet") | .spec.template.spec.containers[]? | .securityContext
+        | .runAsNonRoot == true and .runAsUser == 10001 and .readOnlyRootFilesystem == true
+          and .allowPrivilegeEscalation == false and .capabilities.drop == ["ALL"] and .seccompProfile.type == "RuntimeDefault"]
+        | length > 0 and all' \
+      "every unprivileged container non-root (10001), read-only, no escalation, no capabilities, RuntimeDefault seccomp"
+    expect_jq $name '[.[] | .spec.template.spec.containers[]? | [.volumeMounts[] | select(.mountPath == "/tmp")] | length == 1] | all' \
+      "a writable /tmp in every container"
+    expect_jq $name '[.[] | select(.kind == "Deployment" or .kind == "DaemonSet") | .spec.template.spec.containers[]
+        | .livenessProbe.httpGet.path == "/healthz" and .readinessProbe.httpGet.path == "/readyz" and .ports[0].name == "http"]
+        | length > 0 and all' \
+      "liveness on /healthz and readiness on /readyz on the http port of every long-running container"
+  done
+}
+test_expect_success GO,JQ 'every container names its program, runs non-root, read-only, without escalation or capabilities, with a /tmp and probes' '
+  containers_secure
+'
+
+kafka_and_services() {
+  expect_jq default "[.[] | .spec.template.spec.containers[]? | [.env[] | select(.name == \"DROVER_BROKERS\") | .value] == [\"kafka-0.kafka:9092\"]] | length == 4 and all" \
+    "DROVER_BROKERS=kafka-0.kafka:9092 in all 4 containers"
+  expect_jq all "[.[] | .spec.template.spec.containers[]? | [.env[] | select(.name == \"DROVER_BROKERS\") | .value] == [\"kafka-0.kafka:9094,kafka-1.kafka:9094\"]] | length == 5 and all" \
+    "the brokers in all 5 containers"
+  expect_jq all '[.[] | .spec.template.spec.containers[]? | [.env[] | select(.name == "DROVER_TOPIC_PREFIX") | .value] == ["prod.drover."]] | all' \
+    "the topic prefix in every container"
+  expect_jq default '[.[] | select(.kind == "Service") | .spec.ports[0] | .name == "http" and .port == 8080] | all' \
+    "every Service's port named http, 8080"
+  expect_jq default '[.[] | select(.kind == "Service" and .metadata.name != "drover-worker") | .spec.type] == ["ClusterIP", "ClusterIP"]' \
+    "ClusterIP Services for the control plane and the aggregator"
+}
+test_expect_success GO,JQ 'the brokers and the topic prefix reach every container; every Service on http 8080, the control plane'\''s and the aggregator'\''s ClusterIP' '
+  kafka_and_services
+'
 
 # --- values reach the containers ---
-render concurrency "${REQUIRED[@]}" --set worker.concurrency=7
-grep -qP '^Deployment/drover-worker\tworker\tdrover-worker run\tflag\t--concurrency\t7$' "$WORK/concurrency.containers" \
-  || fail "--set worker.concurrency=7: expected --concurrency=7 in the worker container; got:
+values_reach() {
+  render concurrency "${REQUIRED[@]}" --set worker.concurrency=7
+  grep -qP '^Deployment/drover-worker\tworker\tdrover-worker run\tflag\t--concurrency\t7$' "$WORK/concurrency.containers" \
+    || fail "--set worker.concurrency=7: expected --concurrency=7 in the worker container; got:
 $(grep -- --concurrency "$WORK/concurrency.containers")"
-pass
-expect_jq default "$(workload drover-worker) | .spec.replicas == 2" "2 worker replicas by default"
+  expect_jq default "$(workload drover-worker) | .spec.replicas == 2" "2 worker replicas by default"
+}
+test_expect_success GO,JQ 'values reach the containers: worker.concurrency as --concurrency; 2 worker replicas by default' '
+  values_reach
+'
 
 # Kafka security: the password only ever in a Secret reference, expanded by
 # the kubelet into DROVER_KAFKA_PROPERTY after it is defined.
-! grep -qi 'password' <(grep -P '\tflag\t' "$WORK/all.containers") || fail "a password on a command line"
-pass
-expect_jq all '[.[] | .spec.template.spec.containers[]? | .env | map(.name) as $names
-      | ($names | index("KAFKA_SASL_PASSWORD")) as $secret | ($names | index("DROVER_KAFKA_PROPERTY")) as $props
-      | $secret != null and $props != null and $secret < $props
-        and (.[$secret].valueFrom.secretKeyRef == {"name": "kafka-drover-user", "key": "password"})
-        and (.[$props].value | split("\n") | index("sasl.password=$(KAFKA_SASL_PASSWORD)") != null)
-        and (.[$props].value | split("\n") | index("security.protocol=SASL_SSL") != null)
-        and (.[$props].value | split("\n") | index("sasl.mechanism=SCRAM-SHA-512") != null)
-        and (.[$props].value | split("\n") | index("session.timeout.ms=10000") != null)] | length == 5 and all' \
-  "every container: KAFKA_SASL_PASSWORD from the Secret, defined before DROVER_KAFKA_PROPERTY, which holds SASL_SSL, the mechanism, the password reference and kafka.properties"
-expect_jq all '[.[] | .spec.template.spec | select(. != null) | (.volumes[] | select(.name == "kafka-tls") | .secret.secretName == "kafka-client-tls" and .secret.defaultMode == 256)
-      and ([.containers[].volumeMounts[] | select(.name == "kafka-tls") | .mountPath == "/etc/drover/kafka-tls" and .readOnly] | length == 1 and all)] | length == 5 and all' \
-  "the Kafka TLS Secret mounted read-only (0400) at /etc/drover/kafka-tls in every pod"
-expect_jq all '[.[] | .spec.template.spec.containers[]? | .env[] | select(.name == "DROVER_KAFKA_PROPERTY") | .value | split("\n")
-      | index("ssl.ca.location=/etc/drover/kafka-tls/ca.crt") != null and index("ssl.key.location=/etc/drover/kafka-tls/tls.key") != null] | length == 5 and all' \
-  "ssl.ca.location and ssl.key.location pointing into the mounted Secret"
-grep -qP '\tflag\t--kafka-property\t' "$WORK/all.containers" && fail "--kafka-property on a command line: flags would replace DROVER_KAFKA_PROPERTY"
-pass
+kafka_security() {
+  ! grep -qi 'password' <(grep -P '\tflag\t' "$WORK/all.containers") || fail "a password on a command line"
+  expect_jq all '[.[] | .spec.template.spec.containers[]? | .env | map(.name) as $names
+        | ($names | index("KAFKA_SASL_PASSWORD")) as $secret | ($names | index("DROVER_KAFKA_PROPERTY")) as $props
+        | $secret != null and $props != null and $secret < $props
+          and (.[$secret].valueFrom.secretKeyRef == {"name": "kafka-drover-user", "key": "password"})
+          and (.[$props].value | split("\n") | index("sasl.password=$(KAFKA_SASL_PASSWORD)") != null)
+          and (.[$props].value | split("\n") | index("security.protocol=SASL_SSL") != null)
+          and (.[$props].value | split("\n") | index("sasl.mechanism=SCRAM-SHA-512") != null)
+          and (.[$props].value | split("\n") | index("session.timeout.ms=10000") != null)] | length == 5 and all' \
+    "every container: KAFKA_SASL_PASSWORD from the Secret, defined before DROVER_KAFKA_PROPERTY, which holds SASL_SSL, the mechanism, the password reference and kafka.properties"
+  expect_jq all '[.[] | .spec.template.spec | select(. != null) | (.volumes[] | select(.name == "kafka-tls") | .secret.secretName == "kafka-client-tls" and .secret.defaultMode == 256)
+        and ([.containers[].volumeMounts[] | select(.name == "kafka-tls") | .mountPath == "/etc/drover/kafka-tls" and .readOnly] | length == 1 and all)] | length == 5 and all' \
+    "the Kafka TLS Secret mounted read-only (0400) at /etc/drover/kafka-tls in every pod"
+  expect_jq all '[.[] | .spec.template.spec.containers[]? | .env[] | select(.name == "DROVER_KAFKA_PROPERTY") | .value | split("\n")
+        | index("ssl.ca.location=/etc/drover/kafka-tls/ca.crt") != null and index("ssl.key.location=/etc/drover/kafka-tls/tls.key") != null] | length == 5 and all' \
+    "ssl.ca.location and ssl.key.location pointing into the mounted Secret"
+  ! grep -qP '\tflag\t--kafka-property\t' "$WORK/all.containers" || fail "--kafka-property on a command line: flags would replace DROVER_KAFKA_PROPERTY"
+}
+test_expect_success GO,JQ 'Kafka security: the password only in a Secret reference, defined before DROVER_KAFKA_PROPERTY; the TLS Secret mounted read-only' '
+  kafka_security
+'
 
 # Signing: the private key in the control plane alone, the public ones in the workers.
-expect_jq default "$(workload drover-control-plane) | .spec.template.spec.volumes[] | select(.name == \"signing-key\") | .secret.items == [{\"key\": \"signing.key\", \"path\": \"signing.key\"}] and .secret.defaultMode == 256" \
-  "the control plane mounting only the private key, 0400"
-grep -qP '^Deployment/drover-control-plane\t.*\tflag\t--signing-key\t/etc/drover/signing/signing.key$' "$WORK/default.containers" \
-  || fail "expected --signing-key=/etc/drover/signing/signing.key on the control plane"
-pass
-expect_jq default "[.[] | select(.metadata.name != \"drover-control-plane\") | .spec.template.spec.volumes[]? | .secret.items[]?.key] | index(\"signing.key\") == null" \
-  "no pod but the control plane's mounting the private key"
-expect_jq default "$(workload drover-worker) | .spec.template.spec.volumes[] | select(.name == \"trusted-keys\") | .secret.items == [{\"key\": \"signing.pub\", \"path\": \"control-plane.pub\"}]" \
-  "workers trusting the public key of the signing Secret"
-grep -qP '^Deployment/drover-worker\t.*\tflag\t--trusted-keys\t/etc/drover/trusted-keys$' "$WORK/default.containers" \
-  || fail "expected --trusted-keys=/etc/drover/trusted-keys on the workers"
-pass
-expect_jq all "$(workload drover-worker) | .spec.template.spec.volumes[] | select(.name == \"trusted-keys\") | .secret.secretName == \"drover-trusted-keys\" and .secret.items == null" \
-  "a separate trusted-keys Secret mounted whole (keys added during a rotation appear without a restart)"
-render unsigned --set kafka.brokers=k:9092 --set signing.allowUnsigned=true
-[ "$(grep -cP '\tflag\t--allow-unsigned\t' "$WORK/unsigned.containers")" = 2 ] \
-  || fail "signing.allowUnsigned: expected --allow-unsigned on the control plane and the workers"
-pass
+signing() {
+  expect_jq default "$(workload drover-control-plane) | .spec.template.spec.volumes[] | select(.name == \"signing-key\") | .secret.items == [{\"key\": \"signing.key\", \"path\": \"signing.key\"}] and .secret.defaultMode == 256" \
+    "the control plane mounting only the private key, 0400"
+  grep -qP '^Deployment/drover-control-plane\t.*\tflag\t--signing-key\t/etc/drover/signing/signing.key$' "$WORK/default.containers" \
+    || fail "expected --signing-key=/etc/drover/signing/signing.key on the control plane"
+  expect_jq default "[.[] | select(.metadata.name != \"drover-control-plane\") | .spec.template.spec.volumes[]? | .secret.items[]?.key] | index(\"signing.key\") == null" \
+    "no pod but the control plane's mounting the private key"
+  expect_jq default "$(workload drover-worker) | .spec.template.spec.volumes[] | select(.name == \"trusted-keys\") | .secret.items == [{\"key\": \"signing.pub\", \"path\": \"control-plane.pub\"}]" \
+    "workers trusting the public key of the signing Secret"
+  grep -qP '^Deployment/drover-worker\t.*\tflag\t--trusted-keys\t/etc/drover/trusted-keys$' "$WORK/default.containers" \
+    || fail "expected --trusted-keys=/etc/drover/trusted-keys on the workers"
+  expect_jq all "$(workload drover-worker) | .spec.template.spec.volumes[] | select(.name == \"trusted-keys\") | .secret.secretName == \"drover-trusted-keys\" and .secret.items == null" \
+    "a separate trusted-keys Secret mounted whole (keys added during a rotation appear without a restart)"
+  render unsigned --set kafka.brokers=k:9092 --set signing.allowUnsigned=true
+  [ "$(grep -cP '\tflag\t--allow-unsigned\t' "$WORK/unsigned.containers")" = 2 ] \
+    || fail "signing.allowUnsigned: expected --allow-unsigned on the control plane and the workers"
+}
+test_expect_success GO,JQ 'signing: the private key in the control plane alone, the public keys in the workers; allowUnsigned on both' '
+  signing
+'
 
 # The ssh executor: the Secret's files mounted read-only, 0400, readable by
 # the fsGroup, and their paths are the flags.
-expect_jq all "$(workload drover-worker) | .spec.template.spec | (.volumes[] | select(.name == \"ssh\") | .secret.secretName == \"drover-ssh\" and .secret.defaultMode == 256
-      and .secret.items == [{\"key\": \"id_ed25519\", \"path\": \"id_ed25519\"}, {\"key\": \"known_hosts\", \"path\": \"known_hosts\"}])
-      and (.containers[0].volumeMounts[] | select(.name == \"ssh\") | .mountPath == \"/etc/drover/ssh\" and .readOnly == true)
-      and .securityContext.fsGroup == 10001" \
-  "the ssh Secret (id_ed25519, known_hosts) mounted read-only at /etc/drover/ssh with mode 0400 and fsGroup 10001"
-for want in '--ssh-key	/etc/drover/ssh/id_ed25519' '--ssh-known-hosts	/etc/drover/ssh/known_hosts' '--ssh-user	deploy' '--ssh-accept-new	'; do
-  grep -qF "$(printf 'Deployment/drover-worker\tworker\tdrover-worker run\tflag\t%s' "$want")" "$WORK/all.containers" \
-    || fail "worker.ssh: expected the flag '${want//	/=}' on the worker"
-  pass
-done
-grep -qP '\tflag\t--ssh-' "$WORK/default.containers" && fail "ssh flags without worker.ssh.enabled"
-pass
-expect_fail_with "worker.ssh.existingSecret is required" "$RENDER" template "$CHART" "${REQUIRED[@]}" --set worker.ssh.enabled=true
+ssh_executor() {
+  expect_jq all "$(workload drover-worker) | .spec.template.spec | (.volumes[] | select(.name == \"ssh\") | .secret.secretName == \"drover-ssh\" and .secret.defaultMode == 256
+        and .secret.items == [{\"key\": \"id_ed25519\", \"path\": \"id_ed25519\"}, {\"key\": \"known_hosts\", \"path\": \"known_hosts\"}])
+        and (.containers[0].volumeMounts[] | select(.name == \"ssh\") | .mountPath == \"/etc/drover/ssh\" and .readOnly == true)
+        and .securityContext.fsGroup == 10001" \
+    "the ssh Secret (id_ed25519, known_hosts) mounted read-only at /etc/drover/ssh with mode 0400 and fsGroup 10001"
+  for want in '--ssh-key	/etc/drover/ssh/id_ed25519' '--ssh-known-hosts	/etc/drover/ssh/known_hosts' '--ssh-user	deploy' '--ssh-accept-new	'; do
+    grep -qF "$(printf 'Deployment/drover-worker\tworker\tdrover-worker run\tflag\t%s' "$want")" "$WORK/all.containers" \
+      || fail "worker.ssh: expected the flag '${want//	/=}' on the worker"
+  done
+  ! grep -qP '\tflag\t--ssh-' "$WORK/default.containers" || fail "ssh flags without worker.ssh.enabled"
+  expect_fail_with "worker.ssh.existingSecret is required" "$RENDER" template "$CHART" "${REQUIRED[@]}" --set worker.ssh.enabled=true
+}
+test_expect_success GO,JQ 'the ssh executor: its Secret mounted read-only, 0400, for the fsGroup, the paths as flags; none without it; a Secret required' '
+  ssh_executor
+'
 
 # The agent DaemonSet: this node's name, the node's root at /host, root, every taint.
-grep -qF "$(printf 'DaemonSet/drover-agent\tagent\tdrover-worker run\tflag\t--self\t$(NODE_NAME)')" "$WORK/all.containers" \
-  || fail "the DaemonSet: expected --self=\$(NODE_NAME)"
-grep -qF "$(printf 'DaemonSet/drover-agent\tagent\tdrover-worker run\tflag\t--self-root\t/host')" "$WORK/all.containers" \
-  || fail "the DaemonSet: expected --self-root=/host"
-pass
-expect_jq all '.[] | select(.kind == "DaemonSet") | .spec.template.spec
-      | (.containers[0].env | map(select(.name == "NODE_NAME"))[0].valueFrom.fieldRef.fieldPath == "spec.nodeName")
-      and (.containers[0].env | map(.name) | index("NODE_NAME") == 0)
-      and (.volumes[] | select(.name == "host") | .hostPath.path == "/")
-      and (.containers[0].volumeMounts[] | select(.name == "host") | .mountPath == "/host")
-      and .securityContext.runAsUser == 0 and .containers[0].securityContext.runAsUser == 0
-      and (.tolerations | index({"operator": "Exists"}) != null)' \
-  "the DaemonSet: NODE_NAME from spec.nodeName (first, so \$(NODE_NAME) expands), hostPath / at /host, root, tolerating every taint"
-expect_jq default '[.[] | select(.kind == "DaemonSet")] | length == 0' "no DaemonSet unless workerDaemonSet.enabled"
+agent_daemonset() {
+  grep -qF "$(printf 'DaemonSet/drover-agent\tagent\tdrover-worker run\tflag\t--self\t$(NODE_NAME)')" "$WORK/all.containers" \
+    || fail "the DaemonSet: expected --self=\$(NODE_NAME)"
+  grep -qF "$(printf 'DaemonSet/drover-agent\tagent\tdrover-worker run\tflag\t--self-root\t/host')" "$WORK/all.containers" \
+    || fail "the DaemonSet: expected --self-root=/host"
+  expect_jq all '.[] | select(.kind == "DaemonSet") | .spec.template.spec
+        | (.containers[0].env | map(select(.name == "NODE_NAME"))[0].valueFrom.fieldRef.fieldPath == "spec.nodeName")
+        and (.containers[0].env | map(.name) | index("NODE_NAME") == 0)
+        and (.volumes[] | select(.name == "host") | .hostPath.path == "/")
+        and (.containers[0].volumeMounts[] | select(.name == "host") | .mountPath == "/host")
+        and .securityContext.runAsUser == 0 and .containers[0].securityContext.runAsUser == 0
+        and (.tolerations | index({"operator": "Exists"}) != null)' \
+    "the DaemonSet: NODE_NAME from spec.nodeName (first, so \$(NODE_NAME) expands), hostPath / at /host, root, tolerating every taint"
+  expect_jq default '[.[] | select(.kind == "DaemonSet")] | length == 0' "no DaemonSet unless workerDaemonSet.enabled"
+}
+test_expect_success GO,JQ 'the agent DaemonSet: the node name, the node root at /host, root, every taint; none unless enabled' '
+  agent_daemonset
+'
 
 # SIGTERM: the grace period outlasts the program's own wait.
-for name in default all; do
-  expect_jq $name '[.[] | select(.spec.template.spec.containers[0].command[0] == "/usr/local/bin/drover-worker")
-      | .spec.template.spec.terminationGracePeriodSeconds > (.spec.template.spec.containers[0].args | map(select(startswith("--shutdown-timeout=")))[0] | ltrimstr("--shutdown-timeout=") | tonumber)]
-      | length > 0 and all' \
-    "every worker's terminationGracePeriodSeconds larger than its --shutdown-timeout"
-  expect_jq $name "$(workload drover-control-plane) | .spec.template.spec.terminationGracePeriodSeconds > (.spec.template.spec.containers[0].args | map(select(startswith(\"--kafka-timeout=\")))[0] | ltrimstr(\"--kafka-timeout=\") | tonumber)" \
-    "the control plane's terminationGracePeriodSeconds larger than its --kafka-timeout"
-done
-expect_jq default "$(workload drover-worker) | .spec.template.spec.terminationGracePeriodSeconds == 90" "a grace of 60 + 30 s by default"
-render grace "${REQUIRED[@]}" --set worker.shutdownTimeoutSeconds=300 --set worker.terminationGracePeriodSeconds=301
-expect_jq grace "$(workload drover-worker) | .spec.template.spec.terminationGracePeriodSeconds == 301" "an override larger than the timeout kept"
-expect_fail_with "worker.terminationGracePeriodSeconds (300) must be larger than worker.shutdownTimeoutSeconds (300)" \
-  "$RENDER" template "$CHART" "${REQUIRED[@]}" --set worker.shutdownTimeoutSeconds=300 --set worker.terminationGracePeriodSeconds=300
-expect_fail_with "controlPlane.terminationGracePeriodSeconds (20) must be larger than controlPlane.kafkaTimeoutSeconds (30)" \
-  "$RENDER" template "$CHART" "${REQUIRED[@]}" --set controlPlane.terminationGracePeriodSeconds=20
+grace_periods() {
+  for name in default all; do
+    expect_jq $name '[.[] | select(.spec.template.spec.containers[0].command[0] == "/usr/local/bin/drover-worker")
+        | .spec.template.spec.terminationGracePeriodSeconds > (.spec.template.spec.containers[0].args | map(select(startswith("--shutdown-timeout=")))[0] | ltrimstr("--shutdown-timeout=") | tonumber)]
+        | length > 0 and all' \
+      "every worker's terminationGracePeriodSeconds larger than its --shutdown-timeout"
+    expect_jq $name "$(workload drover-control-plane) | .spec.template.spec.terminationGracePeriodSeconds > (.spec.template.spec.containers[0].args | map(select(startswith(\"--kafka-timeout=\")))[0] | ltrimstr(\"--kafka-timeout=\") | tonumber)" \
+      "the control plane's terminationGracePeriodSeconds larger than its --kafka-timeout"
+  done
+  expect_jq default "$(workload drover-worker) | .spec.template.spec.terminationGracePeriodSeconds == 90" "a grace of 60 + 30 s by default"
+  render grace "${REQUIRED[@]}" --set worker.shutdownTimeoutSeconds=300 --set worker.terminationGracePeriodSeconds=301
+  expect_jq grace "$(workload drover-worker) | .spec.template.spec.terminationGracePeriodSeconds == 301" "an override larger than the timeout kept"
+  expect_fail_with "worker.terminationGracePeriodSeconds (300) must be larger than worker.shutdownTimeoutSeconds (300)" \
+    "$RENDER" template "$CHART" "${REQUIRED[@]}" --set worker.shutdownTimeoutSeconds=300 --set worker.terminationGracePeriodSeconds=300
+  expect_fail_with "controlPlane.terminationGracePeriodSeconds (20) must be larger than controlPlane.kafkaTimeoutSeconds (30)" \
+    "$RENDER" template "$CHART" "${REQUIRED[@]}" --set controlPlane.terminationGracePeriodSeconds=20
+}
+test_expect_success GO,JQ 'every grace period outlasts the program'\''s own wait on SIGTERM; a grace not larger is refused' '
+  grace_periods
+'
 
 # Autoscaling: KEDA on the jobs topic's lag of the workers' group, or an HPA; never both.
-expect_jq all '.[] | select(.kind == "ScaledObject") | .spec.scaleTargetRef.name == "drover-worker"
-      and .spec.triggers[0].type == "kafka" and .spec.triggers[0].metadata.topic == "prod.drover.jobs"
-      and .spec.triggers[0].metadata.consumerGroup == "drover-workers"
-      and .spec.triggers[0].metadata.bootstrapServers == "kafka-0.kafka:9094,kafka-1.kafka:9094"
-      and .spec.triggers[0].metadata.lagThreshold == "20" and .spec.triggers[0].metadata.sasl == "scram_sha512"
-      and .spec.triggers[0].authenticationRef.name == "drover-worker"' \
-  "a ScaledObject on topic prod.drover.jobs, group drover-workers, lag 20, SCRAM through the TriggerAuthentication"
-grep -qP '^Deployment/drover-worker\t.*\tflag\t--group\tdrover-workers$' "$WORK/all.containers" \
-  || fail "expected the workers' --group to be the group KEDA watches (drover-workers)"
-pass
-expect_jq all "$(workload drover-worker) | .spec.replicas == null" "no replicas in the worker Deployment while KEDA scales it"
-render hpa "${REQUIRED[@]}" --set worker.autoscaling.enabled=true
-expect_jq hpa '[.[] | select(.kind == "HorizontalPodAutoscaler")] | length == 1 and .[0].apiVersion == "autoscaling/v2"
-      and .[0].spec.scaleTargetRef.name == "drover-worker" and .[0].spec.metrics[0].resource.name == "cpu"' \
-  "an autoscaling/v2 HorizontalPodAutoscaler on the worker Deployment"
-expect_fail_with "worker.autoscaling.enabled and worker.keda.enabled are both true" \
-  "$RENDER" template "$CHART" "${REQUIRED[@]}" --set worker.autoscaling.enabled=true --set worker.keda.enabled=true
+autoscaling() {
+  expect_jq all '.[] | select(.kind == "ScaledObject") | .spec.scaleTargetRef.name == "drover-worker"
+        and .spec.triggers[0].type == "kafka" and .spec.triggers[0].metadata.topic == "prod.drover.jobs"
+        and .spec.triggers[0].metadata.consumerGroup == "drover-workers"
+        and .spec.triggers[0].metadata.bootstrapServers == "kafka-0.kafka:9094,kafka-1.kafka:9094"
+        and .spec.triggers[0].metadata.lagThreshold == "20" and .spec.triggers[0].metadata.sasl == "scram_sha512"
+        and .spec.triggers[0].authenticationRef.name == "drover-worker"' \
+    "a ScaledObject on topic prod.drover.jobs, group drover-workers, lag 20, SCRAM through the TriggerAuthentication"
+  grep -qP '^Deployment/drover-worker\t.*\tflag\t--group\tdrover-workers$' "$WORK/all.containers" \
+    || fail "expected the workers' --group to be the group KEDA watches (drover-workers)"
+  expect_jq all "$(workload drover-worker) | .spec.replicas == null" "no replicas in the worker Deployment while KEDA scales it"
+  render hpa "${REQUIRED[@]}" --set worker.autoscaling.enabled=true
+  expect_jq hpa '[.[] | select(.kind == "HorizontalPodAutoscaler")] | length == 1 and .[0].apiVersion == "autoscaling/v2"
+        and .[0].spec.scaleTargetRef.name == "drover-worker" and .[0].spec.metrics[0].resource.name == "cpu"' \
+    "an autoscaling/v2 HorizontalPodAutoscaler on the worker Deployment"
+  expect_fail_with "worker.autoscaling.enabled and worker.keda.enabled are both true" \
+    "$RENDER" template "$CHART" "${REQUIRED[@]}" --set worker.autoscaling.enabled=true --set worker.keda.enabled=true
+}
+test_expect_success GO,JQ 'autoscaling: KEDA on the jobs topic lag of the workers'\'' group, or an HPA; never both' '
+  autoscaling
+'
 
 # The topic hook.
-expect_jq all '.[] | select(.kind == "Job") | (.metadata.annotations["helm.sh/hook"] == "pre-install,pre-upgrade")
-      and (.metadata.annotations["helm.sh/hook-delete-policy"] == "before-hook-creation,hook-succeeded")
-      and .spec.template.spec.containers[0].command == ["/usr/local/bin/drover-producer", "topics", "create"]
-      and .spec.template.spec.containers[0].args == ["--partitions=24", "--replication-factor=3"]' \
-  "a pre-install,pre-upgrade hook Job running drover-producer topics create --partitions=24 --replication-factor=3"
-render notopics "${REQUIRED[@]}" --set topics.create.enabled=false
-expect_jq notopics '[.[] | select(.kind == "Job")] | length == 0' "no Job with topics.create.enabled=false"
+topic_hook() {
+  expect_jq all '.[] | select(.kind == "Job") | (.metadata.annotations["helm.sh/hook"] == "pre-install,pre-upgrade")
+        and (.metadata.annotations["helm.sh/hook-delete-policy"] == "before-hook-creation,hook-succeeded")
+        and .spec.template.spec.containers[0].command == ["/usr/local/bin/drover-producer", "topics", "create"]
+        and .spec.template.spec.containers[0].args == ["--partitions=24", "--replication-factor=3"]' \
+    "a pre-install,pre-upgrade hook Job running drover-producer topics create --partitions=24 --replication-factor=3"
+  render notopics "${REQUIRED[@]}" --set topics.create.enabled=false
+  expect_jq notopics '[.[] | select(.kind == "Job")] | length == 0' "no Job with topics.create.enabled=false"
+}
+test_expect_success GO,JQ 'the topics are made by a pre-install,pre-upgrade hook Job; none with topics.create.enabled=false' '
+  topic_hook
+'
 
 # PodDisruptionBudgets and ServiceMonitors select their component's pods.
-expect_jq all '[.[] | select(.kind == "PodDisruptionBudget" or .kind == "ServiceMonitor") | .spec.selector.matchLabels["app.kubernetes.io/component"]] | sort
-      == ["agent", "aggregator", "aggregator", "control-plane", "control-plane", "worker", "worker"]' \
-  "a PodDisruptionBudget per Deployment and a ServiceMonitor per Service, each selecting its component"
-expect_jq all '.[] | select(.kind == "PodDisruptionBudget" and .metadata.name == "drover-control-plane") | .spec.minAvailable == 2 and .spec.maxUnavailable == null' \
-  "controlPlane.pdb.minAvailable=2 alone in its PodDisruptionBudget"
-expect_fail_with "set minAvailable or maxUnavailable, not both" \
-  "$RENDER" template "$CHART" "${REQUIRED[@]}" --set worker.pdb.minAvailable=1 --set worker.pdb.maxUnavailable=1
+pdbs_and_monitors() {
+  expect_jq all '[.[] | select(.kind == "PodDisruptionBudget" or .kind == "ServiceMonitor") | .spec.selector.matchLabels["app.kubernetes.io/component"]] | sort
+        == ["agent", "aggregator", "aggregator", "control-plane", "control-plane", "worker", "worker"]' \
+    "a PodDisruptionBudget per Deployment and a ServiceMonitor per Service, each selecting its component"
+  expect_jq all '.[] | select(.kind == "PodDisruptionBudget" and .metadata.name == "drover-control-plane") | .spec.minAvailable == 2 and .spec.maxUnavailable == null' \
+    "controlPlane.pdb.minAvailable=2 alone in its PodDisruptionBudget"
+  expect_fail_with "set minAvailable or maxUnavailable, not both" \
+    "$RENDER" template "$CHART" "${REQUIRED[@]}" --set worker.pdb.minAvailable=1 --set worker.pdb.maxUnavailable=1
+}
+test_expect_success GO,JQ 'a PodDisruptionBudget per Deployment and a ServiceMonitor per Service select their component; minAvailable or maxUnavailable' '
+  pdbs_and_monitors
+'
 
 # --- what must refuse to render ---
-expect_fail_with "kafka.brokers is required" "$RENDER" template "$CHART" --set signing.existingSecret=drover-signing
-expect_fail_with "signing.existingSecret is required" "$RENDER" template "$CHART" --set kafka.brokers=kafka-0.kafka:9092
-expect_fail_with "kafka.sasl.existingSecret is required" "$RENDER" template "$CHART" "${REQUIRED[@]}" --set kafka.sasl.mechanism=SCRAM-SHA-512
-expect_fail_with "is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512" "$RENDER" template "$CHART" "${REQUIRED[@]}" --set kafka.sasl.mechanism=GSSAPI \
-  --set kafka.sasl.existingSecret=s
-expect_fail_with "kafka.properties must not hold sasl.password" "$RENDER" template "$CHART" "${REQUIRED[@]}" --set 'kafka.properties.sasl\.password=x'
+refusals() {
+  expect_fail_with "kafka.brokers is required" "$RENDER" template "$CHART" --set signing.existingSecret=drover-signing
+  expect_fail_with "signing.existingSecret is required" "$RENDER" template "$CHART" --set kafka.brokers=kafka-0.kafka:9092
+  expect_fail_with "kafka.sasl.existingSecret is required" "$RENDER" template "$CHART" "${REQUIRED[@]}" --set kafka.sasl.mechanism=SCRAM-SHA-512
+  expect_fail_with "is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512" "$RENDER" template "$CHART" "${REQUIRED[@]}" --set kafka.sasl.mechanism=GSSAPI \
+    --set kafka.sasl.existingSecret=s
+  expect_fail_with "kafka.properties must not hold sasl.password" "$RENDER" template "$CHART" "${REQUIRED[@]}" --set 'kafka.properties.sasl\.password=x'
+}
+test_expect_success GO 'what must refuse to render: no brokers, no signing Secret, SASL without a Secret or with an unknown mechanism, a password in kafka.properties' '
+  refusals
+'
 
 # --- last: every flag and DROVER_* variable is one the program lists in --help ---
-missing=()
-declare -A help_of
-while IFS=$'\t' read -r owner container program kind name _value; do
-  if [ -z "${help_of[$program]+set}" ]; then
-    read -r -a words <<<"$program"
-    help_file="$WORK/help.$(tr ' ' '_' <<<"$program")"
-    "$DROVER_BUILD_DIR/${words[0]}" "${words[@]:1}" --help >"$help_file" 2>&1 || true
-    help_of[$program]=$help_file
-  fi
-  help_file=${help_of[$program]}
-  case $kind in
-    flag) grep -qE -- "^  $name( |$)" "$help_file" || missing+=("$program: $name ($owner)") ;;
-    env)
-      case $name in DROVER_*) ;; *) continue ;; esac
-      grep -qE -- "env $name(,|$)" "$help_file" || missing+=("$program: env $name ($owner)") ;;
-  esac
-done < <(sort -u "$WORK/default.containers" "$WORK/all.containers" "$WORK/unsigned.containers")
-if [ ${#missing[@]} -gt 0 ]; then
-  fail "settings the chart passes that the programs' --help does not list:
+settings_in_help() {
+  missing=()
+  declare -A help_of
+  while IFS=$'\t' read -r owner container program kind name _value; do
+    if [ -z "${help_of[$program]+set}" ]; then
+      read -r -a words <<<"$program"
+      help_file="$WORK/help.$(tr ' ' '_' <<<"$program")"
+      "$DROVER_BUILD_DIR/${words[0]}" "${words[@]:1}" --help >"$help_file" 2>&1 || true
+      help_of[$program]=$help_file
+    fi
+    help_file=${help_of[$program]}
+    case $kind in
+      flag) grep -qE -- "^  $name( |$)" "$help_file" || missing+=("$program: $name ($owner)") ;;
+      env)
+        case $name in DROVER_*) ;; *) continue ;; esac
+        grep -qE -- "env $name(,|$)" "$help_file" || missing+=("$program: env $name ($owner)") ;;
+    esac
+  done < <(sort -u "$WORK/default.containers" "$WORK/all.containers" "$WORK/unsigned.containers")
+  if [ ${#missing[@]} -gt 0 ]; then
+    fail "settings the chart passes that the programs' --help does not list:
 $(printf '  %s\n' "${missing[@]}" | sort -u)"
-fi
-pass
+  fi
+}
+test_expect_success GO,JQ 'every flag and DROVER_* variable the chart passes is one the program lists in its --help' '
+  settings_in_help
+'
 
-done_testing
+test_done
