@@ -110,16 +110,16 @@ apply() {
 
 # expect_rc N: the last apply exited N.
 expect_rc() { [ "$RC" -eq "$1" ] || fail "expected exit $1, got $RC; output:
-$OUT"; pass; }
+$OUT"; }
 # expect_out TEXT: the last apply's output has the line/substring TEXT.
 expect_out() { grep -qF -- "$1" <<<"$OUT" || fail "expected output to contain '$1'; output:
-$OUT"; pass; }
+$OUT"; }
 expect_no_out() { ! grep -qF -- "$1" <<<"$OUT" || fail "expected output not to contain '$1'; output:
-$OUT"; pass; }
+$OUT"; }
 
 # script_log TARGET: what scripts ran on the target, one "script version" per line.
 script_log() { if [ -f "$1/drover-test.log" ]; then tr "\n" ";" <"$1/drover-test.log"; fi; }
-expect_log() { local got; got=$(script_log "$1"); [ "$got" = "$2" ] || fail "expected scripts '$2' on $1, got '$got'"; pass; }
+expect_log() { local got; got=$(script_log "$1"); [ "$got" = "$2" ] || fail "expected scripts '$2' on $1, got '$got'"; }
 clear_log() { rm -f "$1/drover-test.log"; }
 
 # snapshot_outside TARGET...: a listing of everything under $WORK except the
@@ -140,7 +140,6 @@ expect_same_outside() {
   after=$(snapshot_outside "${@:1:$#-1}")
   [ "$after" = "$before" ] || fail "something outside the target changed:
 $(diff <(echo "$before") <(echo "$after"))"
-  pass
 }
 
 # installed_version TARGET NAME: the version in the install record, or "none".
@@ -148,7 +147,7 @@ installed_version() {
   local rec="$1/var/lib/drover/packages/$2/installstate"
   [ -f "$rec" ] && sed -n 's/.*"version": "\(.*\)".*/\1/p' "$rec" | head -1 || echo none
 }
-expect_installed() { local got; got=$(installed_version "$1" "$2"); [ "$got" = "$3" ] || fail "expected $2 $3 recorded on $1, got $got"; pass; }
+expect_installed() { local got; got=$(installed_version "$1" "$2"); [ "$got" = "$3" ] || fail "expected $2 $3 recorded on $1, got $got"; }
 
 # process_gone PID: the process is gone or a zombie waiting to be reaped.
 process_gone() {

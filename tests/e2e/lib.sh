@@ -13,7 +13,6 @@ TEST_ZIP="$DROVER_BUILD_DIR/drover_test_zip"
 TEST_NAME=${DROVER_TEST_NAME:-$(basename "$0" .sh)}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/drover-e2e.XXXXXX")
 trap '[ -n "${DROVER_KEEP_WORK:-}" ] && echo "# kept $WORK" || rm -rf "$WORK"' EXIT
-CHECKS=0
 
 # What a developer's machine may lack (scripts/install-deps.sh installs it
 # all, so CI skips nothing); a script declares any other of its own.
@@ -37,8 +36,6 @@ fail() {
   echo "Bail out! $*"
   exit 1
 }
-pass() { CHECKS=$((CHECKS + 1)); }
-done_testing() { echo "$TEST_NAME: $CHECKS checks passed"; }
 
 # expect_fail_with SUBSTRING CMD...: CMD exits non-zero and its output (stdout
 # and stderr) contains SUBSTRING.  The output is left in $OUT, the code in $RC.
@@ -50,7 +47,6 @@ expect_fail_with() {
 $OUT"
   grep -qF -- "$want" <<<"$OUT" || fail "expected output of: $* to contain '$want'; got (exit $RC):
 $OUT"
-  pass
 }
 
 # expect_ok CMD...: CMD exits 0; its stdout is left in $OUT.
@@ -59,5 +55,4 @@ expect_ok() {
   OUT=$("$@" 2>"$WORK/stderr") || RC=$?
   [ "$RC" -eq 0 ] || fail "expected success of: $*; exit $RC:
 $(cat "$WORK/stderr")"
-  pass
 }

@@ -70,7 +70,6 @@ resolve_is() {
 $want
 got
 $OUT"
-  pass
 }
 test_expect_success 'resolve picks the file each platform would get: exact, family, wildcard version, any' '
   resolve_is ubuntu 22.04 x86_64 "" "ubuntu@22.04@x86_64.zip" "platform ubuntu (exact), version 22.04 (exact), arch x86_64 (exact)"
@@ -123,9 +122,9 @@ refuse() {
   mkdir -p "$dir"
   "$TEST_ZIP" "$dir/$name" "$@"
   expect_fail_with "$want" "$PRODUCER" package build "$dir" --name bad --version 1 --out "$dir.out"
-  grep -qF "$name" <<<"$OUT" || fail "the error does not name $name: $OUT"; pass
-  [ ! -e "$dir.out" ] || fail "a refused build left $dir.out"; pass
-  [ -z "$(ls "$WORK" | grep "bad-.*\.tmp-" || true)" ] || fail "a refused build left its staging directory"; pass
+  grep -qF "$name" <<<"$OUT" || fail "the error does not name $name: $OUT"
+  [ ! -e "$dir.out" ] || fail "a refused build left $dir.out"
+  [ -z "$(ls "$WORK" | grep "bad-.*\.tmp-" || true)" ] || fail "a refused build left its staging directory"
 }
 test_expect_success 'build refuses a zip without install.sh or uninstall.sh, or with both install scripts, naming it and writing nothing' '
   refuse "no install.sh" "ubuntu@_any@_any.zip" uninstall.sh="$SRC/uninstall.sh"

@@ -25,13 +25,13 @@ check() {
   local before; before=$(snapshot_outside "$T")
   apply "$T" --package "$name" --manifest "$BASE_URL/$name/1.0/manifest.json" --artifacts "$BASE_URL/$name/1.0" "${@:5}"
   expect_rc "$rc"; expect_out "reason: $reason"; expect_out "$message"
-  [ ! -e "$T/RAN" ] || fail "$name: a script ran"; pass
-  [ ! -e "$T/var/lib/drover/packages/$name/installstate" ] || fail "$name: an install was recorded"; pass
+  [ ! -e "$T/RAN" ] || fail "$name: a script ran"
+  [ ! -e "$T/var/lib/drover/packages/$name/installstate" ] || fail "$name: an install was recorded"
   local left; left=$(find "$T" -mindepth 1 -not -path "$T/var" -not -path "$T/var/lib" -not -path "$T/var/lib/drover" \
      -not -path "$T/var/lib/drover/packages" -not -path "$T/var/lib/drover/packages/$name" \
      -not -path "$T/var/lib/drover/lock" -not -path "$T/var/lib/drover/packages/$name/versions")
-  [ -z "$left" ] || fail "$name: files left in the target: $left"; pass
-  [ ! -e "$TARGETS/evil" ] && [ ! -e "$WORK/evil" ] && [ ! -e /tmp/drover-evil ] || fail "$name: wrote outside"; pass
+  [ -z "$left" ] || fail "$name: files left in the target: $left"
+  [ ! -e "$TARGETS/evil" ] && [ ! -e "$WORK/evil" ] && [ ! -e /tmp/drover-evil ] || fail "$name: wrote outside"
   expect_same_outside "$T" "$before"
 }
 

@@ -48,8 +48,8 @@ expect_build() {
   expect_rc 0; expect_out "outcome: SUCCESS"; expect_out "summary: installed detect 1.0 ($rule)"
   [ "$(cat "$T/picked")" = "$build" ] || fail "expected the $build build for: $os_release_text
 got $(cat "$T/picked"); output:
-$OUT"; pass
-  [ "$(cat "$T/platform")" = "$platform" ] || fail "expected scripts to see platform '$platform', got '$(cat "$T/platform")'"; pass
+$OUT"
+  [ "$(cat "$T/platform")" = "$platform" ] || fail "expected scripts to see platform '$platform', got '$(cat "$T/platform")'"
   expect_same_outside "$T" "$before"
 }
 

@@ -74,7 +74,6 @@ expect_json() {
   local got
   got=$(get "$1" | jq -c "$2") || fail "GET $1 | jq '$2' failed"
   [ "$got" = "$3" ] || fail "GET $1 | jq '$2': expected $3, got $got"
-  pass
 }
 
 produce() { "$STATUS" --brokers "$BROKERS" produce >/dev/null || fail "producing status events failed"; }
@@ -158,7 +157,7 @@ test_expect_success CURL '/healthz and /readyz answer, and the page loads nothin
 
 # ---- /metrics ----
 expect_metric() { grep -qxF -- "$1" <<<"$METRICS" || fail "/metrics lacks the line: $1
-$(grep -F "${1%% *}" <<<"$METRICS" | head -5)"; pass; }
+$(grep -F "${1%% *}" <<<"$METRICS" | head -5)"; }
 metrics_answer() {
   METRICS=$(get /metrics)
   expect_metric 'drover_jobs{deployment="dep-a",state="SUCCESS",account="111",region="eu-west-1",package="acme-agent"} 3'

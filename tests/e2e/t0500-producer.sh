@@ -32,7 +32,7 @@ DROVER_BROKERS=$(cat "$WORK/broker.addr")
 
 # expect_exit CODE: the last expect_fail_with exited CODE.
 expect_exit() { [ "$RC" -eq "$1" ] || fail "exit $RC, want $1; output:
-$OUT"; pass; }
+$OUT"; }
 
 # ---- topics create ----
 # librdkafka's mock cluster names no controller, so CreateTopics cannot
@@ -110,7 +110,7 @@ TRUTH="$WORK/truth.txt"
 register_flags() { # ID ACCOUNT REGION ENV TIER
   expect_ok "$PRODUCER" target register --id "$1" --account "$2" --region "$3" --platform ubuntu \
     --platform-version 22.04 --arch x86_64 --tag "Env=$4" --tag "Tier=$5"
-  grep -qx "registered 1 target" <<<"$OUT" || fail "register $1 said: $OUT"; pass
+  grep -qx "registered 1 target" <<<"$OUT" || fail "register $1 said: $OUT"
   echo "$1 $2 $3 $4 $5" >>"$TRUTH"
 }
 test_expect_success 'target register from flags registers one target each' '
@@ -221,11 +221,9 @@ expect_jobs() {
   [ "$JOBS" = "$want" ] || fail "deployment $ID: jobs for
 $(head -5 <<<"$JOBS") ... ($(wc -l <<<"$JOBS") in all), want
 $(head -5 <<<"$want") ... ($(wc -l <<<"$want") in all)"
-  pass
   # The status topic is keyed by deployment id: kcat alone can count a deployment's PENDING events.
   local pending; pending=$(kcat -C -b "$DROVER_BROKERS" -t drover.status -e -q -f '%k\n' | grep -cxF "$ID" || true)
   [ "$pending" = "$(wc -l <<<"$want")" ] || fail "deployment $ID: $pending PENDING events, want $(wc -l <<<"$want")"
-  pass
 }
 truth() { awk "$1 { print \$1 }" "$TRUTH"; }
 
@@ -285,14 +283,14 @@ released_job_carries() {
     " package=acme-agent " " version=1.0 " " action=uninstall " " type=in-place " " manifest_sha256=$SUM1 " \
     " manifest_url=$WORK/pkg-1.0/manifest.json " " artifacts=file://$WORK/pkg-1.0 " " script_timeout=45 " \
     " attempt=1 " " schema=1 " " args=FOO=bar;MODE=fast"; do
-    grep -qF -- "$want" <<<"$job" || fail "the job lacks '$want': $job"; pass
+    grep -qF -- "$want" <<<"$job" || fail "the job lacks '$want': $job"
   done
   deadline=$(sed -n 's/.* deadline_ms=\([0-9]*\) .*/\1/p' <<<"$job")
   now_ms=$(($(date +%s) * 1000))
   [ "$deadline" -gt $((now_ms + 500000)) ] && [ "$deadline" -le $((now_ms + 601000)) ] || fail "deadline_ms $deadline is not now + 600 s"
   dep=$("$MESSAGES" dump deployments | grep '^key=d-carry ')
   for want in " max_concurrency=10% " " max_errors=2 " " targets=json-2 " " action=uninstall " " version=1.0 "; do
-    grep -qF -- "$want" <<<"$dep" || fail "the Deployment lacks '$want': $dep"; pass
+    grep -qF -- "$want" <<<"$dep" || fail "the Deployment lacks '$want': $dep"
   done
 }
 test_expect_success 'a released job carries what deploy was given (version, action, type, args, timeouts, deadline), as does the Deployment' '
@@ -368,7 +366,6 @@ follow_exit() {
   local rc=0
   wait "$FOLLOW_PID" || rc=$?
   [ "$rc" = "$2" ] || fail "deploy $1 exited $rc, want $2: $(cat "$WORK/$1.out" "$WORK/$1.err")"
-  pass
 }
 test_expect_success 'deploy follows its own rollups (not another deployment'\''s) to SUCCESS: exit 0, with progress lines' '
   follow_deploy d-ok --targets web-1,web-2,db-1

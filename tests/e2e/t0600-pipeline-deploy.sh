@@ -36,9 +36,9 @@ export DROVER_BROKERS="$BROKERS"
 every_location_succeeded() {
   for a in 111 222 333; do for r in eu-west-1 us-east-1; do
     n=$(jq -r --arg a "$a" --arg r "$r" '.locations[] | select(.account == $a and .region == $r) | .counts.SUCCESS' <<<"$ROLLUP")
-    [ "$n" = 20 ] || fail "location $a/$r has $n SUCCESS: $ROLLUP"; pass
+    [ "$n" = 20 ] || fail "location $a/$r has $n SUCCESS: $ROLLUP"
     for i in 1 20; do
-      [ "$(cat "$TARGETS/t-$a-$r-$i/opt/acme/version")" = 1.0 ] || fail "t-$a-$r-$i not installed"; pass
+      [ "$(cat "$TARGETS/t-$a-$r-$i/opt/acme/version")" = 1.0 ] || fail "t-$a-$r-$i not installed"
     done
   done; done
 }

@@ -63,16 +63,16 @@ expect_stop() {
   local id=$1 group=$2 max_errors=$3
   RC=0; OUT=$("$PRODUCER" deploy --package quick --tag "group=$group" --max-concurrency 1 --max-errors "$max_errors" \
     --deployment-id "$id" --wait-timeout 120 2>&1) || RC=$?
-  [ "$RC" -eq 1 ] || fail "$id exited $RC, want 1: $OUT"; pass
-  grep -q "^deployment $id: FAILED" <<<"$OUT" || fail "$id: no FAILED verdict: $OUT"; pass
+  [ "$RC" -eq 1 ] || fail "$id exited $RC, want 1: $OUT"
+  grep -q "^deployment $id: FAILED" <<<"$OUT" || fail "$id: no FAILED verdict: $OUT"
   wait_for_rollup "$id" FAILED 30
   [ "$(count SUCCESS) $(count FAILED) $(count CANCELLED)" = "$4 $5 $6" ] \
-    || fail "$id: SUCCESS FAILED CANCELLED are $(count SUCCESS) $(count FAILED) $(count CANCELLED), want $4 $5 $6: $ROLLUP"; pass
+    || fail "$id: SUCCESS FAILED CANCELLED are $(count SUCCESS) $(count FAILED) $(count CANCELLED), want $4 $5 $6: $ROLLUP"
   [ "$(jq '[.failed_targets[] | select(.state == "CANCELLED" and .reason == "max-errors")] | length' <<<"$ROLLUP")" = "$6" ] \
-    || fail "$id: the cancelled jobs do not say max-errors: $ROLLUP"; pass
+    || fail "$id: the cancelled jobs do not say max-errors: $ROLLUP"
   # Exactly the released jobs ran: the successful ones completed, the failing ones failed.
-  [ "$(ran "$group")" = "$4" ] || fail "$id: $(ran "$group") targets completed an install, want $4"; pass
-  [ "$("$MESSAGES" dump jobs | grep -c " deployment=$id ")" = $(($4 + $5)) ] || fail "$id: wrong number of jobs released"; pass
+  [ "$(ran "$group")" = "$4" ] || fail "$id: $(ran "$group") targets completed an install, want $4"
+  [ "$("$MESSAGES" dump jobs | grep -c " deployment=$id ")" = $(($4 + $5)) ] || fail "$id: wrong number of jobs released"
 }
 test_expect_success CURL,JQ 'max errors 0 stops at the first failure: 3 SUCCESS, 1 FAILED, the other 6 CANCELLED (max-errors), none run' '
   make_fail m0-04

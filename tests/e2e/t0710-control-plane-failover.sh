@@ -45,9 +45,9 @@ exactly_once() {
   local released dups t
   released=$("$MESSAGES" dump jobs | grep " deployment=$1 " | sed 's/.* job_id=\([^ ]*\) .*/\1/' | sort)
   dups=$(uniq -d <<<"$released")
-  [ -z "$dups" ] || fail "$1: jobs released twice: $dups"; pass
-  [ "$(wc -l <<<"$released")" = "$3" ] || fail "$1: $(wc -l <<<"$released") jobs released, want $3"; pass
-  for t in "$TARGETS"/"$2"-*; do [ "$(wc -l <"$t/runs")" = 1 ] || fail "$t installed $(wc -l <"$t/runs") times"; done; pass
+  [ -z "$dups" ] || fail "$1: jobs released twice: $dups"
+  [ "$(wc -l <<<"$released")" = "$3" ] || fail "$1: $(wc -l <<<"$released") jobs released, want $3"
+  for t in "$TARGETS"/"$2"-*; do [ "$(wc -l <"$t/runs")" = 1 ] || fail "$t installed $(wc -l <"$t/runs") times"; done
 }
 # success_count ID: SUCCESS so far (0 before the first rollup).
 success_count() { get "/deployments/$1" 2>/dev/null | jq -r '.counts.SUCCESS // 0' 2>/dev/null || echo 0; }

@@ -76,13 +76,13 @@ serve_with() {
 # A deployment allowing every error ends INCOMPLETE; a forged one, with no deployment record, FAILED.
 rejected() {
   wait_for_rollup "$1" "${4:-INCOMPLETE}" 60
-  [ "$(jq -r '.counts.REJECTED' <<<"$ROLLUP")" = "$2" ] || fail "$1: want $2 REJECTED: $ROLLUP"; pass
+  [ "$(jq -r '.counts.REJECTED' <<<"$ROLLUP")" = "$2" ] || fail "$1: want $2 REJECTED: $ROLLUP"
   [ "$(jq -r '[.failed_targets[] | select(.reason == "signature")] | length' <<<"$ROLLUP")" = "$2" ] \
-    || fail "$1: reasons are not all signature: $ROLLUP"; pass
+    || fail "$1: reasons are not all signature: $ROLLUP"
   jq -e --arg t "$3" 'all(.failed_targets[]; .message | contains($t))' <<<"$ROLLUP" >/dev/null \
-    || fail "$1: the messages do not say '$3': $ROLLUP"; pass
+    || fail "$1: the messages do not say '$3': $ROLLUP"
 }
-nothing_ran() { local t; for t in "$@"; do [ ! -e "$TARGETS/$t/opt" ] || fail "$t ran a script: $(ls -R "$TARGETS/$t")"; done; pass; }
+nothing_ran() { local t; for t in "$@"; do [ ! -e "$TARGETS/$t/opt" ] || fail "$t ran a script: $(ls -R "$TARGETS/$t")"; done; }
 
 # ---- signed by A, then rotated to B: both run ----
 test_expect_success CURL,JQ 'jobs signed by A run, each carrying A'\''s key id and a 64-byte signature' '

@@ -39,13 +39,11 @@ $(cat "$WORK/$name.err")"
 $(cat "$WORK/$name.check")"
   "$RENDER" json "$WORK/$name.yaml" >"$WORK/$name.json" || fail "$name: cannot convert to JSON"
   "$RENDER" containers "$WORK/$name.yaml" >"$WORK/$name.containers" || fail "$name: cannot list containers"
-  pass
 }
 
 # expect_jq NAME FILTER WHAT: the jq FILTER over $WORK/NAME.json is true.
 expect_jq() {
   jq -e "$2" "$WORK/$1.json" >/dev/null || fail "$1: expected $3 (jq: $2)"
-  pass
 }
 
 # A pod spec's container by workload name: "drover-worker" and so on.
