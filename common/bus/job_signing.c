@@ -57,7 +57,35 @@ struct dr_trust_store {
     dr_key **keys;
     size_t count;
     int64_t loaded_at_ms;
+    uint64_t fingerprint; /* of the spec's files and directories when loaded (spec_fingerprint) */
 };
+
+/*
+ * What the spec's items look like on disk now: their inode, size and
+ * change and modification times (a key added to a directory changes the
+ * directory's), hashed.  A different value means the keys may differ.
+ */
+static uint64_t spec_fingerprint(const char *spec)
+{
+    uint64_t h = 1469598103934665603ULL;
+    const char *item = spec;
+    while (*item) {
+        size_t len = strcspn(item, ",");
+        char path[4096];
+        struct stat st;
+        snprintf(path, sizeof path, "%.*s", (int)len, item);
+        const char *trimmed = path + strspn(path, " ");
+        if (*trimmed && stat(trimmed, &st) == 0) {
+            const uint64_t parts[] = {(uint64_t)st.st_ino,         (uint64_t)st.st_size,
+                                      (uint64_t)st.st_mtim.tv_sec, (uint64_t)st.st_mtim.tv_nsec,
+                                      (uint64_t)st.st_ctim.tv_sec, (uint64_t)st.st_ctim.tv_nsec};
+            for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+                h = (h ^ parts[i]) * 1099511628211ULL;
+        }
+        item += len + (item[len] == ',');
+    }
+    return h;
+}
 
 static void drop_keys(dr_trust_store *store)
 {
@@ -119,6 +147,7 @@ static dr_status load_spec(dr_trust_store *store, dr_error *err)
 {
     drop_keys(store);
     store->loaded_at_ms = dr_monotonic_ms();
+    store->fingerprint = spec_fingerprint(store->spec);
     char *copy = strdup(store->spec);
     dr_status status = DR_OK;
     if (!copy)
@@ -208,7 +237,10 @@ dr_status dr_trust_verify_job(dr_trust_store *store, const uint8_t *bytes, size_
                             trusted);
     }
     const dr_key *key = find_key(store, id);
-    if (!key && store->spec[0] && dr_monotonic_ms() - store->loaded_at_ms >= RELOAD_INTERVAL_MS) {
+    /* Unknown key: read the spec again if it changed on disk, and in any case every RELOAD_INTERVAL_MS. */
+    if (!key && store->spec[0] &&
+        (spec_fingerprint(store->spec) != store->fingerprint ||
+         dr_monotonic_ms() - store->loaded_at_ms >= RELOAD_INTERVAL_MS)) {
         /* A key added since: read the spec again, keeping the old set if that fails. */
         dr_trust_store fresh = {.spec = store->spec};
         dr_error reload_err = {0};
@@ -220,6 +252,7 @@ dr_status dr_trust_verify_job(dr_trust_store *store, const uint8_t *bytes, size_
             drop_keys(&fresh);
         }
         store->loaded_at_ms = fresh.loaded_at_ms;
+        store->fingerprint = fresh.fingerprint;
         key = find_key(store, id);
     }
     if (!key) {

@@ -46,8 +46,9 @@ void dr_trust_store_describe(const dr_trust_store *store, char *buf, size_t size
  * signature by a trusted key over the rest of them.  Otherwise
  * DR_ERR_SIGNATURE, with a detail that names the key id: unsigned, key not
  * trusted, or a signature that does not verify.  A key id it does not know
- * makes it read the spec again (at most every 5 s), so a key added to a
- * mounted directory is trusted without a restart.  Not thread-safe.
+ * makes it read the spec again when the spec's files or directories changed
+ * on disk (a key added to a mounted directory is trusted at once, without a
+ * restart), and in any case at most every 5 s.  Not thread-safe.
  */
 dr_status dr_trust_verify_job(dr_trust_store *store, const uint8_t *bytes, size_t len, const Drover__V1__Job *job,
                               dr_error *err);

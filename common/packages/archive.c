@@ -292,6 +292,17 @@ static void free_plan(extraction *x)
     x->count = 0;
 }
 
+/* Open entry e's data for reading; DR_ERR_ARCHIVE names the entry and libzip's reason. */
+static dr_status open_entry(extraction *x, const planned_entry *e, zip_file_t **out, dr_error *err)
+{
+    char name[QUOTED_NAME_MAX + 4];
+    *out = zip_fopen_index(x->za, e->index, 0);
+    if (!*out)
+        return dr_error_set(err, DR_ERR_ARCHIVE, "%s: entry '%s': %s", x->label, quoted(e->info.name, name),
+                            zip_strerror(x->za));
+    return DR_OK;
+}
+
 /* Read a symlink's target (its data) now, so an unsafe one is refused before anything is written. */
 static dr_status read_link_target(extraction *x, planned_entry *e, dr_error *err)
 {
@@ -304,12 +315,8 @@ static dr_status read_link_target(extraction *x, planned_entry *e, dr_error *err
                               x->label, quoted(e->info.name, name), (unsigned long long)e->info.size);
         goto cleanup;
     }
-    zf = zip_fopen_index(x->za, e->index, 0);
-    if (!zf) {
-        status = dr_error_set(err, DR_ERR_ARCHIVE, "%s: entry '%s': %s", x->label, quoted(e->info.name, name),
-                              zip_strerror(x->za));
+    if ((status = open_entry(x, e, &zf, err)) != DR_OK)
         goto cleanup;
-    }
     size_t got = 0;
     for (;;) {
         zip_int64_t n = zip_fread(zf, target + got, sizeof target - 1 - got);
@@ -530,12 +537,8 @@ static dr_status write_file(extraction *x, const planned_entry *e, int dir_fd, c
                               x->label, quoted(e->info.name, name), strerror(errno));
         goto cleanup;
     }
-    zf = zip_fopen_index(x->za, e->index, 0);
-    if (!zf) {
-        status = dr_error_set(err, DR_ERR_ARCHIVE, "%s: entry '%s': %s", x->label, quoted(e->info.name, name),
-                              zip_strerror(x->za));
+    if ((status = open_entry(x, e, &zf, err)) != DR_OK)
         goto cleanup;
-    }
     uint64_t written = 0;
     for (;;) {
         zip_int64_t n = zip_fread(zf, x->buffer, COPY_BUFFER_SIZE);

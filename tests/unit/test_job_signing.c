@@ -159,6 +159,23 @@ static void a_signed_job_verifies_and_any_change_breaks_it(void)
     drover__v1__job__free_unpacked(decoded, NULL);
     free(bytes);
 
+    /*
+     * b's public key copied into the trusted directory: trusted by the next
+     * job at once (the directory changed on disk), not only after the 5 s
+     * interval, which cannot have passed since the load above.
+     */
+    char from[512], to[512];
+    snprintf(from, sizeof from, "%s/b/%s.pub", scratch, b);
+    snprintf(to, sizeof to, "%s/a/%s.pub", scratch, b);
+    CHECK_INT(DR_OK, dr_copy_file(from, to, &err));
+    CHECK_INT(DR_OK, dr_job_encode_signed(key_b, &job, &bytes, &len, &err));
+    CHECK_INT(DR_OK, dr_job_decode(bytes, len, &decoded, &err));
+    CHECK_INT(DR_OK, dr_trust_verify_job(store, bytes, len, decoded, &err));
+    CHECK_INT(2, dr_trust_store_count(store));
+    drover__v1__job__free_unpacked(decoded, NULL);
+    free(bytes);
+    CHECK_INT(0, unlink(to));
+
     /* Both keys trusted at once (rotation): a list of a directory and a file. */
     dr_trust_store_free(store);
     char spec[512];
