@@ -28,6 +28,9 @@ static const dr_setting serve_settings[] = {
      "Ed25519 private key (PEM) every released job is signed with (drover-producer keys generate)"},
     {"allow-unsigned", DR_SETTING_BOOL, "false",
      "demo only: release jobs unsigned when no signing-key is set (workers must --allow-unsigned too)"},
+    {"job-expiry-seconds", DR_SETTING_INT, "86400",
+     "a job a worker receives this long after its release ends TIMED_OUT without running (a replayed job too); "
+     "a deployment's own --deadline-seconds applies if sooner; 0: jobs never expire"},
     {"http", DR_SETTING_STRING, "127.0.0.1:0",
      "address to serve /healthz, /readyz and /metrics on (port 0: any free port; empty: none)"},
     {"schedule-clock-offset-ms", DR_SETTING_INT, "0", "testing only: added to the clock association schedules read"},
@@ -64,6 +67,12 @@ int cmd_serve(int argc, char **argv)
     }
     if (dr_producer_kafka_options(cfg, &settings.kafka, &settings.timeout_ms, &err) != DR_OK)
         goto fail;
+    long long expiry_seconds = dr_config_int(cfg, "job-expiry-seconds");
+    if (expiry_seconds < 0 || expiry_seconds > 366LL * 24 * 3600) {
+        dr_error_set(&err, DR_ERR_USAGE, "job-expiry-seconds: %lld is not between 0 and 31622400", expiry_seconds);
+        goto fail;
+    }
+    settings.job_expiry_ms = expiry_seconds * 1000;
     const char *key_path = dr_config_string(cfg, "signing-key");
     if (key_path && key_path[0]) {
         if (dr_key_load_private(key_path, &signing_key, &err) != DR_OK)

@@ -197,7 +197,7 @@ static dr_status write_jobs(serve *sv, dr_rollout *r, const dr_rollup_job *const
             continue;
         }
         Drover__V1__Job job;
-        dr_job_fill(&job, d, version, (Drover__V1__Target *)target, job_id, sizeof job_id, now);
+        dr_job_fill(&job, d, version, (Drover__V1__Target *)target, job_id, sizeof job_id, now, sv->s->job_expiry_ms);
         status = publish_job(sv, &job, target->target_id, &count, err);
     }
     if (status == DR_OK)

@@ -178,7 +178,7 @@ dr_status dr_deploy_publish(dr_kafka_producer *producer, const dr_deploy_plan *p
 }
 
 void dr_job_fill(Drover__V1__Job *job, const Drover__V1__Deployment *d, const Drover__V1__PackageVersion *v,
-                 Drover__V1__Target *target, char *job_id, size_t job_id_size, int64_t now_ms)
+                 Drover__V1__Target *target, char *job_id, size_t job_id_size, int64_t now_ms, int64_t expiry_ms)
 {
     drover__v1__job__init(job);
     dr_job_id_format(job_id, job_id_size, d->deployment_id, target->target_id);
@@ -195,7 +195,8 @@ void dr_job_fill(Drover__V1__Job *job, const Drover__V1__Deployment *d, const Dr
     job->manifest_url = v->manifest_url;
     job->manifest_sha256 = v->manifest_sha256;
     job->artifacts_base_url = v->artifacts_base_url;
-    job->deadline_ms = d->deadline_ms;
+    int64_t expires = expiry_ms > 0 ? now_ms + expiry_ms : 0;
+    job->deadline_ms = d->deadline_ms > 0 && (!expires || d->deadline_ms < expires) ? d->deadline_ms : expires;
     job->script_timeout_seconds = d->script_timeout_seconds;
     job->released_at_ms = now_ms;
     job->attempt = 1;

@@ -99,10 +99,13 @@ dr_status dr_deploy_publish(dr_kafka_producer *producer, const dr_deploy_plan *p
 /*
  * Fill job (initialised here) with target's share of deployment d, whose
  * package version is v: every pointer is borrowed from d, v and target;
- * the job id is written into job_id ("DEPLOYMENT/TARGET").
+ * the job id is written into job_id ("DEPLOYMENT/TARGET").  The job's
+ * deadline is the deployment's, or now_ms + expiry_ms if that comes first
+ * (expiry_ms 0: the deployment's alone): a job copied off the topic and
+ * written again later is refused by the workers once it has expired.
  */
 void dr_job_fill(Drover__V1__Job *job, const Drover__V1__Deployment *d, const Drover__V1__PackageVersion *v,
-                 Drover__V1__Target *target, char *job_id, size_t job_id_size, int64_t now_ms);
+                 Drover__V1__Target *target, char *job_id, size_t job_id_size, int64_t now_ms, int64_t expiry_ms);
 
 /* A fresh deployment id: "d-YYYYMMDDhhmmss-" (UTC) and 6 random hex digits. */
 void dr_deployment_id_generate(char *buf, size_t size);
