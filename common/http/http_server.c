@@ -36,7 +36,8 @@
 #include "strbuf.h"
 
 #define HTTP_REQUEST_MAX 16384    /* request line + headers, terminator included */
-#define HTTP_MAX_CONNECTIONS 64   /* threads at once; the next client gets 503 */
+#define HTTP_MAX_CONNECTIONS 64   /* threads at once before a waiting client is cut for a new one */
+#define HTTP_MAX_THREADS 128      /* threads at once, cut ones still ending included; the next client gets 503 */
 #define HTTP_READ_TIMEOUT_MS 5000 /* the whole request head must arrive in this */
 #define HTTP_SEND_TIMEOUT_S 5     /* one send() that makes no progress for this fails */
 #define HTTP_LINGER_MS 1000       /* how long we drain a client after replying */
@@ -47,8 +48,9 @@
 typedef struct http_connection {
     struct dr_http_server *server;
     int fd;
-    /* Waiting on the client only, so stop may shut the socket; under server->lock. */
+    /* Waiting on the client only, so stop (or a newer client) may shut the socket; under server->lock. */
     int interruptible;
+    int cut;                             /* shut for a newer client; its thread is ending; under server->lock */
     struct http_connection *prev, *next; /* server->connections; under server->lock */
     size_t request_len;
     char request[HTTP_REQUEST_MAX + 1];
@@ -333,18 +335,40 @@ static void *connection_main(void *arg)
     return NULL;
 }
 
+/*
+ * Make room for a new client by cutting the connection that has waited
+ * longest on its client (a request head still arriving, or the linger after
+ * a reply): 1 when one was cut.  Under server->lock.  A client that sends
+ * its request at once is answered long before it is the oldest, so clients
+ * that trickle bytes cannot keep out the next health probe.
+ */
+static int cut_oldest_waiting(dr_http_server *server)
+{
+    http_connection *oldest = NULL;
+    for (http_connection *c = server->connections; c; c = c->next) /* newest first */
+        if (c->interruptible && !c->cut)
+            oldest = c;
+    if (!oldest)
+        return 0;
+    oldest->cut = 1;
+    shutdown(oldest->fd, SHUT_RDWR);
+    return 1;
+}
+
 /* Hand fd to a new connection thread, or answer 503 when there is no room. */
 static void start_connection(dr_http_server *server, int fd)
 {
     http_connection *conn = malloc(sizeof *conn);
     pthread_mutex_lock(&server->lock);
-    if (!conn || server->active >= HTTP_MAX_CONNECTIONS) {
+    int room = server->active < HTTP_MAX_CONNECTIONS || cut_oldest_waiting(server);
+    if (!conn || !room || server->active >= HTTP_MAX_THREADS) {
         pthread_mutex_unlock(&server->lock);
         goto refuse;
     }
     conn->server = server;
     conn->fd = fd;
     conn->interruptible = 1;
+    conn->cut = 0;
     conn->request_len = 0;
     conn->prev = NULL;
     conn->next = server->connections;

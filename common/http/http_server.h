@@ -5,9 +5,12 @@
  * One thread accepts; each connection is served on a short-lived thread
  * (one request per connection, "Connection: close"), so a slow client cannot
  * stall the others.  GET and HEAD only (others get 405); requests over 16 KiB
- * or malformed get 400; a request head not complete within 5 s gets 408; past
- * 64 connections at once a new one gets 503.  The handler is never called for
- * those.  The handler runs on a server thread: it must be thread-safe.
+ * or malformed get 400; a request head not complete within 5 s gets 408.
+ * Past 64 connections at once, a new one cuts the connection that has waited
+ * longest on its client (still sending its request, or idle), so clients
+ * trickling bytes cannot keep a health probe out; only when every one of the
+ * 64 is being answered does a new one get 503.  The handler is never called
+ * for those.  The handler runs on a server thread: it must be thread-safe.
  *
  * Every reply carries Content-Type, Content-Length and "Connection: close";
  * a HEAD reply has the headers of the GET without the body.  Writes use
