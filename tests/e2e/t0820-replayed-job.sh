@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # A signed job copied off the jobs topic and written again later must not
-# run again: every job the control plane releases expires (serve
-# --job-expiry-seconds, a deployment's --deadline-seconds if sooner), and a
+# run again: the worker that ran it knows its id and refuses it (job.replayed,
+# no status), and every job the control plane releases expires (serve
+# --job-expiry-seconds, a deployment's --deadline-seconds if sooner), so any
 # worker ends an expired job TIMED_OUT (reason deadline) without running it.
 # The replay is done as an attacker would, with kcat, bytes unchanged (the
 # signature still verifies).
 . "$(dirname "$0")/pipeline_lib.sh"
 MESSAGES="$DROVER_BUILD_DIR/drover_test_messages"
 test_lazy_prereq KCAT 'command -v kcat'
+
+# wait_for_line LOG TEXT: until LOG has a line with TEXT (20 s).
+wait_for_line() {
+  for _ in $(seq 1 200); do grep -qF -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  fail "no line with '"'"'$2'"'"' in $1: $(tail -5 "$1")"
+}
 
 write_script once 1.0 install.sh 'echo run >> "$DROVER_TARGET_ROOT/runs"'
 write_script once 1.0 uninstall.sh 'rm -f "$DROVER_TARGET_ROOT/runs"'
@@ -33,7 +40,7 @@ test_expect_success CURL 'every released job expires --job-expiry-seconds after 
     fail "the job expires $((deadline - released)) ms after its release, want 3000: $job"
 '
 
-test_expect_success CURL,KCAT 'the install job written again after it expired ends TIMED_OUT (deadline) and does not run' '
+test_expect_success CURL,KCAT 'the install job written again while fresh is refused by the worker that ran it (job.replayed) and does not run' '
   key=$(kcat -b "$BROKERS" -C -t drover.jobs -o beginning -e -q -c 1 -f "%k")
   kcat -b "$BROKERS" -C -t drover.jobs -o beginning -e -q -c 1 -f "%s" >"$WORK/job-d-1.bin"
   [ "$key" = r-1 ] || fail "the jobs topic does not start with d-1'"'"'s job (key $key)"
@@ -41,15 +48,19 @@ test_expect_success CURL,KCAT 'the install job written again after it expired en
   "$PRODUCER" deploy --package once --targets r-1 --action uninstall --deployment-id d-2 --no-wait >/dev/null
   wait_for_rollup d-2 SUCCESS 60
   [ ! -e "$TARGETS/r-1/runs" ] || fail "the uninstall left $TARGETS/r-1/runs"
+  kcat -b "$BROKERS" -P -t drover.jobs -k "$key" "$WORK/job-d-1.bin"
+  wait_for_line "$WORK/w1.log" "event=job.replayed job=d-1/r-1 "
+  [ ! -e "$TARGETS/r-1/runs" ] || fail "the replayed install ran: $(cat "$TARGETS/r-1/runs")"
+  wait_for_rollup d-1 SUCCESS 10
+'
+
+test_expect_success CURL,KCAT 'written again after it expired, to a worker that never saw it, it ends TIMED_OUT (deadline) and does not run' '
+  kill -TERM "$WORKER_PID"; wait "$WORKER_PID" || true
+  start_worker w2
   # The event waited for is the deadline itself.
   while [ "$(date +%s%3N)" -le "$deadline" ]; do sleep 0.1; done
   kcat -b "$BROKERS" -P -t drover.jobs -k "$key" "$WORK/job-d-1.bin"
-  for _ in $(seq 1 200); do
-    grep -q "event=job.rejected deployment=d-1 job=d-1/r-1 state=TIMED_OUT reason=deadline" "$WORK/w1.log" && break
-    sleep 0.1
-  done
-  grep -q "event=job.rejected deployment=d-1 job=d-1/r-1 state=TIMED_OUT reason=deadline" "$WORK/w1.log" ||
-    fail "the replayed job was not refused: $(tail -5 "$WORK/w1.log")"
+  wait_for_line "$WORK/w2.log" "event=job.rejected deployment=d-1 job=d-1/r-1 state=TIMED_OUT reason=deadline"
   [ ! -e "$TARGETS/r-1/runs" ] || fail "the replayed install ran: $(cat "$TARGETS/r-1/runs")"
 '
 
