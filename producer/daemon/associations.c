@@ -111,8 +111,14 @@ void dr_associations_take(dr_associations *as, const char *key, size_t key_len, 
         else
             dr_log(DR_LOG_WARN, "association.bad_schedule", "association=%s msg=\"%s\"", id, err.detail);
     }
-    if (dr_strmap_put(as->owned, id, o) != 0)
+    if (dr_strmap_put(as->owned, id, o) != 0) {
         free_owned(o);
+        return;
+    }
+    /* What tests and operators wait for: from here on its triggers apply. */
+    char quoted[300];
+    dr_log(DR_LOG_INFO, "association.taken", "association=%s partition=%d", dr_log_quote(quoted, sizeof quoted, id),
+           (int)partition);
 }
 
 typedef struct partition_search {

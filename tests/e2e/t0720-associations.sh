@@ -34,6 +34,11 @@ wait_deployment_of() {
   for i in $(seq 1 $(( $2 * 5 ))); do id=$(deployment_of "$1"); [ -n "$id" ] && { DEP=$id; return 0; }; sleep 0.2; done
   fail "no deployment $1* within $2 s: $(tail -5 "$CP_LOG")"
 }
+# wait_taken ID: until the control plane logs that it took association ID in (its triggers apply from then).
+wait_taken() {
+  for _ in $(seq 1 200); do grep -q "event=association.taken association=$1 " "$CP_LOG" && return 0; sleep 0.1; done
+  fail "the control plane did not take association $1 in within 20 s: $(tail -5 "$CP_LOG")"
+}
 # cp_serving: the control plane has caught up and holds the associations' partitions.
 cp_serving() { grep -q "event=serve.synced" "$CP_LOG" && grep -q "event=serve.partition_assigned topic=drover.associations " "$CP_LOG"; }
 
@@ -59,9 +64,10 @@ test_expect_success 'set-up: a cron association (every minute) is created; a con
 test_expect_success CURL,JQ 'the cron association does not run before its tick' '
   for _ in $(seq 1 200); do cp_serving && break; sleep 0.1; done
   cp_serving || fail "the control plane did not catch up and take the associations'\'' partitions in 20 s: $(tail -5 "$CP_LOG")"
-  # no event to wait for: the control plane logs nothing when it takes an
-  # association in (nor on a tick that runs nothing); a second lets it do
-  # so, and run it were it wrong, before looking.
+  wait_taken every-minute
+  # The behaviour'"'"'s own window, not a wait for an event: a tick that runs
+  # nothing leaves no sign, so it must not have run in the second after it
+  # was taken (ticks come after every poll of the control plane'"'"'s loop).
   sleep 1
   [ -z "$(deployment_of every-minute.)" ] || [ "$(date +%s%3N)" -ge $((t0 + 12000)) ] || fail "the cron association ran before its tick"
 '
@@ -102,9 +108,8 @@ test_expect_success CURL,JQ 'it runs again, in place, when the package'\''s defa
 # ---- launch ----
 test_expect_success CURL,JQ 'a launched target matching an on-launch association gets its package within 3 s; one matching none, nothing' '
   expect_ok "$PRODUCER" association create --name new-hosts --package agent --tag group=l --run-on-launch --no-run-on-create
-  # no event to wait for: the control plane logs nothing when it takes the
-  # new association in, and a launch it handles before that matches nothing.
-  sleep 1
+  # A launch handled before the control plane has taken the association in matches nothing.
+  wait_taken new-hosts
   start_ms=$(date +%s%3N)
   expect_ok "$PRODUCER" target launch --id l-1 --account 222 --region us-east-1 --platform ubuntu \
     --platform-version 22.04 --arch x86_64 --tag group=l
