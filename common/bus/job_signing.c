@@ -61,30 +61,60 @@ struct dr_trust_store {
 };
 
 /*
- * What the spec's items look like on disk now: their inode, size and
- * change and modification times (a key added to a directory changes the
- * directory's), hashed.  A different value means the keys may differ.
+ * Call fn for each item of the comma-separated spec (leading spaces cut,
+ * empty items skipped) with its stat, or st NULL and errno set when it has
+ * none.  Stops at fn's first failure.  The one walk of a spec: loading and
+ * the on-disk fingerprint stat each item once, the same way.
  */
-static uint64_t spec_fingerprint(const char *spec)
+typedef dr_status (*spec_item_fn)(void *ctx, const char *path, const struct stat *st, dr_error *err);
+
+static dr_status each_spec_item(const char *spec, spec_item_fn fn, void *ctx, dr_error *err)
 {
-    uint64_t h = 1469598103934665603ULL;
-    const char *item = spec;
-    while (*item) {
+    dr_status status = DR_OK;
+    for (const char *item = spec; *item && status == DR_OK;) {
         size_t len = strcspn(item, ",");
         char path[4096];
-        struct stat st;
         snprintf(path, sizeof path, "%.*s", (int)len, item);
         const char *trimmed = path + strspn(path, " ");
-        if (*trimmed && stat(trimmed, &st) == 0) {
-            const uint64_t parts[] = {(uint64_t)st.st_ino,         (uint64_t)st.st_size,
-                                      (uint64_t)st.st_mtim.tv_sec, (uint64_t)st.st_mtim.tv_nsec,
-                                      (uint64_t)st.st_ctim.tv_sec, (uint64_t)st.st_ctim.tv_nsec};
-            for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-                h = (h ^ parts[i]) * 1099511628211ULL;
-        }
         item += len + (item[len] == ',');
+        if (!*trimmed)
+            continue;
+        struct stat st;
+        status = fn(ctx, trimmed, stat(trimmed, &st) == 0 ? &st : NULL, err);
     }
-    return h;
+    return status;
+}
+
+/*
+ * Fold what an item looks like on disk into *hash: its inode, size and
+ * change and modification times (a key added to a directory changes the
+ * directory's).  A different fingerprint means the keys may differ.
+ */
+static void fingerprint_add(uint64_t *hash, const struct stat *st)
+{
+    const uint64_t parts[] = {(uint64_t)st->st_ino,         (uint64_t)st->st_size,
+                              (uint64_t)st->st_mtim.tv_sec, (uint64_t)st->st_mtim.tv_nsec,
+                              (uint64_t)st->st_ctim.tv_sec, (uint64_t)st->st_ctim.tv_nsec};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        *hash = (*hash ^ parts[i]) * 1099511628211ULL;
+}
+
+#define FINGERPRINT_START 1469598103934665603ULL
+
+static dr_status fingerprint_item(void *ctx, const char *path, const struct stat *st, dr_error *err)
+{
+    (void)path, (void)err;
+    if (st)
+        fingerprint_add(ctx, st);
+    return DR_OK;
+}
+
+/* The spec's fingerprint as it is on disk now. */
+static uint64_t spec_fingerprint(const char *spec)
+{
+    uint64_t hash = FINGERPRINT_START;
+    each_spec_item(spec, fingerprint_item, &hash, NULL);
+    return hash;
 }
 
 static void drop_keys(dr_trust_store *store)
@@ -143,30 +173,25 @@ static dr_status add_directory(dr_trust_store *store, const char *dir, dr_error 
 }
 
 /* Read every key the spec names into store (emptied first). */
+/* Add an item's keys (a key file, or every key of a directory) and fold it into the fingerprint. */
+static dr_status load_item(void *ctx, const char *path, const struct stat *st, dr_error *err)
+{
+    dr_trust_store *store = ctx;
+    if (!st)
+        return dr_error_set(err, DR_ERR_IO, "trusted key %s: %s", path, strerror(errno));
+    fingerprint_add(&store->fingerprint, st);
+    return S_ISDIR(st->st_mode) ? add_directory(store, path, err) : add_key_file(store, path, err);
+}
+
 static dr_status load_spec(dr_trust_store *store, dr_error *err)
 {
     drop_keys(store);
     store->loaded_at_ms = dr_monotonic_ms();
-    store->fingerprint = spec_fingerprint(store->spec);
-    char *copy = strdup(store->spec);
-    dr_status status = DR_OK;
-    if (!copy)
-        return dr_error_set(err, DR_ERR_NOMEM, "out of memory");
-    char *save = NULL;
-    for (char *item = strtok_r(copy, ",", &save); item && status == DR_OK; item = strtok_r(NULL, ",", &save)) {
-        while (*item == ' ')
-            item++;
-        if (!*item)
-            continue;
-        struct stat st;
-        if (stat(item, &st) != 0)
-            status = dr_error_set(err, DR_ERR_IO, "trusted key %s: %s", item, strerror(errno));
-        else if (S_ISDIR(st.st_mode))
-            status = add_directory(store, item, err);
-        else
-            status = add_key_file(store, item, err);
-    }
-    free(copy);
+    store->fingerprint = FINGERPRINT_START;
+    dr_status status = each_spec_item(store->spec, load_item, store, err);
+    /* A load that stopped part-way covers the whole spec all the same: it is retried when the spec changes. */
+    if (status != DR_OK)
+        store->fingerprint = spec_fingerprint(store->spec);
     return status;
 }
 
