@@ -134,12 +134,8 @@ int cmd_deploy(int argc, char **argv)
         return exit_code;
     const char *cancel_id = dr_config_string(cfg, "cancel");
     if (cancel_id && cancel_id[0]) {
-        dr_kafka_options kafka;
-        int timeout_ms;
-        if (dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK ||
-            dr_deploy_cancel(&kafka, timeout_ms, cancel_id, "", &err) != DR_OK)
+        if (dr_producer_cancel(cfg, cancel_id, "", &err) != DR_OK)
             goto fail;
-        printf("deployment %s cancelled: no more of its jobs will start; jobs already running finish\n", cancel_id);
         goto cleanup;
     }
 

@@ -9,12 +9,10 @@
 #include <unistd.h>
 
 #include "commands.h"
-#include "deploy.h"
 #include "health_http.h"
 #include "log.h"
 #include "messages.h"
 #include "serve.h"
-#include "table.h"
 
 static const dr_setting serve_settings[] = {
     DR_COMMON_SETTINGS,
@@ -152,12 +150,8 @@ int cmd_cancel(int argc, char **argv)
         dr_error_set(&err, DR_ERR_USAGE, "cancel needs the deployment's ID (see --help)");
         goto fail;
     }
-    dr_kafka_options kafka;
-    int timeout_ms;
-    if (dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK ||
-        dr_deploy_cancel(&kafka, timeout_ms, positional[0], dr_config_string(cfg, "reason"), &err) != DR_OK)
+    if (dr_producer_cancel(cfg, positional[0], dr_config_string(cfg, "reason"), &err) != DR_OK)
         goto fail;
-    printf("deployment %s cancelled: no more of its jobs will start; jobs already running finish\n", positional[0]);
     goto cleanup;
 fail:
     exit_code = dr_producer_fail(&err);

@@ -80,4 +80,10 @@ int dr_producer_fail(const dr_error *err);
  */
 dr_status dr_producer_kafka_options(const dr_config *cfg, dr_kafka_options *opt, int *timeout_ms, dr_error *err);
 
+/*
+ * Cancel deployment_id (dr_deploy_cancel, with cfg's Kafka settings) and say
+ * so on stdout: what `cancel ID` and `deploy --cancel ID` both do.
+ */
+dr_status dr_producer_cancel(const dr_config *cfg, const char *deployment_id, const char *reason, dr_error *err);
+
 #endif

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "deploy.h"
 #include "log.h"
 
 /* The commands in the order usage lists them; a command's verbs are listed from its own table. */
@@ -46,6 +47,16 @@ dr_status dr_producer_kafka_options(const dr_config *cfg, dr_kafka_options *opt,
     dr_kafka_options_from_config(opt, cfg, "drover-producer");
     *timeout_ms = (int)(seconds * 1000);
     return DR_OK;
+}
+
+dr_status dr_producer_cancel(const dr_config *cfg, const char *deployment_id, const char *reason, dr_error *err)
+{
+    dr_kafka_options kafka;
+    int timeout_ms = 0;
+    dr_status status = dr_producer_kafka_options(cfg, &kafka, &timeout_ms, err);
+    if (status == DR_OK && (status = dr_deploy_cancel(&kafka, timeout_ms, deployment_id, reason, err)) == DR_OK)
+        printf("deployment %s cancelled: no more of its jobs will start; jobs already running finish\n", deployment_id);
+    return status;
 }
 
 static void verbs_usage(FILE *out, const char *command, const dr_producer_verb *verbs, size_t count)

@@ -36,6 +36,16 @@ wait_for_file() {
   fail "timed out waiting for $1"
 }
 
+# wait_for_log LOG PATTERN [SECONDS] [COUNT]: until LOG has COUNT (default 1) lines matching PATTERN (grep -E).
+wait_for_log() {
+  local i want=${4:-1}
+  for i in $(seq 1 $(( ${3:-20} * 20 ))); do
+    [ "$(grep -cE -- "$2" "$1" 2>/dev/null)" -ge "$want" ] && return 0
+    sleep 0.05
+  done
+  fail "not $want lines matching '$2' in $1 within ${3:-20} s: $(tail -3 "$1")"
+}
+
 # start_broker [flags...]: sets BROKERS.
 start_broker() {
   "$BROKER" --address-file "$WORK/broker.addr" "$@" >"$WORK/broker.out" 2>"$WORK/broker.log" &

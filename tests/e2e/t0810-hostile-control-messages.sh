@@ -19,15 +19,6 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 # Under AddressSanitizer freed memory waits in a quarantine (256 MB) instead of being reused, which
 # would read as growth here: keep it small (the release build ignores the variable).
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4"
-# wait_for_log LOG PATTERN [SECONDS] [COUNT]: until LOG has COUNT (default 1) lines matching PATTERN (grep -E).
-wait_for_log() {
-  local i want=${4:-1}
-  for i in $(seq 1 $(( ${3:-20} * 20 ))); do
-    [ "$(grep -cE -- "$2" "$1" 2>/dev/null)" -ge "$want" ] && return 0
-    sleep 0.05
-  done
-  fail "not $want lines matching '$2' in $1 within ${3:-20} s: $(tail -3 "$1")"
-}
 
 test_expect_success KCAT,PROTOC 'set-up: a broker, a control plane and a worker' '
   start_broker

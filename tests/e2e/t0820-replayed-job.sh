@@ -10,12 +10,6 @@
 MESSAGES="$DROVER_BUILD_DIR/drover_test_messages"
 test_lazy_prereq KCAT 'command -v kcat'
 
-# wait_for_line LOG TEXT: until LOG has a line with TEXT (20 s).
-wait_for_line() {
-  for _ in $(seq 1 200); do grep -qF -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-  fail "no line with '"'"'$2'"'"' in $1: $(tail -5 "$1")"
-}
-
 write_script once 1.0 install.sh 'echo run >> "$DROVER_TARGET_ROOT/runs"'
 write_script once 1.0 uninstall.sh 'rm -f "$DROVER_TARGET_ROOT/runs"'
 make_version once 1.0
@@ -49,7 +43,7 @@ test_expect_success CURL,KCAT 'the install job written again while fresh is refu
   wait_for_rollup d-2 SUCCESS 60
   [ ! -e "$TARGETS/r-1/runs" ] || fail "the uninstall left $TARGETS/r-1/runs"
   kcat -b "$BROKERS" -P -t drover.jobs -k "$key" "$WORK/job-d-1.bin"
-  wait_for_line "$WORK/w1.log" "event=job.replayed job=d-1/r-1 "
+  wait_for_log "$WORK/w1.log" "event=job.replayed job=d-1/r-1 "
   [ ! -e "$TARGETS/r-1/runs" ] || fail "the replayed install ran: $(cat "$TARGETS/r-1/runs")"
   wait_for_rollup d-1 SUCCESS 10
 '
@@ -60,7 +54,7 @@ test_expect_success CURL,KCAT 'written again after it expired, to a worker that 
   # The event waited for is the deadline itself.
   while [ "$(date +%s%3N)" -le "$deadline" ]; do sleep 0.1; done
   kcat -b "$BROKERS" -P -t drover.jobs -k "$key" "$WORK/job-d-1.bin"
-  wait_for_line "$WORK/w2.log" "event=job.rejected deployment=d-1 job=d-1/r-1 state=TIMED_OUT reason=deadline"
+  wait_for_log "$WORK/w2.log" "event=job.rejected deployment=d-1 job=d-1/r-1 state=TIMED_OUT reason=deadline"
   [ ! -e "$TARGETS/r-1/runs" ] || fail "the replayed install ran: $(cat "$TARGETS/r-1/runs")"
 '
 
