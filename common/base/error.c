@@ -36,6 +36,11 @@ static const struct {
     [DR_ERR_DEADLINE] = {"deadline", "the job's deadline passed before it started"},
     [DR_ERR_UNKNOWN_TARGET] = {"unknown-target", "the target is not in the inventory"},
     [DR_ERR_UNREACHABLE] = {"unreachable", "the target could not be reached"},
+    [DR_ERR_UNSIGNED] = {"unsigned", "the request carries no operator signature"},
+    [DR_ERR_UNKNOWN_OPERATOR] = {"unknown-operator", "the request is signed by a key no operator has"},
+    [DR_ERR_EXPIRED] = {"expired", "the request is older than the control plane accepts"},
+    [DR_ERR_REPLAYED] = {"replayed", "the request was seen before"},
+    [DR_ERR_NOT_ALLOWED] = {"not-allowed", "the policy does not allow this request"},
     [DR_ERR_INTERNAL] = {"internal", "internal error"},
 };
 

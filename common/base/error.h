@@ -45,6 +45,11 @@ typedef enum dr_status {
     DR_ERR_DEADLINE,          /* the job's deadline passed before it started */
     DR_ERR_UNKNOWN_TARGET,    /* the target left the inventory before its job was released */
     DR_ERR_UNREACHABLE,       /* a remote target could not be reached (ssh) */
+    DR_ERR_UNSIGNED,          /* a request carries no operator signature */
+    DR_ERR_UNKNOWN_OPERATOR,  /* a request is signed by a key no operator of the policy has */
+    DR_ERR_EXPIRED,           /* a request is older than the control plane accepts */
+    DR_ERR_REPLAYED,          /* a request id was seen before */
+    DR_ERR_NOT_ALLOWED,       /* the policy does not let the operator do this */
     DR_ERR_INTERNAL,          /* a bug: an invariant did not hold */
     DR_STATUS_COUNT
 } dr_status;

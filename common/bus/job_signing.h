@@ -19,6 +19,7 @@
 #include "drover.pb-c.h"
 #include "error.h"
 #include "keys.h"
+#include "trust_store.h"
 
 /* The job's encoding signed with key (job's own key_id and signature are ignored); *out is malloc'd. */
 dr_status dr_job_encode_signed(const dr_key *key, const Drover__V1__Job *job, uint8_t **out, size_t *len,
@@ -26,20 +27,6 @@ dr_status dr_job_encode_signed(const dr_key *key, const Drover__V1__Job *job, ui
 
 /* 1 when the job carries a key id or a signature (it claims to be signed). */
 int dr_job_claims_signature(const Drover__V1__Job *job);
-
-/*
- * The public keys a worker trusts.  spec is a comma-separated list of PEM
- * files and directories (every *.pub file in them); an empty spec trusts
- * nothing.  Several keys at once are how keys rotate: trust the new key,
- * switch the control plane to it, then drop the old one.
- */
-typedef struct dr_trust_store dr_trust_store;
-
-dr_status dr_trust_store_load(const char *spec, dr_trust_store **out, dr_error *err);
-void dr_trust_store_free(dr_trust_store *store); /* NULL is fine */
-size_t dr_trust_store_count(const dr_trust_store *store);
-/* The trusted key ids, comma-separated ("none" when empty), into buf. */
-void dr_trust_store_describe(const dr_trust_store *store, char *buf, size_t size);
 
 /*
  * DR_OK when bytes (the message as received; job is its decoding) carry a
