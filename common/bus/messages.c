@@ -150,7 +150,7 @@ long long dr_rate_limit(const char *value, uint64_t total, long long at_least, l
 const char *dr_deployment_status_name(Drover__V1__DeploymentStatus status)
 {
     static const char *const names[] = {"UNSPECIFIED", "PENDING",    "IN_PROGRESS", "SUCCESS",
-                                        "FAILED",      "INCOMPLETE", "CANCELLED"};
+                                        "FAILED",      "INCOMPLETE", "CANCELLED",  "REJECTED"};
     return (size_t)status < sizeof names / sizeof names[0] ? names[status] : "UNSPECIFIED";
 }
 
