@@ -194,7 +194,7 @@ static void table_metrics(const dr_rollup_table *table, dr_strbuf *sb)
                    "# HELP drover_deployments deployments known, by overall status\n"
                    "# TYPE drover_deployments gauge\n");
     for (int st = DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_PENDING;
-         st <= DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_CANCELLED; st++)
+         st <= DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_REJECTED; st++)
         dr_strbuf_printf(sb, "drover_deployments{status=\"%s\"} %llu\n",
                          dr_deployment_status_name((Drover__V1__DeploymentStatus)st),
                          (unsigned long long)by_status[st]);

@@ -41,6 +41,7 @@ static const struct {
     [DR_ERR_EXPIRED] = {"expired", "the request is older than the control plane accepts"},
     [DR_ERR_REPLAYED] = {"replayed", "the request was seen before"},
     [DR_ERR_NOT_ALLOWED] = {"not-allowed", "the policy does not allow this request"},
+    [DR_ERR_REQUEST_SIGNATURE] = {"request-signature", "the request's operator signature did not verify"},
     [DR_ERR_INTERNAL] = {"internal", "internal error"},
 };
 
@@ -101,4 +102,18 @@ void dr_error_clear(dr_error *err)
         return;
     err->status = DR_OK;
     err->detail[0] = '\0';
+}
+
+int dr_status_is_request_refusal(dr_status status)
+{
+    return status == DR_ERR_UNSIGNED || status == DR_ERR_UNKNOWN_OPERATOR || status == DR_ERR_REQUEST_SIGNATURE ||
+           status == DR_ERR_EXPIRED || status == DR_ERR_REPLAYED || status == DR_ERR_NOT_ALLOWED;
+}
+
+dr_status dr_status_from_name(const char *name)
+{
+    for (int s = 1; name && s < DR_STATUS_COUNT; s++)
+        if (status_table[s].name && strcmp(status_table[s].name, name) == 0)
+            return (dr_status)s;
+    return DR_ERR_INTERNAL;
 }

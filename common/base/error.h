@@ -50,6 +50,7 @@ typedef enum dr_status {
     DR_ERR_EXPIRED,           /* a request is older than the control plane accepts */
     DR_ERR_REPLAYED,          /* a request id was seen before */
     DR_ERR_NOT_ALLOWED,       /* the policy does not let the operator do this */
+    DR_ERR_REQUEST_SIGNATURE, /* a request's operator signature did not verify */
     DR_ERR_INTERNAL,          /* a bug: an invariant did not hold */
     DR_STATUS_COUNT
 } dr_status;
@@ -60,6 +61,15 @@ typedef struct dr_error {
     dr_status status;
     char detail[DR_ERROR_DETAIL_MAX];
 } dr_error;
+
+/*
+ * 1 for the statuses the control plane refuses a request with (unsigned,
+ * unknown-operator, request-signature, expired, replayed, not-allowed):
+ * a deployment whose jobs all end REJECTED with one of them is REJECTED.
+ */
+int dr_status_is_request_refusal(dr_status status);
+/* The status whose token (dr_status_name) is name; DR_ERR_INTERNAL when none is. */
+dr_status dr_status_from_name(const char *name);
 
 /* Short stable token for a status, e.g. "checksum". Never NULL. */
 const char *dr_status_name(dr_status status);

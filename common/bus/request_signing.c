@@ -5,7 +5,9 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "clock.h"
 #include "drover.pb-c.h"
+#include "messages.h"
 #include "proto_wire.h"
 
 /* Where message's auth (a RequestAuth pointer) and signature (bytes) live; -1 when its type has none. */
@@ -83,6 +85,16 @@ cleanup:
     return status;
 }
 
+dr_status dr_request_encode(const dr_key *key, const ProtobufCMessage *message, uint8_t **out, size_t *len,
+                            dr_error *err)
+{
+    if (key)
+        return dr_request_encode_signed(key, message, dr_now_ms(), out, len, NULL, err);
+    if (!(*out = dr_message_encode(message, len)))
+        return dr_error_set(err, DR_ERR_NOMEM, "out of memory encoding a %s", message->descriptor->short_name);
+    return DR_OK;
+}
+
 static void copy_claim(char *dst, size_t size, const char *src)
 {
     snprintf(dst, size, "%s", src ? src : "");
@@ -129,7 +141,7 @@ dr_status dr_request_verify(dr_trust_store *store, const uint8_t *bytes, size_t 
     size_t signature_len = 0;
     memset(origin, 0, sizeof *origin);
     if (read_auth(bytes, len, origin, &signature, &signature_len) != 0)
-        return dr_error_set(err, DR_ERR_SIGNATURE,
+        return dr_error_set(err, DR_ERR_REQUEST_SIGNATURE,
                             "the request is not well-formed protobuf, or carries two auths or two signatures");
     if (!origin->has_auth || !origin->key_id[0] || !origin->has_signature)
         return dr_error_set(err, DR_ERR_UNSIGNED, "the request is unsigned (%s)",
@@ -144,10 +156,10 @@ dr_status dr_request_verify(dr_trust_store *store, const uint8_t *bytes, size_t 
     if (!body)
         return dr_error_set(err, DR_ERR_NOMEM, "out of memory verifying a request");
     if (dr_wire_strip_field(bytes, len, DR_REQUEST_SIGNATURE_FIELD, body, &body_len) != 0)
-        status = dr_error_set(err, DR_ERR_SIGNATURE, "the request signed by key %s is not well-formed protobuf",
+        status = dr_error_set(err, DR_ERR_REQUEST_SIGNATURE, "the request signed by key %s is not well-formed protobuf",
                               origin->key_id);
     else if (!dr_key_verify(key, body, body_len, signature, signature_len))
-        status = dr_error_set(err, DR_ERR_SIGNATURE,
+        status = dr_error_set(err, DR_ERR_REQUEST_SIGNATURE,
                               "the signature by key %s does not verify: the request was altered after it was "
                               "signed, or signed by another key",
                               origin->key_id);

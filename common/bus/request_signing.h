@@ -41,6 +41,14 @@
 dr_status dr_request_encode_signed(const dr_key *key, const ProtobufCMessage *message, int64_t now_ms, uint8_t **out,
                                    size_t *len, char request_id[DR_REQUEST_ID_SIZE], dr_error *err);
 
+/*
+ * message encoded for Kafka as a request by key: signed as above, or, when
+ * key is NULL (no operator key configured), plainly, for a control plane
+ * that accepts unsigned requests (serve --allow-unsigned-requests).
+ */
+dr_status dr_request_encode(const dr_key *key, const ProtobufCMessage *message, uint8_t **out, size_t *len,
+                            dr_error *err);
+
 /* Who a request says made it, as read from its bytes (verified or not); strings are NUL-terminated. */
 typedef struct dr_request_origin {
     int has_auth;        /* field 90 decoded */
@@ -56,7 +64,7 @@ typedef struct dr_request_origin {
  * with a detail for people:
  *   DR_ERR_UNSIGNED          no auth, or no signature;
  *   DR_ERR_UNKNOWN_OPERATOR  signed by a key store does not hold;
- *   DR_ERR_SIGNATURE         the signature does not verify, or the bytes
+ *   DR_ERR_REQUEST_SIGNATURE the signature does not verify, or the bytes
  *                            are not well-formed protobuf.
  * origin is filled as far as the bytes could be read, also on error.
  * store may be NULL (no key is known).

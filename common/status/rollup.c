@@ -21,6 +21,7 @@ struct dr_rollup_deployment {
     char *max_errors;        /* as the PENDING events give it; "" unknown */
     uint64_t errors;         /* jobs whose state counts against max errors */
     uint64_t user_cancelled; /* jobs CANCELLED because someone cancelled the deployment */
+    uint64_t refused;        /* jobs REJECTED because the control plane refused the request */
     dr_strmap *jobs;         /* job id -> dr_rollup_job */
     dr_strmap *locations;    /* account US region -> dr_rollup_location */
     int changed;             /* on the table's changed list */
@@ -72,7 +73,8 @@ int dr_rollup_status_is_terminal(Drover__V1__DeploymentStatus status)
     return status == DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_SUCCESS ||
            status == DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_FAILED ||
            status == DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_INCOMPLETE ||
-           status == DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_CANCELLED;
+           status == DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_CANCELLED ||
+           status == DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_REJECTED;
 }
 
 static int state_is_valid(Drover__V1__JobState state)
@@ -90,6 +92,8 @@ static Drover__V1__DeploymentStatus status_from_counts(const dr_rollup_deploymen
         return DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_PENDING;
     if (pending + running > 0)
         return DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_IN_PROGRESS;
+    if (d->refused == d->total)
+        return DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_REJECTED;
     long long limit = dr_rate_limit(d->max_errors, d->total, 0, 0);
     if (limit < 0 || d->errors > (uint64_t)limit)
         return DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_FAILED;
@@ -103,6 +107,12 @@ static Drover__V1__DeploymentStatus status_from_counts(const dr_rollup_deploymen
 static int is_user_cancel(Drover__V1__JobState state, const char *reason)
 {
     return state == DROVER__V1__JOB_STATE__JOB_STATE_CANCELLED && strcmp(reason, dr_status_name(DR_ERR_CANCELLED)) == 0;
+}
+
+static int is_refusal(Drover__V1__JobState state, const char *reason)
+{
+    return state == DROVER__V1__JOB_STATE__JOB_STATE_REJECTED &&
+           dr_status_is_request_refusal(dr_status_from_name(reason));
 }
 
 /*
@@ -412,10 +422,12 @@ dr_status dr_rollup_fold(dr_rollup_table *t, const Drover__V1__StatusEvent *e, i
         ((dr_rollup_location *)job->location)->counts[job->state]--;
         d->errors -= (uint64_t)dr_job_counts_as_error(job->state, job->reason);
         d->user_cancelled -= (uint64_t)is_user_cancel(job->state, job->reason);
+        d->refused -= (uint64_t)is_refusal(job->state, job->reason);
     }
     d->counts[state]++;
     d->errors += (uint64_t)dr_job_counts_as_error(state, reason);
     d->user_cancelled += (uint64_t)is_user_cancel(state, reason);
+    d->refused += (uint64_t)is_refusal(state, reason);
     loc->counts[state]++;
     free(job->reason);
     free(job->message);

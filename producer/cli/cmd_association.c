@@ -13,6 +13,7 @@
 #include "messages.h"
 #include "names.h"
 #include "packages.h"
+#include "request_signing.h"
 #include "rollup_text.h"
 #include "schedule.h"
 #include "selection.h"
@@ -21,6 +22,7 @@
 static const dr_setting create_settings[] = {
     DR_COMMON_SETTINGS,
     DR_PRODUCER_KAFKA_SETTINGS,
+    DR_PRODUCER_REQUEST_SETTINGS,
     {"association-id", DR_SETTING_STRING, NULL, "the association's id (default: its --name)"},
     {"name", DR_SETTING_STRING, NULL, "a name for people (required)"},
     {"package", DR_SETTING_STRING, NULL, "package to keep deployed (required)"},
@@ -55,6 +57,12 @@ static const dr_setting plain_settings[] = {
     DR_PRODUCER_KAFKA_SETTINGS,
 };
 
+static const dr_setting delete_settings[] = {
+    DR_COMMON_SETTINGS,
+    DR_PRODUCER_KAFKA_SETTINGS,
+    DR_PRODUCER_REQUEST_SETTINGS,
+};
+
 static int association_create(int argc, char **argv)
 {
     int exit_code = DR_EXIT_OK;
@@ -64,6 +72,7 @@ static int association_create(int argc, char **argv)
     dr_table packages = {0};
     Drover__V1__PackageVersions *package = NULL;
     uint8_t *bytes = NULL;
+    dr_key *operator_key = NULL;
     dr_config *cfg =
         dr_program_start("drover-producer", create_settings, sizeof create_settings / sizeof create_settings[0], argc,
                          argv, create_usage, &exit_code);
@@ -127,10 +136,9 @@ static int association_create(int argc, char **argv)
     a.run_on_launch = dr_config_bool(cfg, "run-on-launch");
     a.created_at_ms = dr_now_ms();
     size_t len;
-    if (!(bytes = dr_message_encode(&a.base, &len))) {
-        dr_error_set(&err, DR_ERR_NOMEM, "out of memory encoding the association");
+    if (dr_producer_operator_key(cfg, &operator_key, &err) != DR_OK ||
+        dr_request_encode(operator_key, &a.base, &bytes, &len, &err) != DR_OK)
         goto fail;
-    }
     if (dr_table_put(&kafka, DR_TOPIC_ASSOCIATIONS, id, bytes, len, timeout_ms, &err) != DR_OK)
         goto fail;
     printf("association %s created: %s %s to %s\n", id, package_name, version,
@@ -150,14 +158,14 @@ cleanup:
 }
 
 /* The associations table; *cfg_out and *table are the caller's to free. */
-static int read_associations(int argc, char **argv, const char *usage, size_t want_positional, dr_config **cfg_out,
-                             dr_table *table, dr_kafka_options *kafka, int *timeout_ms)
+static int read_associations(int argc, char **argv, const char *usage, const dr_setting *settings, size_t setting_count,
+                             size_t want_positional, dr_config **cfg_out, dr_table *table, dr_kafka_options *kafka,
+                             int *timeout_ms)
 {
     int exit_code = DR_EXIT_OK;
     dr_error err = {0};
     char *const *positional;
-    *cfg_out = dr_program_start("drover-producer", plain_settings, sizeof plain_settings / sizeof plain_settings[0],
-                                argc, argv, usage, &exit_code);
+    *cfg_out = dr_program_start("drover-producer", settings, setting_count, argc, argv, usage, &exit_code);
     if (!*cfg_out)
         return exit_code;
     if (dr_config_positional(*cfg_out, &positional) != want_positional) {
@@ -170,12 +178,17 @@ static int read_associations(int argc, char **argv, const char *usage, size_t wa
     return DR_EXIT_OK;
 }
 
+/* The association a row holds; NULL when it is damaged (said on stderr) or deleted. */
 static Drover__V1__Association *decode_row(const dr_table_row *row)
 {
     Drover__V1__Association *a = NULL;
     dr_error err = {0};
     if (row && dr_association_decode(row->value, row->value_len, &a, &err) != DR_OK)
         fprintf(stderr, "drover-producer: association %s is damaged: %s\n", row->key, err.detail);
+    if (a && a->deleted) {
+        drover__v1__association__free_unpacked(a, NULL);
+        a = NULL;
+    }
     return a;
 }
 
@@ -193,7 +206,8 @@ static int association_list(int argc, char **argv)
     dr_kafka_options kafka;
     int timeout_ms;
     int exit_code =
-        read_associations(argc, argv, "usage: drover-producer association list", 0, &cfg, &table, &kafka, &timeout_ms);
+        read_associations(argc, argv, "usage: drover-producer association list", plain_settings,
+                          sizeof plain_settings / sizeof plain_settings[0], 0, &cfg, &table, &kafka, &timeout_ms);
     if (exit_code == DR_EXIT_OK) {
         printf("%-24s %-20s %-10s %-36s %-20s %s\n", "ID", "PACKAGE", "VERSION", "RUNS", "LAST RUN", "LAST DEPLOYMENT");
         for (size_t i = 0; i < table.count; i++) {
@@ -220,8 +234,9 @@ static int association_show(int argc, char **argv)
     dr_table table = {0};
     dr_kafka_options kafka;
     int timeout_ms;
-    int exit_code = read_associations(argc, argv, "usage: drover-producer association show ID", 1, &cfg, &table, &kafka,
-                                      &timeout_ms);
+    int exit_code =
+        read_associations(argc, argv, "usage: drover-producer association show ID", plain_settings,
+                          sizeof plain_settings / sizeof plain_settings[0], 1, &cfg, &table, &kafka, &timeout_ms);
     if (exit_code == DR_EXIT_OK) {
         char *const *positional;
         dr_config_positional(cfg, &positional);
@@ -260,21 +275,37 @@ static int association_delete(int argc, char **argv)
     dr_kafka_options kafka;
     int timeout_ms;
     dr_error err = {0};
-    int exit_code = read_associations(argc, argv, "usage: drover-producer association delete ID", 1, &cfg, &table,
-                                      &kafka, &timeout_ms);
+    dr_key *operator_key = NULL;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int exit_code =
+        read_associations(argc, argv, "usage: drover-producer association delete ID", delete_settings,
+                          sizeof delete_settings / sizeof delete_settings[0], 1, &cfg, &table, &kafka, &timeout_ms);
     if (exit_code == DR_EXIT_OK) {
         char *const *positional;
         dr_config_positional(cfg, &positional);
-        const dr_table_row *row = dr_table_get(&table, positional[0]);
-        if (!row) {
+        Drover__V1__Association *existing = decode_row(dr_table_get(&table, positional[0]));
+        /* A signed record saying so, not a tombstone: a tombstone cannot say who deleted it. */
+        Drover__V1__Association deletion = DROVER__V1__ASSOCIATION__INIT;
+        deletion.schema_version = DR_SCHEMA_VERSION;
+        deletion.association_id = positional[0];
+        deletion.deleted = 1;
+        deletion.created_at_ms = dr_now_ms();
+        if (!existing) {
             fprintf(stderr, "drover-producer: no association has the id '%s'\n", positional[0]);
             exit_code = DR_EXIT_USAGE;
-        } else if (dr_table_put(&kafka, DR_TOPIC_ASSOCIATIONS, positional[0], NULL, 0, timeout_ms, &err) != DR_OK) {
+        } else if (dr_producer_operator_key(cfg, &operator_key, &err) != DR_OK ||
+                   dr_request_encode(operator_key, &deletion.base, &bytes, &len, &err) != DR_OK ||
+                   dr_table_put(&kafka, DR_TOPIC_ASSOCIATIONS, positional[0], bytes, len, timeout_ms, &err) != DR_OK) {
             exit_code = dr_producer_fail(&err);
         } else {
             printf("association %s deleted (runs in progress finish)\n", positional[0]);
         }
+        if (existing)
+            drover__v1__association__free_unpacked(existing, NULL);
     }
+    free(bytes);
+    dr_key_free(operator_key);
     dr_table_free(&table);
     dr_config_free(cfg);
     return exit_code;

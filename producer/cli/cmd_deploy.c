@@ -24,6 +24,7 @@
 static const dr_setting deploy_settings[] = {
     DR_COMMON_SETTINGS,
     DR_PRODUCER_KAFKA_SETTINGS,
+    DR_PRODUCER_REQUEST_SETTINGS,
     {"package", DR_SETTING_STRING, NULL, "package to deploy (required)"},
     {"version", DR_SETTING_STRING, NULL, "version to deploy (default: the package's default version)"},
     DR_DEPLOY_WHAT_SETTINGS,
@@ -56,7 +57,8 @@ static const char deploy_usage[] =
     "\n"
     "Exit status: 0 when every job succeeded (or, with --no-wait, once published); 1 when the deployment\n"
     "ended otherwise or was not completely published (re-run with --deployment-id ID to finish it);\n"
-    "2 for a bad request; 3 when --wait-timeout passed first (the deployment goes on).";
+    "2 for a bad request, or one the control plane refused (the rule is named); 3 when --wait-timeout\n"
+    "passed first (the deployment goes on).";
 
 /* Follow the rollups of the deployment until it ends or the wait times out; returns the exit code. */
 static int follow(dr_rollup_watch *watch, const char *deployment_id, size_t job_count, long long wait_seconds)
@@ -95,8 +97,9 @@ static int follow(dr_rollup_watch *watch, const char *deployment_id, size_t job_
             dr_strbuf_puts(&previous, dr_strbuf_str(&line));
         }
         if (dr_rollup_is_finished(latest)) {
-            exit_code = latest->status == DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_SUCCESS ? DR_EXIT_OK
-                                                                                                   : DR_EXIT_FAILED;
+            exit_code = latest->status == DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_SUCCESS    ? DR_EXIT_OK
+                        : latest->status == DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_REJECTED ? DR_EXIT_USAGE
+                                                                                                      : DR_EXIT_FAILED;
             break;
         }
     }
@@ -104,6 +107,9 @@ static int follow(dr_rollup_watch *watch, const char *deployment_id, size_t job_
         printf("\n");
     if (latest)
         dr_rollup_print_report(latest, 0, stdout);
+    if (exit_code == DR_EXIT_USAGE && latest->n_failed_targets > 0)
+        fprintf(stderr, "drover-producer: the control plane refused deployment %s (%s): %s\n", deployment_id,
+                latest->failed_targets[0]->reason, latest->failed_targets[0]->message);
     if (exit_code == DR_EXIT_TIMEOUT)
         printf("stopped waiting after %lld s%s; the deployment goes on (drover-producer deployment show %s)\n",
                wait_seconds, latest ? "" : " without a rollup (is an aggregator running?)", deployment_id);
@@ -127,6 +133,7 @@ int cmd_deploy(int argc, char **argv)
     size_t target_count = 0;
     dr_rollup_watch *watch = NULL;
     dr_kafka_producer *producer = NULL;
+    dr_key *operator_key = NULL;
     dr_config *cfg =
         dr_program_start("drover-producer", deploy_settings, sizeof deploy_settings / sizeof deploy_settings[0], argc,
                          argv, deploy_usage, &exit_code);
@@ -174,7 +181,8 @@ int cmd_deploy(int argc, char **argv)
     request.script_timeout_seconds = dr_config_int(cfg, "script-timeout");
     request.created_by = getenv("USER");
     if (dr_deploy_request_check(&request, &err) != DR_OK ||
-        dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK)
+        dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK ||
+        dr_producer_operator_key(cfg, &operator_key, &err) != DR_OK)
         goto fail;
 
     /* What to deploy, and where. */
@@ -199,6 +207,7 @@ int cmd_deploy(int argc, char **argv)
         .version = package_version,
         .targets = targets,
         .target_count = target_count,
+        .operator_key = operator_key,
     };
     dr_deploy_progress progress;
     if (dr_kafka_producer_new(&kafka, &producer, &err) != DR_OK)
@@ -227,6 +236,7 @@ fail:
 cleanup:
     if (producer)
         dr_kafka_producer_free(producer);
+    dr_key_free(operator_key);
     dr_rollup_watch_close(watch);
     free(targets);
     dr_inventory_free(&inventory);

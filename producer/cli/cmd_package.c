@@ -508,6 +508,7 @@ cleanup:
 static const dr_setting publish_settings[] = {
     DR_COMMON_SETTINGS,
     DR_PRODUCER_KAFKA_SETTINGS,
+    DR_PRODUCER_REQUEST_SETTINGS,
     {"name", DR_SETTING_STRING, NULL, "package name, 1-128 of A-Z a-z 0-9 _ . - (required)"},
     {"manifest", DR_SETTING_STRING, NULL,
      "the version's manifest.json: http://, https://, file:// URL or a path workers can read (required)"},
@@ -536,6 +537,7 @@ static int package_publish(int argc, char **argv)
     char *manifest_url = NULL, *artifacts_url = NULL;
     uint8_t *bytes = NULL;
     size_t len = 0;
+    dr_key *operator_key = NULL;
     dr_config *cfg =
         dr_program_start("drover-producer", publish_settings, sizeof publish_settings / sizeof publish_settings[0],
                          argc, argv, publish_usage, &exit_code);
@@ -552,7 +554,8 @@ static int package_publish(int argc, char **argv)
         goto fail;
     }
     if (dr_check_package_token("--name", name, &err) != DR_OK ||
-        dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK)
+        dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK ||
+        dr_producer_operator_key(cfg, &operator_key, &err) != DR_OK)
         goto fail;
     manifest_url = dr_package_absolute_location(manifest_arg);
     artifacts_url = dr_package_absolute_location(artifacts_arg);
@@ -580,7 +583,7 @@ static int package_publish(int argc, char **argv)
     version.publisher = (char *)(publisher ? publisher : "");
     version.published_at_ms = dr_now_ms();
     int replaced = 0;
-    if (dr_package_encode_with_version(current, name, &version, &replaced, &bytes, &len, &err) != DR_OK ||
+    if (dr_package_encode_with_version(current, name, &version, operator_key, &replaced, &bytes, &len, &err) != DR_OK ||
         dr_table_put(&kafka, DR_TOPIC_PACKAGES, name, bytes, len, timeout_ms, &err) != DR_OK)
         goto fail;
     const char *default_version =
@@ -600,6 +603,7 @@ cleanup:
     dr_manifest_free(manifest);
     free(manifest_url);
     free(artifacts_url);
+    dr_key_free(operator_key);
     dr_config_free(cfg);
     return exit_code;
 }
@@ -698,6 +702,12 @@ cleanup:
 
 /* ---- set-default ---- */
 
+static const dr_setting set_default_settings[] = {
+    DR_COMMON_SETTINGS,
+    DR_PRODUCER_KAFKA_SETTINGS,
+    DR_PRODUCER_REQUEST_SETTINGS,
+};
+
 static const char set_default_usage[] =
     "usage: drover-producer package set-default NAME VERSION\n"
     "\n"
@@ -712,8 +722,10 @@ static int package_set_default(int argc, char **argv)
     Drover__V1__PackageVersions *current = NULL;
     uint8_t *bytes = NULL;
     size_t len = 0;
-    dr_config *cfg = dr_program_start("drover-producer", list_settings, sizeof list_settings / sizeof list_settings[0],
-                                      argc, argv, set_default_usage, &exit_code);
+    dr_key *operator_key = NULL;
+    dr_config *cfg = dr_program_start("drover-producer", set_default_settings,
+                                      sizeof set_default_settings / sizeof set_default_settings[0], argc, argv,
+                                      set_default_usage, &exit_code);
     if (!cfg)
         return exit_code;
     char *const *positional;
@@ -725,6 +737,7 @@ static int package_set_default(int argc, char **argv)
     }
     const char *name = positional[0], *version = positional[1];
     if (dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK ||
+        dr_producer_operator_key(cfg, &operator_key, &err) != DR_OK ||
         dr_table_read(&kafka, DR_TOPIC_PACKAGES, timeout_ms, &packages, &err) != DR_OK ||
         dr_package_lookup(&packages, name, &current, &err) != DR_OK)
         goto fail;
@@ -732,7 +745,7 @@ static int package_set_default(int argc, char **argv)
         dr_error_set(&err, DR_ERR_USAGE, "package %s was never published", name);
         goto fail;
     }
-    if (dr_package_encode_with_default(current, version, &bytes, &len, &err) != DR_OK ||
+    if (dr_package_encode_with_default(current, version, operator_key, &bytes, &len, &err) != DR_OK ||
         dr_table_put(&kafka, DR_TOPIC_PACKAGES, name, bytes, len, timeout_ms, &err) != DR_OK)
         goto fail;
     printf("%s default version: %s (was %s)\n", name, version,
@@ -746,6 +759,7 @@ cleanup:
     if (current)
         drover__v1__package_versions__free_unpacked(current, NULL);
     dr_table_free(&packages);
+    dr_key_free(operator_key);
     dr_config_free(cfg);
     return exit_code;
 }

@@ -126,6 +126,7 @@ cleanup:
 static const dr_setting cancel_settings[] = {
     DR_COMMON_SETTINGS,
     DR_PRODUCER_KAFKA_SETTINGS,
+    DR_PRODUCER_REQUEST_SETTINGS,
     {"reason", DR_SETTING_STRING, "", "why, for the record"},
 };
 

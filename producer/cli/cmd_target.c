@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "messages.h"
+#include "request_signing.h"
 #include "table.h"
 #include "targets.h"
 
@@ -16,6 +17,7 @@
 static const dr_setting register_settings[] = {
     DR_COMMON_SETTINGS,
     DR_PRODUCER_KAFKA_SETTINGS,
+    DR_PRODUCER_REQUEST_SETTINGS,
     {"file", DR_SETTING_STRING, NULL, "register every target of this JSON or CSV file (see --help for the format)"},
     {"id", DR_SETTING_STRING, NULL, "target id, 1-128 of A-Z a-z 0-9 _ . : -"},
     {"account", DR_SETTING_STRING, NULL, "account the target belongs to, e.g. 111111111111"},
@@ -70,6 +72,7 @@ static int target_register(int argc, char **argv)
     int exit_code = DR_EXIT_OK;
     dr_error err = {0};
     dr_target_batch batch = {0};
+    dr_key *operator_key = NULL;
     dr_config *cfg =
         dr_program_start("drover-producer", register_settings, sizeof register_settings / sizeof register_settings[0],
                          argc, argv, register_usage, &exit_code);
@@ -93,7 +96,8 @@ static int target_register(int argc, char **argv)
                      "target register needs --id, --account, --region, --platform, --platform-version and --arch");
         goto fail;
     }
-    if (dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK)
+    if (dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK ||
+        dr_producer_operator_key(cfg, &operator_key, &err) != DR_OK)
         goto fail;
     if (file ? dr_target_batch_read_file(&batch, file, &err) != DR_OK
              : dr_target_batch_add(&batch, &fields, "target", &err) != DR_OK)
@@ -104,7 +108,7 @@ static int target_register(int argc, char **argv)
     }
     if (dr_target_batch_check_unique(&batch, &err) != DR_OK)
         goto fail;
-    if (dr_target_batch_write(&kafka, &batch, timeout_ms, &acknowledged, &err) != DR_OK) {
+    if (dr_target_batch_write(&kafka, &batch, operator_key, timeout_ms, &acknowledged, &err) != DR_OK) {
         dr_error_wrap(&err, "%zu of %zu targets registered (registering them again is harmless)", acknowledged,
                       batch.count);
         goto fail;
@@ -116,6 +120,7 @@ fail:
     exit_code = dr_producer_fail(&err);
 cleanup:
     dr_target_batch_free(&batch);
+    dr_key_free(operator_key);
     dr_config_free(cfg);
     return exit_code;
 }
@@ -238,6 +243,7 @@ static int target_event(int argc, char **argv, Drover__V1__TargetEvent__Kind kin
     dr_target_batch batch = {0};
     Drover__V1__Target *target = NULL;
     uint8_t *bytes = NULL;
+    dr_key *operator_key = NULL;
     dr_config *cfg =
         dr_program_start("drover-producer", register_settings, sizeof register_settings / sizeof register_settings[0],
                          argc, argv, launch_usage, &exit_code);
@@ -252,7 +258,8 @@ static int target_event(int argc, char **argv, Drover__V1__TargetEvent__Kind kin
         dr_error_set(&err, DR_ERR_USAGE, "%s", launch_usage);
         goto fail;
     }
-    if (dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK)
+    if (dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK ||
+        dr_producer_operator_key(cfg, &operator_key, &err) != DR_OK)
         goto fail;
     Drover__V1__Target only_id = DROVER__V1__TARGET__INIT;
     if (terminated) {
@@ -270,10 +277,8 @@ static int target_event(int argc, char **argv, Drover__V1__TargetEvent__Kind kin
     event.target = terminated ? &only_id : target;
     event.at_ms = dr_now_ms();
     size_t len;
-    if (!(bytes = dr_message_encode(&event.base, &len))) {
-        dr_error_set(&err, DR_ERR_NOMEM, "out of memory encoding the event");
+    if (dr_request_encode(operator_key, &event.base, &bytes, &len, &err) != DR_OK)
         goto fail;
-    }
     if (dr_table_put(&kafka, DR_TOPIC_EVENTS, fields.id, bytes, len, timeout_ms, &err) != DR_OK)
         goto fail;
     printf("target %s %s\n", fields.id, terminated ? "terminated" : "launched");
@@ -285,6 +290,7 @@ cleanup:
     if (target)
         drover__v1__target__free_unpacked(target, NULL);
     dr_target_batch_free(&batch);
+    dr_key_free(operator_key);
     dr_config_free(cfg);
     return exit_code;
 }

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "error.h"
 #include "kafka.h"
+#include "keys.h"
 #include "program.h"
 
 /*
@@ -31,6 +32,14 @@ enum {
     DR_KAFKA_SETTINGS,                                                                                    \
     {"kafka-timeout", DR_SETTING_INT, "30",                                                               \
      "seconds to wait for Kafka: to read a topic, and for the broker to acknowledge what was written"}
+// clang-format on
+
+/* Every command that asks the control plane for a change has this (requests are signed: request_signing.h). */
+// clang-format off
+#define DR_PRODUCER_REQUEST_SETTINGS                                                                      \
+    {"operator-key", DR_SETTING_STRING, NULL,                                                             \
+     "the operator's private key (PEM, from `drover-producer keys generate`) that signs this request; "   \
+     "unset: the request goes unsigned, which only a control plane run with --allow-unsigned-requests takes"}
 // clang-format on
 
 /* drover-producer deploy ... (cmd_deploy.c) */
@@ -85,5 +94,12 @@ dr_status dr_producer_kafka_options(const dr_config *cfg, dr_kafka_options *opt,
  * so on stdout: what `cancel ID` and `deploy --cancel ID` both do.
  */
 dr_status dr_producer_cancel(const dr_config *cfg, const char *deployment_id, const char *reason, dr_error *err);
+
+/*
+ * The operator key the config's operator-key names, loaded; *out NULL when
+ * none is set (the request goes unsigned).  DR_ERR_USAGE when the file is
+ * not an Ed25519 private key, DR_ERR_IO when it cannot be read.
+ */
+dr_status dr_producer_operator_key(const dr_config *cfg, dr_key **out, dr_error *err);
 
 #endif

@@ -49,13 +49,31 @@ dr_status dr_producer_kafka_options(const dr_config *cfg, dr_kafka_options *opt,
     return DR_OK;
 }
 
+dr_status dr_producer_operator_key(const dr_config *cfg, dr_key **out, dr_error *err)
+{
+    const char *path = dr_config_string(cfg, "operator-key");
+    *out = NULL;
+    if (!path || !path[0])
+        return DR_OK;
+    dr_status status = dr_key_load_private(path, out, err);
+    if (status == DR_ERR_SIGNATURE)
+        status = dr_error_set(err, DR_ERR_USAGE, "--operator-key %s: not an Ed25519 private key", path);
+    return status;
+}
+
 dr_status dr_producer_cancel(const dr_config *cfg, const char *deployment_id, const char *reason, dr_error *err)
 {
     dr_kafka_options kafka;
+    dr_key *operator_key = NULL;
     int timeout_ms = 0;
     dr_status status = dr_producer_kafka_options(cfg, &kafka, &timeout_ms, err);
-    if (status == DR_OK && (status = dr_deploy_cancel(&kafka, timeout_ms, deployment_id, reason, err)) == DR_OK)
-        printf("deployment %s cancelled: no more of its jobs will start; jobs already running finish\n", deployment_id);
+    if (status == DR_OK)
+        status = dr_producer_operator_key(cfg, &operator_key, err);
+    if (status == DR_OK &&
+        (status = dr_deploy_cancel(&kafka, timeout_ms, deployment_id, reason, operator_key, err)) == DR_OK)
+        printf("deployment %s cancel requested: no more of its jobs will start; jobs already running finish\n",
+               deployment_id);
+    dr_key_free(operator_key);
     return status;
 }
 

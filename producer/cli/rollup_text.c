@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "messages.h"
+#include "rollup.h"
 
 /* The order states are listed in: outcomes first, then what is still moving. */
 static const Drover__V1__JobState listed_states[] = {
@@ -18,15 +19,7 @@ static const Drover__V1__JobState listed_states[] = {
 
 int dr_rollup_is_finished(const Drover__V1__Rollup *rollup)
 {
-    switch (rollup->status) {
-    case DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_SUCCESS:
-    case DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_FAILED:
-    case DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_INCOMPLETE:
-    case DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_CANCELLED:
-        return 1;
-    default:
-        return 0;
-    }
+    return dr_rollup_status_is_terminal(rollup->status);
 }
 
 static uint64_t count_in(Drover__V1__StateCount *const *counts, size_t n, Drover__V1__JobState state)

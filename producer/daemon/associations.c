@@ -94,14 +94,19 @@ void dr_associations_take(dr_associations *as, const char *key, size_t key_len, 
     memcpy(id, key, key_len);
     id[key_len] = '\0';
     free_owned(dr_strmap_remove(as->owned, id));
-    if (!value) {
-        dr_log(DR_LOG_INFO, "association.deleted", "association=%s", id);
+    owned_association *o = value ? calloc(1, sizeof *o) : NULL;
+    if (o && dr_association_decode(value, len, &o->a, &err) != DR_OK) {
+        dr_log(DR_LOG_WARN, "association.skipped", "association=%s msg=\"%s\"", id, err.detail);
+        free_owned(o);
         return;
     }
-    owned_association *o = calloc(1, sizeof *o);
-    if (!o || dr_association_decode(value, len, &o->a, &err) != DR_OK) {
-        dr_log(DR_LOG_WARN, "association.skipped", "association=%s msg=\"%s\"", id, o ? err.detail : "out of memory");
+    if (!value || (o && o->a->deleted)) { /* a tombstone, or a signed delete */
+        dr_log(DR_LOG_INFO, "association.deleted", "association=%s", id);
         free_owned(o);
+        return;
+    }
+    if (!o) {
+        dr_log(DR_LOG_ERROR, "association.skipped", "association=%s msg=\"out of memory\"", id);
         return;
     }
     o->partition = partition;

@@ -14,6 +14,7 @@
 #include "messages.h"
 #include "names.h"
 #include "publish.h"
+#include "request_signing.h"
 #include "table.h"
 
 /* A deadline or script timeout beyond a year is a typo, not a plan. */
@@ -129,6 +130,57 @@ void dr_deployment_free(dr_deployment *d)
     memset(d, 0, sizeof *d);
 }
 
+static int compare_ids(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int dr_targets_digest(const char *const *ids, size_t n, char out[DR_SHA256_HEX_SIZE])
+{
+    const char **sorted = malloc((n ? n : 1) * sizeof *sorted);
+    if (!sorted)
+        return -1;
+    memcpy(sorted, ids, n * sizeof *sorted);
+    dr_sha256 *ctx = dr_sha256_new();
+    if (!ctx) {
+        free(sorted);
+        return -1;
+    }
+    qsort(sorted, n, sizeof *sorted, compare_ids);
+    for (size_t i = 0; i < n; i++) {
+        dr_sha256_update(ctx, sorted[i], strlen(sorted[i]));
+        dr_sha256_update(ctx, "\n", 1);
+    }
+    dr_sha256_final_hex(ctx, out);
+    dr_sha256_free(ctx);
+    free(sorted);
+    return 0;
+}
+
+/* The Deployment with its targets digest, signed by the plan's operator key. */
+static dr_status publish_deployment(dr_kafka_producer *producer, const dr_deploy_plan *plan, dr_publish_count *count,
+                                    dr_error *err)
+{
+    Drover__V1__Deployment d = *plan->deployment;
+    char digest[DR_SHA256_HEX_SIZE];
+    const char **ids = malloc((plan->target_count ? plan->target_count : 1) * sizeof *ids);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    dr_status status = DR_OK;
+    if (!ids)
+        return dr_error_set(err, DR_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < plan->target_count; i++)
+        ids[i] = plan->targets[i]->target_id;
+    if (dr_targets_digest(ids, plan->target_count, digest) != 0)
+        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory");
+    d.targets_sha256 = digest;
+    if (status == DR_OK && (status = dr_request_encode(plan->operator_key, &d.base, &bytes, &len, err)) == DR_OK)
+        status = dr_publish_bytes(producer, DR_TOPIC_DEPLOYMENTS, d.deployment_id, bytes, len, count, err);
+    free(bytes);
+    free(ids);
+    return status;
+}
+
 /* A PENDING event per job, then the Deployment: what the aggregator and the control plane need. */
 static dr_status announce(dr_kafka_producer *producer, const dr_deploy_plan *plan, int timeout_ms, size_t *acknowledged,
                           dr_error *err)
@@ -150,7 +202,7 @@ static dr_status announce(dr_kafka_producer *producer, const dr_deploy_plan *pla
         status = dr_publish_message(producer, DR_TOPIC_STATUS, d->deployment_id, &event.base, &count, err);
     }
     if (status == DR_OK)
-        status = dr_publish_message(producer, DR_TOPIC_DEPLOYMENTS, d->deployment_id, &d->base, &count, err);
+        status = publish_deployment(producer, plan, &count, err);
     /* Flush even after a failed produce: what was queued is reported, not guessed. */
     dr_error flush_err = {0};
     dr_status flushed = dr_publish_flush(producer, &count, timeout_ms, &flush_err);
@@ -223,7 +275,7 @@ void dr_deployment_id_generate(char *buf, size_t size)
 }
 
 dr_status dr_deploy_cancel(const dr_kafka_options *kafka, int timeout_ms, const char *deployment_id, const char *reason,
-                           dr_error *err)
+                           const dr_key *operator_key, dr_error *err)
 {
     dr_table deployments = {0};
     uint8_t *bytes = NULL;
@@ -248,10 +300,8 @@ dr_status dr_deploy_cancel(const dr_kafka_options *kafka, int timeout_ms, const 
     cancel.requested_by = who;
     cancel.at_ms = dr_now_ms();
     size_t len;
-    if (!(bytes = dr_message_encode(&cancel.base, &len))) {
-        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory encoding the cancel");
+    if ((status = dr_request_encode(operator_key, &cancel.base, &bytes, &len, err)) != DR_OK)
         goto cleanup;
-    }
     status = dr_table_put(kafka, DR_TOPIC_CONTROL, deployment_id, bytes, len, timeout_ms, err);
 cleanup:
     free(bytes);

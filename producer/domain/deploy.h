@@ -25,6 +25,8 @@
 #include "drover.pb-c.h"
 #include "error.h"
 #include "kafka.h"
+#include "keys.h"
+#include "sha256.h"
 
 /* A deployment as asked for on the command line; every pointer is borrowed. */
 typedef struct dr_deploy_request {
@@ -80,6 +82,7 @@ typedef struct dr_deploy_plan {
     const Drover__V1__PackageVersion *version; /* where the jobs' manifest and artifacts are */
     const Drover__V1__Target *const *targets;  /* one job each */
     size_t target_count;
+    const dr_key *operator_key; /* signs the Deployment (request_signing.h); NULL: unsigned */
 } dr_deploy_plan;
 
 /* How far publishing got. */
@@ -89,7 +92,18 @@ typedef struct dr_deploy_progress {
 } dr_deploy_progress;
 
 /*
- * Publish plan with producer, waiting up to timeout_ms for the flush.
+ * The digest a Deployment carries of the targets it names (targets_sha256):
+ * the SHA-256, in hex, of the ids sorted bytewise, each followed by a
+ * newline.  The control plane computes it again from the PENDING events
+ * and refuses a deployment whose events name other targets.  -1 when out
+ * of memory.
+ */
+int dr_targets_digest(const char *const *ids, size_t n, char out[DR_SHA256_HEX_SIZE]);
+
+/*
+ * Publish plan with producer, waiting up to timeout_ms for the flush.  The
+ * Deployment is written with its targets digest, signed by the plan's
+ * operator key.
  * DR_ERR_KAFKA when any message was not acknowledged; *progress then says
  * how far it got.  (plan->version is not used here: serve looks it up.)
  */
@@ -116,6 +130,6 @@ void dr_deployment_id_generate(char *buf, size_t size);
  * in the deployments topic that it exists (DR_ERR_USAGE when not).
  */
 dr_status dr_deploy_cancel(const dr_kafka_options *kafka, int timeout_ms, const char *deployment_id, const char *reason,
-                           dr_error *err);
+                           const dr_key *operator_key, dr_error *err);
 
 #endif

@@ -12,6 +12,7 @@
 #include "manifest_fetch.h"
 #include "messages.h"
 #include "strbuf.h"
+#include "request_signing.h"
 
 dr_status dr_package_fetch_manifest(const char *url, char sha256[DR_SHA256_HEX_SIZE], dr_manifest **out, dr_error *err)
 {
@@ -122,18 +123,36 @@ dr_status dr_package_resolve(const dr_table *packages, const char *name, const c
     return DR_OK;
 }
 
-/* Encode next; the one place both changes end. */
-static dr_status encode(const Drover__V1__PackageVersions *next, uint8_t **bytes, size_t *len, dr_error *err)
+/* Encode next, signed by operator_key; the one place both changes end. */
+static dr_status encode(const Drover__V1__PackageVersions *next, const dr_key *operator_key, uint8_t **bytes,
+                        size_t *len, dr_error *err)
 {
-    *bytes = dr_message_encode(&next->base, len);
-    return *bytes ? DR_OK : dr_error_set(err, DR_ERR_NOMEM, "out of memory encoding package %s", next->name);
+    return dr_request_encode(operator_key, &next->base, bytes, len, err);
+}
+
+/* version as the publish request: with the package's name, signed, and decoded back (free it). */
+static dr_status sign_version(const char *name, const Drover__V1__PackageVersion *version, const dr_key *operator_key,
+                              Drover__V1__PackageVersion **out, dr_error *err)
+{
+    Drover__V1__PackageVersion named = *version;
+    named.package = (char *)name;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    dr_status status = dr_request_encode(operator_key, &named.base, &bytes, &len, err);
+    if (status == DR_OK && !(*out = drover__v1__package_version__unpack(NULL, len, bytes)))
+        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory signing package %s", name);
+    free(bytes);
+    return status;
 }
 
 dr_status dr_package_encode_with_version(const Drover__V1__PackageVersions *current, const char *name,
-                                         const Drover__V1__PackageVersion *version, int *replaced, uint8_t **bytes,
-                                         size_t *len, dr_error *err)
+                                         const Drover__V1__PackageVersion *unsigned_version, const dr_key *operator_key,
+                                         int *replaced, uint8_t **bytes, size_t *len, dr_error *err)
 {
-    dr_status status = DR_OK;
+    Drover__V1__PackageVersion *version = NULL;
+    dr_status status = sign_version(name, unsigned_version, operator_key, &version, err);
+    if (status != DR_OK)
+        return status;
     size_t count = current ? current->n_versions : 0;
     /* The new entry borrows current's versions: only the pointer array is ours. */
     Drover__V1__PackageVersion **versions = calloc(count + 1, sizeof *versions);
@@ -163,15 +182,16 @@ dr_status dr_package_encode_with_version(const Drover__V1__PackageVersions *curr
     const char *current_default = current ? current->default_version : NULL;
     next.default_version = (char *)(current_default && current_default[0] ? current_default : version->version);
     next.updated_at_ms = dr_now_ms();
-    status = encode(&next, bytes, len, err);
+    status = encode(&next, operator_key, bytes, len, err);
 
 cleanup:
     free(versions);
+    drover__v1__package_version__free_unpacked(version, NULL);
     return status;
 }
 
 dr_status dr_package_encode_with_default(const Drover__V1__PackageVersions *current, const char *version,
-                                         uint8_t **bytes, size_t *len, dr_error *err)
+                                         const dr_key *operator_key, uint8_t **bytes, size_t *len, dr_error *err)
 {
     if (!dr_package_find_version(current, version))
         return unknown_version(current, version, err);
@@ -179,5 +199,8 @@ dr_status dr_package_encode_with_default(const Drover__V1__PackageVersions *curr
     next.schema_version = DR_SCHEMA_VERSION;
     next.default_version = (char *)version;
     next.updated_at_ms = dr_now_ms();
-    return encode(&next, bytes, len, err);
+    next.auth = NULL;
+    next.auth_signature.len = 0;
+    next.auth_signature.data = NULL;
+    return encode(&next, operator_key, bytes, len, err);
 }

@@ -16,6 +16,7 @@
 
 #include "drover.pb-c.h"
 #include "error.h"
+#include "keys.h"
 #include "manifest.h"
 #include "sha256.h"
 #include "table.h"
@@ -65,17 +66,26 @@ dr_status dr_package_resolve(const dr_table *packages, const char *name, const c
  * replacing the one of the same version string, encoded for the packages
  * topic.  The default becomes this version when there was none.
  * *replaced says whether a version was replaced.  Caller frees *bytes.
+ *
+ * Signed by operator_key (NULL: unsigned), twice: the new version on its
+ * own, with the package name in it (the publish request: the control plane
+ * lets a job use a version only when an operator allowed to publish the
+ * package signed it), and the whole entry (the latest change to it).  The
+ * other versions keep their own signatures: their bytes are re-encoded as
+ * decoded, which protobuf-c does field by field in number order, as they
+ * were signed.
  */
 dr_status dr_package_encode_with_version(const Drover__V1__PackageVersions *current, const char *name,
-                                         const Drover__V1__PackageVersion *version, int *replaced, uint8_t **bytes,
-                                         size_t *len, dr_error *err);
+                                         const Drover__V1__PackageVersion *version, const dr_key *operator_key,
+                                         int *replaced, uint8_t **bytes, size_t *len, dr_error *err);
 
 /*
- * current with its default set to version, encoded.  DR_ERR_USAGE when
- * version was never published (the detail lists those that were).
+ * current with its default set to version, encoded and signed by
+ * operator_key (NULL: unsigned).  DR_ERR_USAGE when version was never
+ * published (the detail lists those that were).
  */
 dr_status dr_package_encode_with_default(const Drover__V1__PackageVersions *current, const char *version,
-                                         uint8_t **bytes, size_t *len, dr_error *err);
+                                         const dr_key *operator_key, uint8_t **bytes, size_t *len, dr_error *err);
 
 /*
  * The versions of package ordered oldest to newest by dotted version

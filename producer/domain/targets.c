@@ -17,6 +17,7 @@
 #include "platform.h"
 #include "strbuf.h"
 #include "table.h"
+#include "request_signing.h"
 
 #define MAX_TAGS 64
 #define MAX_FAMILY DR_PLATFORM_FAMILY_MAX
@@ -243,15 +244,34 @@ static void on_target_delivered(void *opaque, dr_status status, const char *mess
 }
 
 /* Produce every target, then flush once: thousands take one round trip, not thousands. */
-dr_status dr_target_batch_write(const dr_kafka_options *kafka, const dr_target_batch *batch, int timeout_ms,
-                                size_t *acknowledged, dr_error *err)
+/* One target's record as written: signed by operator_key, or as encoded when it is NULL. */
+static dr_status produce_target(dr_kafka_producer *producer, const dr_target_record *record, const dr_key *operator_key,
+                                register_count *count, dr_error *err)
+{
+    if (!operator_key)
+        return dr_kafka_produce(producer, DR_TOPIC_INVENTORY, record->id, record->bytes, record->len,
+                                on_target_delivered, count, err);
+    Drover__V1__Target *target = NULL;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    dr_status status = dr_target_decode(record->bytes, record->len, &target, err);
+    if (status == DR_OK && (status = dr_request_encode(operator_key, &target->base, &bytes, &len, err)) == DR_OK)
+        status =
+            dr_kafka_produce(producer, DR_TOPIC_INVENTORY, record->id, bytes, len, on_target_delivered, count, err);
+    free(bytes);
+    if (target)
+        drover__v1__target__free_unpacked(target, NULL);
+    return status;
+}
+
+dr_status dr_target_batch_write(const dr_kafka_options *kafka, const dr_target_batch *batch, const dr_key *operator_key,
+                                int timeout_ms, size_t *acknowledged, dr_error *err)
 {
     register_count count = {0};
     dr_kafka_producer *producer = NULL;
     dr_status status = dr_kafka_producer_new(kafka, &producer, err);
     for (size_t i = 0; status == DR_OK && i < batch->count; i++)
-        status = dr_kafka_produce(producer, DR_TOPIC_INVENTORY, batch->items[i].id, batch->items[i].bytes,
-                                  batch->items[i].len, on_target_delivered, &count, err);
+        status = produce_target(producer, &batch->items[i], operator_key, &count, err);
     if (producer) {
         dr_error flush_err = {0};
         dr_status flushed = dr_kafka_producer_flush(producer, timeout_ms, &flush_err);

@@ -15,6 +15,7 @@
 
 #include "drover.pb-c.h"
 #include "error.h"
+#include "keys.h"
 #include "kafka.h"
 
 /* One target as given; every string is borrowed.  NULL means not given. */
@@ -69,12 +70,13 @@ dr_status dr_target_batch_read_file(dr_target_batch *batch, const char *path, dr
 dr_status dr_target_batch_check_unique(const dr_target_batch *batch, dr_error *err);
 
 /*
- * Write every target of batch to the inventory topic and wait up to
+ * Write every target of batch to the inventory topic, each signed by
+ * operator_key (NULL: unsigned; request_signing.h), and wait up to
  * timeout_ms for all of them to be acknowledged.  DR_ERR_KAFKA when some
  * were not (*acknowledged says how many were; writing again is harmless).
  */
-dr_status dr_target_batch_write(const dr_kafka_options *kafka, const dr_target_batch *batch, int timeout_ms,
-                                size_t *acknowledged, dr_error *err);
+dr_status dr_target_batch_write(const dr_kafka_options *kafka, const dr_target_batch *batch, const dr_key *operator_key,
+                                int timeout_ms, size_t *acknowledged, dr_error *err);
 
 void dr_target_batch_free(dr_target_batch *batch);
 

@@ -139,7 +139,7 @@ static dr_status dump(const dr_kafka_options *kafka, const char *topic_name, dr_
 
 static int parse_deployment_status(const char *name)
 {
-    for (int s = 1; s <= DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_CANCELLED; s++)
+    for (int s = 1; s <= DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_REJECTED; s++)
         if (strcmp(dr_deployment_status_name((Drover__V1__DeploymentStatus)s), name) == 0)
             return s;
     return -1;

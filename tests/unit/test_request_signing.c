@@ -102,14 +102,14 @@ static void a_signed_request_verifies_and_says_who_made_it(void)
     snprintf(spec, sizeof spec, "%s,%s", path_in(scratch, "a"), path_in(scratch, "b"));
     CHECK_INT(DR_OK, dr_trust_store_load(spec, &both, NULL));
     CHECK_INT(DR_OK, dr_request_verify(both, by_b, by_b_len, &origin, &err));
-    CHECK_INT(DR_ERR_SIGNATURE, dr_request_verify(both, spliced, by_b_len, &origin, &err));
+    CHECK_INT(DR_ERR_REQUEST_SIGNATURE, dr_request_verify(both, spliced, by_b_len, &origin, &err));
 
     /* The signature field twice (one of them valid) is refused, not guessed at. */
     size_t doubled_len = len + dr_wire_bytes_field_size(DR_REQUEST_SIGNATURE_FIELD, DR_SIGNATURE_SIZE);
     uint8_t *doubled = malloc(doubled_len);
     memcpy(doubled, bytes, len);
     memcpy(doubled + len, bytes + body, len - body);
-    CHECK_INT(DR_ERR_SIGNATURE, dr_request_verify(store, doubled, doubled_len, &origin, &err));
+    CHECK_INT(DR_ERR_REQUEST_SIGNATURE, dr_request_verify(store, doubled, doubled_len, &origin, &err));
 
     free(doubled);
     free(spliced);
@@ -147,7 +147,7 @@ static void unsigned_requests_are_refused_as_unsigned(void)
 
     /* Not protobuf at all. */
     const uint8_t junk[] = {0xff, 0xff, 0xff};
-    CHECK_INT(DR_ERR_SIGNATURE, dr_request_verify(store, junk, sizeof junk, &origin, &err));
+    CHECK_INT(DR_ERR_REQUEST_SIGNATURE, dr_request_verify(store, junk, sizeof junk, &origin, &err));
     dr_trust_store_free(store);
 }
 
