@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "finished_jobs.h"
+#include "seen_messages.h"
 #include "job_message.h"
 #include "log.h"
 #include "messages.h"
@@ -60,7 +60,7 @@ struct dr_kafka_worker {
     int paused;
     dr_kafka_follower *control; /* the control topic: Cancels */
     dr_strmap *cancelled;       /* deployment id -> marker; under lock */
-    dr_finished_jobs *finished; /* jobs finished lately, to refuse replays; under lock */
+    dr_seen_messages *finished; /* jobs finished lately, to refuse replays; under lock */
 };
 
 /* How many finished job ids a worker remembers to refuse a replay of (about 20 MB at most). */
@@ -112,7 +112,7 @@ static void emit(dr_kafka_worker *w, const pending_job *p, Drover__V1__StatusEve
     if (bytes && (!terminal || note)) {
         if (note) {
             pthread_mutex_lock(&w->lock);
-            if (dr_finished_jobs_add(w->finished, event->job_id, p->partition, p->offset) != 0)
+            if (dr_seen_messages_add(w->finished, event->job_id, p->partition, p->offset) != 0)
                 dr_log(DR_LOG_WARN, "job.not_remembered", "job=%s msg=\"out of memory: a replay of it would run\"",
                        event->job_id);
             pthread_mutex_unlock(&w->lock);
@@ -160,7 +160,7 @@ static void run_job(dr_kafka_worker *w, pending_job *p)
     }
     pthread_mutex_lock(&w->lock);
     int cancelled = job->deployment_id && dr_strmap_get(w->cancelled, job->deployment_id) != NULL;
-    int replayed = job->job_id && dr_finished_jobs_is_replay(w->finished, job->job_id, p->partition, p->offset);
+    int replayed = job->job_id && dr_seen_messages_is_replay(w->finished, job->job_id, p->partition, p->offset);
     pthread_mutex_unlock(&w->lock);
     if (replayed) {
         /* No status: the job's own status stands, and a replay must not be able to change it. */
@@ -556,7 +556,7 @@ dr_status dr_kafka_worker_start(const dr_kafka_worker_settings *settings, dr_kaf
     w->busy_targets = calloc((size_t)w->settings.concurrency, sizeof *w->busy_targets);
     w->threads = calloc((size_t)w->settings.concurrency, sizeof *w->threads);
     w->cancelled = dr_strmap_new();
-    w->finished = dr_finished_jobs_new(FINISHED_JOBS_REMEMBERED);
+    w->finished = dr_seen_messages_new(FINISHED_JOBS_REMEMBERED);
     dr_status status = DR_OK;
     if (!w->offsets || !w->busy_targets || !w->threads || !w->cancelled || !w->finished) {
         status = dr_error_set(err, DR_ERR_NOMEM, "worker");
@@ -712,7 +712,7 @@ void dr_kafka_worker_free(dr_kafka_worker *w)
     dr_kafka_producer_free(w->producer);
     dr_kafka_follower_free(w->control);
     dr_strmap_free(w->cancelled);
-    dr_finished_jobs_free(w->finished);
+    dr_seen_messages_free(w->finished);
     while (w->queue_head) {
         pending_job *p = w->queue_head;
         w->queue_head = p->next;

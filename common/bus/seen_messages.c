@@ -1,9 +1,9 @@
 /*
  * finished_jobs.c - a bounded window of finished job ids: the string map
  * for look-ups, a ring for the order they were added in (the oldest goes
- * first).  See finished_jobs.h.
+ * first).  See seen_messages.h.
  */
-#include "finished_jobs.h"
+#include "seen_messages.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +16,7 @@ typedef struct finished_job {
     int64_t offset;
 } finished_job;
 
-struct dr_finished_jobs {
+struct dr_seen_messages {
     dr_strmap *by_id; /* job id -> finished_job */
     finished_job **ring;
     size_t capacity;
@@ -24,22 +24,22 @@ struct dr_finished_jobs {
     size_t count;
 };
 
-dr_finished_jobs *dr_finished_jobs_new(size_t capacity)
+dr_seen_messages *dr_seen_messages_new(size_t capacity)
 {
-    dr_finished_jobs *jobs = calloc(1, sizeof *jobs);
+    dr_seen_messages *jobs = calloc(1, sizeof *jobs);
     if (!jobs)
         return NULL;
     jobs->capacity = capacity ? capacity : 1;
     jobs->by_id = dr_strmap_new();
     jobs->ring = calloc(jobs->capacity, sizeof *jobs->ring);
     if (!jobs->by_id || !jobs->ring) {
-        dr_finished_jobs_free(jobs);
+        dr_seen_messages_free(jobs);
         return NULL;
     }
     return jobs;
 }
 
-void dr_finished_jobs_free(dr_finished_jobs *jobs)
+void dr_seen_messages_free(dr_seen_messages *jobs)
 {
     if (!jobs)
         return;
@@ -53,7 +53,7 @@ void dr_finished_jobs_free(dr_finished_jobs *jobs)
     free(jobs);
 }
 
-int dr_finished_jobs_add(dr_finished_jobs *jobs, const char *job_id, int32_t partition, int64_t offset)
+int dr_seen_messages_add(dr_seen_messages *jobs, const char *job_id, int32_t partition, int64_t offset)
 {
     finished_job *known = dr_strmap_get(jobs->by_id, job_id);
     if (known) {
@@ -83,13 +83,13 @@ int dr_finished_jobs_add(dr_finished_jobs *jobs, const char *job_id, int32_t par
     return 0;
 }
 
-int dr_finished_jobs_is_replay(const dr_finished_jobs *jobs, const char *job_id, int32_t partition, int64_t offset)
+int dr_seen_messages_is_replay(const dr_seen_messages *jobs, const char *job_id, int32_t partition, int64_t offset)
 {
     const finished_job *known = dr_strmap_get(jobs->by_id, job_id);
     return known && (known->partition != partition || known->offset != offset);
 }
 
-size_t dr_finished_jobs_count(const dr_finished_jobs *jobs)
+size_t dr_seen_messages_count(const dr_seen_messages *jobs)
 {
     return jobs->count;
 }
