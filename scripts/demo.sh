@@ -32,7 +32,24 @@ export DROVER_BROKERS; DROVER_BROKERS=$(cat "$DEMO/broker.addr")
 # The control plane signs every job; the workers run only what a key they trust signed.
 KEY_ID=$("$PRODUCER" keys generate --dir "$DEMO/keys" | sed -n 's/^key_id: //p')
 echo "signing key $KEY_ID: the control plane signs with $DEMO/keys/$KEY_ID.key, workers trust $DEMO/keys/$KEY_ID.pub"
-"$PRODUCER" serve --replica-id control-plane-1 --signing-key "$DEMO/keys/$KEY_ID.key" >/dev/null 2>"$DEMO/control-plane.log" & PIDS+=($!)
+# Every request is signed by an operator, and the control plane acts only on what its policy allows.
+OPERATOR_ID=$("$PRODUCER" keys generate --dir "$DEMO/operators" | sed -n 's/^key_id: //p')
+INTERN_ID=$("$PRODUCER" keys generate --dir "$DEMO/operators" | sed -n 's/^key_id: //p')
+export DROVER_OPERATOR_KEY="$DEMO/operators/$OPERATOR_ID.key"
+cat >"$DEMO/policy.json" <<POLICY
+{"operators": [{"name": "platform-team", "keys": ["$OPERATOR_ID"], "groups": ["platform"]},
+               {"name": "intern", "keys": ["$INTERN_ID"]}],
+ "rules": [{"name": "platform-runs-acme", "groups": ["platform"],
+            "actions": ["package.publish", "package.set-default", "target.register", "deploy", "cancel"],
+            "packages": ["acme-*"],
+            "limits": {"max_targets": 1000}},
+           {"name": "intern-staging-111", "operators": ["intern"], "actions": ["deploy"], "packages": ["acme-*"],
+            "targets": {"accounts": ["111111111111"], "tags": {"env": ["staging"]}},
+            "limits": {"max_targets": 50, "max_concurrency_at_most": "10%"}}]}
+POLICY
+echo "operator key $OPERATOR_ID (platform-team) signs every request; the policy is $DEMO/policy.json"
+"$PRODUCER" serve --replica-id control-plane-1 --signing-key "$DEMO/keys/$KEY_ID.key" \
+  --policy "$DEMO/policy.json" --operator-keys "$DEMO/operators" >/dev/null 2>"$DEMO/control-plane.log" & PIDS+=($!)
 "$BUILD/drover-aggregator" --http 127.0.0.1:0 >/dev/null 2>"$DEMO/aggregator.log" & PIDS+=($!)
 for w in worker-1 worker-2; do
   "$BUILD/drover-worker" run --worker-id "$w" --targets-root "$DEMO/targets" --cache-dir "$DEMO/cache-$w" \
@@ -96,6 +113,16 @@ echo "on $(basename "$t"): $("$t/opt/acme-agent/bin/acme-agent"); $(tr '\n' ' ' 
 say "Uninstalling from account 333333333333, production only"
 "$PRODUCER" deploy --package acme-agent --action uninstall --accounts 333333333333 --tag env=prod \
   --deployment-id demo-uninstall
+
+say "A request outside the policy: the intern may deploy only to staging in account 111111111111,
+and asks for every target"
+if DROVER_OPERATOR_KEY="$DEMO/operators/$INTERN_ID.key" "$PRODUCER" deploy --package acme-agent --all \
+  --deployment-id demo-intern; then
+  echo "unexpected: the control plane allowed it" >&2
+  exit 1
+fi
+echo "refused, and nothing ran: the audit trail says who asked what, and why it was refused"
+"$PRODUCER" audit --deployment demo-intern
 
 say "All deployments"
 "$PRODUCER" deployment list

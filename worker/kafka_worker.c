@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "request_signing.h"
 #include "seen_messages.h"
 #include "job_message.h"
 #include "log.h"
@@ -596,6 +597,26 @@ fail:
     return status;
 }
 
+/*
+ * Whether a Cancel counts: one the control plane confirmed (signed with its
+ * key, a trusted one: serve checked the operator's request against its
+ * policy first), or an unsigned one while unsigned jobs are allowed.  An
+ * operator's own request (a key this worker does not hold) waits for that
+ * confirmation, and is passed over without a word; anything else is
+ * skipped with the reason in err.
+ */
+static int cancel_trusted(dr_kafka_worker *w, const rd_kafka_message_t *msg, dr_error *err)
+{
+    dr_request_origin origin;
+    dr_error verify_err = {0};
+    dr_status status = dr_request_verify(w->settings.trust, msg->payload, msg->len, &origin, &verify_err);
+    if (status == DR_OK || (status == DR_ERR_UNSIGNED && w->settings.allow_unsigned))
+        return 1;
+    if (status != DR_ERR_UNKNOWN_OPERATOR)
+        *err = verify_err;
+    return 0;
+}
+
 /* Read the Cancels written since the last call into the cancelled set. */
 static void take_cancels(dr_kafka_worker *w)
 {
@@ -606,7 +627,8 @@ static void take_cancels(dr_kafka_worker *w)
         dr_error err = {0};
         /* An id deploy would refuse names no deployment: not kept (the set would grow on anyone's writes). */
         if (msg->payload && dr_cancel_decode(msg->payload, msg->len, &cancel, &err) == DR_OK &&
-            dr_check_id("cancel: deployment id", cancel->deployment_id ? cancel->deployment_id : "", &err) == DR_OK) {
+            dr_check_id("cancel: deployment id", cancel->deployment_id ? cancel->deployment_id : "", &err) == DR_OK &&
+            cancel_trusted(w, msg, &err)) {
             pthread_mutex_lock(&w->lock);
             int known = dr_strmap_get(w->cancelled, cancel->deployment_id) != NULL;
             if (!known && dr_strmap_put(w->cancelled, cancel->deployment_id, w) != 0)

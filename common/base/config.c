@@ -270,10 +270,10 @@ static dr_status load_flags(dr_config *cfg, int argc, char **argv, dr_error *err
         } else if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             cfg->help = 1;
             continue;
-        } else if (strncmp(arg, "--", 2) != 0) {
+        } else if (strncmp(arg, "--", 2) != 0 && !(strcmp(arg, "-o") == 0 && find_setting(cfg, "output", 6) >= 0)) {
             return dr_error_set(err, DR_ERR_USAGE, "unknown flag '%s' (flags are --name)", arg);
         } else {
-            const char *name = arg + 2;
+            const char *name = arg[1] == 'o' ? "output" : arg + 2; /* -o: --output, where a command has it */
             const char *eq = strchr(name, '=');
             size_t name_len = eq ? (size_t)(eq - name) : strlen(name);
             long index = find_setting(cfg, name, name_len);

@@ -4,7 +4,8 @@
  *
  * A setting named "cache-dir" is set by:
  *   - the flag --cache-dir VALUE or --cache-dir=VALUE (booleans: --name,
- *     --name=true|false, --no-name);
+ *     --name=true|false, --no-name); the one short flag is -o, for a
+ *     setting named "output" where a table has one;
  *   - the environment variable DROVER_CACHE_DIR;
  *   - a line "cache-dir = VALUE" in the file named by --config or DROVER_CONFIG
  *     ('#' starts a comment).

@@ -47,6 +47,7 @@ typedef enum dr_topic {
     DR_TOPIC_DEPLOYMENTS,  /* key deployment id, Deployment */
     DR_TOPIC_CONTROL,      /* key deployment id, Cancel */
     DR_TOPIC_RELEASES,     /* key deployment id, Release: the control plane's release log */
+    DR_TOPIC_AUDIT,        /* key the request's subject, AuditRecord: every decision on a request */
     DR_TOPIC_COUNT
 } dr_topic;
 

@@ -42,6 +42,7 @@ DEFINE_DECODER(dr_deployment_decode, Drover__V1__Deployment, drover__v1__deploym
 DEFINE_DECODER(dr_association_decode, Drover__V1__Association, drover__v1__association__descriptor)
 DEFINE_DECODER(dr_cancel_decode, Drover__V1__Cancel, drover__v1__cancel__descriptor)
 DEFINE_DECODER(dr_release_decode, Drover__V1__Release, drover__v1__release__descriptor)
+DEFINE_DECODER(dr_audit_record_decode, Drover__V1__AuditRecord, drover__v1__audit_record__descriptor)
 
 uint8_t *dr_message_encode(const ProtobufCMessage *message, size_t *len)
 {
@@ -150,7 +151,7 @@ long long dr_rate_limit(const char *value, uint64_t total, long long at_least, l
 const char *dr_deployment_status_name(Drover__V1__DeploymentStatus status)
 {
     static const char *const names[] = {"UNSPECIFIED", "PENDING",    "IN_PROGRESS", "SUCCESS",
-                                        "FAILED",      "INCOMPLETE", "CANCELLED",  "REJECTED"};
+                                        "FAILED",      "INCOMPLETE", "CANCELLED",   "REJECTED"};
     return (size_t)status < sizeof names / sizeof names[0] ? names[status] : "UNSPECIFIED";
 }
 

@@ -30,6 +30,7 @@ dr_status dr_deployment_decode(const void *data, size_t len, Drover__V1__Deploym
 dr_status dr_association_decode(const void *data, size_t len, Drover__V1__Association **out, dr_error *err);
 dr_status dr_cancel_decode(const void *data, size_t len, Drover__V1__Cancel **out, dr_error *err);
 dr_status dr_release_decode(const void *data, size_t len, Drover__V1__Release **out, dr_error *err);
+dr_status dr_audit_record_decode(const void *data, size_t len, Drover__V1__AuditRecord **out, dr_error *err);
 
 /*
  * Encode any message into a malloc'd buffer (*len set); NULL when out of

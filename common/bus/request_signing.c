@@ -137,6 +137,34 @@ static int read_auth(const uint8_t *bytes, size_t len, dr_request_origin *origin
 dr_status dr_request_verify(dr_trust_store *store, const uint8_t *bytes, size_t len, dr_request_origin *origin,
                             dr_error *err)
 {
+    return dr_request_verify_except(store, bytes, len, NULL, 0, origin, err);
+}
+
+/* bytes without the signature and the unsigned fields, into body (room for len bytes); -1 when malformed. */
+static int signed_body(const uint8_t *bytes, size_t len, const uint32_t *unsigned_fields, size_t n, uint8_t *body,
+                       size_t *body_len)
+{
+    if (dr_wire_strip_field(bytes, len, DR_REQUEST_SIGNATURE_FIELD, body, body_len) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *scratch = malloc(*body_len ? *body_len : 1);
+        size_t scratch_len = 0;
+        int r = scratch ? dr_wire_strip_field(body, *body_len, unsigned_fields[i], scratch, &scratch_len) : -1;
+        if (r == 0) {
+            memcpy(body, scratch, scratch_len);
+            *body_len = scratch_len;
+        }
+        free(scratch);
+        if (r != 0)
+            return -1;
+    }
+    return 0;
+}
+
+dr_status dr_request_verify_except(dr_trust_store *store, const uint8_t *bytes, size_t len,
+                                   const uint32_t *unsigned_fields, size_t unsigned_field_count,
+                                   dr_request_origin *origin, dr_error *err)
+{
     const uint8_t *signature = NULL;
     size_t signature_len = 0;
     memset(origin, 0, sizeof *origin);
@@ -155,7 +183,7 @@ dr_status dr_request_verify(dr_trust_store *store, const uint8_t *bytes, size_t 
     dr_status status = DR_OK;
     if (!body)
         return dr_error_set(err, DR_ERR_NOMEM, "out of memory verifying a request");
-    if (dr_wire_strip_field(bytes, len, DR_REQUEST_SIGNATURE_FIELD, body, &body_len) != 0)
+    if (signed_body(bytes, len, unsigned_fields, unsigned_field_count, body, &body_len) != 0)
         status = dr_error_set(err, DR_ERR_REQUEST_SIGNATURE, "the request signed by key %s is not well-formed protobuf",
                               origin->key_id);
     else if (!dr_key_verify(key, body, body_len, signature, signature_len))

@@ -72,4 +72,13 @@ typedef struct dr_request_origin {
 dr_status dr_request_verify(dr_trust_store *store, const uint8_t *bytes, size_t len, dr_request_origin *origin,
                             dr_error *err);
 
+/*
+ * As dr_request_verify, for a message some of whose fields are not the
+ * operator's to sign: the signature covers the bytes without them too (an
+ * Association's run bookkeeping, which the control plane writes back).
+ */
+dr_status dr_request_verify_except(dr_trust_store *store, const uint8_t *bytes, size_t len,
+                                   const uint32_t *unsigned_fields, size_t unsigned_field_count,
+                                   dr_request_origin *origin, dr_error *err);
+
 #endif

@@ -107,9 +107,11 @@ static int follow(dr_rollup_watch *watch, const char *deployment_id, size_t job_
         printf("\n");
     if (latest)
         dr_rollup_print_report(latest, 0, stdout);
-    if (exit_code == DR_EXIT_USAGE && latest->n_failed_targets > 0)
-        fprintf(stderr, "drover-producer: the control plane refused deployment %s (%s): %s\n", deployment_id,
-                latest->failed_targets[0]->reason, latest->failed_targets[0]->message);
+    if (exit_code == DR_EXIT_USAGE)
+        fprintf(stderr,
+                "drover-producer: the control plane refused deployment %s (see above, and drover-producer "
+                "audit --deployment %s)\n",
+                deployment_id, deployment_id);
     if (exit_code == DR_EXIT_TIMEOUT)
         printf("stopped waiting after %lld s%s; the deployment goes on (drover-producer deployment show %s)\n",
                wait_seconds, latest ? "" : " without a rollup (is an aggregator running?)", deployment_id);

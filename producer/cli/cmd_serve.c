@@ -29,19 +29,31 @@ static const dr_setting serve_settings[] = {
     {"job-expiry-seconds", DR_SETTING_INT, "86400",
      "a job a worker receives this long after its release ends TIMED_OUT without running (a replayed job too); "
      "a deployment's own --deadline-seconds applies if sooner; 0: jobs never expire"},
+    {"policy", DR_SETTING_STRING, NULL,
+     "the policy (JSON: operators and what each may do; docs/operators.md), read again when it changes; "
+     "every request is refused unless it allows it"},
+    {"operator-keys", DR_SETTING_STRING, NULL,
+     "the operators' public keys: comma-separated PEM files and directories (every *.pub in them)"},
+    {"request-expiry-seconds", DR_SETTING_INT, "900",
+     "a deployment or launch event signed longer ago than this is refused (expired) unless already started"},
+    {"allow-unsigned-requests", DR_SETTING_BOOL, "false",
+     "demo only: act on requests without a policy, unsigned ones included (a warning for each)"},
     {"http", DR_SETTING_STRING, "127.0.0.1:0",
      "address to serve /healthz, /readyz and /metrics on (port 0: any free port; empty: none)"},
     {"schedule-clock-offset-ms", DR_SETTING_INT, "0", "testing only: added to the clock association schedules read"},
 };
 
 static const char serve_usage[] =
-    "usage: drover-producer serve --brokers HOST:PORT --signing-key FILE [--group NAME] [--replica-id ID]\n"
+    "usage: drover-producer serve --brokers HOST:PORT --signing-key FILE --policy FILE --operator-keys DIR\n"
+    "                             [--group NAME] [--replica-id ID]\n"
     "\n"
     "The control plane: takes the deployments that `deploy` writes and releases their jobs to the\n"
     "workers under their rate controls (--max-concurrency jobs released and unfinished at once; no more\n"
     "released once errors pass --max-errors, the rest ending CANCELLED), and stops cancelled ones.\n"
     "Run several replicas for availability: they share the deployments as one consumer group, and one\n"
     "that takes over a half-done rollout (after a crash too) continues it without releasing a job twice.\n"
+    "It acts only on requests signed by an operator whose policy allows them (docs/operators.md); every\n"
+    "decision goes to the audit topic (drover-producer audit).\n"
     "SIGTERM or SIGINT: finish the current step, hand the deployments over, exit 0.";
 
 int cmd_serve(int argc, char **argv)
@@ -59,6 +71,7 @@ int cmd_serve(int argc, char **argv)
     dr_metrics *metrics = NULL;
     dr_health_http *http = NULL;
     dr_key *signing_key = NULL;
+    dr_authority *authority = NULL;
     if (dr_config_positional(cfg, &positional) != 0) {
         dr_error_set(&err, DR_ERR_USAGE, "serve takes no arguments (see --help)");
         goto fail;
@@ -87,6 +100,32 @@ int cmd_serve(int argc, char **argv)
         goto fail;
     }
     settings.signing_key = signing_key;
+    long long request_expiry = dr_config_int(cfg, "request-expiry-seconds");
+    if (request_expiry < 1 || request_expiry > 366LL * 24 * 3600) {
+        dr_error_set(&err, DR_ERR_USAGE, "request-expiry-seconds: %lld is not between 1 and 31622400", request_expiry);
+        goto fail;
+    }
+    const char *policy = dr_config_string(cfg, "policy");
+    if (policy && policy[0] && !signing_key) {
+        dr_error_set(&err, DR_ERR_USAGE,
+                     "--policy needs --signing-key: what serve writes itself (association runs) is signed with it");
+        goto fail;
+    }
+    dr_authority_settings authority_settings = {
+        .policy_path = policy,
+        .operator_keys = dr_config_string(cfg, "operator-keys"),
+        .control_plane_key = key_path,
+        .allow_unsigned = dr_config_bool(cfg, "allow-unsigned-requests"),
+        .request_expiry_ms = request_expiry * 1000,
+        .seen_capacity = 65536,
+    };
+    if (dr_authority_new(&authority_settings, &authority, &err) != DR_OK)
+        goto fail;
+    if (authority_settings.allow_unsigned)
+        dr_log(DR_LOG_WARN, "serve.unsigned_requests",
+               "msg=\"unsigned requests are acted on (--allow-unsigned-requests): anyone who can write the "
+               "control topics can deploy; never do this outside a demo\"");
+    settings.authority = authority;
     settings.group = dr_config_string(cfg, "group");
     settings.replica_id = dr_config_string(cfg, "replica-id");
     settings.exit_after_releases = (long)dr_config_int(cfg, "exit-after-releases");
@@ -117,6 +156,7 @@ cleanup:
     dr_health_http_stop(http);
     dr_metrics_free(metrics);
     dr_key_free(signing_key);
+    dr_authority_free(authority);
     dr_config_free(cfg);
     return exit_code;
 }

@@ -20,7 +20,7 @@ static const char create_usage[] =
     "usage: drover-producer topics create --brokers HOST:PORT [--partitions N] [--replication-factor N]\n"
     "\n"
     "Creates every Drover topic (PREFIX + jobs, status, rollups, inventory, events, packages,\n"
-    "associations, deployments, control, releases) that the cluster does not have yet; the tables\n"
+    "associations, deployments, control, releases, audit) that the cluster does not have yet; the tables\n"
     "(rollups, inventory, packages, associations) get cleanup.policy=compact.  Topics that exist are\n"
     "left exactly as they are.  Prints \"created NAME\" or \"exists NAME\" for each; exit 1 when one\n"
     "could not be made, with the broker's reason.";

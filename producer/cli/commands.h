@@ -47,6 +47,8 @@ int cmd_deploy(int argc, char **argv);
 /* drover-producer serve ... and cancel ID (cmd_serve.c) */
 int cmd_serve(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
+/* drover-producer audit (cmd_audit.c) */
+int cmd_audit(int argc, char **argv);
 
 /* One verb of a command with verbs (package build, target list, ...). */
 typedef struct dr_producer_verb {

@@ -16,11 +16,13 @@ static const dr_producer_command deploy_command = {
     "deploy", NULL, 0, cmd_deploy, "deploy a package version to selected targets and follow its progress"};
 static const dr_producer_command cancel_command = {"cancel", NULL, 0, cmd_cancel,
                                                    "cancel a deployment: nothing more of it starts"};
+static const dr_producer_command audit_command = {
+    "audit", NULL, 0, cmd_audit, "print the control plane's decisions on requests: who asked what, allowed or refused"};
 static const dr_producer_command serve_command = {
     "serve", NULL, 0, cmd_serve, "run the control plane: release deployments' jobs under their rate controls"};
 static const dr_producer_command *const commands[] = {
-    &dr_command_package, &dr_command_target, &deploy_command,    &dr_command_deployment, &dr_command_association,
-    &cancel_command,     &dr_command_keys,   &dr_command_topics, &serve_command,
+    &dr_command_package, &dr_command_target, &deploy_command,  &dr_command_deployment, &dr_command_association,
+    &cancel_command,     &audit_command,     &dr_command_keys, &dr_command_topics,     &serve_command,
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 

@@ -101,6 +101,13 @@ void dr_rollup_print_report(const Drover__V1__Rollup *rollup, int with_locations
             fprintf(out, "  %s/%s  %s\n", loc->account, loc->region, dr_strbuf_str(&line));
         }
     }
+    if (rollup->status == DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_REJECTED && rollup->n_failed_targets > 0) {
+        /* One refusal of the whole request: said once, not once per target. */
+        const Drover__V1__FailedTarget *f = rollup->failed_targets[0];
+        fprintf(out, "refused (%s): %s\n", f->reason, f->message ? f->message : "");
+        dr_strbuf_free(&line);
+        return;
+    }
     size_t listed =
         rollup->n_failed_targets < DR_ROLLUP_FAILED_LISTED ? rollup->n_failed_targets : DR_ROLLUP_FAILED_LISTED;
     if (listed)

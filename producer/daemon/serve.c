@@ -28,8 +28,14 @@
 typedef struct owned_deployment {
     dr_rollout *rollout; /* borrowed from serve.rollouts */
     int32_t partition;   /* of the deployments topic */
+    int64_t offset;      /* of the Deployment message taken */
     int adopted;         /* in-doubt jobs resolved after the sync point */
     int in_doubt;        /* the last release's Jobs may not all be written */
+    uint8_t *request;    /* the Deployment message as read: what the authority checks */
+    size_t request_len;
+    char request_id[65]; /* as the message claims it (checked with the rest) */
+    int authorized;      /* the authority decided on it (once per owner) */
+    int allowed;         /* and allowed it: later messages for the id are ignored */
 } owned_deployment;
 
 typedef struct serve {
@@ -38,11 +44,12 @@ typedef struct serve {
     dr_kafka_follower *follower;
     dr_kafka_producer *producer;
     dr_rollup_table *fold;
-    dr_strmap *rollouts;  /* deployment id -> dr_rollout: every deployment owned or named by a Release */
-    dr_strmap *owned;     /* deployment id -> owned_deployment */
-    dr_strmap *cancelled; /* deployment id -> marker */
-    int sync_wanted;      /* partitions were assigned since the last sync point */
-    int synced;           /* read up to the last sync point */
+    dr_strmap *rollouts;         /* deployment id -> dr_rollout: every deployment owned or named by a Release */
+    dr_strmap *owned;            /* deployment id -> owned_deployment */
+    dr_strmap *cancelled;        /* deployment id -> CANCEL_ALLOWED or CANCEL_CONFIRMED */
+    dr_strmap *audited_versions; /* "package@version#request id" -> marker: publish checks audited */
+    int sync_wanted;             /* partitions were assigned since the last sync point */
+    int synced;                  /* read up to the last sync point */
     dr_inventory inventory;
     dr_table packages;
     int tables_loaded;
@@ -51,6 +58,16 @@ typedef struct serve {
     dr_associations *associations;
     char associations_topic[256];
 } serve;
+
+/*
+ * A cancel is allowed once the authority allows an operator's Cancel; it is
+ * confirmed once a Cancel signed by the control plane's own key is on the
+ * control topic, which is what workers act on (they hold that key, not the
+ * operators').  Markers in serve.cancelled.
+ */
+static char cancel_allowed_mark, cancel_confirmed_mark;
+#define CANCEL_ALLOWED ((void *)&cancel_allowed_mark)
+#define CANCEL_CONFIRMED ((void *)&cancel_confirmed_mark)
 
 /* ---- small helpers ---- */
 
@@ -66,6 +83,8 @@ static void describe_metrics(dr_metrics *m)
                         "unfinished deployments this replica owns", NULL, 0);
     dr_metrics_describe(m, "drover_control_plane_caught_up", DR_METRIC_GAUGE,
                         "1 while this replica has read up to its last sync point", NULL, 0);
+    dr_metrics_describe(m, "drover_control_plane_requests_total", DR_METRIC_COUNTER,
+                        "requests this replica decided on, by action, decision and refusal reason", NULL, 0);
 }
 
 static void count_ended(serve *sv, dr_status reason, size_t n)
@@ -106,10 +125,17 @@ static dr_rollout *get_rollout(serve *sv, const char *id)
     return r;
 }
 
+static void free_owned(owned_deployment *o)
+{
+    if (o)
+        free(o->request);
+    free(o);
+}
+
 static void forget_deployment(serve *sv, const char *id)
 {
     owned_deployment *o = dr_strmap_remove(sv->owned, id);
-    free(o);
+    free_owned(o);
     dr_rollout_free(dr_strmap_remove(sv->rollouts, id));
 }
 
@@ -149,7 +175,91 @@ static dr_status produce_job_end(serve *sv, const dr_rollout *r, const dr_rollup
     return dr_publish_message(sv->producer, DR_TOPIC_STATUS, d->deployment_id, &e.base, count, err);
 }
 
+/* ---- the authority's decisions ---- */
+
+/*
+ * Log a decision on a request and write it to the audit topic (waiting for
+ * the broker: the trail is part of the decision).  Every value from Kafka
+ * is quoted in the log.
+ */
+static void audit(serve *sv, const dr_authority_decision *decision, dr_policy_action action, const char *subject,
+                  const char *scope)
+{
+    char q_subject[300], q_operator[300], q_message[1400];
+    dr_error err = {0};
+    dr_publish_count count = {0};
+    int unsigned_request = strcmp(decision->operator_name, DR_AUTHORITY_UNSIGNED) == 0;
+    dr_log(
+        decision->allowed && !unsigned_request ? DR_LOG_INFO : DR_LOG_WARN,
+        decision->allowed ? "request.allowed" : "request.refused",
+        "action=%s subject=%s operator=%s reason=%s rule=%s msg=%s", dr_policy_action_name(action),
+        dr_log_quote(q_subject, sizeof q_subject, subject),
+        dr_log_quote(q_operator, sizeof q_operator, decision->operator_name[0] ? decision->operator_name : "unknown"),
+        decision->allowed ? "-" : dr_status_name(decision->reason), decision->rule[0] ? decision->rule : "-",
+        dr_log_quote(q_message, sizeof q_message,
+                     decision->message[0] ? decision->message
+                     : unsigned_request   ? "an unsigned request, taken (--allow-unsigned-requests)"
+                                          : "allowed"));
+    Drover__V1__AuditRecord record;
+    dr_authority_audit_fill(&record, decision, action, subject, scope, sv->s->replica_id, dr_now_ms());
+    if (dr_publish_message(sv->producer, DR_TOPIC_AUDIT, subject, &record.base, &count, &err) != DR_OK ||
+        flush_all(sv, &count, 1, &err) != DR_OK)
+        dr_log(DR_LOG_ERROR, "audit.write_failed", "subject=%s msg=%s", q_subject,
+               dr_log_quote(q_message, sizeof q_message, err.detail));
+    if (sv->s->metrics) {
+        char labels[160];
+        snprintf(labels, sizeof labels, "action=\"%s\",decision=\"%s\",reason=\"%s\"", dr_policy_action_name(action),
+                 decision->allowed ? "allowed" : "refused", decision->allowed ? "" : dr_status_name(decision->reason));
+        dr_metrics_counter_add(sv->s->metrics, "drover_control_plane_requests_total", labels, 1);
+    }
+}
+
 /* ---- writing jobs ---- */
+
+#define AUDITED_VERSIONS_MAX 4096
+
+/*
+ * Whether d's package version v may be used: its publish request (the
+ * version's own signature) must pass the authority as a package.publish of
+ * d's package, and name that package.  Audited once per version and
+ * publish request (per replica, until AUDITED_VERSIONS_MAX are remembered).
+ */
+static int check_version(serve *sv, const Drover__V1__Deployment *d, const Drover__V1__PackageVersion *v,
+                         dr_authority_decision *decision)
+{
+    const dr_table_row *row = dr_table_get(&sv->packages, d->package);
+    const uint8_t *bytes = NULL;
+    size_t len = 0;
+    if (!row || dr_package_version_bytes(row->value, row->value_len, d->version, &bytes, &len) != 0) {
+        memset(decision, 0, sizeof *decision);
+        decision->reason = DR_ERR_REQUEST_SIGNATURE;
+        snprintf(decision->rule, sizeof decision->rule, "signature");
+        snprintf(decision->message, sizeof decision->message, "the published bytes of the version were not found");
+        return 0;
+    }
+    dr_authority_request q = {.action = DR_ACTION_PACKAGE_PUBLISH, .bytes = bytes, .len = len, .package = d->package};
+    dr_authority_check(sv->s->authority, &q, dr_now_ms(), decision);
+    if (decision->allowed && strcmp(decision->operator_name, DR_AUTHORITY_UNSIGNED) != 0 &&
+        (!v->package || strcmp(v->package, d->package) != 0)) {
+        decision->allowed = 0;
+        decision->reason = DR_ERR_REQUEST_SIGNATURE;
+        snprintf(decision->rule, sizeof decision->rule, "signature");
+        snprintf(decision->message, sizeof decision->message, "the version was signed as one of package %.128s",
+                 v->package ? v->package : "(none)");
+    }
+    char key[768];
+    snprintf(key, sizeof key, "%s@%s#%s", d->package, d->version, decision->origin.request_id);
+    if (sv->audited_versions && dr_strmap_count(sv->audited_versions) >= AUDITED_VERSIONS_MAX) {
+        dr_strmap_free(sv->audited_versions); /* forgotten: each is audited once more at most */
+        sv->audited_versions = dr_strmap_new();
+    }
+    if (!sv->audited_versions || !dr_strmap_get(sv->audited_versions, key)) {
+        if (sv->audited_versions)
+            dr_strmap_put(sv->audited_versions, key, sv);
+        audit(sv, decision, DR_ACTION_PACKAGE_PUBLISH, d->package, d->version);
+    }
+    return decision->allowed;
+}
 
 /*
  * Write the Job of each target (or, for one that cannot be built, a
@@ -163,8 +273,9 @@ static dr_status write_jobs(serve *sv, dr_rollout *r, const dr_rollup_job *const
     const Drover__V1__PackageVersion *version = NULL;
     dr_publish_count count = {0};
     dr_status status = DR_OK;
-    char job_id[512], message[512];
-    int reloaded = 0;
+    char job_id[512], message[1024];
+    int reloaded = 0, version_allowed = 0;
+    dr_authority_decision version_decision;
     int64_t now = dr_now_ms();
 
     if (!sv->tables_loaded && (status = load_tables(sv, err)) != DR_OK)
@@ -185,6 +296,8 @@ static dr_status write_jobs(serve *sv, dr_rollout *r, const dr_rollup_job *const
             dr_error lookup_err = {0};
             if (dr_package_lookup(&sv->packages, d->package, &package, &lookup_err) == DR_OK && package)
                 version = dr_package_find_version(package, d->version);
+            if (version)
+                version_allowed = check_version(sv, d, version, &version_decision);
         }
         if (!target || !version) {
             snprintf(message, sizeof message,
@@ -196,8 +309,17 @@ static dr_status write_jobs(serve *sv, dr_rollout *r, const dr_rollup_job *const
             count_ended(sv, !target ? DR_ERR_UNKNOWN_TARGET : DR_ERR_VERSION_MISMATCH, 1);
             continue;
         }
+        if (!version_allowed) {
+            snprintf(message, sizeof message, "package %s version %s may not be used (%s): %s; nothing ran", d->package,
+                     d->version, version_decision.rule, version_decision.message);
+            status = produce_job_end(sv, r, jobs[i], DROVER__V1__JOB_STATE__JOB_STATE_REJECTED, version_decision.reason,
+                                     message, &count, err);
+            count_ended(sv, version_decision.reason, 1);
+            continue;
+        }
         Drover__V1__Job job;
         dr_job_fill(&job, d, version, (Drover__V1__Target *)target, job_id, sizeof job_id, now, sv->s->job_expiry_ms);
+        job.publisher_key_id = version_decision.origin.key_id;
         status = publish_job(sv, &job, target->target_id, &count, err);
     }
     if (status == DR_OK)
@@ -313,6 +435,130 @@ cleanup:
     free(jobs);
 }
 
+/* End every unreleased job of a refused deployment REJECTED, saying why; nothing of it runs. */
+static dr_status refuse_deployment(serve *sv, owned_deployment *o, const dr_rollup_deployment *fold,
+                                   const dr_authority_decision *decision)
+{
+    dr_rollout *r = o->rollout;
+    size_t total = 0;
+    const dr_rollup_job **all = dr_rollup_jobs(fold, &total);
+    const dr_rollup_job **jobs = calloc(total ? total : 1, sizeof *jobs);
+    dr_error err = {0};
+    dr_status status = DR_OK;
+    char message[1024];
+    if (!jobs || !all) {
+        status = dr_error_set(&err, DR_ERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    size_t n = dr_rollout_next_targets(r, fold, jobs, total);
+    snprintf(message, sizeof message, "the control plane refused the deployment (%s): %s; nothing ran", decision->rule,
+             decision->message);
+    dr_publish_count count = {0};
+    for (size_t i = 0; i < n && status == DR_OK; i++)
+        status = produce_job_end(sv, r, jobs[i], DROVER__V1__JOB_STATE__JOB_STATE_REJECTED, decision->reason, message,
+                                 &count, &err);
+    if (status == DR_OK)
+        status = flush_all(sv, &count, n, &err);
+    if (status == DR_OK) {
+        dr_rollout_mark_stopped(r);
+        count_ended(sv, decision->reason, n);
+    }
+cleanup:
+    if (status != DR_OK) {
+        char quoted[700];
+        dr_log(DR_LOG_WARN, "serve.refuse_failed", "deployment=%s msg=%s", dr_rollout_id(r),
+               dr_log_quote(quoted, sizeof quoted, err.detail));
+    }
+    free(all);
+    free(jobs);
+    return status;
+}
+
+/* The deployment's scope for the audit trail: "package@version, N targets". */
+static void describe_scope(const Drover__V1__Deployment *d, size_t targets, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s@%s %s, %zu target%s", d->package, d->version, dr_action_name(d->action), targets,
+             targets == 1 ? "" : "s");
+}
+
+/*
+ * The authority's decision on an owned deployment, made once every PENDING
+ * event is folded (the targets are known) and before anything is released:
+ * 1 when it may go on; 0 when it waits, or was refused now (its jobs end
+ * REJECTED).  The targets its PENDING events name must be the ones it
+ * signed (targets_sha256).  Expiry applies only to a deployment nothing
+ * of which has started: one taken over half-way was allowed before.
+ */
+static int authorize(serve *sv, owned_deployment *o, const dr_rollup_deployment *fold)
+{
+    dr_rollout *r = o->rollout;
+    const Drover__V1__Deployment *d = dr_rollout_deployment(r);
+    dr_rollout_action next = d && fold ? dr_rollout_decide(r, fold, 0).action : DR_ROLLOUT_WAIT;
+    if (next == DR_ROLLOUT_WAIT)
+        return 0;
+    size_t total = 0, known = 0;
+    const dr_rollup_job **jobs = dr_rollup_jobs(fold, &total);
+    const char **ids = calloc(total ? total : 1, sizeof *ids);
+    const Drover__V1__Target **targets = calloc(total ? total : 1, sizeof *targets);
+    dr_authority_decision decision;
+    dr_error err = {0};
+    int started = dr_rollout_released_count(r) > 0, allowed = 0;
+    char digest[DR_SHA256_HEX_SIZE], scope[512];
+    if (!jobs || !ids || !targets || (!sv->tables_loaded && load_tables(sv, &err) != DR_OK))
+        goto cleanup; /* tried again next turn */
+    for (size_t i = 0; i < total; i++) {
+        ids[i] = jobs[i]->target_id;
+        started |= jobs[i]->state != DROVER__V1__JOB_STATE__JOB_STATE_PENDING;
+        const Drover__V1__Target *t = dr_inventory_find(&sv->inventory, jobs[i]->target_id);
+        if (t) /* an unknown target ends REJECTED (unknown-target) at its release */
+            targets[known++] = t;
+    }
+    if (dr_targets_digest(ids, total, digest) != 0)
+        goto cleanup;
+    const Drover__V1__RateControls *rc = d->rate_controls;
+    dr_authority_request q = {.action = DR_ACTION_DEPLOY,
+                              .bytes = o->request,
+                              .len = o->request_len,
+                              .must_be_fresh = !started,
+                              .check_replay = 1,
+                              .partition = o->partition,
+                              .offset = o->offset,
+                              .package = d->package,
+                              .targets = targets,
+                              .target_count = known,
+                              .has_limits = 1,
+                              .job_count = total,
+                              .max_concurrency = rc && rc->max_concurrency ? rc->max_concurrency : "",
+                              .max_errors = rc && rc->max_errors ? rc->max_errors : ""};
+    dr_authority_check(sv->s->authority, &q, dr_now_ms(), &decision);
+    int signed_request = strcmp(decision.operator_name, DR_AUTHORITY_UNSIGNED) != 0;
+    if (decision.allowed && (signed_request || (d->targets_sha256 && d->targets_sha256[0])) &&
+        (!d->targets_sha256 || strcmp(d->targets_sha256, digest) != 0)) {
+        decision.allowed = 0;
+        decision.reason = DR_ERR_REQUEST_SIGNATURE;
+        snprintf(decision.rule, sizeof decision.rule, "targets");
+        snprintf(decision.message, sizeof decision.message,
+                 "its PENDING events name %zu targets whose digest is not the one the request signed", total);
+    }
+    describe_scope(d, total, scope, sizeof scope);
+    if (next == DR_ROLLOUT_DONE && decision.reason != DR_ERR_REPLAYED) {
+        /* Nothing left to release (a finished deployment read again): decided before, by whoever ran it. */
+        o->authorized = o->allowed = 1;
+        allowed = 1;
+        goto cleanup;
+    }
+    audit(sv, &decision, DR_ACTION_DEPLOY, d->deployment_id, scope);
+    /* Decided: allowed, or refused and its jobs ended (a failed write decides again next turn). */
+    o->authorized = decision.allowed || refuse_deployment(sv, o, fold, &decision) == DR_OK;
+    o->allowed = decision.allowed;
+    allowed = decision.allowed;
+cleanup:
+    free(targets);
+    free(ids);
+    free(jobs);
+    return allowed;
+}
+
 /* What finding the last release's Jobs on the jobs topic collects. */
 typedef struct doubt_scan {
     const char *deployment_id;
@@ -413,6 +659,8 @@ static int advance(serve *sv, owned_deployment *o)
         if (!o->adopted || o->in_doubt)
             return 0;
     }
+    if (!o->authorized && !authorize(sv, o, fold) && !o->authorized)
+        return 0;
     int cancelled = dr_strmap_get(sv->cancelled, dr_rollout_id(r)) != NULL;
     dr_rollout_plan plan = dr_rollout_decide(r, fold, cancelled);
     switch (plan.action) {
@@ -434,6 +682,72 @@ static int advance(serve *sv, owned_deployment *o)
 }
 
 /* ---- what is read ---- */
+
+/*
+ * Write the control plane's confirmation of an allowed cancel: the Cancel
+ * again, signed with its own key.  Marked confirmed when it is read back.
+ * A control plane without a key (a demo's) confirms nothing: its workers
+ * take unsigned jobs, and unsigned cancels with them.
+ */
+static void confirm_cancel(serve *sv, const char *deployment_id)
+{
+    if (!sv->s->signing_key)
+        return;
+    Drover__V1__Cancel c = DROVER__V1__CANCEL__INIT;
+    char requested_by[300];
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    dr_error err = {0};
+    dr_publish_count count = {0};
+    snprintf(requested_by, sizeof requested_by, "control plane %s, for an allowed request", sv->s->replica_id);
+    c.schema_version = DR_SCHEMA_VERSION;
+    c.deployment_id = (char *)deployment_id;
+    c.reason = "confirmed";
+    c.requested_by = requested_by;
+    c.at_ms = dr_now_ms();
+    if (dr_request_encode(sv->s->signing_key, &c.base, &bytes, &len, &err) != DR_OK ||
+        dr_publish_bytes(sv->producer, DR_TOPIC_CONTROL, deployment_id, bytes, len, &count, &err) != DR_OK ||
+        flush_all(sv, &count, 1, &err) != DR_OK) {
+        char quoted[700];
+        dr_log(DR_LOG_WARN, "serve.cancel_confirm_failed", "deployment=%s msg=%s (tried again at the next sync)",
+               deployment_id, dr_log_quote(quoted, sizeof quoted, err.detail));
+    }
+    free(bytes);
+}
+
+static int confirm_visit(void *ctx, const char *key, void *value)
+{
+    if (value == CANCEL_ALLOWED)
+        confirm_cancel(ctx, key);
+    return 0;
+}
+
+/*
+ * Whether a Cancel may stop its deployment: the authority's decision, as a
+ * cancel of the deployment's package when this replica knows it.  Cancels
+ * do not expire (a cancel only ever stops work, and is idempotent), so a
+ * replica reading the control topic from its start takes old ones alike.
+ * *confirmation is set for the control plane's own confirmations (not
+ * audited: the operator's request was).
+ */
+static int cancel_allowed(serve *sv, const rd_kafka_message_t *msg, const Drover__V1__Cancel *c, int *confirmation)
+{
+    dr_rollout *r = dr_strmap_get(sv->rollouts, c->deployment_id);
+    const Drover__V1__Deployment *d = r ? dr_rollout_deployment(r) : NULL;
+    dr_authority_request q = {.action = DR_ACTION_CANCEL,
+                              .bytes = msg->payload,
+                              .len = msg->len,
+                              .check_replay = 1,
+                              .partition = msg->partition,
+                              .offset = msg->offset,
+                              .package = d ? d->package : NULL};
+    dr_authority_decision decision;
+    dr_authority_check(sv->s->authority, &q, dr_now_ms(), &decision);
+    *confirmation = decision.allowed && strcmp(decision.operator_name, DR_AUTHORITY_CONTROL_PLANE) == 0;
+    if (!*confirmation)
+        audit(sv, &decision, DR_ACTION_CANCEL, c->deployment_id, d ? d->package : "");
+    return decision.allowed;
+}
 
 static void take_followed(serve *sv, const rd_kafka_message_t *msg, dr_topic topic)
 {
@@ -467,12 +781,19 @@ static void take_followed(serve *sv, const rd_kafka_message_t *msg, dr_topic top
             drover__v1__target_event__free_unpacked(e, NULL);
     } else if (topic == DR_TOPIC_CONTROL) {
         Drover__V1__Cancel *c = NULL;
+        int confirmation = 0;
         /* An id deploy would refuse names no deployment: not kept (the set would grow on anyone's writes). */
         if (dr_cancel_decode(msg->payload, msg->len, &c, &err) == DR_OK &&
             dr_check_id("cancel: deployment id", c->deployment_id ? c->deployment_id : "", &err) == DR_OK &&
-            !dr_strmap_get(sv->cancelled, c->deployment_id)) {
-            dr_strmap_put(sv->cancelled, c->deployment_id, sv);
-            dr_log(DR_LOG_INFO, "serve.cancel_seen", "deployment=%s", c->deployment_id);
+            dr_strmap_get(sv->cancelled, c->deployment_id) != CANCEL_CONFIRMED &&
+            cancel_allowed(sv, msg, c, &confirmation)) {
+            int known = dr_strmap_get(sv->cancelled, c->deployment_id) != NULL;
+            dr_strmap_put(sv->cancelled, c->deployment_id, confirmation ? CANCEL_CONFIRMED : CANCEL_ALLOWED);
+            if (!known)
+                dr_log(DR_LOG_INFO, "serve.cancel_seen", "deployment=%s", c->deployment_id);
+            /* Confirmed now, or, while reading history at start, after it (it may be confirmed further on). */
+            if (!confirmation && sv->synced_once)
+                confirm_cancel(sv, c->deployment_id);
         }
         if (c)
             drover__v1__cancel__free_unpacked(c, NULL);
@@ -527,6 +848,24 @@ static void take_deployment(serve *sv, const rd_kafka_message_t *msg)
     }
     dr_rollout *r = get_rollout(sv, d->deployment_id);
     owned_deployment *o = dr_strmap_get(sv->owned, d->deployment_id);
+    dr_request_origin origin;
+    dr_error claim_err = {0};
+    dr_request_verify(NULL, msg->payload, msg->len, &origin, &claim_err); /* what it claims; checked later */
+    if (o && o->request && (o->allowed || (origin.request_id[0] && strcmp(origin.request_id, o->request_id) == 0))) {
+        /*
+         * The request taken already, again (Kafka re-reading it, or a copy written again), or another
+         * message for a deployment already allowed: the allowed one stands, whoever wrote this.
+         */
+        if (msg->offset != o->offset) {
+            char quoted[300];
+            dr_log(DR_LOG_WARN, "serve.request_copy_ignored",
+                   "deployment=%s request=%s partition=%d offset=%lld msg=\"the deployment was taken already\"",
+                   d->deployment_id, dr_log_quote(quoted, sizeof quoted, origin.request_id), (int)msg->partition,
+                   (long long)msg->offset);
+        }
+        drover__v1__deployment__free_unpacked(d, NULL);
+        return;
+    }
     if (!o && r) {
         o = calloc(1, sizeof *o);
         if (o && dr_strmap_put(sv->owned, d->deployment_id, o) != 0) {
@@ -534,13 +873,22 @@ static void take_deployment(serve *sv, const rd_kafka_message_t *msg)
             o = NULL;
         }
     }
-    if (!r || !o) {
+    uint8_t *request = malloc(msg->len ? msg->len : 1);
+    if (!r || !o || !request) {
         dr_log(DR_LOG_ERROR, "serve.nomem", "deployment=%s", d->deployment_id);
+        free(request);
         drover__v1__deployment__free_unpacked(d, NULL);
         return;
     }
+    memcpy(request, msg->payload, msg->len);
+    free(o->request);
+    o->request = request;
+    o->request_len = msg->len;
+    snprintf(o->request_id, sizeof o->request_id, "%s", origin.request_id);
     o->rollout = r;
     o->partition = msg->partition;
+    o->offset = msg->offset;
+    o->authorized = 0;               /* another request for the id: decided afresh */
     dr_rollout_set_deployment(r, d); /* the same id published again: the later message wins */
 }
 
@@ -589,7 +937,7 @@ static void on_rebalance(void *opaque, const rd_kafka_topic_partition_list_t *pa
             dr_strmap_each(sv->owned, find_in_partition, &search);
             if (!search.key)
                 break;
-            free(dr_strmap_remove(sv->owned, search.key));
+            free_owned(dr_strmap_remove(sv->owned, search.key));
             free(search.key);
             dropped++;
         }
@@ -602,7 +950,7 @@ static void on_rebalance(void *opaque, const rd_kafka_topic_partition_list_t *pa
 static int free_owned_visit(void *ctx, const char *key, void *value)
 {
     (void)ctx, (void)key;
-    free(value);
+    free_owned(value);
     return 0;
 }
 
@@ -661,7 +1009,8 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
     sv.rollouts = dr_strmap_new();
     sv.owned = dr_strmap_new();
     sv.cancelled = dr_strmap_new();
-    if (!sv.fold || !sv.rollouts || !sv.owned || !sv.cancelled) {
+    sv.audited_versions = dr_strmap_new();
+    if (!sv.fold || !sv.rollouts || !sv.owned || !sv.cancelled || !sv.audited_versions) {
         status = dr_error_set(err, DR_ERR_NOMEM, "out of memory starting the control plane");
         goto cleanup;
     }
@@ -713,6 +1062,8 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
         }
         if (!sv.synced && !sv.sync_wanted && dr_kafka_follower_synced(sv.follower)) {
             sv.synced = 1;
+            if (!sv.synced_once)
+                dr_strmap_each(sv.cancelled, confirm_visit, &sv); /* allowed before any replica confirmed them */
             sv.synced_once = 1;
             if (settings->ready)
                 atomic_store(settings->ready, 1);
@@ -745,6 +1096,7 @@ cleanup:
         dr_strmap_free(sv.rollouts);
     }
     dr_strmap_free(sv.cancelled);
+    dr_strmap_free(sv.audited_versions);
     dr_rollup_table_free(sv.fold);
     dr_inventory_free(&sv.inventory);
     dr_table_free(&sv.packages);

@@ -12,6 +12,7 @@
 #include "manifest_fetch.h"
 #include "messages.h"
 #include "strbuf.h"
+#include "proto_wire.h"
 #include "request_signing.h"
 
 dr_status dr_package_fetch_manifest(const char *url, char sha256[DR_SHA256_HEX_SIZE], dr_manifest **out, dr_error *err)
@@ -203,4 +204,38 @@ dr_status dr_package_encode_with_default(const Drover__V1__PackageVersions *curr
     next.auth_signature.len = 0;
     next.auth_signature.data = NULL;
     return encode(&next, operator_key, bytes, len, err);
+}
+
+#define VERSIONS_FIELD 3u /* PackageVersions.versions */
+#define VERSION_FIELD 1u  /* PackageVersion.version */
+
+/* 1 when the encoded PackageVersion in[0..len) is named version. */
+static int names_version(const uint8_t *in, size_t len, const char *version)
+{
+    size_t at = 0;
+    dr_wire_field f;
+    const uint8_t *name = NULL;
+    size_t name_len = 0;
+    while (dr_wire_next(in, len, &at, &f) == 1)
+        if (f.number == VERSION_FIELD && f.wire_type == 2) {
+            name = f.data; /* the last one wins, as protobuf reads it */
+            name_len = f.len;
+        }
+    return name && name_len == strlen(version) && memcmp(name, version, name_len) == 0;
+}
+
+int dr_package_version_bytes(const uint8_t *entry, size_t len, const char *version, const uint8_t **out,
+                             size_t *out_len)
+{
+    size_t at = 0;
+    int r, found = 0;
+    dr_wire_field f;
+    while ((r = dr_wire_next(entry, len, &at, &f)) == 1)
+        if (f.number == VERSIONS_FIELD && f.wire_type == 2 && names_version(f.data, f.len, version)) {
+            *out = f.data; /* dr_package_find_version takes the first of a name: so does this */
+            *out_len = f.len;
+            found = 1;
+            break;
+        }
+    return r < 0 || !found ? -1 : 0;
 }

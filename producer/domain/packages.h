@@ -46,6 +46,15 @@ char *dr_package_absolute_location(const char *location);
 dr_status dr_package_lookup(const dr_table *packages, const char *name, Drover__V1__PackageVersions **out,
                             dr_error *err);
 
+/*
+ * The wire bytes, as published, of the version named version in an encoded
+ * PackageVersions entry (a packages-table row's value): what its publish
+ * signature covers (request_signing.h).  Pointers are into entry.  -1 when
+ * the entry does not hold it, or is not well-formed.
+ */
+int dr_package_version_bytes(const uint8_t *entry, size_t len, const char *version, const uint8_t **out,
+                             size_t *out_len);
+
 /* The version named exactly version, or NULL. */
 const Drover__V1__PackageVersion *dr_package_find_version(const Drover__V1__PackageVersions *package,
                                                           const char *version);

@@ -56,3 +56,17 @@ expect_ok() {
   [ "$RC" -eq 0 ] || fail "expected success of: $*; exit $RC:
 $(cat "$WORK/stderr")"
 }
+
+# operator_setup: once per test, an operator's key pair in $WORK/operators and
+# a policy letting that operator ("tester") do everything ($WORK/policy.json).
+# Exports DROVER_OPERATOR_KEY, so every request drover-producer makes from
+# here on is signed, and sets SERVE_AUTH, the flags serve checks them with.
+operator_setup() {
+  [ -n "${OPERATOR_KEY_ID:-}" ] && return 0
+  OPERATOR_KEY_ID=$("$PRODUCER" keys generate --dir "$WORK/operators" | sed -n 's/^key_id: //p')
+  [ -n "$OPERATOR_KEY_ID" ] || fail "keys generate printed no key id"
+  export DROVER_OPERATOR_KEY="$WORK/operators/$OPERATOR_KEY_ID.key"
+  printf '{"operators": [{"name": "tester", "keys": ["%s"]}],\n "rules": [{"name": "everything", "operators": ["tester"], "actions": ["*"]}]}\n' \
+    "$OPERATOR_KEY_ID" >"$WORK/policy.json"
+  SERVE_AUTH=(--policy "$WORK/policy.json" --operator-keys "$WORK/operators")
+}

@@ -5,6 +5,8 @@
 BROKER="$DROVER_BUILD_DIR/drover-broker"
 AGGREGATOR="$DROVER_BUILD_DIR/drover-aggregator"
 PIDS=()
+# Every request of a pipeline test is signed by an operator the control plane's policy allows.
+operator_setup
 
 # signing_key: once per test, a key pair in $WORK/keys; sets SIGNING_KEY (the
 # control plane's private key) and TRUSTED_KEYS (the workers' directory).
@@ -79,13 +81,14 @@ start_aggregator() {
 }
 
 # start_control_plane [NAME [flags...]]: a drover-producer serve replica signing with
-# $SIGNING_KEY, with its own log ($WORK/NAME.log, default cp1); sets CP_PID and CP_LOG.
+# $SIGNING_KEY and checking requests against $WORK/policy.json (operator_setup), with
+# its own log ($WORK/NAME.log, default cp1); sets CP_PID and CP_LOG.
 start_control_plane() {
   local name=${1:-cp1}; shift || true
   CP_LOG="$WORK/$name.log"
   signing_key
   "$DROVER_BUILD_DIR/drover-producer" serve --brokers "$BROKERS" --replica-id "$name" --log-level info \
-    --signing-key "$SIGNING_KEY" "$@" >/dev/null 2>"$CP_LOG" &
+    --signing-key "$SIGNING_KEY" "${SERVE_AUTH[@]}" "$@" >/dev/null 2>"$CP_LOG" &
   CP_PID=$!
   PIDS+=($CP_PID)
 }

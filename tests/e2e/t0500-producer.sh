@@ -273,6 +273,7 @@ test_expect_success KCAT 'deploy --all selects every one of the 313 targets' '
 test_expect_success 'set-up: a control plane (drover-producer serve) with a signing key' '
   "$PRODUCER" keys generate --dir "$WORK/keys" >"$WORK/keys.out"
   "$PRODUCER" serve --replica-id cp-t0500 --log-level info --signing-key "$WORK/keys/$(sed -n "s/^key_id: //p" "$WORK/keys.out").key" \
+    --allow-unsigned-requests \
     >/dev/null 2>"$WORK/serve.log" &
   SERVE_PID=$!
 '

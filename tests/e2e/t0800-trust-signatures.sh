@@ -69,7 +69,8 @@ serve_with() {
   [ -n "${CP_PID:-}" ] && { kill -TERM "$CP_PID"; wait "$CP_PID" 2>/dev/null || true; }
   local name=$1; shift
   CP_LOG="$WORK/$name.log"
-  "$PRODUCER" serve --brokers "$BROKERS" --replica-id "$name" --kafka-property session.timeout.ms=6000 --http '' "$@" >/dev/null 2>"$CP_LOG" &
+  "$PRODUCER" serve --brokers "$BROKERS" --replica-id "$name" --kafka-property session.timeout.ms=6000 --http '' \
+    "${SERVE_AUTH[@]}" "$@" >/dev/null 2>"$CP_LOG" &
   CP_PID=$!; PIDS+=($CP_PID)
 }
 # rejected ID N KEY_TEXT [STATUS]: all N jobs REJECTED for signature, the message saying KEY_TEXT.
