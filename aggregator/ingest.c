@@ -456,6 +456,8 @@ dr_status dr_ingest_run(dr_ingest *in, volatile sig_atomic_t *stop, int until_ca
             in->next_housekeeping_ms = now + HOUSEKEEPING_INTERVAL_MS;
         }
         dr_kafka_producer_poll(in->producer, 0);
+        if (in->s.refusals)
+            dr_refusals_poll(in->s.refusals, 500);
         if (until_caught_up && caught_up)
             break;
     }

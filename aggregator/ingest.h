@@ -42,6 +42,7 @@
 #include "error.h"
 #include "kafka.h"
 #include "metrics.h"
+#include "refusals.h"
 #include "rollup.h"
 
 typedef struct dr_ingest_settings {
@@ -52,6 +53,7 @@ typedef struct dr_ingest_settings {
     pthread_mutex_t *lock;   /* guards table */
     dr_metrics *metrics;     /* may be NULL; not owned.  Ingest declares and feeds its metrics */
     atomic_int *ready;       /* set to 1 while caught up, 0 while catching up */
+    dr_refusals *refusals;   /* may be NULL; not owned: polled by the ingest's loop */
 } dr_ingest_settings;
 
 typedef struct dr_ingest dr_ingest;

@@ -62,6 +62,7 @@ int main(int argc, char **argv)
     dr_rollup_table *table = NULL;
     dr_metrics *metrics = NULL;
     dr_ingest *ingest = NULL;
+    dr_refusals *refusals = NULL;
     dr_http_server *http = NULL;
     dr_config *cfg = dr_program_start("drover-aggregator", settings, sizeof settings / sizeof settings[0], argc - 1,
                                       argv + 1, usage, &exit_code);
@@ -90,6 +91,13 @@ int main(int argc, char **argv)
         .ready = &ready,
     };
     dr_kafka_options_from_config(&ingest_settings.kafka, cfg, "drover-aggregator");
+    /* The refusals are counted only by an aggregator that serves (not one that folds and exits). */
+    if (!dr_config_bool(cfg, "exit-when-caught-up") &&
+        dr_refusals_start(&ingest_settings.kafka, metrics, 30000, &refusals, &err) != DR_OK) {
+        fprintf(stderr, "drover-aggregator: %s\n", err.detail);
+        goto done;
+    }
+    ingest_settings.refusals = refusals;
     dr_api api = {.lock = &lock, .table = table, .metrics = metrics, .ready = &ready};
     int until_caught_up = dr_config_bool(cfg, "exit-when-caught-up");
 
@@ -120,6 +128,7 @@ int main(int argc, char **argv)
 done:
     dr_http_server_stop(http);
     dr_ingest_free(ingest);
+    dr_refusals_free(refusals);
     dr_metrics_free(metrics);
     dr_rollup_table_free(table);
     dr_config_free(cfg);

@@ -164,3 +164,28 @@ const char *dr_installation_type_name(Drover__V1__InstallationType t)
 {
     return t == DROVER__V1__INSTALLATION_TYPE__INSTALLATION_TYPE_IN_PLACE_UPDATE ? "in-place" : "reinstall";
 }
+
+static const char *const action_names[DR_ACTION_COUNT] = {
+    [DR_ACTION_PACKAGE_PUBLISH] = "package.publish",
+    [DR_ACTION_PACKAGE_SET_DEFAULT] = "package.set-default",
+    [DR_ACTION_TARGET_REGISTER] = "target.register",
+    [DR_ACTION_TARGET_LAUNCH] = "target.launch",
+    [DR_ACTION_TARGET_TERMINATE] = "target.terminate",
+    [DR_ACTION_DEPLOY] = "deploy",
+    [DR_ACTION_CANCEL] = "cancel",
+    [DR_ACTION_ASSOCIATION_CREATE] = "association.create",
+    [DR_ACTION_ASSOCIATION_DELETE] = "association.delete",
+};
+
+const char *dr_request_action_name(dr_request_action action)
+{
+    return (int)action >= 0 && action < DR_ACTION_COUNT ? action_names[action] : "unknown";
+}
+
+dr_request_action dr_request_action_from_name(const char *name)
+{
+    int a = 0;
+    while (a < DR_ACTION_COUNT && (!name || strcmp(action_names[a], name) != 0))
+        a++;
+    return (dr_request_action)a;
+}

@@ -33,6 +33,27 @@ dr_status dr_release_decode(const void *data, size_t len, Drover__V1__Release **
 dr_status dr_audit_record_decode(const void *data, size_t len, Drover__V1__AuditRecord **out, dr_error *err);
 
 /*
+ * Everything a request may ask for: the actions of a control plane's policy
+ * and of the audit trail (AuditRecord.action), named by dr_request_action_name.
+ */
+typedef enum dr_request_action {
+    DR_ACTION_PACKAGE_PUBLISH,     /* "package.publish" */
+    DR_ACTION_PACKAGE_SET_DEFAULT, /* "package.set-default" */
+    DR_ACTION_TARGET_REGISTER,     /* "target.register" (and deregister) */
+    DR_ACTION_TARGET_LAUNCH,       /* "target.launch" (a launch or tags-changed event) */
+    DR_ACTION_TARGET_TERMINATE,    /* "target.terminate" */
+    DR_ACTION_DEPLOY,              /* "deploy" */
+    DR_ACTION_CANCEL,              /* "cancel" */
+    DR_ACTION_ASSOCIATION_CREATE,  /* "association.create" */
+    DR_ACTION_ASSOCIATION_DELETE,  /* "association.delete" */
+    DR_ACTION_COUNT
+} dr_request_action;
+
+const char *dr_request_action_name(dr_request_action action); /* "unknown" out of range */
+/* The action named name; DR_ACTION_COUNT when none is. */
+dr_request_action dr_request_action_from_name(const char *name);
+
+/*
  * Encode any message into a malloc'd buffer (*len set); NULL when out of
  * memory.  The caller frees it.
  */

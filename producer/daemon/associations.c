@@ -9,6 +9,7 @@
 #include "messages.h"
 #include "packages.h"
 #include "publish.h"
+#include "request_signing.h"
 #include "schedule.h"
 #include "selection.h"
 #include "strmap.h"
@@ -17,17 +18,26 @@
 
 typedef struct owned_association {
     Drover__V1__Association *a; /* owned */
+    char operator_name[128];    /* who signed it, as the authority named them */
     int32_t partition;
     int has_schedule;
     dr_schedule schedule;
     int64_t next_due_ms; /* 0: not computed since the last change */
 } owned_association;
 
+/* The latest request taken for an association id (kept across partition moves: replays are told by it). */
+typedef struct latest_request {
+    int64_t created_at_ms;
+    char request_id[65];
+} latest_request;
+
 struct dr_associations {
+    dr_associations_settings s;
     const dr_kafka_options *options;
     dr_kafka_producer *producer;
     int timeout_ms;
-    dr_strmap *owned; /* association id -> owned_association */
+    dr_strmap *owned;  /* association id -> owned_association */
+    dr_strmap *latest; /* association id -> latest_request */
     int packages_dirty;
     Drover__V1__Target **launched; /* targets launched or re-tagged since the last tick (owned) */
     size_t launched_count;
@@ -42,17 +52,20 @@ static void free_owned(owned_association *o)
     free(o);
 }
 
-dr_associations *dr_associations_new(const dr_kafka_options *options, dr_kafka_producer *producer, int timeout_ms)
+dr_associations *dr_associations_new(const dr_associations_settings *settings)
 {
     dr_associations *as = calloc(1, sizeof *as);
     if (!as)
         return NULL;
-    as->options = options;
-    as->producer = producer;
-    as->timeout_ms = timeout_ms;
+    as->s = *settings;
+    as->options = settings->options;
+    as->producer = settings->producer;
+    as->timeout_ms = settings->timeout_ms;
     as->packages_dirty = 1;
-    if (!(as->owned = dr_strmap_new())) {
-        free(as);
+    as->owned = dr_strmap_new();
+    as->latest = dr_strmap_new();
+    if (!as->owned || !as->latest) {
+        dr_associations_free(as);
         return NULL;
     }
     return as;
@@ -74,14 +87,70 @@ static void free_launched(dr_associations *as)
     as->launched_count = 0;
 }
 
+static int free_latest_visit(void *ctx, const char *key, void *value)
+{
+    (void)ctx, (void)key;
+    free(value);
+    return 0;
+}
+
 void dr_associations_free(dr_associations *as)
 {
     if (!as)
         return;
-    dr_strmap_each(as->owned, free_visit, NULL);
+    if (as->owned)
+        dr_strmap_each(as->owned, free_visit, NULL);
     dr_strmap_free(as->owned);
+    if (as->latest)
+        dr_strmap_each(as->latest, free_latest_visit, NULL);
+    dr_strmap_free(as->latest);
     free_launched(as);
     free(as);
+}
+
+/* The control plane's bookkeeping in an Association, which the operator's signature does not cover. */
+static const uint32_t bookkeeping_fields[] = {16, 17, 18};
+
+/*
+ * The authority's decision on an association record, and whether it is
+ * older than the latest request taken for its id (a replay).  Audited
+ * when the request is new to this replica, or refused.
+ */
+static int association_allowed(dr_associations *as, const char *id, const Drover__V1__Association *a, const void *value,
+                               size_t len, dr_authority_decision *decision)
+{
+    dr_request_action action = a->deleted ? DR_ACTION_ASSOCIATION_DELETE : DR_ACTION_ASSOCIATION_CREATE;
+    dr_authority_request q = {.action = action,
+                              .bytes = value,
+                              .len = len,
+                              .unsigned_fields = bookkeeping_fields,
+                              .unsigned_field_count = sizeof bookkeeping_fields / sizeof bookkeeping_fields[0],
+                              .package = a->deleted ? NULL : a->package};
+    dr_authority_check(as->s.authority, &q, dr_now_ms(), decision);
+    latest_request *latest = dr_strmap_get(as->latest, id);
+    int is_signed = strcmp(decision->operator_name, DR_AUTHORITY_UNSIGNED) != 0;
+    if (decision->allowed && is_signed && latest && decision->origin.created_at_ms < latest->created_at_ms) {
+        decision->allowed = 0;
+        decision->reason = DR_ERR_REPLAYED;
+        snprintf(decision->rule, sizeof decision->rule, "not-replayed");
+        snprintf(decision->message, sizeof decision->message,
+                 "the request is older than association %s's latest one (request %s): a copy written again", id,
+                 latest->request_id);
+    }
+    int is_new = !latest || strcmp(latest->request_id, decision->origin.request_id) != 0;
+    if (is_new || !decision->allowed)
+        dr_audit_log_write(as->s.audit, decision, action, id, a->deleted ? "delete" : a->package);
+    if (decision->allowed && is_signed && is_new) {
+        if (!latest && (latest = calloc(1, sizeof *latest)) && dr_strmap_put(as->latest, id, latest) != 0) {
+            free(latest);
+            latest = NULL;
+        }
+        if (latest) {
+            latest->created_at_ms = decision->origin.created_at_ms;
+            snprintf(latest->request_id, sizeof latest->request_id, "%s", decision->origin.request_id);
+        }
+    }
+    return decision->allowed;
 }
 
 void dr_associations_take(dr_associations *as, const char *key, size_t key_len, const void *value, size_t len,
@@ -93,22 +162,39 @@ void dr_associations_take(dr_associations *as, const char *key, size_t key_len, 
         return;
     memcpy(id, key, key_len);
     id[key_len] = '\0';
-    free_owned(dr_strmap_remove(as->owned, id));
-    owned_association *o = value ? calloc(1, sizeof *o) : NULL;
-    if (o && dr_association_decode(value, len, &o->a, &err) != DR_OK) {
-        dr_log(DR_LOG_WARN, "association.skipped", "association=%s msg=\"%s\"", id, err.detail);
+    if (!value) {
+        /* A tombstone cannot say who wrote it: deletes are signed records (deleted = true). */
+        if (!dr_authority_allows_unsigned(as->s.authority)) {
+            dr_log(DR_LOG_WARN, "association.tombstone_ignored", "association=%s", id);
+            return;
+        }
+        free_owned(dr_strmap_remove(as->owned, id));
+        dr_log(DR_LOG_INFO, "association.deleted", "association=%s", id);
+        return;
+    }
+    owned_association *o = calloc(1, sizeof *o);
+    dr_authority_decision decision;
+    if (!o || dr_association_decode(value, len, &o->a, &err) != DR_OK ||
+        (!o->a->association_id || strcmp(o->a->association_id, id) != 0
+             ? dr_error_set(&err, DR_ERR_MALFORMED_MESSAGE, "the record names another association id")
+             : DR_OK) != DR_OK) {
+        char quoted[700];
+        dr_log(DR_LOG_WARN, "association.skipped", "association=%s msg=%s", id,
+               dr_log_quote(quoted, sizeof quoted, o ? err.detail : "out of memory"));
         free_owned(o);
         return;
     }
-    if (!value || (o && o->a->deleted)) { /* a tombstone, or a signed delete */
+    if (!association_allowed(as, id, o->a, value, len, &decision)) {
+        free_owned(o); /* whatever was taken before stands */
+        return;
+    }
+    free_owned(dr_strmap_remove(as->owned, id));
+    if (o->a->deleted) {
         dr_log(DR_LOG_INFO, "association.deleted", "association=%s", id);
         free_owned(o);
         return;
     }
-    if (!o) {
-        dr_log(DR_LOG_ERROR, "association.skipped", "association=%s msg=\"out of memory\"", id);
-        return;
-    }
+    snprintf(o->operator_name, sizeof o->operator_name, "%s", decision.operator_name);
     o->partition = partition;
     if (o->a->schedule && o->a->schedule[0]) {
         if (dr_schedule_parse(o->a->schedule, &o->schedule, &err) == DR_OK)
@@ -164,11 +250,16 @@ static void write_inventory(dr_associations *as, const char *target_id, const Dr
     dr_error err = {0};
     dr_publish_count count = {0};
     dr_status status = DR_OK;
-    if (target)
-        status = dr_publish_message(as->producer, DR_TOPIC_INVENTORY, target_id, &target->base, &count, &err);
-    else if ((status = dr_kafka_produce(as->producer, DR_TOPIC_INVENTORY, target_id, NULL, 0, NULL, NULL, &err)) ==
-             DR_OK)
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    if (target) { /* signed with the control plane's key: the event it comes from was checked */
+        if ((status = dr_request_encode(as->s.signing_key, &target->base, &bytes, &len, &err)) == DR_OK)
+            status = dr_publish_bytes(as->producer, DR_TOPIC_INVENTORY, target_id, bytes, len, &count, &err);
+    } else if ((status = dr_kafka_produce(as->producer, DR_TOPIC_INVENTORY, target_id, NULL, 0, NULL, NULL, &err)) ==
+               DR_OK) {
         count.queued = count.acknowledged = 1; /* a tombstone's delivery is checked by the flush alone */
+    }
+    free(bytes);
     if (status == DR_OK)
         status = dr_publish_flush(as->producer, &count, as->timeout_ms, &err);
     if (status != DR_OK)
@@ -330,8 +421,32 @@ static int run(dr_associations *as, owned_association *o, const char *run_id, co
     Drover__V1__Deployment *d = &deployment.message;
     d->association_id = a->association_id;
     d->job_count = (uint32_t)target_count;
-    dr_deploy_plan plan = {
-        .options = as->options, .deployment = d, .version = version, .targets = targets, .target_count = target_count};
+    /* The run deploys for whoever signed the association: decided for them, with its targets. */
+    dr_authority_request q = {.action = DR_ACTION_ASSOCIATION_CREATE,
+                              .package = a->package,
+                              .targets = targets,
+                              .target_count = target_count,
+                              .has_limits = 1,
+                              .job_count = target_count,
+                              .max_concurrency = request.max_concurrency ? request.max_concurrency : "",
+                              .max_errors = request.max_errors ? request.max_errors : ""};
+    dr_authority_decision decision;
+    dr_authority_check_as(as->s.authority, o->operator_name, &q, &decision);
+    char scope[600];
+    snprintf(scope, sizeof scope, "run %s of association %s: %s@%s, %zu targets", run_id, a->association_id, a->package,
+             version->version, target_count);
+    dr_audit_log_write(as->s.audit, &decision, DR_ACTION_ASSOCIATION_CREATE, run_id, scope);
+    if (!decision.allowed) {
+        dr_error_set(&err, decision.reason, "the run was refused (%s): %s", decision.rule, decision.message);
+        settled = 1; /* refused as it is: the next trigger decides again */
+        goto cleanup;
+    }
+    dr_deploy_plan plan = {.options = as->options,
+                           .deployment = d,
+                           .version = version,
+                           .targets = targets,
+                           .target_count = target_count,
+                           .operator_key = as->s.signing_key};
     dr_deploy_progress progress;
     if (dr_deploy_publish(as->producer, &plan, as->timeout_ms, &progress, &err) != DR_OK)
         goto cleanup; /* tried again on the next tick, under the same id */

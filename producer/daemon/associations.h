@@ -36,17 +36,38 @@
 
 #include <stdint.h>
 
+#include "audit_log.h"
+#include "authority.h"
 #include "drover.pb-c.h"
 #include "error.h"
 #include "kafka.h"
+#include "keys.h"
 
 typedef struct dr_associations dr_associations;
 
-/* Borrowed: options and producer must outlive it. */
-dr_associations *dr_associations_new(const dr_kafka_options *options, dr_kafka_producer *producer, int timeout_ms);
+/* Every pointer is borrowed and must outlive the associations. */
+typedef struct dr_associations_settings {
+    const dr_kafka_options *options;
+    dr_kafka_producer *producer;
+    int timeout_ms;
+    const dr_key *signing_key; /* signs the runs' deployments and the targets events register; NULL: unsigned */
+    dr_authority *authority;   /* decides on association records and on each run */
+    const dr_audit_log *audit; /* where those decisions go */
+} dr_associations_settings;
+
+dr_associations *dr_associations_new(const dr_associations_settings *settings);
 void dr_associations_free(dr_associations *associations); /* NULL is fine */
 
-/* An associations-topic record of an owned partition (value NULL: a tombstone, deleted). */
+/*
+ * An associations-topic record of an owned partition (value NULL: a
+ * tombstone, deleted; deleted = true: a signed delete).  The authority
+ * decides on it as association.create (or .delete) of its package, the
+ * control plane's bookkeeping fields (16-18) aside; a record whose request
+ * is older than the association's latest one taken is refused as
+ * replayed (an old create written again after a delete).  Each run is
+ * decided on again with its targets, for the operator who signed the
+ * association, before anything of it is published.
+ */
 void dr_associations_take(dr_associations *associations, const char *key, size_t key_len, const void *value, size_t len,
                           int32_t partition);
 /* The partition was revoked: forget its associations. */

@@ -160,6 +160,31 @@ static int identify(dr_authority *a, const dr_authority_request *r, dr_authority
 
 static const char *const step_rule[] = {"fresh", "not-replayed", "policy"};
 
+/* Step 5, for d->operator_name. */
+static void check_policy(dr_authority *a, const dr_authority_request *r, dr_authority_decision *d)
+{
+    if (!a->policy) {
+        refuse(d, DR_ERR_NOT_ALLOWED, step_rule[2], "the control plane has no policy");
+        return;
+    }
+    dr_policy_request q = {.action = r->action,
+                           .operator_name = d->operator_name,
+                           .package = r->package,
+                           .targets = r->targets,
+                           .target_count = r->target_count,
+                           .has_limits = r->has_limits,
+                           .job_count = r->job_count,
+                           .max_concurrency = r->max_concurrency,
+                           .max_errors = r->max_errors};
+    const char *rule = NULL;
+    dr_error err = {0};
+    if (dr_policy_check(a->policy, &q, &rule, &err) != DR_OK) {
+        refuse(d, DR_ERR_NOT_ALLOWED, step_rule[2], err.detail);
+        return;
+    }
+    snprintf(d->rule, sizeof d->rule, "%s", rule ? rule : "");
+}
+
 void dr_authority_check(dr_authority *a, const dr_authority_request *r, int64_t now_ms, dr_authority_decision *d)
 {
     char message[640];
@@ -203,33 +228,39 @@ void dr_authority_check(dr_authority *a, const dr_authority_request *r, int64_t 
         snprintf(d->rule, sizeof d->rule, "control-plane");
         return;
     }
-    /* 5: the policy. */
-    dr_policy_request q = {.action = r->action,
-                           .operator_name = d->operator_name,
-                           .package = r->package,
-                           .targets = r->targets,
-                           .target_count = r->target_count,
-                           .has_limits = r->has_limits,
-                           .job_count = r->job_count,
-                           .max_concurrency = r->max_concurrency,
-                           .max_errors = r->max_errors};
-    const char *rule = NULL;
-    dr_error err = {0};
-    if (dr_policy_check(a->policy, &q, &rule, &err) != DR_OK) {
-        refuse(d, DR_ERR_NOT_ALLOWED, step_rule[2], err.detail);
-        return;
-    }
-    snprintf(d->rule, sizeof d->rule, "%s", rule ? rule : "");
+    check_policy(a, r, d);
 }
 
-void dr_authority_audit_fill(Drover__V1__AuditRecord *record, const dr_authority_decision *d, dr_policy_action action,
+void dr_authority_check_as(dr_authority *a, const char *operator_name, const dr_authority_request *r,
+                           dr_authority_decision *d)
+{
+    memset(d, 0, sizeof *d);
+    d->allowed = 1;
+    snprintf(d->operator_name, sizeof d->operator_name, "%s", operator_name ? operator_name : "");
+    if (strcmp(d->operator_name, DR_AUTHORITY_UNSIGNED) == 0 ||
+        strcmp(d->operator_name, DR_AUTHORITY_CONTROL_PLANE) == 0) {
+        snprintf(d->rule, sizeof d->rule, "%s",
+                 d->operator_name[0] == '(' ? "allow-unsigned-requests" : "control-plane");
+        d->allowed = d->operator_name[0] != '(' || a->s.allow_unsigned;
+        return;
+    }
+    reload_policy(a);
+    check_policy(a, r, d);
+}
+
+int dr_authority_allows_unsigned(const dr_authority *a)
+{
+    return a->s.allow_unsigned;
+}
+
+void dr_authority_audit_fill(Drover__V1__AuditRecord *record, const dr_authority_decision *d, dr_request_action action,
                              const char *subject, const char *scope, const char *replica_id, int64_t now_ms)
 {
     drover__v1__audit_record__init(record);
     record->schema_version = DR_SCHEMA_VERSION;
     record->at_ms = now_ms;
     record->replica_id = (char *)replica_id;
-    record->action = (char *)dr_policy_action_name(action);
+    record->action = (char *)dr_request_action_name(action);
     record->subject = (char *)subject;
     record->operator_ = (char *)d->operator_name;
     record->key_id = (char *)d->origin.key_id;

@@ -63,7 +63,7 @@ void dr_authority_free(dr_authority *authority); /* NULL is fine */
 
 /* What is asked, as read; every pointer is borrowed. */
 typedef struct dr_authority_request {
-    dr_policy_action action;
+    dr_request_action action;
     const uint8_t *bytes; /* the request message as read from Kafka */
     size_t len;
     const uint32_t *unsigned_fields; /* fields the signature does not cover (the control plane's bookkeeping) */
@@ -96,11 +96,23 @@ void dr_authority_check(dr_authority *authority, const dr_authority_request *req
                         dr_authority_decision *decision);
 
 /*
+ * Step 5 alone, for an operator named before (an association's runs are
+ * decided for whoever signed the association): request's bytes are not
+ * read.  The control plane itself is allowed; "(unsigned)" only while
+ * unsigned requests are allowed.
+ */
+void dr_authority_check_as(dr_authority *authority, const char *operator_name, const dr_authority_request *request,
+                           dr_authority_decision *decision);
+
+/* 1 when unsigned requests are taken (--allow-unsigned-requests). */
+int dr_authority_allows_unsigned(const dr_authority *authority);
+
+/*
  * Fill record (initialised here; strings borrowed from decision and the
  * arguments) with a decision on request for the audit topic.
  */
 void dr_authority_audit_fill(Drover__V1__AuditRecord *record, const dr_authority_decision *decision,
-                             dr_policy_action action, const char *subject, const char *scope, const char *replica_id,
+                             dr_request_action action, const char *subject, const char *scope, const char *replica_id,
                              int64_t now_ms);
 
 #endif

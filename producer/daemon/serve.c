@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "associations.h"
+#include "audit_log.h"
 #include "deploy.h"
 #include "job_signing.h"
 #include "log.h"
@@ -15,6 +16,7 @@
 #include "publish.h"
 #include "rollout.h"
 #include "rollup.h"
+#include "sha256.h"
 #include "strmap.h"
 #include "table.h"
 #include "targets.h"
@@ -47,7 +49,8 @@ typedef struct serve {
     dr_strmap *rollouts;         /* deployment id -> dr_rollout: every deployment owned or named by a Release */
     dr_strmap *owned;            /* deployment id -> owned_deployment */
     dr_strmap *cancelled;        /* deployment id -> CANCEL_ALLOWED or CANCEL_CONFIRMED */
-    dr_strmap *audited_versions; /* "package@version#request id" -> marker: publish checks audited */
+    dr_strmap *audited;          /* "package@version#request", "target#request" -> marker: decisions audited */
+    dr_strmap *verified_targets; /* target id -> SHA-256 (hex, malloc'd) of the inventory record allowed */
     int sync_wanted;             /* partitions were assigned since the last sync point */
     int synced;                  /* read up to the last sync point */
     dr_inventory inventory;
@@ -56,6 +59,7 @@ typedef struct serve {
     long releases_written; /* for the fault injection setting */
     int synced_once;       /* target events count from the first time it caught up */
     dr_associations *associations;
+    dr_audit_log audit; /* where the authority's decisions go */
     char associations_topic[256];
 } serve;
 
@@ -83,8 +87,7 @@ static void describe_metrics(dr_metrics *m)
                         "unfinished deployments this replica owns", NULL, 0);
     dr_metrics_describe(m, "drover_control_plane_caught_up", DR_METRIC_GAUGE,
                         "1 while this replica has read up to its last sync point", NULL, 0);
-    dr_metrics_describe(m, "drover_control_plane_requests_total", DR_METRIC_COUNTER,
-                        "requests this replica decided on, by action, decision and refusal reason", NULL, 0);
+    dr_audit_log_describe(m);
 }
 
 static void count_ended(serve *sv, dr_status reason, size_t n)
@@ -148,12 +151,64 @@ static dr_status flush_all(serve *sv, const dr_publish_count *count, size_t expe
     return status;
 }
 
+#define AUDITED_MAX 4096
+
+/* Whether key was audited already, remembering it if not (at most AUDITED_MAX at once; then forgotten). */
+static int audited_before(serve *sv, const char *key)
+{
+    if (sv->audited && dr_strmap_count(sv->audited) >= AUDITED_MAX) {
+        dr_strmap_free(sv->audited); /* forgotten: each is audited once more at most */
+        sv->audited = dr_strmap_new();
+    }
+    if (sv->audited && dr_strmap_get(sv->audited, key))
+        return 1;
+    if (sv->audited)
+        dr_strmap_put(sv->audited, key, sv);
+    return 0;
+}
+
+/*
+ * Whether an inventory record may stand for its target: registered by an
+ * operator allowed to register it (target.register, the target in scope),
+ * or written by the control plane itself (from a launch event it allowed).
+ * A record allowed once is not verified again while its bytes stay the
+ * same.  A refused one is left out of the inventory (its jobs end
+ * REJECTED, unknown-target) and audited once.
+ */
+static int inventory_record_allowed(void *ctx, const uint8_t *record, size_t len, const Drover__V1__Target *target)
+{
+    serve *sv = ctx;
+    char digest[DR_SHA256_HEX_SIZE], key[400];
+    dr_sha256_buffer_hex(record, len, digest);
+    const char *verified = sv->verified_targets ? dr_strmap_get(sv->verified_targets, target->target_id) : NULL;
+    if (verified && strcmp(verified, digest) == 0)
+        return 1;
+    const Drover__V1__Target *scope = target;
+    dr_authority_request q = {
+        .action = DR_ACTION_TARGET_REGISTER, .bytes = record, .len = len, .targets = &scope, .target_count = 1};
+    dr_authority_decision decision;
+    dr_authority_check(sv->s->authority, &q, dr_now_ms(), &decision);
+    snprintf(key, sizeof key, "%s#%s", target->target_id, decision.origin.request_id);
+    if (!decision.allowed && !audited_before(sv, key))
+        dr_audit_log_write(&sv->audit, &decision, DR_ACTION_TARGET_REGISTER, target->target_id, "inventory record");
+    char *copy = decision.allowed ? strdup(digest) : NULL;
+    if (copy && sv->verified_targets) {
+        free(dr_strmap_remove(sv->verified_targets, target->target_id));
+        if (dr_strmap_put(sv->verified_targets, target->target_id, copy) != 0)
+            free(copy);
+    } else {
+        free(copy);
+    }
+    return decision.allowed;
+}
+
 static dr_status load_tables(serve *sv, dr_error *err)
 {
     dr_inventory_free(&sv->inventory);
     dr_table_free(&sv->packages);
     sv->tables_loaded = 0;
-    dr_status status = dr_inventory_read(&sv->s->kafka, sv->s->timeout_ms, &sv->inventory, err);
+    dr_status status =
+        dr_inventory_read_checked(&sv->s->kafka, sv->s->timeout_ms, inventory_record_allowed, sv, &sv->inventory, err);
     if (status == DR_OK)
         status = dr_table_read(&sv->s->kafka, DR_TOPIC_PACKAGES, sv->s->timeout_ms, &sv->packages, err);
     sv->tables_loaded = status == DR_OK;
@@ -175,54 +230,13 @@ static dr_status produce_job_end(serve *sv, const dr_rollout *r, const dr_rollup
     return dr_publish_message(sv->producer, DR_TOPIC_STATUS, d->deployment_id, &e.base, count, err);
 }
 
-/* ---- the authority's decisions ---- */
-
-/*
- * Log a decision on a request and write it to the audit topic (waiting for
- * the broker: the trail is part of the decision).  Every value from Kafka
- * is quoted in the log.
- */
-static void audit(serve *sv, const dr_authority_decision *decision, dr_policy_action action, const char *subject,
-                  const char *scope)
-{
-    char q_subject[300], q_operator[300], q_message[1400];
-    dr_error err = {0};
-    dr_publish_count count = {0};
-    int unsigned_request = strcmp(decision->operator_name, DR_AUTHORITY_UNSIGNED) == 0;
-    dr_log(
-        decision->allowed && !unsigned_request ? DR_LOG_INFO : DR_LOG_WARN,
-        decision->allowed ? "request.allowed" : "request.refused",
-        "action=%s subject=%s operator=%s reason=%s rule=%s msg=%s", dr_policy_action_name(action),
-        dr_log_quote(q_subject, sizeof q_subject, subject),
-        dr_log_quote(q_operator, sizeof q_operator, decision->operator_name[0] ? decision->operator_name : "unknown"),
-        decision->allowed ? "-" : dr_status_name(decision->reason), decision->rule[0] ? decision->rule : "-",
-        dr_log_quote(q_message, sizeof q_message,
-                     decision->message[0] ? decision->message
-                     : unsigned_request   ? "an unsigned request, taken (--allow-unsigned-requests)"
-                                          : "allowed"));
-    Drover__V1__AuditRecord record;
-    dr_authority_audit_fill(&record, decision, action, subject, scope, sv->s->replica_id, dr_now_ms());
-    if (dr_publish_message(sv->producer, DR_TOPIC_AUDIT, subject, &record.base, &count, &err) != DR_OK ||
-        flush_all(sv, &count, 1, &err) != DR_OK)
-        dr_log(DR_LOG_ERROR, "audit.write_failed", "subject=%s msg=%s", q_subject,
-               dr_log_quote(q_message, sizeof q_message, err.detail));
-    if (sv->s->metrics) {
-        char labels[160];
-        snprintf(labels, sizeof labels, "action=\"%s\",decision=\"%s\",reason=\"%s\"", dr_policy_action_name(action),
-                 decision->allowed ? "allowed" : "refused", decision->allowed ? "" : dr_status_name(decision->reason));
-        dr_metrics_counter_add(sv->s->metrics, "drover_control_plane_requests_total", labels, 1);
-    }
-}
-
 /* ---- writing jobs ---- */
-
-#define AUDITED_VERSIONS_MAX 4096
 
 /*
  * Whether d's package version v may be used: its publish request (the
  * version's own signature) must pass the authority as a package.publish of
  * d's package, and name that package.  Audited once per version and
- * publish request (per replica, until AUDITED_VERSIONS_MAX are remembered).
+ * publish request (per replica, until AUDITED_MAX are remembered).
  */
 static int check_version(serve *sv, const Drover__V1__Deployment *d, const Drover__V1__PackageVersion *v,
                          dr_authority_decision *decision)
@@ -249,15 +263,8 @@ static int check_version(serve *sv, const Drover__V1__Deployment *d, const Drove
     }
     char key[768];
     snprintf(key, sizeof key, "%s@%s#%s", d->package, d->version, decision->origin.request_id);
-    if (sv->audited_versions && dr_strmap_count(sv->audited_versions) >= AUDITED_VERSIONS_MAX) {
-        dr_strmap_free(sv->audited_versions); /* forgotten: each is audited once more at most */
-        sv->audited_versions = dr_strmap_new();
-    }
-    if (!sv->audited_versions || !dr_strmap_get(sv->audited_versions, key)) {
-        if (sv->audited_versions)
-            dr_strmap_put(sv->audited_versions, key, sv);
-        audit(sv, decision, DR_ACTION_PACKAGE_PUBLISH, d->package, d->version);
-    }
+    if (!audited_before(sv, key))
+        dr_audit_log_write(&sv->audit, decision, DR_ACTION_PACKAGE_PUBLISH, d->package, d->version);
     return decision->allowed;
 }
 
@@ -547,7 +554,7 @@ static int authorize(serve *sv, owned_deployment *o, const dr_rollup_deployment 
         allowed = 1;
         goto cleanup;
     }
-    audit(sv, &decision, DR_ACTION_DEPLOY, d->deployment_id, scope);
+    dr_audit_log_write(&sv->audit, &decision, DR_ACTION_DEPLOY, d->deployment_id, scope);
     /* Decided: allowed, or refused and its jobs ended (a failed write decides again next turn). */
     o->authorized = decision.allowed || refuse_deployment(sv, o, fold, &decision) == DR_OK;
     o->allowed = decision.allowed;
@@ -745,7 +752,45 @@ static int cancel_allowed(serve *sv, const rd_kafka_message_t *msg, const Drover
     dr_authority_check(sv->s->authority, &q, dr_now_ms(), &decision);
     *confirmation = decision.allowed && strcmp(decision.operator_name, DR_AUTHORITY_CONTROL_PLANE) == 0;
     if (!*confirmation)
-        audit(sv, &decision, DR_ACTION_CANCEL, c->deployment_id, d ? d->package : "");
+        dr_audit_log_write(&sv->audit, &decision, DR_ACTION_CANCEL, c->deployment_id, d ? d->package : "");
+    return decision.allowed;
+}
+
+/*
+ * Whether a TargetEvent may change the inventory and start on-launch runs:
+ * the authority's decision on it as target.launch (launched, tags changed)
+ * or target.terminate, fresh and not replayed, for the target it names
+ * (a terminated one as the inventory knows it).  The message's key must be
+ * that target's id.
+ */
+static int event_allowed(serve *sv, const rd_kafka_message_t *msg, const Drover__V1__TargetEvent *e)
+{
+    const Drover__V1__Target *t = e->target;
+    dr_error err = {0};
+    int terminated = e->kind == DROVER__V1__TARGET_EVENT__KIND__KIND_TERMINATED;
+    if (!t || !t->target_id || dr_check_id("event: target id", t->target_id, &err) != DR_OK ||
+        msg->key_len != strlen(t->target_id) || memcmp(msg->key, t->target_id, msg->key_len) != 0) {
+        char quoted[700];
+        dr_log(DR_LOG_WARN, "serve.skipped_event", "partition=%d offset=%lld msg=%s", (int)msg->partition,
+               (long long)msg->offset,
+               dr_log_quote(quoted, sizeof quoted, err.detail[0] ? err.detail : "the key is not the target's id"));
+        return 0;
+    }
+    const Drover__V1__Target *known =
+        terminated && sv->tables_loaded ? dr_inventory_find(&sv->inventory, t->target_id) : NULL;
+    const Drover__V1__Target *scope = terminated ? known : t;
+    dr_authority_request q = {.action = terminated ? DR_ACTION_TARGET_TERMINATE : DR_ACTION_TARGET_LAUNCH,
+                              .bytes = msg->payload,
+                              .len = msg->len,
+                              .must_be_fresh = 1,
+                              .check_replay = 1,
+                              .partition = msg->partition,
+                              .offset = msg->offset,
+                              .targets = scope ? &scope : NULL,
+                              .target_count = scope ? 1 : 0};
+    dr_authority_decision decision;
+    dr_authority_check(sv->s->authority, &q, dr_now_ms(), &decision);
+    dr_audit_log_write(&sv->audit, &decision, q.action, t->target_id, terminated ? "terminated" : "launched");
     return decision.allowed;
 }
 
@@ -775,7 +820,8 @@ static void take_followed(serve *sv, const rd_kafka_message_t *msg, dr_topic top
         dr_associations_packages_changed(sv->associations);
     } else if (topic == DR_TOPIC_EVENTS) {
         Drover__V1__TargetEvent *e = NULL;
-        if (dr_target_event_decode(msg->payload, msg->len, &e, &err) == DR_OK && sv->synced_once)
+        if (dr_target_event_decode(msg->payload, msg->len, &e, &err) == DR_OK && sv->synced_once &&
+            event_allowed(sv, msg, e))
             dr_associations_target_event(sv->associations, e);
         if (e)
             drover__v1__target_event__free_unpacked(e, NULL);
@@ -947,6 +993,13 @@ static void on_rebalance(void *opaque, const rd_kafka_topic_partition_list_t *pa
 
 /* ---- the loop ---- */
 
+static int free_string_visit(void *ctx, const char *key, void *value)
+{
+    (void)ctx, (void)key;
+    free(value);
+    return 0;
+}
+
 static int free_owned_visit(void *ctx, const char *key, void *value)
 {
     (void)ctx, (void)key;
@@ -1009,8 +1062,9 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
     sv.rollouts = dr_strmap_new();
     sv.owned = dr_strmap_new();
     sv.cancelled = dr_strmap_new();
-    sv.audited_versions = dr_strmap_new();
-    if (!sv.fold || !sv.rollouts || !sv.owned || !sv.cancelled || !sv.audited_versions) {
+    sv.audited = dr_strmap_new();
+    sv.verified_targets = dr_strmap_new();
+    if (!sv.fold || !sv.rollouts || !sv.owned || !sv.cancelled || !sv.audited || !sv.verified_targets) {
         status = dr_error_set(err, DR_ERR_NOMEM, "out of memory starting the control plane");
         goto cleanup;
     }
@@ -1021,7 +1075,17 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
             DR_OK)
         goto cleanup;
     dr_kafka_topic_name(&settings->kafka, DR_TOPIC_ASSOCIATIONS, sv.associations_topic, sizeof sv.associations_topic);
-    if (!(sv.associations = dr_associations_new(&settings->kafka, sv.producer, settings->timeout_ms))) {
+    sv.audit = (dr_audit_log){.producer = sv.producer,
+                              .replica_id = settings->replica_id,
+                              .metrics = settings->metrics,
+                              .timeout_ms = settings->timeout_ms};
+    dr_associations_settings association_settings = {.options = &settings->kafka,
+                                                     .producer = sv.producer,
+                                                     .timeout_ms = settings->timeout_ms,
+                                                     .signing_key = settings->signing_key,
+                                                     .authority = settings->authority,
+                                                     .audit = &sv.audit};
+    if (!(sv.associations = dr_associations_new(&association_settings))) {
         status = dr_error_set(err, DR_ERR_NOMEM, "out of memory starting the control plane");
         goto cleanup;
     }
@@ -1096,7 +1160,11 @@ cleanup:
         dr_strmap_free(sv.rollouts);
     }
     dr_strmap_free(sv.cancelled);
-    dr_strmap_free(sv.audited_versions);
+    dr_strmap_free(sv.audited);
+    if (sv.verified_targets) {
+        dr_strmap_each(sv.verified_targets, free_string_visit, NULL);
+        dr_strmap_free(sv.verified_targets);
+    }
     dr_rollup_table_free(sv.fold);
     dr_inventory_free(&sv.inventory);
     dr_table_free(&sv.packages);

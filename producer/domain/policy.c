@@ -9,23 +9,6 @@
 #include "messages.h"
 #include "strbuf.h"
 
-static const char *const action_names[DR_ACTION_COUNT] = {
-    [DR_ACTION_PACKAGE_PUBLISH] = "package.publish",
-    [DR_ACTION_PACKAGE_SET_DEFAULT] = "package.set-default",
-    [DR_ACTION_TARGET_REGISTER] = "target.register",
-    [DR_ACTION_TARGET_LAUNCH] = "target.launch",
-    [DR_ACTION_TARGET_TERMINATE] = "target.terminate",
-    [DR_ACTION_DEPLOY] = "deploy",
-    [DR_ACTION_CANCEL] = "cancel",
-    [DR_ACTION_ASSOCIATION_CREATE] = "association.create",
-    [DR_ACTION_ASSOCIATION_DELETE] = "association.delete",
-};
-
-const char *dr_policy_action_name(dr_policy_action action)
-{
-    return (int)action >= 0 && action < DR_ACTION_COUNT ? action_names[action] : "unknown";
-}
-
 typedef struct str_list {
     char **items;
     size_t count;
@@ -46,7 +29,7 @@ typedef struct operator_entry {
 typedef struct rule {
     char *name;
     str_list operators, groups;
-    unsigned actions; /* bit per dr_policy_action */
+    unsigned actions; /* bit per dr_request_action */
     str_list packages;
     str_list accounts, regions, ids;
     tag_rule *tags;
@@ -229,9 +212,7 @@ static dr_status parse_actions(json_t *r, const char *where, unsigned *mask, dr_
             *mask = (1u << DR_ACTION_COUNT) - 1;
             continue;
         }
-        int a = 0;
-        while (a < DR_ACTION_COUNT && strcmp(action_names[a], actions.items[i]) != 0)
-            a++;
+        dr_request_action a = dr_request_action_from_name(actions.items[i]);
         if (a == DR_ACTION_COUNT)
             status = dr_error_set(err, DR_ERR_USAGE, "policy: %s: unknown action \"%.64s\"", where, actions.items[i]);
         else
@@ -480,14 +461,14 @@ static dr_status rule_allows(const rule *r, const dr_policy_request *q, enum sta
     *stage = STAGE_PACKAGE;
     if (q->package && !list_matches(&r->packages, q->package))
         return dr_error_set(err, DR_ERR_NOT_ALLOWED, "no rule lets %s %s package %s", q->operator_name,
-                            dr_policy_action_name(q->action), q->package);
+                            dr_request_action_name(q->action), q->package);
     *stage = STAGE_TARGETS;
     for (size_t i = 0; i < q->target_count; i++)
         if (!target_in_scope(r, q->targets[i]))
             return dr_error_set(err, DR_ERR_NOT_ALLOWED,
                                 "target %s (account %s, region %s) is outside the targets rule %s lets %s %s",
                                 q->targets[i]->target_id, q->targets[i]->account, q->targets[i]->region, r->name,
-                                q->operator_name, dr_policy_action_name(q->action));
+                                q->operator_name, dr_request_action_name(q->action));
     *stage = STAGE_LIMITS;
     if (!q->has_limits)
         return DR_OK;
@@ -545,6 +526,6 @@ dr_status dr_policy_check(const dr_policy *policy, const dr_policy_request *requ
     }
     if (best == STAGE_NONE)
         return dr_error_set(err, DR_ERR_NOT_ALLOWED, "no rule lets %s %s", op->name,
-                            dr_policy_action_name(request->action));
+                            dr_request_action_name(request->action));
     return dr_error_set(err, DR_ERR_NOT_ALLOWED, "%s", best_err.detail);
 }

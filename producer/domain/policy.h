@@ -16,7 +16,7 @@
  * Deny by default: a request is allowed only when one rule allows all of
  * it.  A rule applies to an operator named in its "operators" or in one of
  * its "groups" ("*" in either: every operator), for the actions it lists
- * (dr_policy_action names; "*": all).  "packages" are globs (fnmatch); absent
+ * (dr_request_action names; "*": all).  "packages" are globs (fnmatch); absent
  * means every package.  "targets" narrows which targets: every target of a
  * request must match every list given (accounts, regions and ids are
  * globs; under tags, a target must have each key with a value matching one
@@ -36,24 +36,9 @@
 
 #include "drover.pb-c.h"
 #include "error.h"
+#include "messages.h"
 
 #define DR_POLICY_MAX_BYTES (1024 * 1024)
-
-/* Everything a request may ask for; the names are the policy's (dr_policy_action_name). */
-typedef enum dr_policy_action {
-    DR_ACTION_PACKAGE_PUBLISH,     /* "package.publish" */
-    DR_ACTION_PACKAGE_SET_DEFAULT, /* "package.set-default" */
-    DR_ACTION_TARGET_REGISTER,     /* "target.register" (and deregister) */
-    DR_ACTION_TARGET_LAUNCH,       /* "target.launch" (a launch or tags-changed event) */
-    DR_ACTION_TARGET_TERMINATE,    /* "target.terminate" */
-    DR_ACTION_DEPLOY,              /* "deploy" */
-    DR_ACTION_CANCEL,              /* "cancel" */
-    DR_ACTION_ASSOCIATION_CREATE,  /* "association.create" */
-    DR_ACTION_ASSOCIATION_DELETE,  /* "association.delete" */
-    DR_ACTION_COUNT
-} dr_policy_action;
-
-const char *dr_policy_action_name(dr_policy_action action);
 
 typedef struct dr_policy dr_policy;
 
@@ -71,7 +56,7 @@ const char *dr_policy_operator_for_key(const dr_policy *policy, const char *key_
 
 /* What a request asks for, as the policy sees it; every pointer is borrowed. */
 typedef struct dr_policy_request {
-    dr_policy_action action;
+    dr_request_action action;
     const char *operator_name;                /* from dr_policy_operator_for_key */
     const char *package;                      /* NULL: the action names no package */
     const Drover__V1__Target *const *targets; /* the targets it acts on (may be 0) */

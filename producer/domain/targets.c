@@ -666,6 +666,12 @@ static int compare_targets_by_id(const void *a, const void *b)
 
 dr_status dr_inventory_read(const dr_kafka_options *opt, int timeout_ms, dr_inventory *out, dr_error *err)
 {
+    return dr_inventory_read_checked(opt, timeout_ms, NULL, NULL, out, err);
+}
+
+dr_status dr_inventory_read_checked(const dr_kafka_options *opt, int timeout_ms, dr_inventory_keep_fn keep, void *ctx,
+                                    dr_inventory *out, dr_error *err)
+{
     dr_table table = {0};
     memset(out, 0, sizeof *out);
     dr_status status = dr_table_read(opt, DR_TOPIC_INVENTORY, timeout_ms, &table, err);
@@ -693,6 +699,11 @@ dr_status dr_inventory_read(const dr_kafka_options *opt, int timeout_ms, dr_inve
                    dr_log_quote(quoted, sizeof quoted, row->key));
             drover__v1__target__free_unpacked(target, NULL);
             out->damaged++;
+            continue;
+        }
+        if (keep && !keep(ctx, row->value, row->value_len, target)) {
+            drover__v1__target__free_unpacked(target, NULL);
+            out->refused++;
             continue;
         }
         out->targets[out->count++] = target;

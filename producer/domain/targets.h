@@ -85,6 +85,7 @@ typedef struct dr_inventory {
     Drover__V1__Target **targets; /* decoded; freed with the inventory */
     size_t count;
     size_t damaged; /* entries that did not decode (logged, left out) */
+    size_t refused; /* entries the keep function refused (dr_inventory_read_checked) */
 } dr_inventory;
 
 /*
@@ -93,6 +94,13 @@ typedef struct dr_inventory {
  * stop every deployment.  Free *out with dr_inventory_free, also on error.
  */
 dr_status dr_inventory_read(const dr_kafka_options *opt, int timeout_ms, dr_inventory *out, dr_error *err);
+
+/* 1 to keep a target read from the inventory (record: its bytes as read, for a signature). */
+typedef int (*dr_inventory_keep_fn)(void *ctx, const uint8_t *record, size_t len, const Drover__V1__Target *target);
+
+/* As dr_inventory_read, leaving out the targets keep refuses (keep NULL: none). */
+dr_status dr_inventory_read_checked(const dr_kafka_options *opt, int timeout_ms, dr_inventory_keep_fn keep, void *ctx,
+                                    dr_inventory *out, dr_error *err);
 
 /* The target with id, or NULL. */
 const Drover__V1__Target *dr_inventory_find(const dr_inventory *inventory, const char *id);

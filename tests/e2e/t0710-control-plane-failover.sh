@@ -91,7 +91,7 @@ test_expect_success CURL,JQ 'cancel stops a rollout: it ends CANCELLED, SUCCESS 
   "$PRODUCER" deploy --package slow --tag group=x --max-concurrency 2 --deployment-id d-cancel --no-wait >/dev/null
   for _ in $(seq 1 300); do [ "$(success_count d-cancel)" -ge 4 ] && break; sleep 0.1; done
   expect_ok "$PRODUCER" cancel d-cancel --reason "bad rollout"
-  grep -q "^deployment d-cancel cancelled" <<<"$OUT" || fail "cancel said: $OUT"
+  grep -q "^deployment d-cancel cancel requested" <<<"$OUT" || fail "cancel said: $OUT"
   wait_for_rollup d-cancel CANCELLED 30
   done_now=$(ls "$TARGETS"/x-*/runs 2>/dev/null | wc -l)
   [ "$(count SUCCESS)" = "$done_now" ] || fail "d-cancel: SUCCESS $(count SUCCESS) but $done_now installs: $ROLLUP"

@@ -105,6 +105,24 @@ test_expect_success KCAT,PROTOC,CURL,JQ 'a forged cancel does not stop a deploym
   [ -e "$TARGETS/t-3/slow" ] && [ -e "$TARGETS/t-4/slow" ] || fail "the deployment did not run on both targets"
 '
 
+test_expect_success KCAT,PROTOC,CURL,JQ 'a forged association, launch event and inventory record are refused; nothing of them runs' '
+  now=$(date +%s%3N)
+  put associations a-forged Association "schema_version: 1 association_id: \"a-forged\" name: \"x\" package: \"acme\" version: \"1.0\" action: ACTION_INSTALL selection { all: true } run_on_create: true created_at_ms: $now"
+  put events t-6 TargetEvent "schema_version: 1 kind: KIND_LAUNCHED at_ms: $now target { schema_version: 1 target_id: \"t-6\" account: \"111\" region: \"eu-west-1\" platform_name: \"ubuntu\" platform_version: \"22.04\" arch: \"x86_64\" }"
+  put inventory t-7 Target "schema_version: 1 target_id: \"t-7\" account: \"111\" region: \"eu-west-1\" platform_name: \"ubuntu\" platform_version: \"22.04\" arch: \"x86_64\""
+  for _ in $(seq 1 100); do "$PRODUCER" audit --refused -o json | grep -q "\"subject\":\"t-6\"" && break; sleep 0.2; done
+  audited association.create a-forged unsigned
+  audited target.launch t-6 unsigned
+  ! "$PRODUCER" target list | grep -q "^t-6 " || fail "the forged launch registered t-6"
+  # The forged record is in the inventory topic, so deploy finds t-7; the control plane does not take it.
+  RC=0; "$PRODUCER" deploy --package acme --version 1.0 --targets t-7 --deployment-id d-t7 >"$WORK/t7.out" 2>&1 || RC=$?
+  [ "$RC" = 1 ] && grep -q "unknown-target" "$WORK/t7.out" || fail "deploy to the forged target: exit $RC: $(cat "$WORK/t7.out")"
+  audited target.register t-7 unsigned
+  [ -z "$(get /deployments | jq -r "[.[] | select(.deployment_id | startswith(\"a-forged\"))][0].deployment_id // empty")" ] ||
+    fail "the forged association ran"
+  nothing_ran t-6 t-7
+'
+
 test_expect_success CURL,JQ 'requests outside the operator'"'"'s scope are refused naming the rule: another account, another package, too many targets' '
   RC=0; DROVER_OPERATOR_KEY=$ALICE "$PRODUCER" deploy --package acme --targets t-9 --deployment-id d-alice-222 >"$WORK/a1.out" 2>&1 || RC=$?
   [ "$RC" = 2 ] && grep -q "target t-9 (account 222, region eu-west-1) is outside the targets rule eu-team-acme-111 lets alice deploy" "$WORK/a1.out" ||
@@ -160,6 +178,19 @@ test_expect_success CURL,JQ 'a legitimate deployment afterwards is exact' '
   jq -s -e "any(.[]; .action == \"deploy\" and .allowed == true and .operator == \"admin\" and .rule == \"admin-all\")" <<<"$OUT" >/dev/null ||
     fail "the allowed deployment is not in the audit trail: $OUT"
   no_pwned
+'
+
+test_expect_success CURL 'the aggregator counts the refusals by action and reason' '
+  for _ in $(seq 1 50); do
+    metrics=$(get /metrics)
+    grep -q "^drover_requests_refused_total{action=\"deploy\",reason=\"expired\"} 1$" <<<"$metrics" && break
+    sleep 0.2
+  done
+  for want in "action=\"deploy\",reason=\"unsigned\"} 1" "action=\"deploy\",reason=\"not-allowed\"} 3" \
+    "action=\"cancel\",reason=\"unsigned\"} [12]" "action=\"package.publish\",reason=\"unsigned\"} 1" \
+    "action=\"deploy\",reason=\"expired\"} 1" "action=\"target.launch\",reason=\"unsigned\"} 1"; do
+    grep -q "^drover_requests_refused_total{$want$" <<<"$metrics" || fail "no drover_requests_refused_total{$want: $(grep refused <<<"$metrics")"
+  done
 '
 
 test_expect_success 'serve refuses to start without a policy, or with one that does not parse, saying why' '

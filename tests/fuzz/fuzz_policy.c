@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     target.tags = tags;
     const Drover__V1__Target *targets[] = {&target};
     for (int action = 0; action < DR_ACTION_COUNT; action++) {
-        dr_policy_request q = {.action = (dr_policy_action)action,
+        dr_policy_request q = {.action = (dr_request_action)action,
                                .operator_name = dr_policy_operator_for_key(policy, "aaaaaaaaaaaaaaaa"),
                                .package = "agent",
                                .targets = targets,
