@@ -138,7 +138,8 @@ static int identify(dr_authority *a, const dr_authority_request *r, dr_authority
             return 0;
         }
     }
-    if (status == DR_ERR_UNSIGNED && a->s.allow_unsigned) {
+    /* Unsigned, with unsigned requests allowed; or anything, with no policy to check a signer against. */
+    if (a->s.allow_unsigned && (status == DR_ERR_UNSIGNED || !a->policy)) {
         snprintf(d->operator_name, sizeof d->operator_name, "%s", DR_AUTHORITY_UNSIGNED);
         return 0;
     }

@@ -21,8 +21,9 @@
  *
  * With allow_unsigned (serve --allow-unsigned-requests, for demos), an
  * unsigned request is allowed, as operator "(unsigned)", and the caller
- * logs a warning for each; signed ones are still checked.  Without a
- * policy, allow_unsigned is required (dr_authority_new refuses otherwise).
+ * logs a warning for each; signed ones are still checked against the
+ * policy when there is one, and taken alike when there is none.  Without
+ * a policy, allow_unsigned is required (dr_authority_new refuses otherwise).
  *
  * The policy file is read again when it changes on disk (looked at at most
  * once a second); a policy that does not parse is logged and the previous

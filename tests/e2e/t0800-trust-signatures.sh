@@ -9,6 +9,7 @@
 # job before any script runs.  (Rollups are read with curl and jq, jobs
 # altered with kcat and perl: prerequisites CURL, JQ, KCAT, PERL.)
 . "$(dirname "$0")/pipeline_lib.sh"
+test_lazy_prereq PROTOC 'command -v protoc'
 PRODUCER="$DROVER_BUILD_DIR/drover-producer"
 MESSAGES="$DROVER_BUILD_DIR/drover_test_messages"
 
@@ -51,7 +52,7 @@ test_expect_success 'Kafka TLS and SASL settings reach librdkafka as given: a mi
   RC=0; OUT=$("$WORKER" run --brokers "$BROKERS" --targets-root "$TARGETS" --http "" --trusted-keys "$WORK/trust" \
     --kafka-property security.protocol=SSL --kafka-property ssl.ca.location="$WORK/no-such-ca.pem" 2>&1) || RC=$?
   [ "$RC" = 1 ] && grep -q "ssl.ca.location failed" <<<"$OUT" || fail "TLS to Kafka with a missing CA: rc $RC: $OUT"
-  RC=0; OUT=$("$PRODUCER" serve --brokers "$BROKERS" --http "" --signing-key "$WORK/keys-a/$A.key" \
+  RC=0; OUT=$("$PRODUCER" serve --brokers "$BROKERS" --http "" --signing-key "$WORK/keys-a/$A.key" "${SERVE_AUTH[@]}" \
     --kafka-property security.protocol=SASL_SSL --kafka-property sasl.mechanism=SCRAM-SHA-512 2>&1) || RC=$?
   [ "$RC" = 1 ] && grep -q "sasl.username and sasl.password must be set" <<<"$OUT" || fail "SCRAM without a user: rc $RC: $OUT"
 '
@@ -68,9 +69,12 @@ deploy_to() { "$PRODUCER" deploy --package "${3:-acme}" --targets "$2" --deploym
 serve_with() {
   [ -n "${CP_PID:-}" ] && { kill -TERM "$CP_PID"; wait "$CP_PID" 2>/dev/null || true; }
   local name=$1; shift
+  local auth=("${SERVE_AUTH[@]}")
+  # A control plane without a signing key (unsigned jobs) cannot sign what it writes: no policy then.
+  [[ " $* " == *" --allow-unsigned "* ]] && auth=(--allow-unsigned-requests)
   CP_LOG="$WORK/$name.log"
   "$PRODUCER" serve --brokers "$BROKERS" --replica-id "$name" --kafka-property session.timeout.ms=6000 --http '' \
-    "${SERVE_AUTH[@]}" "$@" >/dev/null 2>"$CP_LOG" &
+    "${auth[@]}" "$@" >/dev/null 2>"$CP_LOG" &
   CP_PID=$!; PIDS+=($CP_PID)
 }
 # rejected ID N KEY_TEXT [STATUS]: all N jobs REJECTED for signature, the message saying KEY_TEXT.
@@ -146,6 +150,19 @@ test_expect_success CURL,JQ 'a worker with --allow-unsigned runs unsigned jobs, 
   deploy_to d-u2 s-12,s-13
   wait_for_rollup d-u2 SUCCESS 60
   [ "$(grep -c "event=job.unsigned deployment=d-u2 " "$WORK/w2.log")" = 2 ] || fail "no warning per unsigned job: $(grep job.unsigned "$WORK/w2.log")"
+'
+
+test_expect_success KCAT,PROTOC,CURL,JQ 'an unsigned job (taken by this worker) whose argument is named A=B is refused before anything runs' '
+  printf "%s" "schema_version: 1 job_id: \"d-ab/s-17\" deployment_id: \"d-ab\" package: \"acme\" version: \"1.0\" action: ACTION_INSTALL
+    target { schema_version: 1 target_id: \"s-17\" account: \"1\" region: \"r\" platform_name: \"ubuntu\" platform_version: \"22.04\" arch: \"x86_64\" }
+    manifest_url: \"http://127.0.0.1:1/m.json\" manifest_sha256: \"$(printf "%064d" 0)\" artifacts_base_url: \"http://127.0.0.1:1\"
+    additional_arguments { key: \"A=B\" value: \"x\" } attempt: 1" |
+    protoc --proto_path="$DROVER_SOURCE_DIR/proto" --encode=drover.v1.Job drover.proto >"$WORK/ab.bin"
+  kcat -P -b "$BROKERS" -t drover.jobs -k s-17 "$WORK/ab.bin"
+  wait_for_rollup d-ab FAILED 60
+  jq -e ".failed_targets[0] | .reason == \"malformed\" and (.message | test(\"argument name .A=B. is not a shell name\"))" <<<"$ROLLUP" >/dev/null ||
+    fail "A=B: $ROLLUP"
+  nothing_ran s-17
 '
 
 test_expect_success KCAT,PERL,CURL,JQ '--allow-unsigned does not let a bad signature through' '

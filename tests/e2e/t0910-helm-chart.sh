@@ -26,8 +26,9 @@ test_expect_success GO 'set-up: the renderer builds from Debian'\''s Go packages
 $(cat "$WORK/build.err")"
 '
 
-# The values every install needs: the brokers and the signing Secret.
-REQUIRED=(--set kafka.brokers=kafka-0.kafka:9092 --set signing.existingSecret=drover-signing)
+# The values every install needs: the brokers, the signing Secret, the policy and the operators' keys.
+REQUIRED=(--set kafka.brokers=kafka-0.kafka:9092 --set signing.existingSecret=drover-signing
+  --set authority.existingConfigMap=drover-policy --set authority.operatorKeysSecret=drover-operators)
 
 # render NAME ARGS...: render into $WORK/NAME.yaml, checked and as JSON ($WORK/NAME.json).
 render() {
@@ -86,8 +87,8 @@ $(cat "$WORK/yamllint.out")"
 # Every kind the chart can make, each once per component.
 kinds_made() {
   kinds=$(jq -r '[.[] | .kind] | group_by(.) | map("\(.[0])=\(length)") | join(" ")' "$WORK/all.json")
-  [ "$kinds" = "DaemonSet=1 Deployment=3 Job=1 PodDisruptionBudget=3 ScaledObject=1 Service=4 ServiceAccount=1 ServiceMonitor=4 TriggerAuthentication=1" ] \
-    || fail "values-all: expected DaemonSet=1 Deployment=3 Job=1 PodDisruptionBudget=3 ScaledObject=1 Service=4 ServiceAccount=1 ServiceMonitor=4 TriggerAuthentication=1; got $kinds"
+  [ "$kinds" = "ConfigMap=1 DaemonSet=1 Deployment=3 Job=1 PodDisruptionBudget=3 ScaledObject=1 Service=4 ServiceAccount=1 ServiceMonitor=4 TriggerAuthentication=1" ] \
+    || fail "values-all: expected ConfigMap=1 DaemonSet=1 Deployment=3 Job=1 PodDisruptionBudget=3 ScaledObject=1 Service=4 ServiceAccount=1 ServiceMonitor=4 TriggerAuthentication=1; got $kinds"
   kinds=$(jq -r '[.[] | .kind] | group_by(.) | map("\(.[0])=\(length)") | join(" ")' "$WORK/default.json")
   [ "$kinds" = "Deployment=3 Job=1 PodDisruptionBudget=3 Service=3 ServiceAccount=1" ] \
     || fail "defaults: expected Deployment=3 Job=1 PodDisruptionBudget=3 Service=3 ServiceAccount=1; got $kinds"
@@ -146,6 +147,24 @@ test_expect_success GO,JQ 'values reach the containers: worker.concurrency as --
   values_reach
 '
 
+# The policy and the operators' keys: mounted as directories (a change reaches the running control plane).
+authority_reaches() {
+  cp=$(workload drover-control-plane)
+  expect_jq default "$cp | .spec.template.spec.containers[0].args | index(\"--policy=/etc/drover/policy/policy.json\") != null and index(\"--operator-keys=/etc/drover/operators\") != null" \
+    "--policy and --operator-keys on the control plane"
+  expect_jq default "$cp | .spec.template.spec.volumes | map(select(.name == \"policy\"))[0].configMap.name == \"drover-policy\"" \
+    "the policy from authority.existingConfigMap"
+  expect_jq default "$cp | .spec.template.spec.volumes | map(select(.name == \"operator-keys\"))[0].secret.secretName == \"drover-operators\"" \
+    "the operators' keys from authority.operatorKeysSecret"
+  expect_jq default "$cp | [.spec.template.spec.containers[0].volumeMounts[] | select(.name == \"policy\" or .name == \"operator-keys\") | .subPath] == [null, null]" \
+    "policy and keys mounted whole (no subPath: updates reach the pod)"
+  expect_jq all '.[] | select(.kind == "ConfigMap" and .metadata.name == "drover-policy") | .data["policy.json"] | fromjson | .rules[0].name == "platform-all"' \
+    "an inline authority.policy rendered as JSON into the drover-policy ConfigMap"
+}
+test_expect_success GO,JQ 'the policy (a ConfigMap, inline or existing) and the operators'"'"' keys (a Secret) reach the control plane' '
+  authority_reaches
+'
+
 # Kafka security: the password only ever in a Secret reference, expanded by
 # the kubelet into DROVER_KAFKA_PROPERTY after it is defined.
 kafka_security() {
@@ -185,9 +204,12 @@ signing() {
     || fail "expected --trusted-keys=/etc/drover/trusted-keys on the workers"
   expect_jq all "$(workload drover-worker) | .spec.template.spec.volumes[] | select(.name == \"trusted-keys\") | .secret.secretName == \"drover-trusted-keys\" and .secret.items == null" \
     "a separate trusted-keys Secret mounted whole (keys added during a rotation appear without a restart)"
-  render unsigned --set kafka.brokers=k:9092 --set signing.allowUnsigned=true
+  render unsigned --set kafka.brokers=k:9092 --set signing.allowUnsigned=true --set authority.allowUnsignedRequests=true
   [ "$(grep -cP '\tflag\t--allow-unsigned\t' "$WORK/unsigned.containers")" = 2 ] \
     || fail "signing.allowUnsigned: expected --allow-unsigned on the control plane and the workers"
+  [ "$(grep -cP '\tflag\t--allow-unsigned-requests\t' "$WORK/unsigned.containers")" = 1 ] &&
+    ! grep -qP '\tflag\t--policy\t' "$WORK/unsigned.containers" \
+    || fail "authority.allowUnsignedRequests: expected --allow-unsigned-requests (and no --policy) on the control plane"
 }
 test_expect_success GO,JQ 'signing: the private key in the control plane alone, the public keys in the workers; allowUnsigned on both' '
   signing
@@ -313,8 +335,13 @@ refusals() {
   expect_fail_with "is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512" "$RENDER" template "$CHART" "${REQUIRED[@]}" --set kafka.sasl.mechanism=GSSAPI \
     --set kafka.sasl.existingSecret=s
   expect_fail_with "kafka.properties must not hold sasl.password" "$RENDER" template "$CHART" "${REQUIRED[@]}" --set 'kafka.properties.sasl\.password=x'
+  expect_fail_with "authority.policy or authority.existingConfigMap is required" "$RENDER" template "$CHART" \
+    --set kafka.brokers=k:9092 --set signing.existingSecret=s --set authority.operatorKeysSecret=o
+  expect_fail_with "authority.operatorKeysSecret is required with a policy" "$RENDER" template "$CHART" \
+    --set kafka.brokers=k:9092 --set signing.existingSecret=s --set authority.existingConfigMap=p
+  expect_fail_with "set one" "$RENDER" template "$CHART" "${REQUIRED[@]}" --set authority.policy.rules=x
 }
-test_expect_success GO 'what must refuse to render: no brokers, no signing Secret, SASL without a Secret or with an unknown mechanism, a password in kafka.properties' '
+test_expect_success GO 'what must refuse to render: no brokers, no signing Secret, SASL without a Secret or with an unknown mechanism, a password in kafka.properties, no policy or no operator keys' '
   refusals
 '
 

@@ -241,6 +241,24 @@ Call with (dict "root" $ "http" true); http false leaves out DROVER_HTTP
 Fails unless the jobs can be signed and checked: a signing Secret, or the
 explicit demo switch.
 */}}
+{{- define "drover.validateAuthority" -}}
+{{- $a := .Values.authority -}}
+{{- if not $a.allowUnsignedRequests -}}
+{{- if and (not $a.existingConfigMap) (not $a.policy) -}}
+{{- fail "authority.policy or authority.existingConfigMap is required: the policy saying which operator may do what (docs/operators.md). To act on every request in a demo, set authority.allowUnsignedRequests=true instead." -}}
+{{- end -}}
+{{- if and $a.existingConfigMap $a.policy -}}
+{{- fail "authority.policy and authority.existingConfigMap are two ways to give the policy: set one." -}}
+{{- end -}}
+{{- if not $a.operatorKeysSecret -}}
+{{- fail "authority.operatorKeysSecret is required with a policy: a Secret holding the operators' public keys (each key ending in .pub)." -}}
+{{- end -}}
+{{- if not .Values.signing.existingSecret -}}
+{{- fail "a policy needs signing.existingSecret: what the control plane writes itself (association runs) is signed with its key." -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "drover.validateSigning" -}}
 {{- if and (not .Values.signing.existingSecret) (not .Values.signing.allowUnsigned) -}}
 {{- fail "signing.existingSecret is required: a Secret holding the control plane's Ed25519 key (drover-producer keys generate; see docs/kubernetes.md). To run unsigned jobs in a demo, set signing.allowUnsigned=true instead." -}}
