@@ -153,6 +153,7 @@ cleanup:
     dr_table_free(&packages);
     dr_deployment_free(&deployment);
     dr_selection_free(&selection);
+    dr_key_free(operator_key);
     dr_config_free(cfg);
     return exit_code;
 }

@@ -37,7 +37,8 @@ struct dr_associations {
     dr_kafka_producer *producer;
     int timeout_ms;
     dr_strmap *owned;  /* association id -> owned_association */
-    dr_strmap *latest; /* association id -> latest_request */
+    dr_strmap *latest;   /* association id -> latest_request */
+    dr_strmap *defaults; /* package name -> latest_request: the packages record whose default was last taken */
     int packages_dirty;
     Drover__V1__Target **launched; /* targets launched or re-tagged since the last tick (owned) */
     size_t launched_count;
@@ -64,7 +65,8 @@ dr_associations *dr_associations_new(const dr_associations_settings *settings)
     as->packages_dirty = 1;
     as->owned = dr_strmap_new();
     as->latest = dr_strmap_new();
-    if (!as->owned || !as->latest) {
+    as->defaults = dr_strmap_new();
+    if (!as->owned || !as->latest || !as->defaults) {
         dr_associations_free(as);
         return NULL;
     }
@@ -104,6 +106,9 @@ void dr_associations_free(dr_associations *as)
     if (as->latest)
         dr_strmap_each(as->latest, free_latest_visit, NULL);
     dr_strmap_free(as->latest);
+    if (as->defaults)
+        dr_strmap_each(as->defaults, free_latest_visit, NULL);
+    dr_strmap_free(as->defaults);
     free_launched(as);
     free(as);
 }
@@ -299,6 +304,58 @@ void dr_associations_target_event(dr_associations *as, const Drover__V1__TargetE
     dr_log(DR_LOG_INFO, "target.launched", "target=%s kind=%d", t->target_id, (int)event->kind);
 }
 
+/* ---- default versions ---- */
+
+/*
+ * Whether the default version in package name's latest record may be
+ * followed: the record as a whole must be signed by an operator allowed
+ * package.set-default, or package.publish (a first publish sets the
+ * default), of that package, and not be older than the record whose
+ * default was last taken (a copy of an old record written again: a
+ * rollback).  Audited when the record's request is new, or refused.
+ */
+static int default_allowed(dr_associations *as, const dr_table *packages, const char *name, dr_error *err)
+{
+    const dr_table_row *row = dr_table_get(packages, name);
+    if (!row)
+        return 1; /* never published: resolving says so */
+    dr_authority_request q = {
+        .action = DR_ACTION_PACKAGE_SET_DEFAULT, .bytes = row->value, .len = row->value_len, .package = name};
+    dr_authority_decision decision;
+    dr_authority_check(as->s.authority, &q, dr_now_ms(), &decision);
+    if (!decision.allowed && decision.reason == DR_ERR_NOT_ALLOWED) {
+        q.action = DR_ACTION_PACKAGE_PUBLISH;
+        dr_authority_check(as->s.authority, &q, dr_now_ms(), &decision);
+    }
+    latest_request *latest = dr_strmap_get(as->defaults, name);
+    int is_signed = strcmp(decision.operator_name, DR_AUTHORITY_UNSIGNED) != 0;
+    if (decision.allowed && is_signed && latest && decision.origin.created_at_ms < latest->created_at_ms) {
+        decision.allowed = 0;
+        decision.reason = DR_ERR_REPLAYED;
+        snprintf(decision.rule, sizeof decision.rule, "not-replayed");
+        snprintf(decision.message, sizeof decision.message,
+                 "the record is older than package %s's latest one taken (request %s): a copy written again", name,
+                 latest->request_id);
+    }
+    int is_new = !latest || strcmp(latest->request_id, decision.origin.request_id) != 0;
+    if (is_new || !decision.allowed)
+        dr_audit_log_write(as->s.audit, &decision, DR_ACTION_PACKAGE_SET_DEFAULT, name, "default version");
+    if (decision.allowed && is_signed && is_new) {
+        if (!latest && (latest = calloc(1, sizeof *latest)) && dr_strmap_put(as->defaults, name, latest) != 0) {
+            free(latest);
+            latest = NULL;
+        }
+        if (latest) {
+            latest->created_at_ms = decision.origin.created_at_ms;
+            snprintf(latest->request_id, sizeof latest->request_id, "%s", decision.origin.request_id);
+        }
+    }
+    if (!decision.allowed)
+        dr_error_set(err, decision.reason, "package %s's default version is not followed (%s): %s", name,
+                     decision.rule, decision.message);
+    return decision.allowed;
+}
+
 /* ---- runs ---- */
 
 /*
@@ -360,6 +417,10 @@ static int run(dr_associations *as, owned_association *o, const char *run_id, co
     int follows_default = !a->version[0] || strcmp(a->version, "default") == 0;
     if (dr_table_read(as->options, DR_TOPIC_PACKAGES, as->timeout_ms, &packages, &err) != DR_OK)
         goto cleanup;
+    if (follows_default && !default_allowed(as, &packages, a->package, &err)) {
+        settled = 1; /* refused as it is: the next trigger decides again */
+        goto cleanup;
+    }
     if (dr_package_resolve(&packages, a->package, follows_default ? NULL : a->version, &package, &version, &err) !=
         DR_OK) {
         settled = 1; /* nothing to deploy until someone publishes it; logged below */

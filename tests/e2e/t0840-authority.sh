@@ -90,6 +90,11 @@ test_expect_success KCAT,PROTOC,CURL,JQ 'a forged package version (an unsigned P
   grep -q "package acme version 6.6 may not be used (signed): the request is unsigned" "$WORK/evil.out" ||
     fail "the refusal does not say why: $(cat "$WORK/evil.out")"
   audited package.publish acme unsigned
+  # An association following the default does not follow a default no allowed operator set.
+  expect_ok "$PRODUCER" association create --name follow-acme --package acme --targets t-2
+  for _ in $(seq 1 100); do "$PRODUCER" audit --refused -o json | grep -q "\"action\":\"package.set-default\"" && break; sleep 0.2; done
+  audited package.set-default acme unsigned
+  expect_ok "$PRODUCER" association delete follow-acme
   nothing_ran t-2
   no_pwned
   # The admin publishes 1.0 again (signed) and makes it the default again: the forged record had made 6.6 the default.
