@@ -36,7 +36,7 @@ struct dr_associations {
     const dr_kafka_options *options;
     dr_kafka_producer *producer;
     int timeout_ms;
-    dr_strmap *owned;  /* association id -> owned_association */
+    dr_strmap *owned;    /* association id -> owned_association */
     dr_strmap *latest;   /* association id -> latest_request */
     dr_strmap *defaults; /* package name -> latest_request: the packages record whose default was last taken */
     int packages_dirty;
@@ -351,8 +351,8 @@ static int default_allowed(dr_associations *as, const dr_table *packages, const 
         }
     }
     if (!decision.allowed)
-        dr_error_set(err, decision.reason, "package %s's default version is not followed (%s): %s", name,
-                     decision.rule, decision.message);
+        dr_error_set(err, decision.reason, "package %s's default version is not followed (%s): %s", name, decision.rule,
+                     decision.message);
     return decision.allowed;
 }
 
