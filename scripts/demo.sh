@@ -36,7 +36,7 @@ echo "signing key $KEY_ID: the control plane signs with $DEMO/keys/$KEY_ID.key, 
 "$BUILD/drover-aggregator" --http 127.0.0.1:0 >/dev/null 2>"$DEMO/aggregator.log" & PIDS+=($!)
 for w in worker-1 worker-2; do
   "$BUILD/drover-worker" run --worker-id "$w" --targets-root "$DEMO/targets" --cache-dir "$DEMO/cache-$w" \
-    --trusted-keys "$DEMO/keys/$KEY_ID.pub" \
+    --trusted-keys "$DEMO/keys/$KEY_ID.pub" --fetch-allow-private \
     --concurrency 4 --log-level warn >/dev/null 2>"$DEMO/$w.log" & PIDS+=($!)
 done
 AGG="http://127.0.0.1:$(http_port "$DEMO/aggregator.log")"

@@ -95,6 +95,7 @@ int cmd_run(int argc, char **argv)
     dr_health_http *http = NULL;
     dr_trust_store *trust = NULL;
     dr_kafka_worker *worker = NULL;
+    dr_fetch_policy fetch_policy = {0};
     dr_config *cfg = dr_program_start("drover-worker run", run_settings, sizeof run_settings / sizeof run_settings[0],
                                       argc, argv, run_usage, &exit_code);
     if (!cfg)
@@ -131,12 +132,16 @@ int cmd_run(int argc, char **argv)
     settings.shutdown_timeout_seconds = (long)dr_config_int(cfg, "shutdown-timeout");
     settings.worker_id = worker_id;
     dr_script_identity script_user;
-    if (dr_engine_settings_from_config(cfg, &settings.engine, &script_user, &err) != DR_OK) {
+    if (dr_engine_settings_from_config(cfg, &settings.engine, &script_user, &fetch_policy, &err) != DR_OK) {
         fprintf(stderr, "drover-worker run: %s\n", err.detail);
         exit_code = DR_EXIT_USAGE;
         goto done;
     }
     settings.engine.worker_id = worker_id;
+    char schemes[300], hosts[600];
+    dr_log(fetch_policy.allow_private ? DR_LOG_WARN : DR_LOG_INFO, "worker.fetch_policy",
+           "schemes=%s hosts=%s allow_private=%s", dr_log_quote(schemes, sizeof schemes, fetch_policy.schemes_text),
+           dr_log_quote(hosts, sizeof hosts, fetch_policy.hosts_text), fetch_policy.allow_private ? "true" : "false");
     dr_ssh_settings ssh;
     char ssh_work_dir[4200];
     int ssh_enabled = 0;
@@ -198,6 +203,7 @@ done:
     dr_health_http_stop(http);
     dr_metrics_free(metrics);
     dr_trust_store_free(trust);
+    dr_fetch_policy_free(&fetch_policy);
     dr_config_free(cfg);
     return exit_code;
 }
