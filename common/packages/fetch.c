@@ -710,8 +710,8 @@ static dr_status finish_download(fetch_job *job, dr_error *err)
     part_close(part);
     if (job->expected_sha256 && strcasecmp(job->expected_sha256, got) != 0) {
         unlink(job->part_path);
-        return dr_error_set(err, DR_ERR_CHECKSUM, "sha256 mismatch for %s: want %s, got %s", job->url,
-                            job->expected_sha256, got);
+        return dr_error_set(err, DR_ERR_CHECKSUM, "sha256 mismatch for %s: the bytes served do not hash to %s",
+                            job->url, job->expected_sha256);
     }
     if (rename(job->part_path, job->dest_path) != 0)
         return dr_error_set(err, DR_ERR_IO, "fetching %s: renaming %s to %s: %s", job->url, job->part_path,
