@@ -580,6 +580,10 @@ dr_status dr_engine_run(const dr_engine_settings *settings, const dr_job_request
         return reject(&run, DR_ERR_USAGE, "version '%.64s' is not 1-128 of [A-Za-z0-9_.-]", job->version);
     if (job->action != DR_ACTION_INSTALL && job->action != DR_ACTION_UNINSTALL)
         return reject(&run, DR_ERR_USAGE, "unknown action %d", (int)job->action);
+    /* NULL is "no hash given" (apply without --manifest-sha256); an empty or partial one would check nothing. */
+    if (job->manifest_sha256 && !dr_sha256_is_hex(job->manifest_sha256))
+        return reject(&run, DR_ERR_USAGE, "the manifest sha256 '%.64s' is not 64 hex digits; nothing was fetched",
+                      job->manifest_sha256);
     if (!job->target_root || !job->target_root[0])
         return reject(&run, DR_ERR_USAGE, "no target root");
     if (check_arguments(&run) != DR_OK)
