@@ -39,6 +39,9 @@ static const dr_setting run_settings[] = {
     {"self-root", DR_SETTING_STRING, "/", "agent mode: the target's root directory"},
     {"shutdown-timeout", DR_SETTING_INT, "60",
      "seconds SIGTERM waits for jobs in flight before leaving them to be redelivered"},
+    {"cancel-retention-seconds", DR_SETTING_INT, "86400",
+     "how long a Cancel is remembered after it was written; at least serve's job-expiry-seconds "
+     "(0: until 65,536 newer Cancels push it out)"},
     DR_ENGINE_SETTINGS,
     {"trusted-keys", DR_SETTING_STRING, NULL,
      "Ed25519 public keys (PEM) jobs must be signed by: comma-separated files and directories (their *.pub)"},
@@ -130,6 +133,13 @@ int cmd_run(int argc, char **argv)
     if (settings.concurrency <= 0)
         settings.concurrency = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? (int)sysconf(_SC_NPROCESSORS_ONLN) : 1;
     settings.shutdown_timeout_seconds = (long)dr_config_int(cfg, "shutdown-timeout");
+    settings.cancel_retention_seconds = (long)dr_config_int(cfg, "cancel-retention-seconds");
+    if (settings.cancel_retention_seconds < 0) {
+        fprintf(stderr, "drover-worker run: cancel-retention-seconds: %ld is negative\n",
+                settings.cancel_retention_seconds);
+        exit_code = DR_EXIT_USAGE;
+        goto done;
+    }
     settings.worker_id = worker_id;
     dr_script_identity script_user;
     if (dr_engine_settings_from_config(cfg, &settings.engine, &script_user, &fetch_policy, &err) != DR_OK) {
