@@ -41,7 +41,7 @@ for i in $(seq 1 "$N"); do
   mkdir -p "$t"
   "$WORKER" apply --package bench --target-root "$t" --manifest "$WORK/repo/manifest.json" \
     --artifacts "$WORK/repo" --cache-dir "$WORK/cache" --platform ubuntu --platform-version 22.04 \
-    --arch x86_64 --log-level error >/dev/null
+    --arch x86_64 --fetch-schemes file --log-level error >/dev/null
 done
 t3=$(now)
 
@@ -52,7 +52,7 @@ for i in $(seq 1 "$N"); do mkdir -p "$WORK/batch/t$i"; roots+=(--target-root "$W
 t4=$(now)
 "$WORKER" apply --package bench "${roots[@]}" --concurrency 1 --manifest "$WORK/repo/manifest.json" \
   --artifacts "$WORK/repo" --cache-dir "$WORK/cache2" --platform ubuntu --platform-version 22.04 \
-  --arch x86_64 --log-level error >"$WORK/batch.out"
+  --arch x86_64 --fetch-schemes file --log-level error >"$WORK/batch.out"
 t5=$(now)
 grep -q "total: $N targets: $N SUCCESS" "$WORK/batch.out"
 

@@ -55,7 +55,7 @@ KEY_ID=$("$BUILD/drover-producer" keys generate --dir "$WORK/keys" | sed -n 's/^
 "$BUILD/drover-producer" serve --log-level warn --signing-key "$WORK/keys/$KEY_ID.key" >/dev/null 2>"$WORK/control-plane.log" & PIDS+=($!)
 for w in w1 w2; do
   "$BUILD/drover-worker" run --worker-id "$w" --targets-root "$WORK/targets" --cache-dir "$WORK/cache-$w" \
-    --trusted-keys "$WORK/keys" \
+    --trusted-keys "$WORK/keys" --fetch-allow-private \
     --concurrency "$C" --log-level warn >/dev/null 2>"$WORK/$w.log" & PIDS+=($!)
 done
 "$BUILD/drover-producer" package publish --name trivial --manifest "$BASE/manifest.json" --artifacts "$BASE" >/dev/null

@@ -41,7 +41,7 @@ for i in $(seq 1 "$N"); do mkdir -p "$WORK/drover/t$i"; roots+=(--target-root "$
 t2=$(now)
 "$WORKER" apply --package bench "${roots[@]}" --concurrency 1 --manifest "$WORK/repo/manifest.json" \
   --artifacts "$WORK/repo" --cache-dir "$WORK/cache" --platform ubuntu --platform-version 22.04 \
-  --arch x86_64 --log-level error --ssh-address "127.0.0.1:$SSHD_PORT" "${SSH_FLAGS[@]}" >"$WORK/drover.out"
+  --arch x86_64 --fetch-schemes file --log-level error --ssh-address "127.0.0.1:$SSHD_PORT" "${SSH_FLAGS[@]}" >"$WORK/drover.out"
 t3=$(now)
 grep -q "total: $N targets: $N SUCCESS" "$WORK/drover.out" || fail "not every install succeeded: $(tail -3 "$WORK/drover.out")"
 

@@ -67,7 +67,7 @@ run_one() {
   out=$("$WORKER" apply --package acme-agent --target-root "$DEMO/targets/$id" --target-id "$id" \
     --account "$account" --region "$region" --platform "$platform" --platform-version "$pversion" --arch x86_64 \
     --manifest "$BASE/$FLEET_VERSION/manifest.json" --cache-dir "$DEMO/cache" --action "$FLEET_ACTION" \
-    --log-level warn $FLEET_FLAGS 2>&1) && rc=0 || rc=$?
+    --fetch-allow-private --log-level warn $FLEET_FLAGS 2>&1) && rc=0 || rc=$?
   printf "%-28s %-9s %s\n" "$id" "$(sed -n "s/^outcome: //p" <<<"$out")" "$(sed -n "s/^summary: //p" <<<"$out" | cut -c1-110)"
   return $rc
 }

@@ -53,7 +53,7 @@ echo "operator key $OPERATOR_ID (platform-team) signs every request; the policy 
 "$BUILD/drover-aggregator" --http 127.0.0.1:0 >/dev/null 2>"$DEMO/aggregator.log" & PIDS+=($!)
 for w in worker-1 worker-2; do
   "$BUILD/drover-worker" run --worker-id "$w" --targets-root "$DEMO/targets" --cache-dir "$DEMO/cache-$w" \
-    --trusted-keys "$DEMO/keys/$KEY_ID.pub" \
+    --trusted-keys "$DEMO/keys/$KEY_ID.pub" --fetch-allow-private \
     --concurrency 4 --log-level warn >/dev/null 2>"$DEMO/$w.log" & PIDS+=($!)
 done
 AGG="http://127.0.0.1:$(http_port "$DEMO/aggregator.log")"

@@ -20,6 +20,10 @@ dr_status dr_cache_get(const char *cache_dir, const char *url, const char *sha25
     out->downloaded = 0;
     if (!dr_sha256_is_hex(sha256))
         return dr_error_set(err, DR_ERR_MANIFEST, "'%s' is not a sha256", sha256);
+    /* A URL the worker may not fetch is refused even when its zip is cached: the job ends as it would anywhere. */
+    dr_status status = dr_fetch_check_url(url, fetch, err);
+    if (status != DR_OK)
+        return status;
     char hex[DR_SHA256_HEX_SIZE];
     for (int i = 0; i < 64; i++)
         hex[i] = (char)tolower((unsigned char)sha256[i]);
@@ -29,7 +33,7 @@ dr_status dr_cache_get(const char *cache_dir, const char *url, const char *sha25
     snprintf(dir, sizeof dir, "%s/sha256", cache_dir);
     snprintf(lock_path, sizeof lock_path, "%s/%s.lock", dir, hex);
     snprintf(zip_path, sizeof zip_path, "%s/%s.zip", dir, hex);
-    dr_status status = dr_make_directories(dir, err);
+    status = dr_make_directories(dir, err);
     if (status != DR_OK)
         return status;
     int lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);

@@ -19,7 +19,11 @@ typedef struct dr_cache_result {
     int downloaded; /* 1 when this call fetched it, 0 when it was cached */
 } dr_cache_result;
 
-/* Make sure the zip with this sha256 is in the cache, fetching it from url if not. */
+/*
+ * Make sure the zip with this sha256 is in the cache, fetching it from url
+ * if not.  A url fetch's policy refuses is DR_ERR_FETCH_REFUSED even when
+ * the zip is cached.
+ */
 dr_status dr_cache_get(const char *cache_dir, const char *url, const char *sha256, const dr_fetch_options *fetch,
                        dr_cache_result *out, dr_error *err);
 

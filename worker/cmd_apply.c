@@ -219,6 +219,7 @@ int cmd_apply(int argc, char **argv)
     int exit_code = DR_EXIT_USAGE;
     dr_error err = {0};
     char *artifacts = NULL;
+    dr_fetch_policy fetch_policy = {0};
     dr_config *cfg =
         dr_program_start("drover-worker apply", apply_settings, sizeof apply_settings / sizeof apply_settings[0], argc,
                          argv, apply_usage, &exit_code);
@@ -278,7 +279,7 @@ int cmd_apply(int argc, char **argv)
 
     dr_engine_settings settings;
     dr_script_identity script_user;
-    if (dr_engine_settings_from_config(cfg, &settings, &script_user, &err) != DR_OK) {
+    if (dr_engine_settings_from_config(cfg, &settings, &script_user, &fetch_policy, &err) != DR_OK) {
         fprintf(stderr, "drover-worker apply: %s\n", err.detail);
         exit_code = DR_EXIT_USAGE;
         goto done;
@@ -320,6 +321,7 @@ int cmd_apply(int argc, char **argv)
     exit_code = run_batch(&settings, address ? &ssh : NULL, &ssh_address, &job, roots, root_count, concurrency);
 done:
     free(artifacts);
+    dr_fetch_policy_free(&fetch_policy);
     dr_config_free(cfg);
     return exit_code;
 }

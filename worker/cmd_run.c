@@ -39,6 +39,9 @@ static const dr_setting run_settings[] = {
     {"self-root", DR_SETTING_STRING, "/", "agent mode: the target's root directory"},
     {"shutdown-timeout", DR_SETTING_INT, "60",
      "seconds SIGTERM waits for jobs in flight before leaving them to be redelivered"},
+    {"cancel-retention-seconds", DR_SETTING_INT, "86400",
+     "how long a Cancel is remembered after it was written; at least serve's job-expiry-seconds "
+     "(0: until 65,536 newer Cancels push it out)"},
     DR_ENGINE_SETTINGS,
     {"trusted-keys", DR_SETTING_STRING, NULL,
      "Ed25519 public keys (PEM) jobs must be signed by: comma-separated files and directories (their *.pub)"},
@@ -95,6 +98,7 @@ int cmd_run(int argc, char **argv)
     dr_health_http *http = NULL;
     dr_trust_store *trust = NULL;
     dr_kafka_worker *worker = NULL;
+    dr_fetch_policy fetch_policy = {0};
     dr_config *cfg = dr_program_start("drover-worker run", run_settings, sizeof run_settings / sizeof run_settings[0],
                                       argc, argv, run_usage, &exit_code);
     if (!cfg)
@@ -129,14 +133,25 @@ int cmd_run(int argc, char **argv)
     if (settings.concurrency <= 0)
         settings.concurrency = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? (int)sysconf(_SC_NPROCESSORS_ONLN) : 1;
     settings.shutdown_timeout_seconds = (long)dr_config_int(cfg, "shutdown-timeout");
+    settings.cancel_retention_seconds = (long)dr_config_int(cfg, "cancel-retention-seconds");
+    if (settings.cancel_retention_seconds < 0) {
+        fprintf(stderr, "drover-worker run: cancel-retention-seconds: %ld is negative\n",
+                settings.cancel_retention_seconds);
+        exit_code = DR_EXIT_USAGE;
+        goto done;
+    }
     settings.worker_id = worker_id;
     dr_script_identity script_user;
-    if (dr_engine_settings_from_config(cfg, &settings.engine, &script_user, &err) != DR_OK) {
+    if (dr_engine_settings_from_config(cfg, &settings.engine, &script_user, &fetch_policy, &err) != DR_OK) {
         fprintf(stderr, "drover-worker run: %s\n", err.detail);
         exit_code = DR_EXIT_USAGE;
         goto done;
     }
     settings.engine.worker_id = worker_id;
+    char schemes[300], hosts[600];
+    dr_log(fetch_policy.allow_private ? DR_LOG_WARN : DR_LOG_INFO, "worker.fetch_policy",
+           "schemes=%s hosts=%s allow_private=%s", dr_log_quote(schemes, sizeof schemes, fetch_policy.schemes_text),
+           dr_log_quote(hosts, sizeof hosts, fetch_policy.hosts_text), fetch_policy.allow_private ? "true" : "false");
     dr_ssh_settings ssh;
     char ssh_work_dir[4200];
     int ssh_enabled = 0;
@@ -198,6 +213,7 @@ done:
     dr_health_http_stop(http);
     dr_metrics_free(metrics);
     dr_trust_store_free(trust);
+    dr_fetch_policy_free(&fetch_policy);
     dr_config_free(cfg);
     return exit_code;
 }

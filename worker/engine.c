@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "cache.h"
 #include "executor.h"
+#include "log.h"
 #include "manifest.h"
 #include "manifest_fetch.h"
 #include "package_layout.h"
@@ -151,13 +152,17 @@ static dr_status load_manifest(job_run *run, dr_manifest **out, char hash[DR_SHA
     snprintf(dir, sizeof dir, "%s/manifests", run->settings->cache_dir);
     dr_status status =
         dr_manifest_fetch(job->manifest_source, &run->settings->fetch, dir, job->manifest_sha256, hash, out, err);
+    char quoted[320];
     switch (status) {
     case DR_OK:
         return DR_OK;
     case DR_ERR_CHECKSUM:
         return fail(run);
     case DR_ERR_MANIFEST:
-        dr_error_wrap(err, "manifest %s", job->manifest_source);
+        dr_error_wrap(err, "manifest at %s", dr_quote(quoted, sizeof quoted, job->manifest_source));
+        return reject_as_is(run);
+    case DR_ERR_FETCH_REFUSED:
+        dr_error_wrap(err, "manifest");
         return reject_as_is(run);
     default:
         dr_error_wrap(err, "manifest");
@@ -296,6 +301,8 @@ static dr_status stage_version(job_run *run, const dr_manifest_selection *chosen
     dr_status status =
         dr_cache_get(run->settings->cache_dir, url, chosen->file->sha256, &run->settings->fetch, &cached, err);
     free(url);
+    if (status == DR_ERR_FETCH_REFUSED)
+        return reject_as_is(run);
     if (status == DR_OK) {
         run->result->downloaded = cached.downloaded;
         dr_remove_tree(staging, NULL);
@@ -573,6 +580,10 @@ dr_status dr_engine_run(const dr_engine_settings *settings, const dr_job_request
         return reject(&run, DR_ERR_USAGE, "version '%.64s' is not 1-128 of [A-Za-z0-9_.-]", job->version);
     if (job->action != DR_ACTION_INSTALL && job->action != DR_ACTION_UNINSTALL)
         return reject(&run, DR_ERR_USAGE, "unknown action %d", (int)job->action);
+    /* NULL is "no hash given" (apply without --manifest-sha256); an empty or partial one would check nothing. */
+    if (job->manifest_sha256 && !dr_sha256_is_hex(job->manifest_sha256))
+        return reject(&run, DR_ERR_USAGE, "the manifest sha256 '%.64s' is not 64 hex digits; nothing was fetched",
+                      job->manifest_sha256);
     if (!job->target_root || !job->target_root[0])
         return reject(&run, DR_ERR_USAGE, "no target root");
     if (check_arguments(&run) != DR_OK)

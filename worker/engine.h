@@ -69,7 +69,7 @@ typedef struct dr_job_request {
     dr_action action;
     dr_installation_type installation_type;
     const char *manifest_source; /* URL or path; may be NULL for uninstall */
-    const char *manifest_sha256; /* expected hash of the manifest bytes, or NULL */
+    const char *manifest_sha256; /* expected hash of the manifest bytes (64 hex digits, else REJECTED), or NULL */
     const char *artifacts_base;  /* URL or directory the zips are under */
     const dr_platform *platform;
     const char *target_id;

@@ -16,8 +16,9 @@ static dr_status positive(const dr_config *cfg, const char *name, dr_error *err)
 }
 
 dr_status dr_engine_settings_from_config(const dr_config *cfg, dr_engine_settings *s, dr_script_identity *script_user,
-                                         dr_error *err)
+                                         dr_fetch_policy *fetch_policy, dr_error *err)
 {
+    memset(fetch_policy, 0, sizeof *fetch_policy);
     static const char *const must_be_positive[] = {"script-timeout",      "fetch-attempts",     "fetch-timeout",
                                                    "fetch-stall-timeout", "max-download-bytes", "max-unpacked-bytes",
                                                    "max-unpacked-entries"};
@@ -38,6 +39,12 @@ dr_status dr_engine_settings_from_config(const dr_config *cfg, dr_engine_setting
     s->fetch.ca_file = dr_config_string(cfg, "ca-file");
     s->fetch.s3_endpoint = dr_config_string(cfg, "s3-endpoint");
     s->fetch.s3_region = dr_config_string(cfg, "s3-region");
+    status =
+        dr_fetch_policy_init(fetch_policy, dr_config_string(cfg, "fetch-schemes"), dr_config_string(cfg, "fetch-hosts"),
+                             dr_config_bool(cfg, "fetch-allow-private"), err);
+    if (status != DR_OK)
+        return status;
+    s->fetch.policy = fetch_policy;
     s->archive_limits.max_total_bytes = (uint64_t)dr_config_int(cfg, "max-unpacked-bytes");
     s->archive_limits.max_entries = (uint64_t)dr_config_int(cfg, "max-unpacked-entries");
     const char *user = dr_config_string(cfg, "script-user");

@@ -10,6 +10,7 @@
 #include "engine.h"
 #include "error.h"
 #include "executor_ssh.h"
+#include "fetch_policy.h"
 
 /* Rows of a verb's settings table (after DR_COMMON_SETTINGS). */
 /* A settings table, laid out by hand. */
@@ -32,6 +33,12 @@
     {"s3-endpoint", DR_SETTING_STRING, NULL,                                                                        \
      "s3:// URLs: an S3-compatible endpoint to fetch from, path-style (default: AWS, virtual-hosted)"},            \
     {"s3-region", DR_SETTING_STRING, NULL, "s3:// URLs: the region requests are signed for (default: AWS_REGION)"}, \
+    {"fetch-schemes", DR_SETTING_STRING, DR_FETCH_POLICY_DEFAULT_SCHEMES,                                           \
+     "schemes a job's manifest and zips may be fetched by, of https, http, s3, file (file: also plain paths)"},    \
+    {"fetch-hosts", DR_SETTING_STRING, DR_FETCH_POLICY_DEFAULT_HOSTS,                                               \
+     "comma-separated host globs a download's host must match, case-insensitively (s3: the endpoint's host)"},     \
+    {"fetch-allow-private", DR_SETTING_BOOL, "false",                                                               \
+     "also fetch from loopback and link-local addresses (localhost, 127.0.0.0/8, ::1, 169.254.0.0/16, fe80::/10)"}, \
     {"ssh-key", DR_SETTING_STRING, NULL, "ssh executor: private key file targets are reached with"},              \
     {"ssh-known-hosts", DR_SETTING_STRING, NULL,                                                                    \
      "ssh executor: known_hosts file; only hosts whose keys it holds are trusted"},                                \
@@ -43,11 +50,13 @@
 
 /*
  * Fill settings from cfg (a table with DR_ENGINE_SETTINGS).  script_user
- * receives the looked-up user when script-user is set, and settings points
- * at it, so it must live as long as settings.  DR_ERR_USAGE names a bad value.
+ * receives the looked-up user when script-user is set, and fetch_policy
+ * what may be fetched (fetch_policy.h; free it with dr_fetch_policy_free,
+ * also after a failure); settings points at both, so they must live as
+ * long as settings.  DR_ERR_USAGE names a bad value.
  */
 dr_status dr_engine_settings_from_config(const dr_config *cfg, dr_engine_settings *settings,
-                                         dr_script_identity *script_user, dr_error *err);
+                                         dr_script_identity *script_user, dr_fetch_policy *fetch_policy, dr_error *err);
 
 /*
  * The ssh executor's settings from cfg (a table with DR_ENGINE_SETTINGS),

@@ -71,6 +71,11 @@ void dr_job_inputs_free(dr_job_inputs *in)
     in->executor = NULL;
 }
 
+static char *text(const char *s)
+{
+    return (char *)(s ? s : "");
+}
+
 static int present(const char *s)
 {
     return s && s[0];
@@ -182,7 +187,8 @@ dr_status dr_job_inputs_init(dr_job_inputs *in, const Drover__V1__Job *job, cons
                                ? DR_INSTALL_IN_PLACE
                                : DR_INSTALL_REINSTALL;
     r->manifest_source = present(job->manifest_url) ? job->manifest_url : NULL;
-    r->manifest_sha256 = present(job->manifest_sha256) ? job->manifest_sha256 : NULL;
+    /* Never NULL with a manifest: NULL is "no check", and a job's manifest is always checked. */
+    r->manifest_sha256 = present(job->manifest_url) ? text(job->manifest_sha256) : NULL;
     r->artifacts_base = job->artifacts_base_url;
     r->platform = &in->platform;
     r->target_id = target->target_id;
@@ -209,11 +215,6 @@ Drover__V1__JobState dr_outcome_job_state(dr_outcome outcome)
     default:
         return DROVER__V1__JOB_STATE__JOB_STATE_FAILED;
     }
-}
-
-static char *text(const char *s)
-{
-    return (char *)(s ? s : "");
 }
 
 void dr_status_event_for_job(Drover__V1__StatusEvent *event, const Drover__V1__Job *job, Drover__V1__JobState state,

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cancelled_deployments.h"
 #include "request_signing.h"
 #include "seen_messages.h"
 #include "job_message.h"
@@ -14,7 +15,6 @@
 #include "messages.h"
 #include "names.h"
 #include "offsets.h"
-#include "strmap.h"
 
 #define QUEUE_HIGH_WATER_PER_THREAD 8
 
@@ -59,13 +59,42 @@ struct dr_kafka_worker {
     volatile int poller_stop;
     int poller_started;
     int paused;
-    dr_kafka_follower *control; /* the control topic: Cancels */
-    dr_strmap *cancelled;       /* deployment id -> marker; under lock */
-    dr_seen_messages *finished; /* jobs finished lately, to refuse replays; under lock */
+    dr_kafka_follower *control;          /* the control topic: Cancels */
+    dr_cancelled_deployments *cancelled; /* deployments cancelled lately; under lock */
+    dr_seen_messages *finished;          /* jobs finished lately, to refuse replays; under lock */
 };
 
 /* How many finished job ids a worker remembers to refuse a replay of (about 20 MB at most). */
 #define FINISHED_JOBS_REMEMBERED 65536
+/* How many cancelled deployments a worker remembers (cancelled_deployments.h: under 16 MB). */
+#define CANCELLED_DEPLOYMENTS_REMEMBERED 65536
+
+/*
+ * A job's ids and names as log values: everything a Job carries came from
+ * Kafka, so each goes through dr_log_quote (a plain id is printed as it is,
+ * anything else quoted and escaped: a newline in an id cannot forge a line).
+ */
+typedef struct logged_job {
+    char deployment[300];
+    char job[600];
+    char target[300];
+    char package[300];
+    char version[300];
+} logged_job;
+
+static const logged_job *log_values(logged_job *out, const Drover__V1__Job *job)
+{
+    const Drover__V1__Target *target = job->target;
+    dr_log_quote(out->deployment, sizeof out->deployment, job->deployment_id ? job->deployment_id : "");
+    dr_log_quote(out->job, sizeof out->job, job->job_id ? job->job_id : "");
+    dr_log_quote(out->target, sizeof out->target, target && target->target_id ? target->target_id : "");
+    dr_log_quote(out->package, sizeof out->package, job->package ? job->package : "");
+    dr_log_quote(out->version, sizeof out->version, job->version ? job->version : "");
+    return out;
+}
+
+/* A message for msg=: always quoted, escaped. */
+#define LOGGED_MESSAGE_MAX 1600
 
 static void count_job(dr_kafka_worker *w, Drover__V1__JobState state, double seconds)
 {
@@ -89,8 +118,10 @@ static void terminal_delivered(void *opaque, dr_status status, const char *messa
         pthread_mutex_unlock(&w->lock);
     } else {
         /* Not committed: the job is redelivered after a restart or rebalance and reported then. */
-        dr_log(DR_LOG_ERROR, "status.lost", "job=%s partition=%d offset=%lld msg=\"%s\"", note->job_id,
-               (int)note->partition, (long long)note->offset, message ? message : "");
+        char job[600], quoted[LOGGED_MESSAGE_MAX];
+        dr_log(DR_LOG_ERROR, "status.lost", "job=%s partition=%d offset=%lld msg=%s",
+               dr_log_quote(job, sizeof job, note->job_id), (int)note->partition, (long long)note->offset,
+               dr_quote(quoted, sizeof quoted, message ? message : ""));
     }
     free(note);
 }
@@ -110,12 +141,14 @@ static void emit(dr_kafka_worker *w, const pending_job *p, Drover__V1__StatusEve
     delivery_note *note = terminal ? calloc(1, sizeof *note) : NULL;
     dr_error err = {0};
     dr_status status = DR_ERR_NOMEM;
+    char job[600];
+    dr_log_quote(job, sizeof job, event->job_id);
     if (bytes && (!terminal || note)) {
         if (note) {
             pthread_mutex_lock(&w->lock);
             if (dr_seen_messages_add(w->finished, event->job_id, p->partition, p->offset) != 0)
                 dr_log(DR_LOG_WARN, "job.not_remembered", "job=%s msg=\"out of memory: a replay of it would run\"",
-                       event->job_id);
+                       job);
             pthread_mutex_unlock(&w->lock);
             note->worker = w;
             snprintf(note->topic, sizeof note->topic, "%s", p->topic);
@@ -127,8 +160,9 @@ static void emit(dr_kafka_worker *w, const pending_job *p, Drover__V1__StatusEve
                                   terminal ? terminal_delivered : NULL, note, &err);
     }
     if (status != DR_OK) {
-        dr_log(DR_LOG_ERROR, "status.produce_failed", "job=%s state=%s msg=\"%s\"", event->job_id,
-               dr_job_state_name(event->state), err.detail);
+        char quoted[LOGGED_MESSAGE_MAX];
+        dr_log(DR_LOG_ERROR, "status.produce_failed", "job=%s state=%s msg=%s", job, dr_job_state_name(event->state),
+               dr_quote(quoted, sizeof quoted, err.detail));
         free(note);
     }
     free(bytes);
@@ -143,8 +177,11 @@ static void reject(dr_kafka_worker *w, const pending_job *p, Drover__V1__JobStat
     event.reason = (char *)reason;
     event.message = (char *)message;
     event.exit_code = -1;
-    dr_log(DR_LOG_WARN, "job.rejected", "deployment=%s job=%s state=%s reason=%s msg=\"%s\"", event.deployment_id,
-           event.job_id, dr_job_state_name(state), reason, message);
+    logged_job ids;
+    char quoted[LOGGED_MESSAGE_MAX];
+    log_values(&ids, p->job);
+    dr_log(DR_LOG_WARN, "job.rejected", "deployment=%s job=%s state=%s reason=%s msg=%s", ids.deployment, ids.job,
+           dr_job_state_name(state), reason, dr_quote(quoted, sizeof quoted, message));
     emit(w, p, &event, 1);
     count_job(w, state, -1);
 }
@@ -160,16 +197,17 @@ static void run_job(dr_kafka_worker *w, pending_job *p)
         return;
     }
     pthread_mutex_lock(&w->lock);
-    int cancelled = job->deployment_id && dr_strmap_get(w->cancelled, job->deployment_id) != NULL;
+    int cancelled =
+        job->deployment_id && dr_cancelled_deployments_contains(w->cancelled, job->deployment_id, dr_now_ms());
     int replayed = job->job_id && dr_seen_messages_is_replay(w->finished, job->job_id, p->partition, p->offset);
     pthread_mutex_unlock(&w->lock);
     if (replayed) {
         /* No status: the job's own status stands, and a replay must not be able to change it. */
-        char quoted[400];
+        logged_job ids;
         dr_log(DR_LOG_WARN, "job.replayed",
                "job=%s partition=%d offset=%lld msg=\"finished already from another "
                "message: the job was written again; nothing ran\"",
-               dr_log_quote(quoted, sizeof quoted, job->job_id), (int)p->partition, (long long)p->offset);
+               log_values(&ids, job)->job, (int)p->partition, (long long)p->offset);
         finish_silently(w, p);
         return;
     }
@@ -197,14 +235,15 @@ static void run_job(dr_kafka_worker *w, pending_job *p)
     dr_status_event_for_job(&event, job, DROVER__V1__JOB_STATE__JOB_STATE_IN_PROGRESS, w->settings.worker_id,
                             p->taken_at_ms);
     emit(w, p, &event, 0);
+    logged_job ids;
+    log_values(&ids, job);
     if (p->is_unsigned)
         dr_log(DR_LOG_WARN, "job.unsigned",
                "deployment=%s job=%s msg=\"running a job without a signature "
                "(allow-unsigned): whoever can write the jobs topic can run scripts here\"",
-               job->deployment_id, job->job_id);
-    dr_log(DR_LOG_INFO, "job.start", "deployment=%s job=%s target=%s action=%s package=%s version=%s",
-           job->deployment_id, job->job_id, inputs.request.target_id, dr_action_name(job->action), job->package,
-           job->version ? job->version : "");
+               ids.deployment, ids.job);
+    dr_log(DR_LOG_INFO, "job.start", "deployment=%s job=%s target=%s action=%s package=%s version=%s", ids.deployment,
+           ids.job, ids.target, dr_action_name(job->action), ids.package, ids.version);
 
     dr_job_result result;
     dr_engine_run(&w->settings.engine, &inputs.request, &result);
@@ -212,10 +251,11 @@ static void run_job(dr_kafka_worker *w, pending_job *p)
     dr_status_event_for_job(&event, job, DROVER__V1__JOB_STATE__JOB_STATE_IN_PROGRESS, w->settings.worker_id,
                             p->taken_at_ms);
     dr_status_event_add_result(&event, &result);
+    char quoted[LOGGED_MESSAGE_MAX];
     dr_log(result.outcome == DR_OUTCOME_SUCCESS ? DR_LOG_INFO : DR_LOG_WARN, "job.done",
-           "deployment=%s job=%s target=%s state=%s reason=%s msg=\"%s\"", job->deployment_id, job->job_id,
-           inputs.request.target_id, dr_job_state_name(event.state), event.reason ? event.reason : "-",
-           event.message ? event.message : "");
+           "deployment=%s job=%s target=%s state=%s reason=%s msg=%s", ids.deployment, ids.job, ids.target,
+           dr_job_state_name(event.state), event.reason ? event.reason : "-",
+           dr_quote(quoted, sizeof quoted, event.message ? event.message : ""));
     emit(w, p, &event, 1);
     count_job(w, event.state, (double)(event.at_ms - p->taken_at_ms) / 1000.0);
     dr_job_result_free(&result);
@@ -444,19 +484,23 @@ static int is_ours(dr_kafka_worker *w, const pending_job *p)
     const Drover__V1__Target *target = p->job->target;
     const char *id = target && target->target_id ? target->target_id : "";
     int agent_target = target && target->executor && strcmp(target->executor, "agent") == 0;
+    logged_job ids;
     if (!w->settings.self_id) {
         if (agent_target)
-            dr_log(DR_LOG_DEBUG, "job.for_agent", "deployment=%s job=%s target=%s", p->job->deployment_id,
-                   p->job->job_id, id);
+            dr_log(DR_LOG_DEBUG, "job.for_agent", "deployment=%s job=%s target=%s",
+                   log_values(&ids, p->job)->deployment, ids.job, ids.target);
         return !agent_target;
     }
     if (strcmp(id, w->settings.self_id) != 0)
         return 0;
-    if (!agent_target)
+    if (!agent_target) {
+        char executor[100];
         dr_log(DR_LOG_WARN, "job.not_agent",
-               "deployment=%s job=%s target=%s msg=\"the target is registered with "
-               "executor '%s', not agent: the workers run it, not this agent\"",
-               p->job->deployment_id, p->job->job_id, id, target && target->executor ? target->executor : "");
+               "deployment=%s job=%s target=%s executor=%s msg=\"the target is registered with "
+               "this executor, not agent: the workers run it, not this agent\"",
+               log_values(&ids, p->job)->deployment, ids.job, ids.target,
+               dr_log_quote(executor, sizeof executor, target && target->executor ? target->executor : ""));
+    }
     return agent_target;
 }
 
@@ -556,7 +600,8 @@ dr_status dr_kafka_worker_start(const dr_kafka_worker_settings *settings, dr_kaf
     w->offsets = dr_offsets_new();
     w->busy_targets = calloc((size_t)w->settings.concurrency, sizeof *w->busy_targets);
     w->threads = calloc((size_t)w->settings.concurrency, sizeof *w->threads);
-    w->cancelled = dr_strmap_new();
+    w->cancelled = dr_cancelled_deployments_new(CANCELLED_DEPLOYMENTS_REMEMBERED,
+                                                (int64_t)w->settings.cancel_retention_seconds * 1000);
     w->finished = dr_seen_messages_new(FINISHED_JOBS_REMEMBERED);
     dr_status status = DR_OK;
     if (!w->offsets || !w->busy_targets || !w->threads || !w->cancelled || !w->finished) {
@@ -629,13 +674,19 @@ static void take_cancels(dr_kafka_worker *w)
         if (msg->payload && dr_cancel_decode(msg->payload, msg->len, &cancel, &err) == DR_OK &&
             dr_check_id("cancel: deployment id", cancel->deployment_id ? cancel->deployment_id : "", &err) == DR_OK &&
             cancel_trusted(w, msg, &err)) {
+            /* When it was written: the Cancel says, else Kafka's timestamp. */
+            int64_t at_ms = cancel->at_ms > 0 ? cancel->at_ms : rd_kafka_message_timestamp(msg, NULL);
+            int64_t now_ms = dr_now_ms();
             pthread_mutex_lock(&w->lock);
-            int known = dr_strmap_get(w->cancelled, cancel->deployment_id) != NULL;
-            if (!known && dr_strmap_put(w->cancelled, cancel->deployment_id, w) != 0)
-                err.status = DR_ERR_NOMEM;
+            int added =
+                dr_cancelled_deployments_add(w->cancelled, cancel->deployment_id, at_ms > 0 ? at_ms : now_ms, now_ms);
             pthread_mutex_unlock(&w->lock);
-            if (!known && err.status == DR_OK)
-                dr_log(DR_LOG_INFO, "worker.cancel_seen", "deployment=%s", cancel->deployment_id);
+            char deployment[300];
+            if (added < 0)
+                dr_error_set(&err, DR_ERR_NOMEM, "out of memory keeping a cancel");
+            else if (added > 0)
+                dr_log(DR_LOG_INFO, "worker.cancel_seen", "deployment=%s",
+                       dr_log_quote(deployment, sizeof deployment, cancel->deployment_id));
         }
         if (err.status != DR_OK) {
             char quoted[700];
@@ -733,7 +784,7 @@ void dr_kafka_worker_free(dr_kafka_worker *w)
     dr_kafka_consumer_close(w->consumer);
     dr_kafka_producer_free(w->producer);
     dr_kafka_follower_free(w->control);
-    dr_strmap_free(w->cancelled);
+    dr_cancelled_deployments_free(w->cancelled);
     dr_seen_messages_free(w->finished);
     while (w->queue_head) {
         pending_job *p = w->queue_head;

@@ -24,7 +24,11 @@
  * target id, no package, ...) ends as REJECTED with the reason.  A job whose
  * deadline passed before it started ends as TIMED_OUT without running, and
  * one of a cancelled deployment (every Cancel on the control topic, read
- * from its beginning) as CANCELLED without running.
+ * from its beginning) as CANCELLED without running.  The cancelled
+ * deployments are bounded (cancelled_deployments.h): the latest 65,536,
+ * each for cancel_retention_seconds after its Cancel was written.
+ *
+ * Every id and name a Job carries is logged through dr_log_quote.
  */
 #ifndef DROVER_KAFKA_WORKER_H
 #define DROVER_KAFKA_WORKER_H
@@ -57,9 +61,10 @@ typedef struct dr_kafka_worker_settings {
     long shutdown_timeout_seconds; /* how long SIGTERM waits for jobs in flight */
     const char *worker_id;         /* names this member in statuses, logs and locks */
     dr_engine_settings engine;
-    dr_metrics *metrics;   /* may be NULL; not owned */
-    dr_trust_store *trust; /* keys jobs must be signed by; not owned, used by the consuming thread */
-    int allow_unsigned;    /* demo only: run unsigned jobs too, with a warning each */
+    dr_metrics *metrics;           /* may be NULL; not owned */
+    dr_trust_store *trust;         /* keys jobs must be signed by; not owned, used by the consuming thread */
+    int allow_unsigned;            /* demo only: run unsigned jobs too, with a warning each */
+    long cancel_retention_seconds; /* a Cancel is remembered this long after it was written; 0: until pushed out */
 } dr_kafka_worker_settings;
 
 typedef struct dr_kafka_worker dr_kafka_worker;

@@ -19,6 +19,7 @@ static const struct {
     [DR_ERR_FETCH_NOT_FOUND] = {"fetch-not-found", "the URL does not exist on the server"},
     [DR_ERR_FETCH_TIMEOUT] = {"fetch-timeout", "the download stalled or passed its time limit"},
     [DR_ERR_FETCH_TOO_LARGE] = {"fetch-too-large", "the download passed its size limit"},
+    [DR_ERR_FETCH_REFUSED] = {"fetch-refused", "the URL is outside what this worker may fetch"},
     [DR_ERR_ARCHIVE] = {"archive", "the zip archive is corrupt or truncated"},
     [DR_ERR_ARCHIVE_UNSAFE] = {"archive-unsafe", "a zip entry would land outside its destination"},
     [DR_ERR_ARCHIVE_LIMIT] = {"archive-limit", "the zip archive expands past its limits"},

@@ -28,6 +28,7 @@ typedef enum dr_status {
     DR_ERR_FETCH_NOT_FOUND,   /* server said the URL does not exist */
     DR_ERR_FETCH_TIMEOUT,     /* download stalled or passed its time limit */
     DR_ERR_FETCH_TOO_LARGE,   /* download passed its size limit */
+    DR_ERR_FETCH_REFUSED,     /* the URL is outside what this process may fetch (fetch_policy.h) */
     DR_ERR_ARCHIVE,           /* zip is corrupt or truncated */
     DR_ERR_ARCHIVE_UNSAFE,    /* zip entry would land outside its destination */
     DR_ERR_ARCHIVE_LIMIT,     /* zip expands past the entry or size limit */

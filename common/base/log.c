@@ -52,18 +52,10 @@ void dr_log(dr_log_level level, const char *event, const char *fmt, ...)
     pthread_mutex_unlock(&log_lock);
 }
 
-char *dr_log_quote(char *buf, size_t size, const char *value)
+char *dr_quote(char *buf, size_t size, const char *value)
 {
     if (size == 0)
         return buf;
-    int bare = value[0] != '\0';
-    for (const unsigned char *p = (const unsigned char *)value; *p && bare; p++)
-        if (*p <= ' ' || *p == '"' || *p == '=' || *p == '\\' || *p >= 0x7f)
-            bare = 0;
-    if (bare) {
-        snprintf(buf, size, "%s", value);
-        return buf;
-    }
     size_t out = 0;
     buf[out++] = '"';
     for (const unsigned char *p = (const unsigned char *)value; *p && out + 6 < size; p++) {
@@ -86,4 +78,19 @@ char *dr_log_quote(char *buf, size_t size, const char *value)
         buf[out++] = '"';
     buf[out < size ? out : size - 1] = '\0';
     return buf;
+}
+
+char *dr_log_quote(char *buf, size_t size, const char *value)
+{
+    if (size == 0)
+        return buf;
+    int bare = value[0] != '\0';
+    for (const unsigned char *p = (const unsigned char *)value; *p && bare; p++)
+        if (*p <= ' ' || *p == '"' || *p == '=' || *p == '\\' || *p >= 0x7f)
+            bare = 0;
+    if (bare) {
+        snprintf(buf, size, "%s", value);
+        return buf;
+    }
+    return dr_quote(buf, size, value);
 }

@@ -35,4 +35,7 @@ void dr_log(dr_log_level level, const char *event, const char *fmt, ...) __attri
  */
 char *dr_log_quote(char *buf, size_t size, const char *value);
 
+/* As dr_log_quote, but always double-quoted: a value inside a sentence ("fetching \"URL\": ..."). */
+char *dr_quote(char *buf, size_t size, const char *value);
+
 #endif

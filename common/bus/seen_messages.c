@@ -1,5 +1,5 @@
 /*
- * finished_jobs.c - a bounded window of finished job ids: the string map
+ * seen_messages.c - a bounded window of ids seen in messages: the string map
  * for look-ups, a ring for the order they were added in (the oldest goes
  * first).  See seen_messages.h.
  */

@@ -27,6 +27,7 @@
 
 #include "clock.h"
 #include "files.h"
+#include "log.h"
 #include "s3.h"
 #include "sha256.h"
 
@@ -36,12 +37,12 @@
 
 void dr_fetch_options_default(dr_fetch_options *opt)
 {
+    memset(opt, 0, sizeof *opt);
     opt->max_bytes = UINT64_C(1) << 30;
     opt->timeout_seconds = 600;
     opt->stall_seconds = 30;
     opt->max_attempts = 5;
     opt->backoff_initial_ms = 200;
-    opt->ca_file = NULL;
 }
 
 dr_status dr_fetch_global_init(void)
@@ -126,6 +127,8 @@ typedef struct fetch_job {
     int last_was_stall;
     /* "HTTP 503", "curl error 7: ...": quoted by the final error. */
     char last_failure[LAST_FAILURE_MAX];
+    /* Set by a callback that refused a redirect or an address (opt->policy); ends the download. */
+    dr_error refused;
 } fetch_job;
 
 static void sleep_ms(int64_t ms)
@@ -212,6 +215,107 @@ cleanup:
     curl_free(path);
     curl_url_cleanup(parsed);
     return status;
+}
+
+/* ---- what may be fetched (fetch_policy.h) ----------------------------- */
+
+/* The refusal: 'refused to fetch "URL": ' (and the redirect it took) before the rule's own detail. */
+static dr_status refuse(dr_error *err, const char *url, const char *redirect, const dr_error *rule)
+{
+    char quoted_url[320], quoted_redirect[320];
+    dr_quote(quoted_url, sizeof quoted_url, url);
+    if (redirect)
+        return dr_error_set(err, DR_ERR_FETCH_REFUSED, "refused to fetch %s: redirected to %s: %s", quoted_url,
+                            dr_quote(quoted_redirect, sizeof quoted_redirect, redirect), rule->detail);
+    return dr_error_set(err, DR_ERR_FETCH_REFUSED, "refused to fetch %s: %s", quoted_url, rule->detail);
+}
+
+dr_status dr_fetch_check_url(const char *url, const dr_fetch_options *opt, dr_error *err)
+{
+    if (!opt || !opt->policy)
+        return DR_OK;
+    dr_error rule = {0};
+    if (dr_fetch_policy_check_scheme(opt->policy, url, &rule) != DR_OK)
+        return refuse(err, url, NULL, &rule);
+    if (dr_fetch_scheme_of(url) == DR_FETCH_SCHEME_FILE)
+        return DR_OK; /* no host to check */
+    /* An s3:// URL is a request to its endpoint: the host rules apply to that. */
+    char *request_url = NULL;
+    if (dr_s3_is_url(url)) {
+        dr_s3_options s3 = {.endpoint = opt->s3_endpoint, .region = opt->s3_region};
+        dr_status status = dr_s3_request_url(url, &s3, &request_url, err);
+        if (status != DR_OK)
+            return status;
+    }
+    dr_status status = DR_OK;
+    if (dr_fetch_policy_check_host(opt->policy, request_url ? request_url : url, &rule) != DR_OK)
+        status = refuse(err, url, NULL, &rule);
+    free(request_url);
+    return status;
+}
+
+/* The URL curl is following a redirect to, or NULL on the first request. */
+static const char *redirected_to(fetch_job *job)
+{
+    long redirects = 0;
+    char *url = NULL;
+    if (curl_easy_getinfo(job->curl, CURLINFO_REDIRECT_COUNT, &redirects) != CURLE_OK || redirects == 0 ||
+        curl_easy_getinfo(job->curl, CURLINFO_EFFECTIVE_URL, &url) != CURLE_OK)
+        return NULL;
+    return url;
+}
+
+/*
+ * Every connection of the download, a redirect's included, is opened here:
+ * an address the policy refuses gets no socket, so not a packet goes to it.
+ * Refusing one of several addresses of a name lets curl try the next.
+ */
+static curl_socket_t open_allowed_socket(void *userdata, curlsocktype purpose, struct curl_sockaddr *address)
+{
+    fetch_job *job = userdata;
+    (void)purpose;
+    dr_error rule = {0};
+    if (dr_fetch_policy_check_address(job->opt->policy, &address->addr, &rule) != DR_OK) {
+        if (job->refused.status == DR_OK)
+            refuse(&job->refused, job->url, redirected_to(job), &rule);
+        return CURL_SOCKET_BAD;
+    }
+    return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
+
+/* Before each request: a redirect's URL must pass the rules the first URL passed before the download. */
+static int check_redirect(void *userdata, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+    fetch_job *job = userdata;
+    (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
+    const char *redirect = redirected_to(job);
+    dr_error rule = {0};
+    if (redirect && (dr_fetch_policy_check_scheme(job->opt->policy, redirect, &rule) != DR_OK ||
+                     dr_fetch_policy_check_host(job->opt->policy, redirect, &rule) != DR_OK)) {
+        refuse(&job->refused, job->url, redirect, &rule);
+        return CURL_PREREQFUNC_ABORT;
+    }
+    return CURL_PREREQFUNC_OK;
+}
+
+/*
+ * The protocols curl may use for the request and for redirects: what the
+ * policy allows of file, http and https (an s3:// request: its endpoint's
+ * scheme).  Redirects go only to http(s), never into the file system.
+ */
+static void allowed_protocols(const fetch_job *job, char *request, char *redirect, size_t size)
+{
+    unsigned allowed = job->opt->policy ? job->opt->policy->schemes
+                                        : DR_FETCH_SCHEME_FILE | DR_FETCH_SCHEME_HTTP | DR_FETCH_SCHEME_HTTPS;
+    if (job->s3.url)
+        allowed = (allowed & (DR_FETCH_SCHEME_HTTP | DR_FETCH_SCHEME_HTTPS)) | dr_fetch_scheme_of(job->s3.url);
+    snprintf(request, size, "%s%s%s", allowed & DR_FETCH_SCHEME_FILE && !job->s3.url ? "file," : "",
+             allowed & DR_FETCH_SCHEME_HTTP ? "http," : "", allowed & DR_FETCH_SCHEME_HTTPS ? "https," : "");
+    snprintf(redirect, size, "%s%s", allowed & DR_FETCH_SCHEME_HTTP ? "http," : "",
+             allowed & DR_FETCH_SCHEME_HTTPS ? "https," : "");
+    for (char *list = request; list; list = list == request ? redirect : NULL)
+        if (list[0])
+            list[strlen(list) - 1] = '\0'; /* the last comma */
 }
 
 static void part_close(part_file *part)
@@ -330,11 +434,23 @@ static dr_status curl_setup(fetch_job *job, dr_error *err)
     /* Signals would hit whichever thread is downloading; curl must not use them. */
     failed |= curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
     failed |= curl_easy_setopt(curl, CURLOPT_URL, job->curl_url) != CURLE_OK;
-    failed |= curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "file,http,https") != CURLE_OK;
+    char protocols[32], redirect_protocols[32];
+    allowed_protocols(job, protocols, redirect_protocols, sizeof protocols);
+    failed |= curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, protocols) != CURLE_OK;
     /* A web server must not be able to redirect us into the local file system. */
-    failed |= curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") != CURLE_OK;
-    failed |= curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L) != CURLE_OK;
-    failed |= curl_easy_setopt(curl, CURLOPT_MAXREDIRS, MAX_REDIRECTS) != CURLE_OK;
+    if (redirect_protocols[0]) {
+        failed |= curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, redirect_protocols) != CURLE_OK;
+        failed |= curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L) != CURLE_OK;
+        failed |= curl_easy_setopt(curl, CURLOPT_MAXREDIRS, MAX_REDIRECTS) != CURLE_OK;
+    }
+    if (job->opt->policy) {
+        failed |= curl_easy_setopt(curl, CURLOPT_PREREQFUNCTION, check_redirect) != CURLE_OK;
+        failed |= curl_easy_setopt(curl, CURLOPT_PREREQDATA, job) != CURLE_OK;
+    }
+    if (job->opt->policy && !job->opt->policy->allow_private) {
+        failed |= curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_allowed_socket) != CURLE_OK;
+        failed |= curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, job) != CURLE_OK;
+    }
     failed |= curl_easy_setopt(curl, CURLOPT_USERAGENT, "drover") != CURLE_OK;
     failed |= curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, job->curl_error) != CURLE_OK;
     failed |= curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_body) != CURLE_OK;
@@ -415,6 +531,12 @@ static attempt_result classify_attempt(fetch_job *job, CURLcode rc, long code, d
     part_file *part = &job->part;
     const char *curl_says = job->curl_error[0] ? job->curl_error : curl_easy_strerror(rc);
     job->last_was_stall = 0;
+    /* A redirect or an address the policy refused: nothing to retry (another address may have served it). */
+    if (job->refused.status != DR_OK && rc != CURLE_OK) {
+        unlink(job->part_path);
+        *final = dr_error_set(err, job->refused.status, "%s", job->refused.detail);
+        return ATTEMPT_FINAL;
+    }
     if (part->stop == WRITE_STOP_IO || part->stop == WRITE_STOP_NOMEM) {
         note_failure(job, "writing %s: %s", job->part_path,
                      part->stop == WRITE_STOP_IO ? strerror(part->stop_errno) : "out of memory");
@@ -507,6 +629,7 @@ static attempt_result run_attempt(fetch_job *job, dr_status *final, dr_error *er
         return ATTEMPT_FINAL;
     }
     job->curl_error[0] = '\0';
+    dr_error_clear(&job->refused);
     job->report->attempts++;
     job->report->resumed_from = part->resumed_from;
     rc = curl_easy_perform(job->curl);
@@ -587,8 +710,8 @@ static dr_status finish_download(fetch_job *job, dr_error *err)
     part_close(part);
     if (job->expected_sha256 && strcasecmp(job->expected_sha256, got) != 0) {
         unlink(job->part_path);
-        return dr_error_set(err, DR_ERR_CHECKSUM, "sha256 mismatch for %s: want %s, got %s", job->url,
-                            job->expected_sha256, got);
+        return dr_error_set(err, DR_ERR_CHECKSUM, "sha256 mismatch for %s: the bytes served do not hash to %s",
+                            job->url, job->expected_sha256);
     }
     if (rename(job->part_path, job->dest_path) != 0)
         return dr_error_set(err, DR_ERR_IO, "fetching %s: renaming %s to %s: %s", job->url, job->part_path,
@@ -622,6 +745,10 @@ dr_status dr_fetch_to_file(const char *url, const char *dest_path, const char *e
         status = dr_error_set(err, DR_ERR_USAGE, "fetching %s: '%s' is not a SHA-256 hex digest", url, expected_sha256);
         goto cleanup;
     }
+    if ((status = dr_fetch_check_url(url, opt, err)) != DR_OK)
+        goto cleanup;
+    if ((status = dr_fetch_check_url(url, opt, err)) != DR_OK)
+        goto cleanup;
     if (dr_s3_is_url(url)) {
         dr_s3_options s3 = {.endpoint = opt->s3_endpoint, .region = opt->s3_region};
         if ((status = dr_s3_prepare(url, &s3, &job.s3, err)) != DR_OK)

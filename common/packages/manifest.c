@@ -280,6 +280,32 @@ static dr_status parse_packages(const dr_manifest *m, const json_t *packages, dr
     return DR_OK;
 }
 
+/* What kind of JSON error jerr is, in words that quote nothing of the document. */
+static const char *json_error_kind(const json_error_t *jerr)
+{
+    switch (json_error_code(jerr)) {
+    case json_error_out_of_memory:
+        return "out of memory";
+    case json_error_stack_overflow:
+        return "nested too deep";
+    case json_error_invalid_utf8:
+        return "invalid UTF-8";
+    case json_error_premature_end_of_input:
+        return "unexpected end of input";
+    case json_error_end_of_input_expected:
+        return "text after the end of the document";
+    case json_error_null_character:
+    case json_error_null_byte_in_key:
+        return "a NUL byte";
+    case json_error_duplicate_key:
+        return "a duplicate object key";
+    case json_error_numeric_overflow:
+        return "a number out of range";
+    default:
+        return "invalid syntax";
+    }
+}
+
 dr_status dr_manifest_parse(const char *text, size_t len, dr_manifest **out, dr_error *err)
 {
     dr_status status = DR_OK;
@@ -293,8 +319,9 @@ dr_status dr_manifest_parse(const char *text, size_t len, dr_manifest **out, dr_
     /* Duplicate keys would make "which file is for ubuntu" depend on the parser; refuse them. */
     m->root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!m->root) {
-        status = dr_error_set(err, DR_ERR_MANIFEST, "not valid JSON: line %d, column %d: %s", jerr.line, jerr.column,
-                              jerr.text);
+        /* Where and what kind, never jansson's text: it quotes the bytes ("near 'root:x:0:0'"). */
+        status = dr_error_set(err, DR_ERR_MANIFEST, "not valid JSON (line %d, column %d: %s)", jerr.line, jerr.column,
+                              json_error_kind(&jerr));
         goto cleanup;
     }
     if (!json_is_object(m->root)) {

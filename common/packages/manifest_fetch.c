@@ -41,9 +41,11 @@ dr_status dr_manifest_fetch(const char *url, const dr_fetch_options *opt, const 
         goto cleanup;
     /* The hash of exactly these bytes is what jobs carry; a worker refuses any other. */
     dr_sha256_buffer_hex(text.buf ? text.buf : "", text.len, sha256);
-    if (want_sha256 && want_sha256[0] && strcasecmp(want_sha256, sha256) != 0) {
-        status = dr_error_set(err, DR_ERR_CHECKSUM, "manifest sha256 mismatch for %s: want %s, got %s", url,
-                              want_sha256, sha256);
+    /* "" is no hash at all: it matches nothing, rather than letting anything through. */
+    if (want_sha256 && strcasecmp(want_sha256, sha256) != 0) {
+        status =
+            dr_error_set(err, DR_ERR_CHECKSUM, "manifest sha256 mismatch for %s: the bytes served do not hash to %s",
+                         url, want_sha256[0] ? want_sha256 : "(an empty hash)");
         goto cleanup;
     }
     status = dr_manifest_parse(dr_strbuf_str(&text), text.len, out, err);

@@ -17,14 +17,18 @@
  * work_dir (made when missing; the file is removed again), hash exactly the
  * bytes fetched into sha256, and parse them into *out (freed with
  * dr_manifest_free).  opt gives the transport (timeouts, CA, S3); its size
- * limit is replaced by DR_MANIFEST_MAX_BYTES.  want_sha256, when neither
- * NULL nor "", must match (case-insensitive) before anything is parsed.
+ * limit is replaced by DR_MANIFEST_MAX_BYTES, its policy (what may be
+ * fetched) stays.  want_sha256, unless NULL, must match (case-insensitive)
+ * before anything is parsed; "" matches nothing.
  *
  * Errors, by the step that failed: fetch's own (DR_ERR_FETCH*,
- * DR_ERR_FETCH_TOO_LARGE past the limit), DR_ERR_IO for the work file,
- * DR_ERR_CHECKSUM ("manifest sha256 mismatch for URL: want .., got .."),
- * DR_ERR_MANIFEST (the bytes are not a valid manifest; sha256 is set), and
- * DR_ERR_NOMEM.  Details are not prefixed: the caller says "manifest".
+ * DR_ERR_FETCH_TOO_LARGE past the limit, DR_ERR_FETCH_REFUSED by the
+ * policy), DR_ERR_IO for the work file, DR_ERR_CHECKSUM ("manifest sha256
+ * mismatch for URL: the bytes served do not hash to WANT"), DR_ERR_MANIFEST
+ * (the bytes are not a valid manifest; sha256 is set), and DR_ERR_NOMEM.
+ * No detail quotes the bytes fetched, nor their hash on a mismatch: the
+ * URL may name something the job's author should not read.  Details are
+ * not prefixed: the caller says "manifest".
  */
 dr_status dr_manifest_fetch(const char *url, const dr_fetch_options *opt, const char *work_dir, const char *want_sha256,
                             char sha256[DR_SHA256_HEX_SIZE], dr_manifest **out, dr_error *err);

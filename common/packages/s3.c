@@ -51,11 +51,17 @@ static int read_credentials_file(const char *path, const char *profile, char **k
     return *key_id && *secret;
 }
 
-dr_status dr_s3_prepare(const char *url, const dr_s3_options *opt, dr_s3_request *out, dr_error *err)
+static const char *region_of(const dr_s3_options *opt)
 {
-    memset(out, 0, sizeof *out);
-    char *key_id = NULL, *secret = NULL, *token = NULL;
-    dr_status status = DR_OK;
+    const char *region = opt && opt->region && opt->region[0] ? opt->region : env("AWS_REGION");
+    if (!region)
+        region = env("AWS_DEFAULT_REGION");
+    return region ? region : "us-east-1";
+}
+
+dr_status dr_s3_request_url(const char *url, const dr_s3_options *opt, char **out, dr_error *err)
+{
+    *out = NULL;
     const char *bucket = url + 5, *slash = dr_s3_is_url(url) ? strchr(bucket, '/') : NULL;
     if (!slash || slash == bucket || !slash[1])
         return dr_error_set(err, DR_ERR_USAGE, "%s is not s3://BUCKET/KEY", url);
@@ -63,12 +69,27 @@ dr_status dr_s3_prepare(const char *url, const dr_s3_options *opt, dr_s3_request
         if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-' || *p == '.'))
             return dr_error_set(err, DR_ERR_USAGE, "%s: '%.*s' is not an S3 bucket name", url, (int)(slash - bucket),
                                 bucket);
-    const char *region = opt && opt->region && opt->region[0] ? opt->region : env("AWS_REGION");
-    if (!region)
-        region = env("AWS_DEFAULT_REGION");
-    if (!region)
-        region = "us-east-1";
     const char *endpoint = opt && opt->endpoint && opt->endpoint[0] ? opt->endpoint : NULL;
+    int n;
+    if (endpoint)
+        n = asprintf(out, "%s%s%s", endpoint, endpoint[strlen(endpoint) - 1] == '/' ? "" : "/", bucket);
+    else
+        n = asprintf(out, "https://%.*s.s3.%s.amazonaws.com%s", (int)(slash - bucket), bucket, region_of(opt), slash);
+    if (n < 0) {
+        *out = NULL;
+        return dr_error_set(err, DR_ERR_NOMEM, "out of memory");
+    }
+    return DR_OK;
+}
+
+dr_status dr_s3_prepare(const char *url, const dr_s3_options *opt, dr_s3_request *out, dr_error *err)
+{
+    memset(out, 0, sizeof *out);
+    char *key_id = NULL, *secret = NULL, *token = NULL;
+    dr_status status = dr_s3_request_url(url, opt, &out->url, err);
+    if (status != DR_OK)
+        return status;
+    const char *region = region_of(opt);
 
     if (env("AWS_ACCESS_KEY_ID") && env("AWS_SECRET_ACCESS_KEY")) {
         key_id = strdup(env("AWS_ACCESS_KEY_ID"));
@@ -89,18 +110,11 @@ dr_status dr_s3_prepare(const char *url, const dr_s3_options *opt, dr_s3_request
             goto done;
         }
     }
-    size_t url_size = strlen(url) + strlen(region) + (endpoint ? strlen(endpoint) : 0) + 64;
-    out->url = malloc(url_size);
     out->userpwd = malloc(strlen(key_id) + strlen(secret) + 2);
-    if (!out->url || !out->userpwd || !key_id || !secret) {
+    if (!out->userpwd || !key_id || !secret) {
         status = dr_error_set(err, DR_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if (endpoint)
-        snprintf(out->url, url_size, "%s%s%s", endpoint, endpoint[strlen(endpoint) - 1] == '/' ? "" : "/", bucket);
-    else
-        snprintf(out->url, url_size, "https://%.*s.s3.%s.amazonaws.com%s", (int)(slash - bucket), bucket, region,
-                 slash);
     snprintf(out->sigv4, sizeof out->sigv4, "aws:amz:%s:s3", region);
     sprintf(out->userpwd, "%s:%s", key_id, secret);
     if (token && asprintf(&out->token_header, "x-amz-security-token: %s", token) < 0) {

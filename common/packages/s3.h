@@ -32,7 +32,14 @@ typedef struct dr_s3_request {
 int dr_s3_is_url(const char *url);
 
 /*
- * Resolve url (s3://BUCKET/KEY) into out.  DR_ERR_USAGE for a malformed
+ * The http(s) URL an s3://BUCKET/KEY location is fetched from (as above),
+ * malloc'd into *out; no credentials needed.  DR_ERR_USAGE for a malformed
+ * URL, DR_ERR_NOMEM.
+ */
+dr_status dr_s3_request_url(const char *url, const dr_s3_options *opt, char **out, dr_error *err);
+
+/*
+ * Resolve url (s3://BUCKET/KEY) into out (its URL by dr_s3_request_url).  DR_ERR_USAGE for a malformed
  * URL, DR_ERR_FETCH when no credentials can be found (the detail says
  * where it looked).  Free with dr_s3_request_free.
  */

@@ -14,6 +14,12 @@ TEST_NAME=${DROVER_TEST_NAME:-$(basename "$0" .sh)}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/drover-e2e.XXXXXX")
 trap '[ -n "${DROVER_KEEP_WORK:-}" ] && echo "# kept $WORK" || rm -rf "$WORK"' EXIT
 
+# The suite serves packages from loopback HTTP servers and local files, which
+# a worker refuses by default (docs/security.md, "What a job may fetch"):
+# every worker a test starts, by any helper or by hand, may fetch them.
+# t0830 unsets these to test the defaults.
+export DROVER_FETCH_SCHEMES=https,http,s3,file DROVER_FETCH_ALLOW_PRIVATE=true
+
 # What a developer's machine may lack (scripts/install-deps.sh installs it
 # all, so CI skips nothing); a script declares any other of its own.
 test_lazy_prereq ROOT '[ "$(id -u)" -eq 0 ]'

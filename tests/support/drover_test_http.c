@@ -1,7 +1,7 @@
 /*
  * drover_test_http - a loopback HTTP/1.1 file server for the tests.
  *
- *   drover_test_http --root DIR [--port-file FILE] [--log FILE]
+ *   drover_test_http --root DIR [--port-file FILE] [--log FILE] [--bind ADDR]
  *                    [--cut-once NAME] [--stall NAME] [--delay-ms N]
  *                    [--fail-first N] [--tls-cert PEM --tls-key PEM]
  *
@@ -24,6 +24,12 @@
  * every request must carry an AWS Signature V4 by that key for region R
  * (default us-east-1) and service s3, else 403 (the reason on stderr).
  * Buckets are the root's folders (path-style: /BUCKET/KEY).
+ *
+ * --bind ADDR: listen on this IPv4 address instead of 127.0.0.1 (an address
+ * of the test's own network namespace).
+ *
+ * --redirect-to BASE: a request for /redirect/REST answers 302 Found with
+ * Location BASE/REST (a store sending its client elsewhere).
  *
  * --tls-cert PEM --tls-key PEM: speak HTTPS instead (the chain in PEM is
  * sent).  A client that refuses the certificate logs "TLS - range=- status=0".
@@ -70,6 +76,7 @@ static struct {
     const char *s3_key_id; /* --s3-credentials KEYID:SECRET: every request must be signed (SigV4) */
     const char *s3_secret;
     const char *s3_region;
+    const char *redirect_to; /* --redirect-to BASE */
 } server;
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -347,6 +354,8 @@ static const char *reason_phrase(int status)
         return "OK";
     case 206:
         return "Partial Content";
+    case 302:
+        return "Found";
     case 400:
         return "Bad Request";
     case 403:
@@ -365,7 +374,7 @@ static const char *reason_phrase(int status)
 /* A response with a short text body (or none for HEAD). */
 static void send_simple(conn *c, request *req, int head_only, const char *extra_header)
 {
-    char response[512];
+    char response[2600];
     const char *reason = reason_phrase(req->status);
     size_t body_len = head_only ? 0 : strlen(reason) + 1;
     int len = snprintf(response, sizeof response,
@@ -525,6 +534,13 @@ static void serve_connection(conn *c)
         send_simple(c, &req, 0, "Allow: GET, HEAD\r\n");
         return;
     }
+    if (server.redirect_to && strncmp(req.path, "/redirect/", 10) == 0) {
+        char location[2048];
+        snprintf(location, sizeof location, "Location: %s/%s\r\n", server.redirect_to, req.path + 10);
+        req.status = 302;
+        send_simple(c, &req, head_only, location);
+        return;
+    }
     if (!decode_path(req.path, path, sizeof path)) {
         req.status = 403;
         send_simple(c, &req, head_only, NULL);
@@ -584,13 +600,14 @@ static int usage(void)
     fprintf(stderr,
             "usage: drover_test_http --root DIR [--port-file FILE] [--log FILE] "
             "[--cut-once NAME] [--stall NAME] [--stall-once NAME] [--delay-ms N] [--fail-first N] "
-            "[--tls-cert PEM --tls-key PEM] [--s3-credentials KEYID:SECRET [--s3-region R]]\n");
+            "[--bind ADDR] [--redirect-to BASE] [--tls-cert PEM --tls-key PEM] "
+            "[--s3-credentials KEYID:SECRET [--s3-region R]]\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    const char *port_file = NULL, *log_path = NULL, *tls_cert = NULL, *tls_key = NULL;
+    const char *port_file = NULL, *log_path = NULL, *tls_cert = NULL, *tls_key = NULL, *bind_address = "127.0.0.1";
     for (int i = 1; i < argc; i++) {
         const char *flag = argv[i];
         if (i + 1 >= argc)
@@ -619,6 +636,10 @@ int main(int argc, char **argv)
             server.s3_secret = copy + strlen(copy) + 1;
         } else if (strcmp(flag, "--s3-region") == 0)
             server.s3_region = value;
+        else if (strcmp(flag, "--bind") == 0)
+            bind_address = value;
+        else if (strcmp(flag, "--redirect-to") == 0)
+            server.redirect_to = value;
         else if (strcmp(flag, "--tls-cert") == 0)
             tls_cert = value;
         else if (strcmp(flag, "--tls-key") == 0)
@@ -656,12 +677,14 @@ int main(int argc, char **argv)
 
     int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in addr = {.sin_family = AF_INET};
     socklen_t addr_len = sizeof addr;
+    if (inet_pton(AF_INET, bind_address, &addr.sin_addr) != 1)
+        return usage();
     if (listener < 0 || setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
         bind(listener, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(listener, 128) != 0 ||
         getsockname(listener, (struct sockaddr *)&addr, &addr_len) != 0) {
-        fprintf(stderr, "drover_test_http: cannot listen on 127.0.0.1: %s\n", strerror(errno));
+        fprintf(stderr, "drover_test_http: cannot listen on %s: %s\n", bind_address, strerror(errno));
         return 1;
     }
     int port = ntohs(addr.sin_port);

@@ -54,6 +54,9 @@ static void log_values_are_quoted_when_needed(void)
     CHECK_STR("\"two words\"", dr_log_quote(buf, sizeof buf, "two words"));
     CHECK_STR("\"a\\\"b\\nc\"", dr_log_quote(buf, sizeof buf, "a\"b\nc"));
     CHECK_STR("\"\"", dr_log_quote(buf, sizeof buf, ""));
+    /* Inside a sentence a value is always quoted, plain or not. */
+    CHECK_STR("\"plain\"", dr_quote(buf, sizeof buf, "plain"));
+    CHECK_STR("\"file:///x\\nts=forged\"", dr_quote(buf, sizeof buf, "file:///x\nts=forged"));
 }
 
 int main(void)

@@ -262,8 +262,10 @@ static void wrong_sha256_fails_and_leaves_nothing_behind(void)
     dr_fetch_options opt = quick_options();
     dr_error err = {0};
     CHECK_INT(DR_ERR_CHECKSUM, dr_fetch_to_file(file.url, file.dest, wrong, &opt, NULL, &err));
-    snprintf(want, sizeof want, "sha256 mismatch for %s: want %s, got %s", file.url, wrong, file.sha);
+    snprintf(want, sizeof want, "sha256 mismatch for %s: the bytes served do not hash to %s", file.url, wrong);
     CHECK_STR(want, err.detail);
+    /* The hash of what was served would confirm a guess of bytes the caller may not read. */
+    CHECK(!strstr(err.detail, file.sha));
     CHECK(!file_exists(file.dest));
     CHECK(!file_exists(file.part));
     free(file.bytes);
@@ -492,6 +494,54 @@ static void bad_arguments_are_usage_errors(void)
     CHECK(!file_exists(dest));
 }
 
+/* A policy refuses before the first request: the server never hears of the URL. */
+static void policy_refuses_a_url_before_any_request(void)
+{
+    served_download file = serve_download("refused.bin", 11);
+    dr_fetch_policy policy;
+    dr_error err = {0};
+    CHECK_INT(DR_OK, dr_fetch_policy_init(&policy, NULL, NULL, 0, &err));
+    dr_fetch_options opt = quick_options();
+    opt.policy = &policy;
+    dr_fetch_report report;
+    CHECK_INT(DR_ERR_FETCH_REFUSED, dr_fetch_to_file(file.url, file.dest, NULL, &opt, &report, &err));
+    char want[400];
+    snprintf(want, sizeof want, "refused to fetch \"%s\": host 127.0.0.1 is loopback, and fetch-allow-private is off",
+             file.url);
+    CHECK_STR(want, err.detail);
+    CHECK_INT(0, report.attempts);
+    CHECK_INT(0, log_lines_starting("GET /refused.bin "));
+    CHECK(!file_exists(file.dest));
+    CHECK(!file_exists(file.part));
+
+    /* The same URL with private hosts allowed; then a host the globs do not match. */
+    dr_fetch_policy_free(&policy);
+    CHECK_INT(DR_OK, dr_fetch_policy_init(&policy, "http", "127.0.0.*", 1, &err));
+    CHECK_INT(DR_OK, dr_fetch_to_file(file.url, file.dest, file.sha, &opt, &report, &err));
+    CHECK(file_equals(file.dest, file.bytes, FILE_SIZE));
+    dr_fetch_policy_free(&policy);
+    CHECK_INT(DR_OK, dr_fetch_policy_init(&policy, "http", "*.example", 1, &err));
+    CHECK_INT(DR_ERR_FETCH_REFUSED, dr_fetch_to_file(file.url, file.dest, NULL, &opt, &report, &err));
+    CHECK_CONTAINS("host 127.0.0.1 matches nothing in fetch-hosts (*.example)", err.detail);
+
+    /* A local file is scheme file, allowed only when named. */
+    char file_url[700];
+    snprintf(file_url, sizeof file_url, "file://%s/refused.bin", root_dir);
+    CHECK_INT(DR_ERR_FETCH_REFUSED, dr_fetch_to_file(file_url, file.dest, NULL, &opt, &report, &err));
+    CHECK_CONTAINS("scheme file is not in fetch-schemes (http)", err.detail);
+    snprintf(file_url, sizeof file_url, "%s/refused.bin", root_dir);
+    CHECK_INT(DR_ERR_FETCH_REFUSED, dr_fetch_to_file(file_url, file.dest, NULL, &opt, &report, &err));
+    CHECK_CONTAINS("a local path is scheme file", err.detail);
+    dr_fetch_policy_free(&policy);
+    CHECK_INT(DR_OK, dr_fetch_policy_init(&policy, "file", NULL, 0, &err));
+    CHECK_INT(DR_OK, dr_fetch_to_file(file_url, file.dest, file.sha, &opt, &report, &err));
+    /* ...and file alone does not let http through. */
+    CHECK_INT(DR_ERR_FETCH_REFUSED, dr_fetch_to_file(file.url, file.dest, NULL, &opt, &report, &err));
+    CHECK_CONTAINS("scheme http is not in fetch-schemes (file)", err.detail);
+    dr_fetch_policy_free(&policy);
+    free(file.bytes);
+}
+
 static void url_join_puts_exactly_one_slash(void)
 {
     const char *cases[][3] = {
@@ -535,6 +585,7 @@ int main(void)
         file_urls_and_plain_paths_are_read_locally();
         unreachable_server_fails_after_every_attempt();
         bad_arguments_are_usage_errors();
+        policy_refuses_a_url_before_any_request();
         url_join_puts_exactly_one_slash();
         if (check_failures)
             dump_server_log();
