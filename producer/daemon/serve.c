@@ -402,82 +402,77 @@ cleanup:
     free(jobs);
 }
 
+/*
+ * End every job of r not released yet (at most max) with state, reason and
+ * message, then mark r stopped: nothing more of it is released.  On a
+ * failed write nothing is marked, and the next turn tries again.
+ */
+static dr_status end_unreleased(serve *sv, dr_rollout *r, const dr_rollup_deployment *fold, size_t max,
+                                Drover__V1__JobState state, dr_status reason, const char *message, size_t *ended,
+                                dr_error *err)
+{
+    const dr_rollup_job **jobs = calloc(max ? max : 1, sizeof *jobs);
+    dr_status status = DR_OK;
+    dr_publish_count count = {0};
+    *ended = 0;
+    if (!jobs)
+        return dr_error_set(err, DR_ERR_NOMEM, "out of memory");
+    size_t n = dr_rollout_next_targets(r, fold, jobs, max);
+    for (size_t i = 0; i < n && status == DR_OK; i++)
+        status = produce_job_end(sv, r, jobs[i], state, reason, message, &count, err);
+    if (status == DR_OK)
+        status = flush_all(sv, &count, n, err);
+    if (status == DR_OK) {
+        dr_rollout_mark_stopped(r);
+        count_ended(sv, reason, n);
+        *ended = n;
+    }
+    free(jobs);
+    return status;
+}
+
 /* End every unreleased job as CANCELLED (reason: the cancel, or the error limit). */
 static void stop(serve *sv, owned_deployment *o, const dr_rollup_deployment *fold, const dr_rollout_plan *plan)
 {
     dr_rollout *r = o->rollout;
-    const dr_rollup_job **jobs = calloc(plan->count ? plan->count : 1, sizeof *jobs);
     dr_error err = {0};
-    dr_status status = DR_OK;
     char message[256];
-    if (!jobs) {
-        status = dr_error_set(&err, DR_ERR_NOMEM, "out of memory");
-        goto cleanup;
-    }
-    size_t n = dr_rollout_next_targets(r, fold, jobs, plan->count);
+    size_t n = 0;
     if (plan->reason == DR_ERR_CANCELLED)
         snprintf(message, sizeof message, "the deployment was cancelled before this job was released; nothing ran");
     else
         snprintf(message, sizeof message,
                  "the deployment passed its max errors (%lld) before this job was released; nothing ran",
                  plan->max_errors);
-    dr_publish_count count = {0};
-    for (size_t i = 0; i < n && status == DR_OK; i++)
-        status = produce_job_end(sv, r, jobs[i], DROVER__V1__JOB_STATE__JOB_STATE_CANCELLED, plan->reason, message,
-                                 &count, &err);
-    if (status == DR_OK)
-        status = flush_all(sv, &count, n, &err);
-    if (status == DR_OK) {
-        dr_rollout_mark_stopped(r);
-        count_ended(sv, plan->reason, n);
+    if (end_unreleased(sv, r, fold, plan->count, DROVER__V1__JOB_STATE__JOB_STATE_CANCELLED, plan->reason, message, &n,
+                       &err) == DR_OK) {
         dr_log(DR_LOG_INFO, "serve.stopped", "deployment=%s reason=%s cancelled_jobs=%zu", dr_rollout_id(r),
                dr_status_name(plan->reason), n);
-    }
-cleanup:
-    if (status != DR_OK) {
+    } else {
         char quoted[700];
         dr_log(DR_LOG_WARN, "serve.stop_failed", "deployment=%s msg=%s", dr_rollout_id(r),
                dr_log_quote(quoted, sizeof quoted, err.detail));
     }
-    free(jobs);
 }
 
 /* End every unreleased job of a refused deployment REJECTED, saying why; nothing of it runs. */
 static dr_status refuse_deployment(serve *sv, owned_deployment *o, const dr_rollup_deployment *fold,
                                    const dr_authority_decision *decision)
 {
-    dr_rollout *r = o->rollout;
-    size_t total = 0;
-    const dr_rollup_job **all = dr_rollup_jobs(fold, &total);
-    const dr_rollup_job **jobs = calloc(total ? total : 1, sizeof *jobs);
     dr_error err = {0};
-    dr_status status = DR_OK;
     char message[1024];
-    if (!jobs || !all) {
-        status = dr_error_set(&err, DR_ERR_NOMEM, "out of memory");
-        goto cleanup;
-    }
-    size_t n = dr_rollout_next_targets(r, fold, jobs, total);
+    size_t n = 0;
+    dr_rollup_summary summary;
+    dr_rollup_summarize(fold, &summary);
     snprintf(message, sizeof message, "the control plane refused the deployment (%s): %s; nothing ran", decision->rule,
              decision->message);
-    dr_publish_count count = {0};
-    for (size_t i = 0; i < n && status == DR_OK; i++)
-        status = produce_job_end(sv, r, jobs[i], DROVER__V1__JOB_STATE__JOB_STATE_REJECTED, decision->reason, message,
-                                 &count, &err);
-    if (status == DR_OK)
-        status = flush_all(sv, &count, n, &err);
-    if (status == DR_OK) {
-        dr_rollout_mark_stopped(r);
-        count_ended(sv, decision->reason, n);
-    }
-cleanup:
+    dr_status status = end_unreleased(sv, o->rollout, fold, (size_t)summary.total,
+                                      DROVER__V1__JOB_STATE__JOB_STATE_REJECTED, decision->reason, message, &n, &err);
     if (status != DR_OK) {
         char quoted[700];
-        dr_log(DR_LOG_WARN, "serve.refuse_failed", "deployment=%s msg=%s", dr_rollout_id(r),
+        dr_log(DR_LOG_WARN, "serve.refuse_failed", "deployment=%s msg=%s", dr_rollout_id(o->rollout),
                dr_log_quote(quoted, sizeof quoted, err.detail));
     }
-    free(all);
-    free(jobs);
     return status;
 }
 
