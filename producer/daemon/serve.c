@@ -50,7 +50,7 @@ typedef struct serve {
     dr_strmap *owned;            /* deployment id -> owned_deployment */
     dr_strmap *cancelled;        /* deployment id -> CANCEL_ALLOWED or CANCEL_CONFIRMED */
     dr_strmap *audited;          /* "package@version#request", "target#request" -> marker: decisions audited */
-    dr_strmap *verified_targets; /* target id -> SHA-256 (hex, malloc'd) of the inventory record allowed */
+    dr_strmap *verified_targets; /* target id -> verified_target: the inventory record last allowed */
     int sync_wanted;             /* partitions were assigned since the last sync point */
     int synced;                  /* read up to the last sync point */
     dr_inventory inventory;
@@ -153,6 +153,12 @@ static dr_status flush_all(serve *sv, const dr_publish_count *count, size_t expe
 
 #define AUDITED_MAX 4096
 
+/* An inventory record allowed: its bytes' digest (not verified again while unchanged) and when it was signed. */
+typedef struct verified_target {
+    char digest[DR_SHA256_HEX_SIZE];
+    int64_t created_at_ms;
+} verified_target;
+
 /* Whether key was audited already, remembering it if not (at most AUDITED_MAX at once; then forgotten). */
 static int audited_before(serve *sv, const char *key)
 {
@@ -170,34 +176,49 @@ static int audited_before(serve *sv, const char *key)
 /*
  * Whether an inventory record may stand for its target: registered by an
  * operator allowed to register it (target.register, the target in scope),
- * or written by the control plane itself (from a launch event it allowed).
- * A record allowed once is not verified again while its bytes stay the
- * same.  A refused one is left out of the inventory (its jobs end
- * REJECTED, unknown-target) and audited once.
+ * or written by the control plane itself (from a launch event it allowed),
+ * and not signed before the record this replica last allowed for the
+ * target (an old registration written again: refused as replayed, so the
+ * target is left out rather than rolled back).  A record allowed once is
+ * not verified again while its bytes stay the same.  A refused one is left
+ * out of the inventory (its jobs end REJECTED, unknown-target) and audited
+ * once.
  */
 static int inventory_record_allowed(void *ctx, const uint8_t *record, size_t len, const Drover__V1__Target *target)
 {
     serve *sv = ctx;
     char digest[DR_SHA256_HEX_SIZE], key[400];
     dr_sha256_buffer_hex(record, len, digest);
-    const char *verified = sv->verified_targets ? dr_strmap_get(sv->verified_targets, target->target_id) : NULL;
-    if (verified && strcmp(verified, digest) == 0)
+    verified_target *verified = sv->verified_targets ? dr_strmap_get(sv->verified_targets, target->target_id) : NULL;
+    if (verified && strcmp(verified->digest, digest) == 0)
         return 1;
     const Drover__V1__Target *scope = target;
     dr_authority_request q = {
         .action = DR_ACTION_TARGET_REGISTER, .bytes = record, .len = len, .targets = &scope, .target_count = 1};
     dr_authority_decision decision;
     dr_authority_check(sv->s->authority, &q, dr_now_ms(), &decision);
+    if (decision.allowed && verified && strcmp(decision.operator_name, DR_AUTHORITY_UNSIGNED) != 0 &&
+        decision.origin.created_at_ms < verified->created_at_ms) {
+        decision.allowed = 0;
+        decision.reason = DR_ERR_REPLAYED;
+        snprintf(decision.rule, sizeof decision.rule, "not-replayed");
+        snprintf(decision.message, sizeof decision.message,
+                 "the record was signed before the registration of %s taken last: a copy written again",
+                 target->target_id);
+    }
     snprintf(key, sizeof key, "%s#%s", target->target_id, decision.origin.request_id);
     if (!decision.allowed && !audited_before(sv, key))
         dr_audit_log_write(&sv->audit, &decision, DR_ACTION_TARGET_REGISTER, target->target_id, "inventory record");
-    char *copy = decision.allowed ? strdup(digest) : NULL;
-    if (copy && sv->verified_targets) {
-        free(dr_strmap_remove(sv->verified_targets, target->target_id));
-        if (dr_strmap_put(sv->verified_targets, target->target_id, copy) != 0)
-            free(copy);
-    } else {
-        free(copy);
+    if (decision.allowed && sv->verified_targets) {
+        if (!verified && (verified = calloc(1, sizeof *verified)) &&
+            dr_strmap_put(sv->verified_targets, target->target_id, verified) != 0) {
+            free(verified);
+            verified = NULL;
+        }
+        if (verified) {
+            snprintf(verified->digest, sizeof verified->digest, "%s", digest);
+            verified->created_at_ms = decision.origin.created_at_ms;
+        }
     }
     return decision.allowed;
 }
@@ -988,7 +1009,7 @@ static void on_rebalance(void *opaque, const rd_kafka_topic_partition_list_t *pa
 
 /* ---- the loop ---- */
 
-static int free_string_visit(void *ctx, const char *key, void *value)
+static int free_value_visit(void *ctx, const char *key, void *value)
 {
     (void)ctx, (void)key;
     free(value);
@@ -1157,7 +1178,7 @@ cleanup:
     dr_strmap_free(sv.cancelled);
     dr_strmap_free(sv.audited);
     if (sv.verified_targets) {
-        dr_strmap_each(sv.verified_targets, free_string_visit, NULL);
+        dr_strmap_each(sv.verified_targets, free_value_visit, NULL);
         dr_strmap_free(sv.verified_targets);
     }
     dr_rollup_table_free(sv.fold);

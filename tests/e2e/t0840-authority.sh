@@ -165,6 +165,19 @@ test_expect_success KCAT,CURL,JQ 'a signed deployment copied off the topic and w
   [ ! -e "$TARGETS/t-1/opt/acme/version" ] || fail "the replayed deployment ran again"
 '
 
+test_expect_success KCAT,CURL,JQ 'an older registration of a target written again is refused as replayed, not taken' '
+  expect_ok "$PRODUCER" target register --id t-8 --account 111 --region eu-west-1 --platform ubuntu --platform-version 22.04 --arch x86_64
+  where=$(kcat -C -b "$BROKERS" -t drover.inventory -e -q -f "%k %p %o\n" | grep "^t-8 " | tail -1)
+  kcat -C -b "$BROKERS" -t drover.inventory -p "$(cut -d" " -f2 <<<"$where")" -o "$(cut -d" " -f3 <<<"$where")" -c 1 -e -q -f "%s" >"$WORK/t8-old.bin"
+  expect_ok "$PRODUCER" target register --id t-8 --account 111 --region eu-west-1 --platform ubuntu --platform-version 22.04 --arch x86_64 --tag env=new
+  expect_ok "$PRODUCER" deploy --package acme --version 1.0 --targets t-8 --deployment-id d-t8
+  kcat -P -b "$BROKERS" -t drover.inventory -k t-8 "$WORK/t8-old.bin"
+  # A target the control plane does not know yet makes it read the inventory again.
+  expect_ok "$PRODUCER" target register --id t-11 --account 111 --region eu-west-1 --platform ubuntu --platform-version 22.04 --arch x86_64
+  expect_ok "$PRODUCER" deploy --package acme --version 1.0 --targets t-11 --deployment-id d-t11
+  audited target.register t-8 replayed
+'
+
 test_expect_success CURL,JQ 'a deployment signed longer ago than the request expiry, taken by a control plane only now, is REJECTED: expired' '
   kill -TERM "$CP_PID"; wait "$CP_PID" 2>/dev/null || true
   expect_ok "$PRODUCER" deploy --package acme --targets t-2 --deployment-id d-late --no-wait
