@@ -113,6 +113,40 @@ void dr_associations_free(dr_associations *as)
     free(as);
 }
 
+/*
+ * The rule for records of a compacted topic, of which a replica keeps the
+ * latest request taken per key (map: key -> latest_request).  A decision
+ * that allowed a signed request older than that one becomes a refusal,
+ * replayed (what names the record in the message: "association a-1").
+ * Returns 1 when the request is new to this replica (to be audited); an
+ * allowed, signed, new request becomes the latest.
+ */
+static int take_latest(dr_strmap *map, const char *key, const char *what, dr_authority_decision *decision)
+{
+    latest_request *latest = dr_strmap_get(map, key);
+    int is_signed = strcmp(decision->operator_name, DR_AUTHORITY_UNSIGNED) != 0;
+    if (decision->allowed && is_signed && latest && decision->origin.created_at_ms < latest->created_at_ms) {
+        decision->allowed = 0;
+        decision->reason = DR_ERR_REPLAYED;
+        snprintf(decision->rule, sizeof decision->rule, "not-replayed");
+        snprintf(decision->message, sizeof decision->message,
+                 "the request is older than %s's latest one taken (request %s): a copy written again", what,
+                 latest->request_id);
+    }
+    int is_new = !latest || strcmp(latest->request_id, decision->origin.request_id) != 0;
+    if (decision->allowed && is_signed && is_new) {
+        if (!latest && (latest = calloc(1, sizeof *latest)) && dr_strmap_put(map, key, latest) != 0) {
+            free(latest);
+            latest = NULL;
+        }
+        if (latest) {
+            latest->created_at_ms = decision->origin.created_at_ms;
+            snprintf(latest->request_id, sizeof latest->request_id, "%s", decision->origin.request_id);
+        }
+    }
+    return is_new;
+}
+
 /* The control plane's bookkeeping in an Association, which the operator's signature does not cover. */
 static const uint32_t bookkeeping_fields[] = {16, 17, 18};
 
@@ -132,29 +166,10 @@ static int association_allowed(dr_associations *as, const char *id, const Drover
                               .unsigned_field_count = sizeof bookkeeping_fields / sizeof bookkeeping_fields[0],
                               .package = a->deleted ? NULL : a->package};
     dr_authority_check(as->s.authority, &q, dr_now_ms(), decision);
-    latest_request *latest = dr_strmap_get(as->latest, id);
-    int is_signed = strcmp(decision->operator_name, DR_AUTHORITY_UNSIGNED) != 0;
-    if (decision->allowed && is_signed && latest && decision->origin.created_at_ms < latest->created_at_ms) {
-        decision->allowed = 0;
-        decision->reason = DR_ERR_REPLAYED;
-        snprintf(decision->rule, sizeof decision->rule, "not-replayed");
-        snprintf(decision->message, sizeof decision->message,
-                 "the request is older than association %s's latest one (request %s): a copy written again", id,
-                 latest->request_id);
-    }
-    int is_new = !latest || strcmp(latest->request_id, decision->origin.request_id) != 0;
-    if (is_new || !decision->allowed)
+    char what[300];
+    snprintf(what, sizeof what, "association %s", id);
+    if (take_latest(as->latest, id, what, decision) || !decision->allowed)
         dr_audit_log_write(as->s.audit, decision, action, id, a->deleted ? "delete" : a->package);
-    if (decision->allowed && is_signed && is_new) {
-        if (!latest && (latest = calloc(1, sizeof *latest)) && dr_strmap_put(as->latest, id, latest) != 0) {
-            free(latest);
-            latest = NULL;
-        }
-        if (latest) {
-            latest->created_at_ms = decision->origin.created_at_ms;
-            snprintf(latest->request_id, sizeof latest->request_id, "%s", decision->origin.request_id);
-        }
-    }
     return decision->allowed;
 }
 
@@ -327,29 +342,10 @@ static int default_allowed(dr_associations *as, const dr_table *packages, const 
         q.action = DR_ACTION_PACKAGE_PUBLISH;
         dr_authority_check(as->s.authority, &q, dr_now_ms(), &decision);
     }
-    latest_request *latest = dr_strmap_get(as->defaults, name);
-    int is_signed = strcmp(decision.operator_name, DR_AUTHORITY_UNSIGNED) != 0;
-    if (decision.allowed && is_signed && latest && decision.origin.created_at_ms < latest->created_at_ms) {
-        decision.allowed = 0;
-        decision.reason = DR_ERR_REPLAYED;
-        snprintf(decision.rule, sizeof decision.rule, "not-replayed");
-        snprintf(decision.message, sizeof decision.message,
-                 "the record is older than package %s's latest one taken (request %s): a copy written again", name,
-                 latest->request_id);
-    }
-    int is_new = !latest || strcmp(latest->request_id, decision.origin.request_id) != 0;
-    if (is_new || !decision.allowed)
+    char what[300];
+    snprintf(what, sizeof what, "package %s", name);
+    if (take_latest(as->defaults, name, what, &decision) || !decision.allowed)
         dr_audit_log_write(as->s.audit, &decision, DR_ACTION_PACKAGE_SET_DEFAULT, name, "default version");
-    if (decision.allowed && is_signed && is_new) {
-        if (!latest && (latest = calloc(1, sizeof *latest)) && dr_strmap_put(as->defaults, name, latest) != 0) {
-            free(latest);
-            latest = NULL;
-        }
-        if (latest) {
-            latest->created_at_ms = decision.origin.created_at_ms;
-            snprintf(latest->request_id, sizeof latest->request_id, "%s", decision.origin.request_id);
-        }
-    }
     if (!decision.allowed)
         dr_error_set(err, decision.reason, "package %s's default version is not followed (%s): %s", name, decision.rule,
                      decision.message);
