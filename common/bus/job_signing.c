@@ -19,27 +19,11 @@ dr_status dr_job_encode_signed(const dr_key *key, const Drover__V1__Job *job, ui
     unsigned_job.signature.data = NULL;
     unsigned_job.signature.len = 0;
     size_t body_len = 0;
-    uint8_t signature[DR_SIGNATURE_SIZE];
     uint8_t *body = dr_message_encode(&unsigned_job.base, &body_len);
-    uint8_t *signed_bytes = NULL;
-    dr_status status = DR_OK;
     *out = NULL;
-    if (!body) {
-        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory encoding a job");
-        goto cleanup;
-    }
-    if ((status = dr_key_sign(key, body, body_len, signature, err)) != DR_OK)
-        goto cleanup;
-    size_t total = body_len + dr_wire_bytes_field_size(SIGNATURE_FIELD, sizeof signature);
-    if (!(signed_bytes = malloc(total))) {
-        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory for a signed job");
-        goto cleanup;
-    }
-    memcpy(signed_bytes, body, body_len);
-    dr_wire_put_bytes_field(signed_bytes + body_len, SIGNATURE_FIELD, signature, sizeof signature);
-    *out = signed_bytes;
-    *len = total;
-cleanup:
+    if (!body)
+        return dr_error_set(err, DR_ERR_NOMEM, "out of memory encoding a job");
+    dr_status status = dr_key_sign_append(key, body, body_len, SIGNATURE_FIELD, out, len, err);
     free(body);
     return status;
 }

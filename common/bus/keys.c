@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "files.h"
+#include "proto_wire.h"
 #include "sha256.h"
 
 struct dr_key {
@@ -186,4 +187,23 @@ int dr_key_verify(const dr_key *key, const uint8_t *data, size_t len, const uint
     EVP_MD_CTX_free(md);
     ERR_clear_error();
     return ok;
+}
+
+dr_status dr_key_sign_append(const dr_key *key, const uint8_t *body, size_t body_len, uint32_t field, uint8_t **out,
+                             size_t *out_len, dr_error *err)
+{
+    uint8_t signature[DR_SIGNATURE_SIZE];
+    *out = NULL;
+    dr_status status = dr_key_sign(key, body, body_len, signature, err);
+    if (status != DR_OK)
+        return status;
+    size_t total = body_len + dr_wire_bytes_field_size(field, sizeof signature);
+    uint8_t *signed_bytes = malloc(total);
+    if (!signed_bytes)
+        return dr_error_set(err, DR_ERR_NOMEM, "out of memory for signed bytes");
+    memcpy(signed_bytes, body, body_len);
+    dr_wire_put_bytes_field(signed_bytes + body_len, field, signature, sizeof signature);
+    *out = signed_bytes;
+    *out_len = total;
+    return DR_OK;
 }

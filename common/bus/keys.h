@@ -37,6 +37,14 @@ const char *dr_key_id(const dr_key *key);
 /* Sign data with a private key. */
 dr_status dr_key_sign(const dr_key *key, const uint8_t *data, size_t len, uint8_t signature[DR_SIGNATURE_SIZE],
                       dr_error *err);
+/*
+ * body followed by key's signature of it, as the protobuf bytes field
+ * `field`: how signed jobs and signed requests are written
+ * (job_signing.h, request_signing.h).  *out is malloc'd.
+ */
+dr_status dr_key_sign_append(const dr_key *key, const uint8_t *body, size_t body_len, uint32_t field, uint8_t **out,
+                             size_t *out_len, dr_error *err);
+
 /* 1 when signature is key's over data, else 0. */
 int dr_key_verify(const dr_key *key, const uint8_t *data, size_t len, const uint8_t *signature, size_t signature_len);
 

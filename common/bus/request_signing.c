@@ -40,8 +40,7 @@ dr_status dr_request_encode_signed(const dr_key *key, const ProtobufCMessage *me
     const ProtobufCMessageDescriptor *d = message->descriptor;
     unsigned auth_offset = 0, signature_offset = 0;
     char id[DR_REQUEST_ID_SIZE];
-    uint8_t signature[DR_SIGNATURE_SIZE];
-    uint8_t *copy = NULL, *body = NULL, *signed_bytes = NULL;
+    uint8_t *copy = NULL, *body = NULL;
     dr_status status = DR_OK;
     *out = NULL;
     if (auth_offsets(d, &auth_offset, &signature_offset) != 0)
@@ -60,23 +59,13 @@ dr_status dr_request_encode_signed(const dr_key *key, const ProtobufCMessage *me
     memcpy(copy, message, d->sizeof_message);
     *(Drover__V1__RequestAuth **)(copy + auth_offset) = &auth;
     *(ProtobufCBinaryData *)(copy + signature_offset) = (ProtobufCBinaryData){0, NULL};
-    size_t body_len = protobuf_c_message_get_packed_size((const ProtobufCMessage *)copy);
-    if (!(body = malloc(body_len ? body_len : 1))) {
+    size_t body_len = 0;
+    if (!(body = dr_message_encode((const ProtobufCMessage *)copy, &body_len))) {
         status = dr_error_set(err, DR_ERR_NOMEM, "out of memory signing a request");
         goto cleanup;
     }
-    protobuf_c_message_pack((const ProtobufCMessage *)copy, body);
-    if ((status = dr_key_sign(key, body, body_len, signature, err)) != DR_OK)
+    if ((status = dr_key_sign_append(key, body, body_len, DR_REQUEST_SIGNATURE_FIELD, out, len, err)) != DR_OK)
         goto cleanup;
-    size_t total = body_len + dr_wire_bytes_field_size(DR_REQUEST_SIGNATURE_FIELD, sizeof signature);
-    if (!(signed_bytes = malloc(total))) {
-        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory signing a request");
-        goto cleanup;
-    }
-    memcpy(signed_bytes, body, body_len);
-    dr_wire_put_bytes_field(signed_bytes + body_len, DR_REQUEST_SIGNATURE_FIELD, signature, sizeof signature);
-    *out = signed_bytes;
-    *len = total;
     if (request_id)
         memcpy(request_id, id, DR_REQUEST_ID_SIZE);
 cleanup:
