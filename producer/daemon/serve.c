@@ -52,7 +52,6 @@ typedef struct serve {
     dr_strmap *audited;          /* "package@version#request", "target#request" -> marker: decisions audited */
     dr_strmap *verified_targets; /* target id -> verified_target: the inventory record last allowed */
     int sync_wanted;             /* partitions were assigned since the last sync point */
-    int sync_taken;              /* a sync point was taken (after the group's first assignment) */
     int synced;                  /* read up to the last sync point */
     dr_inventory inventory;
     dr_table packages;
@@ -1133,7 +1132,6 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
             if (dr_kafka_follower_sync(sv.follower, dr_kafka_producer_handle(sv.producer), settings->timeout_ms,
                                        &sync_err) == DR_OK) {
                 sv.sync_wanted = 0;
-                sv.sync_taken = 1;
                 sv.synced = 0;
                 /* Every owned deployment is looked at afresh, in-doubt jobs included. */
                 dr_strmap_each(sv.owned, unadopt_visit, NULL);
@@ -1142,8 +1140,7 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
                 dr_log(DR_LOG_WARN, "serve.sync_failed", "msg=\"%s\"", sync_err.detail);
             }
         }
-        /* Not before the group's first assignment: until then there is no sync point to have read up to. */
-        if (!sv.synced && sv.sync_taken && !sv.sync_wanted && dr_kafka_follower_synced(sv.follower)) {
+        if (!sv.synced && !sv.sync_wanted && dr_kafka_follower_synced(sv.follower)) {
             sv.synced = 1;
             if (!sv.synced_once)
                 dr_strmap_each(sv.cancelled, confirm_visit, &sv); /* allowed before any replica confirmed them */
