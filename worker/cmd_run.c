@@ -85,6 +85,12 @@ static void describe_metrics(dr_metrics *m)
     dr_metrics_describe(m, "drover_worker_job_duration_seconds", DR_METRIC_HISTOGRAM,
                         "time from taking a job to its terminal status", duration_buckets,
                         sizeof duration_buckets / sizeof duration_buckets[0]);
+    static const double slot_buckets[] = {0.0005, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015,
+                                          0.02,   0.03,  0.05,   0.075, 0.1,   0.15,  0.2,   0.3,    0.5,  1,
+                                          2.5,    5,     10,     30,    60,    300,   900,   3600};
+    dr_metrics_describe(m, "drover_worker_job_slot_seconds", DR_METRIC_HISTOGRAM,
+                        "time from a job's arrival at this worker to Kafka acknowledging its terminal status",
+                        slot_buckets, sizeof slot_buckets / sizeof slot_buckets[0]);
     dr_metrics_describe(m, "drover_worker_jobs_queued", DR_METRIC_GAUGE, "jobs taken and waiting for a thread", NULL,
                         0);
     dr_metrics_describe(m, "drover_worker_jobs_running", DR_METRIC_GAUGE, "jobs running now", NULL, 0);

@@ -36,6 +36,7 @@ typedef struct delivery_note {
     char topic[256];
     int32_t partition;
     int64_t offset;
+    int64_t taken_at_ms; /* when the job arrived: its slot time ends with this report */
     char job_id[300];
 } delivery_note;
 
@@ -59,6 +60,7 @@ struct dr_kafka_worker {
     volatile int poller_stop;
     int poller_started;
     int paused;
+    long long full_since_ms;             /* when the queue became full; 0 while it is not (main thread only) */
     dr_kafka_follower *control;          /* the control topic: Cancels */
     dr_cancelled_deployments *cancelled; /* deployments cancelled lately; under lock */
     dr_seen_messages *finished;          /* jobs finished lately, to refuse replays; under lock */
@@ -116,6 +118,9 @@ static void terminal_delivered(void *opaque, dr_status status, const char *messa
         pthread_mutex_lock(&w->lock);
         dr_offsets_finished(w->offsets, note->topic, note->partition, note->offset);
         pthread_mutex_unlock(&w->lock);
+        if (w->settings.metrics)
+            dr_metrics_histogram_observe(w->settings.metrics, "drover_worker_job_slot_seconds", "",
+                                         (double)(dr_now_ms() - note->taken_at_ms) / 1000.0);
     } else {
         /* Not committed: the job is redelivered after a restart or rebalance and reported then. */
         char job[600], quoted[LOGGED_MESSAGE_MAX];
@@ -154,6 +159,7 @@ static void emit(dr_kafka_worker *w, const pending_job *p, Drover__V1__StatusEve
             snprintf(note->topic, sizeof note->topic, "%s", p->topic);
             note->partition = p->partition;
             note->offset = p->offset;
+            note->taken_at_ms = p->taken_at_ms;
             snprintf(note->job_id, sizeof note->job_id, "%s", event->job_id);
         }
         status = dr_kafka_produce(w->producer, DR_TOPIC_STATUS, event->deployment_id, bytes, len,
@@ -563,26 +569,57 @@ static void commit_finished(dr_kafka_worker *w, int sync)
     pthread_mutex_unlock(&w->lock);
 }
 
-/* Stop fetching while the queue is long (and keep polling, so the group keeps us). */
-static void apply_backpressure(dr_kafka_worker *w)
+/*
+ * Backpressure while the queue is long.  The first answer is to stop taking
+ * messages and wait for a job to finish: librdkafka's prefetch (bounded by
+ * queued.min.messages) holds what arrives, and taking resumes the moment a
+ * slot frees.  Pausing the partitions instead costs about a second a time
+ * (librdkafka 2.0 discards the prefetched messages, and fetches again only
+ * on its broker thread's next wakeup): with jobs decided in a millisecond
+ * that second was the whole cost of a job.  But a member that stops
+ * polling for max.poll.interval.ms leaves the group, and a rebalance waits
+ * for the poll: so when the queue stays full for LONG_FULL_MS (jobs that
+ * run for minutes), the partitions are paused and polling goes on.
+ * Returns whether the loop may take a message now.
+ */
+#define LONG_FULL_MS 5000
+#define FULL_WAIT_MS 100
+
+static int apply_backpressure(dr_kafka_worker *w)
 {
+    size_t high = (size_t)w->settings.concurrency * QUEUE_HIGH_WATER_PER_THREAD;
     pthread_mutex_lock(&w->lock);
+    if (w->queued >= high && !w->paused) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += FULL_WAIT_MS * 1000000L;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&w->job_done, &w->lock, &until);
+    }
     size_t queued = w->queued;
     pthread_mutex_unlock(&w->lock);
-    size_t high = (size_t)w->settings.concurrency * QUEUE_HIGH_WATER_PER_THREAD;
-    int pause = queued >= high, resume = w->paused && queued < high / 2;
-    if (!(pause && !w->paused) && !resume)
-        return;
-    rd_kafka_t *rk = dr_kafka_consumer_handle(w->consumer);
-    rd_kafka_topic_partition_list_t *assignment = NULL;
-    if (rd_kafka_assignment(rk, &assignment) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return;
-    if (pause && !w->paused)
-        rd_kafka_pause_partitions(rk, assignment);
-    else
-        rd_kafka_resume_partitions(rk, assignment);
-    w->paused = pause;
-    rd_kafka_topic_partition_list_destroy(assignment);
+    int full = queued >= high;
+    long long now = dr_monotonic_ms();
+    if (!full)
+        w->full_since_ms = 0;
+    else if (!w->full_since_ms)
+        w->full_since_ms = now;
+    int pause = full && !w->paused && now - w->full_since_ms >= LONG_FULL_MS;
+    int resume = w->paused && queued < high / 2;
+    if (pause || resume) {
+        rd_kafka_t *rk = dr_kafka_consumer_handle(w->consumer);
+        rd_kafka_topic_partition_list_t *assignment = NULL;
+        if (rd_kafka_assignment(rk, &assignment) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (pause)
+                rd_kafka_pause_partitions(rk, assignment);
+            else
+                rd_kafka_resume_partitions(rk, assignment);
+            w->paused = pause;
+            rd_kafka_topic_partition_list_destroy(assignment);
+        }
+    }
+    return !full || w->paused;
 }
 
 dr_status dr_kafka_worker_start(const dr_kafka_worker_settings *settings, dr_kafka_worker **out, dr_error *err)
@@ -708,17 +745,18 @@ dr_status dr_kafka_worker_run(dr_kafka_worker *w, volatile sig_atomic_t *stop, d
     long long last_commit = 0;
     while (!*stop) {
         take_cancels(w);
-        rd_kafka_message_t *msg = dr_kafka_consumer_poll(w->consumer, 100);
-        if (msg) {
-            take_message(w, msg);
-            rd_kafka_message_destroy(msg);
+        if (apply_backpressure(w)) {
+            rd_kafka_message_t *msg = dr_kafka_consumer_poll(w->consumer, 100);
+            if (msg) {
+                take_message(w, msg);
+                rd_kafka_message_destroy(msg);
+            }
         }
         long long now = dr_monotonic_ms();
         if (now - last_commit >= 200) {
             commit_finished(w, 0);
             last_commit = now;
         }
-        apply_backpressure(w);
         if (w->settings.metrics) {
             pthread_mutex_lock(&w->lock);
             dr_metrics_gauge_set(w->settings.metrics, "drover_worker_jobs_queued", "", (double)w->queued);

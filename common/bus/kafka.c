@@ -294,9 +294,16 @@ static dr_status assign_key_partition(dr_kafka_consumer *c, const dr_kafka_optio
 static dr_status consumer_new(const dr_kafka_options *opt, const char *group_id, const dr_topic *topics,
                               size_t topic_count, const char *key, dr_kafka_consumer **out, dr_error *err)
 {
-    /* A job or a deployment waits for no full fetch interval: 100 ms, not librdkafka's 500. */
-    static const kafka_property defaults[] = {
-        {"auto.offset.reset", "earliest"}, {"session.timeout.ms", "10000"}, {"fetch.wait.max.ms", "100"}};
+    /*
+     * A job or a deployment waits for no full fetch interval: 100 ms, not
+     * librdkafka's 500.  Prefetch up to 1,000 messages a partition, not
+     * 100,000: a worker whose queue is full stops taking messages, and what
+     * librdkafka holds meanwhile is bounded by this.
+     */
+    static const kafka_property defaults[] = {{"auto.offset.reset", "earliest"},
+                                              {"session.timeout.ms", "10000"},
+                                              {"fetch.wait.max.ms", "100"},
+                                              {"queued.min.messages", "1000"}};
     static const kafka_property fixed[] = {{"enable.auto.commit", "false"}, {"enable.auto.offset.store", "false"}};
     dr_status status = DR_OK;
     rd_kafka_conf_t *conf = NULL;

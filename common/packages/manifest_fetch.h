@@ -21,6 +21,13 @@
  * fetched) stays.  want_sha256, unless NULL, must match (case-insensitive)
  * before anything is parsed; "" matches nothing.
  *
+ * A manifest is content-addressed by want_sha256: when that is a whole
+ * sha256, a manifest that matched is kept as work_dir/<sha256>.json, and
+ * the next call for that hash reads it from there (hashed again, and parsed)
+ * instead of fetching it: a worker fetches each manifest once, not once a
+ * job.  The URL is still checked against opt's policy first, so a job whose
+ * manifest may not be fetched is refused whether or not it is kept.
+ *
  * Errors, by the step that failed: fetch's own (DR_ERR_FETCH*,
  * DR_ERR_FETCH_TOO_LARGE past the limit, DR_ERR_FETCH_REFUSED by the
  * policy), DR_ERR_IO for the work file, DR_ERR_CHECKSUM ("manifest sha256

@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# Fleet benchmark: the per-job cost of the pipeline when the work per job is
+# small, on the embedded broker, 2 workers with the default concurrency (the
+# number of cores), every program at its default settings.  Three runs over
+# the same N targets (default 20,000):
+#
+#   decided    a package no target's platform matches: every job is decided
+#              by the worker without a script (REJECTED, no-platform-match)
+#   install    a trivial install (unzip, sh install.sh touching one file)
+#   installed  the same deployment again: every job "already installed"
+#
+# For each: jobs/s from `deploy` to its exit on the last rollup, the CPU
+# seconds per 1,000 jobs of each program (from /proc), and the slot latency
+# of a job (arrival at the worker to its terminal status acknowledged by
+# Kafka: p50 and p99, interpolated from drover_worker_job_slot_seconds).
+#
+# The floor, measured in the same run: kcat producing and then consuming as
+# many messages, of the same sizes, as the run put on the jobs and status
+# topics (the Kafka traffic with no Drover logic).
+#
+# usage: bench/fleet_bench.sh [BUILD_DIR] [TARGETS]
+set -euo pipefail
+BUILD=$(cd "${1:-build}" && pwd)
+N=${2:-20000}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/drover-fbench.XXXXXX")
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -n "${DROVER_BENCH_KEEP:-}" ]; then echo "kept: $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+now() { date +%s.%N; }
+wait_for() { for _ in $(seq 1 400); do [ -s "$1" ] && return 0; sleep 0.05; done; echo "timed out: $1" >&2; exit 1; }
+port_of() { # the port a program logged in its http.listening line
+  for _ in $(seq 1 200); do
+    p=$(sed -n 's/.*event=http.listening.*addr=[^ ]*:\([0-9][0-9]*\).*/\1/p' "$1" | head -1)
+    [ -n "$p" ] && { echo "$p"; return 0; }
+    sleep 0.05
+  done
+  echo "no http.listening in $1" >&2; exit 1
+}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# Two packages: "trivial" for every platform, "elsewhere" for one no target has.
+mkdir -p "$WORK/src" "$WORK/repo/trivial" "$WORK/repo/elsewhere"
+printf '#!/bin/sh\ntouch "$DROVER_TARGET_ROOT/installed"\n' >"$WORK/src/install.sh"
+printf '#!/bin/sh\nrm -f "$DROVER_TARGET_ROOT/installed"\n' >"$WORK/src/uninstall.sh"
+(cd "$WORK/src" && zip -q -X "$WORK/repo/trivial/pkg.zip" install.sh uninstall.sh)
+cp "$WORK/repo/trivial/pkg.zip" "$WORK/repo/elsewhere/pkg.zip"
+sha=$(sha256sum "$WORK/repo/trivial/pkg.zip" | cut -d' ' -f1)
+printf '{"schemaVersion":"2.0","version":"1.0","packages":{"_any":{"_any":{"_any":{"file":"pkg.zip"}}}},"files":{"pkg.zip":{"checksums":{"sha256":"%s"}}}}\n' \
+  "$sha" >"$WORK/repo/trivial/manifest.json"
+printf '{"schemaVersion":"2.0","version":"1.0","packages":{"windows":{"_any":{"x86_64":{"file":"pkg.zip"}}}},"files":{"pkg.zip":{"checksums":{"sha256":"%s"}}}}\n' \
+  "$sha" >"$WORK/repo/elsewhere/manifest.json"
+
+"$BUILD/drover-broker" --address-file "$WORK/broker.addr" >/dev/null 2>"$WORK/broker.log" & PIDS+=($!)
+BROKER_PID=$!
+wait_for "$WORK/broker.addr"
+export DROVER_BROKERS; DROVER_BROKERS=$(cat "$WORK/broker.addr")
+"$BUILD/drover_test_http" --root "$WORK/repo" --port-file "$WORK/http.port" >/dev/null 2>&1 & PIDS+=($!)
+wait_for "$WORK/http.port"
+BASE="http://127.0.0.1:$(cat "$WORK/http.port")"
+
+# An operator allowed everything, and the control plane's key.
+OPERATOR=$("$BUILD/drover-producer" keys generate --dir "$WORK/operators" | sed -n 's/^key_id: //p')
+export DROVER_OPERATOR_KEY="$WORK/operators/$OPERATOR.key"
+printf '{"operators": [{"name": "bench", "keys": ["%s"]}], "rules": [{"name": "all", "operators": ["bench"], "actions": ["*"]}]}\n' \
+  "$OPERATOR" >"$WORK/policy.json"
+KEY_ID=$("$BUILD/drover-producer" keys generate --dir "$WORK/keys" | sed -n 's/^key_id: //p')
+
+"$BUILD/drover-aggregator" --http 127.0.0.1:0 >/dev/null 2>"$WORK/aggregator.log" & PIDS+=($!)
+AGG_PID=$!
+"$BUILD/drover-producer" serve --signing-key "$WORK/keys/$KEY_ID.key" --policy "$WORK/policy.json" \
+  --operator-keys "$WORK/operators" >/dev/null 2>"$WORK/control-plane.log" & PIDS+=($!)
+SERVE_PID=$!
+WORKER_PIDS=()
+for w in w1 w2; do
+  "$BUILD/drover-worker" run --worker-id "$w" --targets-root "$WORK/targets" --cache-dir "$WORK/cache-$w" \
+    --trusted-keys "$WORK/keys" --fetch-allow-private --http 127.0.0.1:0 >/dev/null 2>"$WORK/$w.log" & PIDS+=($!)
+  WORKER_PIDS+=($!)
+done
+W1_PORT=$(port_of "$WORK/w1.log")
+W2_PORT=$(port_of "$WORK/w2.log")
+for p in trivial elsewhere; do
+  "$BUILD/drover-producer" package publish --name "$p" --manifest "$BASE/$p/manifest.json" --artifacts "$BASE/$p" >/dev/null
+done
+{ echo "id,account,region,platform,platform_version,arch,tags"
+  for i in $(seq 1 "$N"); do echo "f-$i,$((111 * (i % 3 + 1))),r$((i % 2)),ubuntu,22.04,x86_64,"; done; } >"$WORK/targets.csv"
+"$BUILD/drover-producer" target register --file "$WORK/targets.csv" >/dev/null
+# Both workers in the group, holding partitions, before the clock starts (the first join can take 10 s).
+assigned() { awk '/event=partitions.assigned/ {a = 1} /event=partitions.revoked/ {a = 0} END {exit !a}' "$1"; }
+for _ in $(seq 1 600); do assigned "$WORK/w1.log" && assigned "$WORK/w2.log" && break; sleep 0.1; done
+assigned "$WORK/w1.log" && assigned "$WORK/w2.log" || { echo "the workers never both held partitions" >&2; exit 1; }
+sleep 1
+assigned "$WORK/w1.log" && assigned "$WORK/w2.log" || { echo "the workers' group is still rebalancing" >&2; exit 1; }
+
+# slot_histogram: both workers' drover_worker_job_slot_seconds buckets, summed, as "le count" lines.
+slot_histogram() {
+  for port in "$W1_PORT" "$W2_PORT"; do
+    curl -fsS "http://127.0.0.1:$port/metrics" | sed -n 's/^drover_worker_job_slot_seconds_bucket{le="\([^"]*\)"} \(.*\)$/\1 \2/p'
+  done | awk '{sum[$1] += $2} END {for (le in sum) print le, sum[le]}' | sort -g
+}
+# quantile Q BEFORE AFTER: the Q quantile (ms) of the observations between two histograms, interpolated.
+quantile() {
+  join -a 2 -e 0 -o 0,1.2,2.2 <(sort "$2") <(sort "$3") | sort -g | awk -v q="$1" '
+    { le[NR] = $1; c[NR] = $3 - $2 } END {
+      total = c[NR]; want = q * total; prev_le = 0; prev_c = 0
+      for (i = 1; i <= NR; i++) {
+        if (c[i] >= want) {
+          if (le[i] == "+Inf") { printf ">%g", prev_le * 1000; exit }
+          span = c[i] - prev_c; f = span > 0 ? (want - prev_c) / span : 0
+          printf "%.2f", (prev_le + f * (le[i] - prev_le)) * 1000; exit
+        }
+        prev_le = le[i]; prev_c = c[i]
+      }
+    }'
+}
+
+PROGRAMS=(serve w1 w2 aggregator broker)
+PROGRAM_PIDS=("$SERVE_PID" "${WORKER_PIDS[0]}" "${WORKER_PIDS[1]}" "$AGG_PID" "$BROKER_PID")
+HZ=$(getconf CLK_TCK)
+RESULTS="$WORK/results"
+: >"$RESULTS"
+run() { # run NAME PACKAGE DEPLOYMENT
+  local before=() after=() t0 t1
+  for pid in "${PROGRAM_PIDS[@]}"; do before+=("$(cpu_ticks "$pid")"); done
+  slot_histogram >"$WORK/$1.slots0"
+  t0=$(now)
+  "$BUILD/drover-producer" deploy --package "$2" --all --deployment-id "$3" --max-concurrency 100% \
+    --max-errors 100% --wait-timeout 3600 >"$WORK/$1.out" 2>&1 || true
+  t1=$(now)
+  slot_histogram >"$WORK/$1.slots1"
+  for pid in "${PROGRAM_PIDS[@]}"; do after+=("$(cpu_ticks "$pid")"); done
+  local cpu=""
+  for i in "${!PROGRAMS[@]}"; do
+    cpu+=$(awk -v a="${after[$i]}" -v b="${before[$i]}" -v hz="$HZ" -v n="$N" -v name="${PROGRAMS[$i]}" \
+      'BEGIN { printf " %s %.2f", name, (a - b) / hz * 1000 / n }')
+  done
+  echo "$1 $t0 $t1 $(quantile 0.5 "$WORK/$1.slots0" "$WORK/$1.slots1") $(quantile 0.99 "$WORK/$1.slots0" "$WORK/$1.slots1")$cpu" >>"$RESULTS"
+}
+expect_summary() { # expect_summary NAME PATTERN
+  grep -q "$2" "$WORK/$1.out" || { echo "$1: the deployment did not end as expected ($2):" >&2; tail -5 "$WORK/$1.out" >&2; exit 1; }
+}
+run decided elsewhere fb-decided
+expect_summary decided "REJECTED *$N\|REJECTED=$N\|rejected: $N"
+run install trivial fb-install
+installed=$(find "$WORK/targets" -name installed | wc -l)
+[ "$installed" -eq "$N" ] || { echo "install: only $installed of $N targets installed" >&2; exit 1; }
+run installed trivial fb-installed
+expect_summary installed "SUCCESS"
+
+# The floor: the same Kafka traffic (message count and mean size per topic) through kcat alone.
+B=$DROVER_BROKERS
+job_stats=$(kcat -C -b "$B" -t drover.jobs -o beginning -e -q -f '%S\n' | awk '{n++; s += $1} END {printf "%d %d", n, s / n}')
+status_stats=$(kcat -C -b "$B" -t drover.status -o beginning -e -q -f '%S\n' | awk '{n++; s += $1} END {printf "%d %d", n, s / n}')
+read -r jobs job_size <<<"$job_stats"
+read -r statuses status_size <<<"$status_stats"
+floor_topic() { # floor_topic TOPIC COUNT SIZE: seconds to produce then consume COUNT messages of SIZE bytes
+  local t0 t1
+  t0=$(now)
+  head -c "$2" /dev/zero | tr '\0' '\n' | awk -v s="$3" 'BEGIN { x = sprintf("%*s", s - 1, ""); gsub(/ /, "x", x) } { print x }' |
+    kcat -P -b "$B" -t "$1"
+  kcat -C -b "$B" -t "$1" -o beginning -e -q -f '' >/dev/null
+  t1=$(now)
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
+}
+fj=$(floor_topic floor.jobs "$jobs" "$job_size")
+fs=$(floor_topic floor.status "$statuses" "$status_size")
+floor=$(awk -v a="$fj" -v b="$fs" -v n="$N" 'BEGIN { printf "%.3f", (a + b) / 3 }') # per run: the three runs share the topics
+
+echo "fleet benchmark: $N targets, 2 workers with the default concurrency ($(nproc) cores), default settings"
+echo "  floor: kcat producing and consuming $jobs jobs of ${job_size} B and $statuses status events of ${status_size} B"
+awk -v floor="$floor" -v n="$N" '{
+  secs = $3 - $2
+  printf "  %-9s %7.1f s  %6.0f jobs/s  slot p50 %s ms p99 %s ms  ratio to floor %.1f (floor %.2f s a run)\n", $1, secs, n / secs, $4, $5, secs / floor, floor
+  printf "            CPU s per 1,000 jobs:"
+  for (i = 6; i <= NF; i += 2) printf " %s %s", $i, $(i + 1)
+  printf "\n"
+}' "$RESULTS"
+echo "  goals: decided and installed >= 2,000 jobs/s, slot p50 < 5 ms"
