@@ -47,6 +47,7 @@ asan-build: deps
 bench: build
 	bench/engine_bench.sh $(BUILD)
 	bench/pipeline_bench.sh $(BUILD)
+	bench/fleet_bench.sh $(BUILD)
 	bench/ssh_bench.sh $(BUILD)
 
 clean:

@@ -52,7 +52,13 @@ wait_for "$WORK/http.port"
 BASE="http://127.0.0.1:$(cat "$WORK/http.port")/trivial"
 "$BUILD/drover-aggregator" --http 127.0.0.1:0 --log-level warn >/dev/null 2>"$WORK/aggregator.log" & PIDS+=($!)
 KEY_ID=$("$BUILD/drover-producer" keys generate --dir "$WORK/keys" | sed -n 's/^key_id: //p')
-"$BUILD/drover-producer" serve --log-level warn --signing-key "$WORK/keys/$KEY_ID.key" >/dev/null 2>"$WORK/control-plane.log" & PIDS+=($!)
+# An operator allowed everything: serve acts only on signed requests its policy allows.
+OPERATOR=$("$BUILD/drover-producer" keys generate --dir "$WORK/operators" | sed -n 's/^key_id: //p')
+export DROVER_OPERATOR_KEY="$WORK/operators/$OPERATOR.key"
+printf '{"operators": [{"name": "bench", "keys": ["%s"]}], "rules": [{"name": "all", "operators": ["bench"], "actions": ["*"]}]}\n' \
+  "$OPERATOR" >"$WORK/policy.json"
+"$BUILD/drover-producer" serve --log-level warn --signing-key "$WORK/keys/$KEY_ID.key" --policy "$WORK/policy.json" \
+  --operator-keys "$WORK/operators" >/dev/null 2>"$WORK/control-plane.log" & PIDS+=($!)
 for w in w1 w2; do
   "$BUILD/drover-worker" run --worker-id "$w" --targets-root "$WORK/targets" --cache-dir "$WORK/cache-$w" \
     --trusted-keys "$WORK/keys" --fetch-allow-private \
