@@ -286,20 +286,23 @@ static void write_inventory(dr_associations *as, const char *target_id, const Dr
         dr_log(DR_LOG_WARN, "association.inventory_failed", "target=%s msg=\"%s\"", target_id, err.detail);
 }
 
-void dr_associations_target_event(dr_associations *as, const Drover__V1__TargetEvent *event)
+void dr_associations_target_event(dr_associations *as, const Drover__V1__TargetEvent *event, int owner)
 {
     const Drover__V1__Target *t = event->target;
     if (!t || !t->target_id || !t->target_id[0])
         return;
     if (event->kind == DROVER__V1__TARGET_EVENT__KIND__KIND_TERMINATED) {
-        write_inventory(as, t->target_id, NULL);
-        dr_log(DR_LOG_INFO, "target.terminated", "target=%s", t->target_id);
+        if (owner) {
+            write_inventory(as, t->target_id, NULL);
+            dr_log(DR_LOG_INFO, "target.terminated", "target=%s", t->target_id);
+        }
         return;
     }
     if (event->kind != DROVER__V1__TARGET_EVENT__KIND__KIND_LAUNCHED &&
         event->kind != DROVER__V1__TARGET_EVENT__KIND__KIND_TAGS_CHANGED)
         return;
-    write_inventory(as, t->target_id, t);
+    if (owner)
+        write_inventory(as, t->target_id, t);
     /* A copy for the next tick, which runs the on-launch associations it matches. */
     size_t len = drover__v1__target__get_packed_size(t);
     uint8_t *bytes = malloc(len ? len : 1);
@@ -316,7 +319,8 @@ void dr_associations_target_event(dr_associations *as, const Drover__V1__TargetE
         }
     }
     free(bytes);
-    dr_log(DR_LOG_INFO, "target.launched", "target=%s kind=%d", t->target_id, (int)event->kind);
+    dr_log(DR_LOG_INFO, "target.launched", "target=%s kind=%d registered=%s", t->target_id, (int)event->kind,
+           owner ? "true" : "false");
 }
 
 /* ---- default versions ---- */

@@ -27,9 +27,12 @@
  * Target events (topic events): launched and tags-changed write the target
  * to the inventory and run every owned on-launch association whose
  * selection matches it, for that target alone; terminated removes it from
- * the inventory.  Only events read after the control plane first caught up
- * are acted on: a launch while no replica runs is not replayed (the next
- * scheduled run covers the target).
+ * the inventory.  The replica holding the event's partition in the events
+ * group (serve.h) writes the inventory and runs its own associations; the
+ * other replicas, reading the event live, run theirs.  An event written
+ * while no replica ran is acted on by the holder when one comes back; while
+ * several replicas come back at once, the associations of the others miss
+ * it (their next scheduled run covers the target: it is in the inventory).
  */
 #ifndef DROVER_PRODUCER_ASSOCIATIONS_H
 #define DROVER_PRODUCER_ASSOCIATIONS_H
@@ -74,8 +77,12 @@ void dr_associations_take(dr_associations *associations, const char *key, size_t
 void dr_associations_drop_partition(dr_associations *associations, int32_t partition);
 /* Something was written to the packages topic: look at default versions again. */
 void dr_associations_packages_changed(dr_associations *associations);
-/* A TargetEvent read live (after catching up): update the inventory, run on-launch associations. */
-void dr_associations_target_event(dr_associations *associations, const Drover__V1__TargetEvent *event);
+/*
+ * An allowed TargetEvent: run the owned on-launch associations it matches
+ * (at the next tick); owner (the replica holding its partition in the
+ * events group) also writes the inventory.
+ */
+void dr_associations_target_event(dr_associations *associations, const Drover__V1__TargetEvent *event, int owner);
 /* Run what is due at now_ms (the schedule clock). */
 void dr_associations_tick(dr_associations *associations, int64_t now_ms);
 

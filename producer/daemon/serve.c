@@ -43,6 +43,8 @@ typedef struct owned_deployment {
 typedef struct serve {
     const dr_serve_settings *s;
     dr_kafka_consumer *deployments;
+    dr_kafka_consumer *events;                    /* the events topic, from the offsets its group committed */
+    rd_kafka_topic_partition_list_t *event_parts; /* the events partitions that consumer holds */
     dr_kafka_follower *follower;
     dr_kafka_producer *producer;
     dr_rollup_table *fold;
@@ -52,12 +54,13 @@ typedef struct serve {
     dr_strmap *audited;          /* "package@version#request", "target#request" -> marker: decisions audited */
     dr_strmap *verified_targets; /* target id -> verified_target: the inventory record last allowed */
     int sync_wanted;             /* partitions were assigned since the last sync point */
+    int sync_taken;              /* a sync point was taken (after the group's first assignment) */
     int synced;                  /* read up to the last sync point */
     dr_inventory inventory;
     dr_table packages;
     int tables_loaded;
     long releases_written; /* for the fault injection setting */
-    int synced_once;       /* target events count from the first time it caught up */
+    int synced_once;       /* live target events count from the first time it caught up */
     dr_associations *associations;
     dr_audit_log audit; /* where the authority's decisions go */
     char associations_topic[256];
@@ -810,6 +813,81 @@ static int event_allowed(serve *sv, const rd_kafka_message_t *msg, const Drover_
     return decision.allowed;
 }
 
+/*
+ * Target events reach a replica two ways (see serve.h): through the events
+ * group, which gives each partition to one replica and resumes from the
+ * offsets it committed, so an event written while no replica ran is acted
+ * on when one comes back; and live, through the follower, for the on-launch
+ * associations of replicas that do not hold the event's partition.  The
+ * holder writes the inventory (owner = 1); the others only run their own
+ * associations for it.
+ */
+static int holds_event_partition(const serve *sv, int32_t partition)
+{
+    const rd_kafka_topic_partition_list_t *parts = sv->event_parts;
+    for (int i = 0; parts && i < parts->cnt; i++)
+        if (parts->elems[i].partition == partition)
+            return 1;
+    return 0;
+}
+
+static void take_event(serve *sv, const rd_kafka_message_t *msg, int owner)
+{
+    Drover__V1__TargetEvent *e = NULL;
+    dr_error err = {0};
+    if (msg->payload && dr_target_event_decode(msg->payload, msg->len, &e, &err) == DR_OK && event_allowed(sv, msg, e))
+        dr_associations_target_event(sv->associations, e, owner);
+    else if (err.status != DR_OK) {
+        char quoted[700];
+        dr_log(DR_LOG_WARN, "serve.skipped_event", "partition=%d offset=%lld msg=%s", (int)msg->partition,
+               (long long)msg->offset, dr_log_quote(quoted, sizeof quoted, err.detail));
+    }
+    if (e)
+        drover__v1__target_event__free_unpacked(e, NULL);
+}
+
+/* Runs inside dr_kafka_consumer_poll of the events consumer. */
+static void on_events_rebalance(void *opaque, const rd_kafka_topic_partition_list_t *partitions, int assigned)
+{
+    serve *sv = opaque;
+    rd_kafka_topic_partition_list_t *held =
+        rd_kafka_topic_partition_list_new(sv->event_parts ? sv->event_parts->cnt : 0);
+    for (int i = 0; sv->event_parts && i < sv->event_parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *p = &sv->event_parts->elems[i];
+        if (!rd_kafka_topic_partition_list_find(partitions, p->topic, p->partition))
+            rd_kafka_topic_partition_list_add(held, p->topic, p->partition);
+    }
+    for (int i = 0; assigned && i < partitions->cnt; i++)
+        rd_kafka_topic_partition_list_add(held, partitions->elems[i].topic, partitions->elems[i].partition);
+    if (sv->event_parts)
+        rd_kafka_topic_partition_list_destroy(sv->event_parts);
+    sv->event_parts = held;
+    dr_log(DR_LOG_INFO, assigned ? "serve.events_assigned" : "serve.events_revoked", "partitions=%d held=%d",
+           partitions->cnt, held->cnt);
+}
+
+/*
+ * The events the group gives this replica, once it has caught up (the
+ * authority's replay window and the tables are then current): each acted
+ * on, then its offset committed, so it is not acted on again.  A replica
+ * that dies between the two acts on it again when it comes back: the
+ * inventory record is the same, and the run's id is the event's, so the
+ * same deployment is published again and ignored (at least once).
+ */
+static void take_group_events(serve *sv)
+{
+    rd_kafka_message_t *msg;
+    for (int i = 0; i < FOLLOW_BATCH && (msg = dr_kafka_consumer_poll(sv->events, 0)); i++) {
+        take_event(sv, msg, 1);
+        dr_error err = {0};
+        if (dr_kafka_consumer_commit(sv->events, rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset + 1,
+                                     &err) != DR_OK)
+            dr_log(DR_LOG_WARN, "serve.event_commit_failed", "partition=%d offset=%lld msg=\"%s\"", (int)msg->partition,
+                   (long long)msg->offset, err.detail);
+        rd_kafka_message_destroy(msg);
+    }
+}
+
 static void take_followed(serve *sv, const rd_kafka_message_t *msg, dr_topic topic)
 {
     dr_error err = {0};
@@ -835,12 +913,9 @@ static void take_followed(serve *sv, const rd_kafka_message_t *msg, dr_topic top
     } else if (topic == DR_TOPIC_PACKAGES) {
         dr_associations_packages_changed(sv->associations);
     } else if (topic == DR_TOPIC_EVENTS) {
-        Drover__V1__TargetEvent *e = NULL;
-        if (dr_target_event_decode(msg->payload, msg->len, &e, &err) == DR_OK && sv->synced_once &&
-            event_allowed(sv, msg, e))
-            dr_associations_target_event(sv->associations, e);
-        if (e)
-            drover__v1__target_event__free_unpacked(e, NULL);
+        /* A partition this replica holds in the events group is acted on there (take_event), once. */
+        if (sv->synced_once && !holds_event_partition(sv, msg->partition))
+            take_event(sv, msg, 0);
     } else if (topic == DR_TOPIC_CONTROL) {
         Drover__V1__Cancel *c = NULL;
         int confirmation = 0;
@@ -1090,6 +1165,12 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
         (status = dr_kafka_consumer_new(&settings->kafka, settings->group, group_topics, 2, &sv.deployments, err)) !=
             DR_OK)
         goto cleanup;
+    char events_group[300];
+    snprintf(events_group, sizeof events_group, "%s-events", settings->group);
+    static const dr_topic event_topics[] = {DR_TOPIC_EVENTS};
+    if ((status = dr_kafka_consumer_new(&settings->kafka, events_group, event_topics, 1, &sv.events, err)) != DR_OK)
+        goto cleanup;
+    dr_kafka_consumer_on_rebalance(sv.events, on_events_rebalance, &sv);
     dr_kafka_topic_name(&settings->kafka, DR_TOPIC_ASSOCIATIONS, sv.associations_topic, sizeof sv.associations_topic);
     sv.audit = (dr_audit_log){.producer = sv.producer,
                               .replica_id = settings->replica_id,
@@ -1132,6 +1213,7 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
             if (dr_kafka_follower_sync(sv.follower, dr_kafka_producer_handle(sv.producer), settings->timeout_ms,
                                        &sync_err) == DR_OK) {
                 sv.sync_wanted = 0;
+                sv.sync_taken = 1;
                 sv.synced = 0;
                 /* Every owned deployment is looked at afresh, in-doubt jobs included. */
                 dr_strmap_each(sv.owned, unadopt_visit, NULL);
@@ -1140,7 +1222,8 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
                 dr_log(DR_LOG_WARN, "serve.sync_failed", "msg=\"%s\"", sync_err.detail);
             }
         }
-        if (!sv.synced && !sv.sync_wanted && dr_kafka_follower_synced(sv.follower)) {
+        /* Not before the group's first assignment: until then there is no sync point to have read up to. */
+        if (!sv.synced && sv.sync_taken && !sv.sync_wanted && dr_kafka_follower_synced(sv.follower)) {
             sv.synced = 1;
             if (!sv.synced_once)
                 dr_strmap_each(sv.cancelled, confirm_visit, &sv); /* allowed before any replica confirmed them */
@@ -1155,6 +1238,7 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
             dr_metrics_gauge_set(settings->metrics, "drover_control_plane_caught_up", "", sv.synced ? 1 : 0);
         }
         if (sv.synced) {
+            take_group_events(&sv);
             advance_all(&sv);
             dr_associations_tick(sv.associations, dr_now_ms() + settings->schedule_clock_offset_ms);
         }
@@ -1163,6 +1247,9 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
 
 cleanup:
     dr_kafka_consumer_close(sv.deployments); /* leaves the group: the others take the deployments over now */
+    dr_kafka_consumer_close(sv.events);
+    if (sv.event_parts)
+        rd_kafka_topic_partition_list_destroy(sv.event_parts);
     dr_kafka_follower_free(sv.follower);
     dr_associations_free(sv.associations); /* before the producer it writes with */
     if (sv.producer)

@@ -44,6 +44,15 @@ most_at_once() {
     awk '{ c += $2; if (c > m) m = c } END { print m + 0 }'
 }
 
+# Ready means: partitions from the group, and everything before the sync point read (not at start).
+test_expect_success 'serve is ready (caught up) only after the group gave it partitions and it read up to its sync point' '
+  wait_for_log "$CP_LOG" "event=serve.synced" 60
+  first_assigned=$(grep -n "event=serve.partition_assigned" "$CP_LOG" | head -1 | cut -d: -f1)
+  first_synced=$(grep -n "event=serve.synced" "$CP_LOG" | head -1 | cut -d: -f1)
+  [ -n "$first_assigned" ] && [ "$first_synced" -gt "$first_assigned" ] ||
+    fail "serve.synced (line $first_synced) before any partition was assigned (line ${first_assigned:-none}): $(head -8 "$CP_LOG")"
+'
+
 # ---- max concurrency: 10% of 24 is 3 (rounded up), with 8 worker slots free ----
 test_expect_success CURL,JQ 'max concurrency 10% of 24 (3, rounded up) is never exceeded, and is used; each job released and run once' '
   RC=0; OUT=$("$PRODUCER" deploy --package slow --tag group=c --max-concurrency 10% --deployment-id d-cap --wait-timeout 120 2>&1) || RC=$?

@@ -131,6 +131,28 @@ test_expect_success CURL,JQ 'launched targets are in the inventory; a terminated
   ! grep -q "^z-1 " <<<"$("$PRODUCER" target list)" || fail "a terminated target stayed in the inventory"
 '
 
+# ---- nothing lost: a launch while no control plane runs ----
+test_expect_success CURL,JQ 'a target launched while no control plane runs is registered and gets its package when one comes back, once' '
+  kill -TERM "$CP_PID"; wait "$CP_PID" 2>/dev/null || true
+  expect_ok "$PRODUCER" target launch --id l-2 --account 222 --region us-east-1 --platform ubuntu \
+    --platform-version 22.04 --arch x86_64 --tag group=l
+  sleep 1
+  [ "$(version_on l-2)" = none ] || fail "l-2 got the package with no control plane running"
+  start_control_plane cp2 --schedule-clock-offset-ms "$OFFSET"
+  for _ in $(seq 1 300); do [ "$(version_on l-2)" != none ] && break; sleep 0.1; done
+  [ "$(version_on l-2)" = 2.0 ] || fail "the target launched while no control plane ran did not get the package: $(tail -5 "$CP_LOG")"
+  grep -q "^l-2 " <<<"$("$PRODUCER" target list)" || fail "l-2 is not in the inventory"
+  runs=$(grep -c "event=association.run association=new-hosts deployment=new-hosts.ll-2-" "$CP_LOG" || true)
+  [ "$runs" = 1 ] || fail "cp2 ran new-hosts for l-2 $runs times"
+  # Acted on and committed: the next replica does not act on it again.
+  kill -TERM "$CP_PID"; wait "$CP_PID" 2>/dev/null || true
+  start_control_plane cp3 --schedule-clock-offset-ms "$OFFSET"
+  for _ in $(seq 1 200); do grep -q "event=serve.events_assigned" "$CP_LOG" && break; sleep 0.1; done
+  grep -q "event=serve.events_assigned" "$CP_LOG" || fail "cp3 never held the events partitions: $(tail -5 "$CP_LOG")"
+  sleep 2
+  ! grep -q "association=new-hosts deployment=new-hosts.ll-2-" "$CP_LOG" || fail "cp3 acted on the launch of l-2 again"
+'
+
 # ---- list, delete ----
 test_expect_success CURL,JQ 'association list shows each, delete removes one; show of an unknown one and bad create flags are refused' '
   expect_ok "$PRODUCER" association list
