@@ -102,6 +102,8 @@ int main(int argc, char **argv)
     int until_caught_up = dr_config_bool(cfg, "exit-when-caught-up");
 
     dr_program_catch_stop_signals();
+    /* Up to 10 s for the last rollups to be acknowledged, then 15 s to close the clients. */
+    dr_program_exit_within("drover-aggregator", 25);
 
     if (dr_ingest_start(&ingest_settings, &ingest, &err) != DR_OK ||
         start_http(dr_config_string(cfg, "http"), &api, &http, &err) != DR_OK) {

@@ -58,24 +58,11 @@ static const char run_usage[] =
     "SIGTERM stops it gracefully.";
 
 /*
- * After the graceful stop, closing the Kafka clients must not keep the
- * process: librdkafka retries a broker that is gone, and a pod past its
- * grace period is SIGKILLed anyway.  Everything that matters is done by
- * then (statuses flushed or logged as lost, offsets committed or left to be
- * redelivered), so past this the worker exits at once.
+ * After the graceful stop (up to --shutdown-timeout for running jobs, then
+ * up to 10 s to flush their statuses), closing the Kafka clients must not
+ * keep the process: past this many seconds more, it exits at once.
  */
 #define CLOSE_SECONDS 15
-
-static void on_close_timeout(int sig)
-{
-    (void)sig;
-    static const char line[] =
-        "level=error prog=drover-worker event=worker.close_timeout msg=\"Kafka clients did "
-        "not close within 15 s (broker gone?); exiting without them\"\n";
-    ssize_t ignored = write(2, line, sizeof line - 1);
-    (void)ignored;
-    _exit(DR_EXIT_FAILED);
-}
 
 static void describe_metrics(dr_metrics *m)
 {
@@ -197,6 +184,7 @@ int cmd_run(int argc, char **argv)
     settings.trust = trust;
 
     dr_program_catch_stop_signals();
+    dr_program_exit_within("drover-worker", (unsigned)settings.shutdown_timeout_seconds + 10 + CLOSE_SECONDS);
 
     const char *address = dr_config_string(cfg, "http");
     if (address && address[0] && dr_health_http_start(address, metrics, NULL, &http, &err) != DR_OK) {
@@ -210,10 +198,6 @@ int cmd_run(int argc, char **argv)
     if (dr_kafka_worker_run(worker, dr_program_stop_flag(), &err) == DR_OK)
         exit_code = DR_EXIT_OK;
     dr_log(DR_LOG_INFO, "worker.stopped", "worker=%s", worker_id);
-    struct sigaction close_timeout = {0};
-    close_timeout.sa_handler = on_close_timeout;
-    sigaction(SIGALRM, &close_timeout, NULL);
-    alarm(CLOSE_SECONDS);
 done:
     dr_kafka_worker_free(worker);
     dr_health_http_stop(http);

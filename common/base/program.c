@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -53,9 +54,24 @@ fail:
     return NULL;
 }
 
+/* The stop deadline (dr_program_exit_within): armed by the first stop signal. */
+static unsigned stop_deadline_seconds;
+static char stop_deadline_line[320];
+static size_t stop_deadline_len;
+
+static void on_stop_deadline(int sig)
+{
+    (void)sig;
+    ssize_t ignored = write(2, stop_deadline_line, stop_deadline_len);
+    (void)ignored;
+    _exit(DR_EXIT_FAILED);
+}
+
 static void on_stop_signal(int sig)
 {
     (void)sig;
+    if (!stop_requested && stop_deadline_seconds)
+        alarm(stop_deadline_seconds);
     stop_requested = 1;
 }
 
@@ -66,6 +82,20 @@ void dr_program_catch_stop_signals(void)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+void dr_program_exit_within(const char *program, unsigned seconds)
+{
+    /* Formatted now: a signal handler may only write it. */
+    int n = snprintf(stop_deadline_line, sizeof stop_deadline_line,
+                     "level=error prog=%s event=program.stop_timeout seconds=%u msg=\"still running %u s after the "
+                     "stop signal (Kafka gone?): exiting at once, without closing\"\n",
+                     program, seconds, seconds);
+    stop_deadline_len = n < 0 ? 0 : (size_t)n < sizeof stop_deadline_line ? (size_t)n : sizeof stop_deadline_line - 1;
+    struct sigaction sa = {0};
+    sa.sa_handler = on_stop_deadline;
+    sigaction(SIGALRM, &sa, NULL);
+    stop_deadline_seconds = seconds;
 }
 
 volatile sig_atomic_t *dr_program_stop_flag(void)

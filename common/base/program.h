@@ -41,6 +41,18 @@ dr_config *dr_program_start(const char *program, const dr_setting *table, size_t
  * the end of the process).
  */
 void dr_program_catch_stop_signals(void);
+/*
+ * A daemon's stop is bounded: once a stop signal arrives, a process still
+ * running seconds later exits at once (DR_EXIT_FAILED) with one log line,
+ * event=program.stop_timeout.  librdkafka retries a broker that is gone
+ * for as long as it is asked to wait, and a pod past its grace period is
+ * SIGKILLed anyway; what a daemon must finish (statuses flushed or logged
+ * as lost, offsets committed or left to be redelivered) has its own
+ * shorter timeouts, so this only cuts the closing of clients short.
+ * program is the name the line carries ("drover-worker").  Call it once,
+ * with dr_program_catch_stop_signals.
+ */
+void dr_program_exit_within(const char *program, unsigned seconds);
 /* The flag the stop signals set; 0 until one arrives. */
 volatile sig_atomic_t *dr_program_stop_flag(void);
 

@@ -137,6 +137,8 @@ int cmd_serve(int argc, char **argv)
         settings.replica_id = replica;
     }
     dr_program_catch_stop_signals();
+    /* A step under way may wait up to the Kafka timeout (a flush); closing the clients gets 25 s more. */
+    dr_program_exit_within("drover-producer", (unsigned)(settings.timeout_ms / 1000) + 25);
     atomic_int ready = 0;
     settings.ready = &ready;
     if (!(metrics = dr_metrics_new())) {

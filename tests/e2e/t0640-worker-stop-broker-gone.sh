@@ -2,7 +2,9 @@
 # SIGTERM fits a Kubernetes grace period even when Kafka is gone: a worker
 # with jobs running and statuses unacknowledged, whose broker died, still
 # exits within --shutdown-timeout + 25 s (the chart's grace is + 30 s), and
-# says which statuses it could not deliver (those jobs run again elsewhere).
+# says which statuses it could not deliver (those jobs run again elsewhere);
+# the control plane and the aggregator, with the same broker gone, exit
+# within theirs (dr_program_exit_within).
 . "$(dirname "$0")/pipeline_lib.sh"
 PRODUCER="$DROVER_BUILD_DIR/drover-producer"
 
@@ -12,7 +14,7 @@ make_version slow 1.0
 start_http
 start_broker
 start_aggregator
-start_control_plane
+start_control_plane cp1 --kafka-timeout 5
 start_worker w1 --shutdown-timeout 5 --concurrency 2
 export DROVER_BROKERS="$BROKERS"
 "$PRODUCER" package publish --name slow --manifest "$BASE_URL/slow/1.0/manifest.json" --artifacts "$BASE_URL/slow/1.0" >/dev/null
@@ -50,8 +52,21 @@ test_expect_success 'what it could not deliver is named, job by job' '
   fi
 '
 
-# The control plane and the aggregator are not what is tested here: they go
-# without waiting on the broker that is gone.
-# (Reaped here, with bash's "Killed" notice sent nowhere.)
-{ kill -9 "$CP_PID" "$AGG_PID"; wait "$CP_PID" "$AGG_PID"; } 2>/dev/null || true
+test_expect_success 'with their broker dead, the control plane and the aggregator sent SIGTERM exit within their bounds (kafka-timeout + 25 s, 25 s)' '
+  started=$(date +%s); cp_took=; agg_took=
+  kill -TERM "$CP_PID" "$AGG_PID"
+  for _ in $(seq 1 450); do
+    [ -z "$cp_took" ] && ! kill -0 "$CP_PID" 2>/dev/null && cp_took=$(( $(date +%s) - started ))
+    [ -z "$agg_took" ] && ! kill -0 "$AGG_PID" 2>/dev/null && agg_took=$(( $(date +%s) - started ))
+    [ -n "$cp_took" ] && [ -n "$agg_took" ] && break
+    sleep 0.1
+  done
+  { kill -9 "$CP_PID" "$AGG_PID"; wait "$CP_PID" "$AGG_PID"; } 2>/dev/null || true
+  [ -n "$cp_took" ] || fail "the control plane was still running 45 s after SIGTERM: $(grep -v kafka.error "$CP_LOG" | tail -3)"
+  [ -n "$agg_took" ] || fail "the aggregator was still running 45 s after SIGTERM: $(grep -v kafka.error "$AGG_LOG" | tail -3)"
+  echo "control plane exited after ${cp_took} s, aggregator after ${agg_took} s"
+  [ "$cp_took" -le 32 ] || fail "the control plane took $cp_took s, more than kafka-timeout 5 + 25"
+  [ "$agg_took" -le 27 ] || fail "the aggregator took $agg_took s, more than 25"
+'
+
 test_done
