@@ -248,6 +248,28 @@ const rd_kafka_metadata_topic_t *dr_kafka_find_topic(const rd_kafka_metadata_t *
 }
 
 /* The topic's partition count from the cluster's metadata (the whole cluster's: asking for one topic by name makes a broker that auto-creates topics create it). */
+rd_kafka_resp_err_t dr_kafka_query_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t *low,
+                                              int64_t *high, int timeout_ms)
+{
+    int64_t deadline = dr_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    rd_kafka_resp_err_t kerr = rd_kafka_query_watermark_offsets(rk, topic, partition, low, high, timeout_ms);
+    if (kerr != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION && kerr != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
+        kerr != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+        return kerr;
+    /*
+     * The leader moved, and this handle's metadata still names the old one
+     * (librdkafka 2.0 does not refresh it for a watermark query): ask for the
+     * topic's metadata, which updates the handle's cache, and try once more.
+     */
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    if (rkt && rd_kafka_metadata(rk, 0, rkt, &md, dr_kafka_remaining_ms(deadline)) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_metadata_destroy(md);
+    if (rkt)
+        rd_kafka_topic_destroy(rkt);
+    return rd_kafka_query_watermark_offsets(rk, topic, partition, low, high, dr_kafka_remaining_ms(deadline));
+}
+
 dr_status dr_kafka_partition_count(rd_kafka_t *rk, const char *topic_name, int timeout_ms, int *out, dr_error *err)
 {
     const rd_kafka_metadata_t *md = NULL;

@@ -47,6 +47,13 @@ const char *dr_kafka_topic_prefix(const dr_kafka_options *opt);
 const rd_kafka_metadata_topic_t *dr_kafka_find_topic(const rd_kafka_metadata_t *md, const char *name);
 /* The number of partitions of topic_name (DR_ERR_KAFKA when it does not exist). */
 dr_status dr_kafka_partition_count(rd_kafka_t *rk, const char *topic_name, int timeout_ms, int *out, dr_error *err);
+/*
+ * rd_kafka_query_watermark_offsets, but a partition whose leader moved is
+ * asked again once after refreshing the handle's metadata (a handle that
+ * only queries never learns of the move otherwise).
+ */
+rd_kafka_resp_err_t dr_kafka_query_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t *low,
+                                              int64_t *high, int timeout_ms);
 
 /* Milliseconds left before deadline (dr_monotonic_ms), never negative. */
 int dr_kafka_remaining_ms(int64_t deadline);

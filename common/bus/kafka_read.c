@@ -106,8 +106,7 @@ static dr_status reader_find_partitions(topic_reader *r, const int64_t *from, si
         partition_progress *p = &r->parts[i];
         int64_t low = 0;
         p->id = topic->partitions[i].id;
-        kerr =
-            rd_kafka_query_watermark_offsets(r->rk, r->topic, p->id, &low, &p->high, dr_kafka_remaining_ms(deadline));
+        kerr = dr_kafka_query_watermarks(r->rk, r->topic, p->id, &low, &p->high, dr_kafka_remaining_ms(deadline));
         if (kerr) {
             status = dr_error_set(err, DR_ERR_KAFKA, "reading %s [%d]: watermarks: %s", r->topic, (int)p->id,
                                   rd_kafka_err2str(kerr));
@@ -256,7 +255,7 @@ dr_status dr_kafka_high_watermarks(const dr_kafka_options *opt, rd_kafka_t *rk, 
     for (int i = 0; i < partitions; i++) {
         int64_t low = 0;
         rd_kafka_resp_err_t kerr =
-            rd_kafka_query_watermark_offsets(rk, name, i, &low, &high[i], dr_kafka_remaining_ms(deadline));
+            dr_kafka_query_watermarks(rk, name, i, &low, &high[i], dr_kafka_remaining_ms(deadline));
         if (kerr) {
             free(high);
             return dr_error_set(err, DR_ERR_KAFKA, "%s [%d]: watermarks: %s", name, i, rd_kafka_err2str(kerr));
@@ -308,7 +307,7 @@ static dr_status follower_add_topic(dr_kafka_follower *f, dr_topic topic, int fr
     f->parts = grown;
     for (int i = 0; i < count; i++) {
         int64_t low = 0, high = 0;
-        rd_kafka_resp_err_t kerr = rd_kafka_query_watermark_offsets(f->rk, f->names[topic], i, &low, &high, timeout_ms);
+        rd_kafka_resp_err_t kerr = dr_kafka_query_watermarks(f->rk, f->names[topic], i, &low, &high, timeout_ms);
         if (kerr)
             return dr_error_set(err, DR_ERR_KAFKA, "%s [%d]: watermarks: %s", f->names[topic], i,
                                 rd_kafka_err2str(kerr));
@@ -411,8 +410,8 @@ dr_status dr_kafka_follower_sync(dr_kafka_follower *f, rd_kafka_t *query, int ti
     for (size_t i = 0; i < f->part_count; i++) {
         followed_partition *p = &f->parts[i];
         int64_t low = 0, high = 0;
-        rd_kafka_resp_err_t kerr = rd_kafka_query_watermark_offsets(query, f->names[p->topic], p->id, &low, &high,
-                                                                    dr_kafka_remaining_ms(deadline));
+        rd_kafka_resp_err_t kerr =
+            dr_kafka_query_watermarks(query, f->names[p->topic], p->id, &low, &high, dr_kafka_remaining_ms(deadline));
         if (kerr)
             return dr_error_set(err, DR_ERR_KAFKA, "%s [%d]: watermarks: %s", f->names[p->topic], (int)p->id,
                                 rd_kafka_err2str(kerr));

@@ -25,6 +25,8 @@
 #define FOLLOW_BATCH 5000
 /* How long one turn waits for a followed message when there is nothing to do. */
 #define IDLE_POLL_MS 20
+/* How long after a failed one a sync point is taken again. */
+#define SYNC_RETRY_MS 500
 
 /* A deployment this replica owns. */
 typedef struct owned_deployment {
@@ -56,6 +58,7 @@ typedef struct serve {
     int sync_wanted;             /* partitions were assigned since the last sync point */
     int sync_taken;              /* a sync point was taken (after the group's first assignment) */
     int synced;                  /* read up to the last sync point */
+    long long next_sync_ms;      /* a failed sync point is taken again from then (monotonic) */
     dr_inventory inventory;
     dr_table packages;
     int tables_loaded;
@@ -251,6 +254,7 @@ static dr_status produce_job_end(serve *sv, const dr_rollout *r, const dr_rollup
     e.message = (char *)message;
     e.worker_id = (char *)sv->s->replica_id;
     e.attempt = job->attempt ? job->attempt : 1;
+    e.deployment_job_count = d->job_count;
     return dr_publish_message(sv->producer, DR_TOPIC_STATUS, d->deployment_id, &e.base, count, err);
 }
 
@@ -1056,7 +1060,15 @@ static void on_rebalance(void *opaque, const rd_kafka_topic_partition_list_t *pa
     serve *sv = opaque;
     if (assigned) {
         dr_kafka_consumer_rewind(sv->deployments, partitions);
+        /*
+         * Not caught up from here until the sync point taken for this
+         * assignment is reached: had a failed sync left synced set, a
+         * deployment taken over would be adopted before its last Release
+         * was read, and the jobs of that release, never written, would
+         * count as in flight forever.
+         */
         sv->sync_wanted = 1;
+        sv->synced = 0;
         for (int i = 0; i < partitions->cnt; i++)
             dr_log(DR_LOG_INFO, "serve.partition_assigned", "topic=%s partition=%d", partitions->elems[i].topic,
                    (int)partitions->elems[i].partition);
@@ -1208,7 +1220,7 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
                 take_deployment(&sv, msg);
             rd_kafka_message_destroy(msg);
         }
-        if (sv.sync_wanted) {
+        if (sv.sync_wanted && dr_monotonic_ms() >= sv.next_sync_ms) {
             dr_error sync_err = {0};
             if (dr_kafka_follower_sync(sv.follower, dr_kafka_producer_handle(sv.producer), settings->timeout_ms,
                                        &sync_err) == DR_OK) {
@@ -1219,7 +1231,8 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
                 dr_strmap_each(sv.owned, unadopt_visit, NULL);
                 sv.tables_loaded = 0;
             } else {
-                dr_log(DR_LOG_WARN, "serve.sync_failed", "msg=\"%s\"", sync_err.detail);
+                sv.next_sync_ms = dr_monotonic_ms() + SYNC_RETRY_MS; /* Kafka is not well: not every turn */
+                dr_log(DR_LOG_WARN, "serve.sync_failed", "retry_ms=%d msg=\"%s\"", SYNC_RETRY_MS, sync_err.detail);
             }
         }
         /* Not before the group's first assignment: until then there is no sync point to have read up to. */

@@ -93,6 +93,17 @@ start_control_plane() {
   PIDS+=($CP_PID)
 }
 
+# start_cpu_load: a busy loop on each core, until the test ends: the fault
+# cases run on a busy machine, as CI's and a developer's often is (t0710
+# once stalled only while another build ran beside it).
+start_cpu_load() {
+  local i
+  for i in $(seq 1 "$(nproc)"); do
+    ( trap 'exit 0' TERM; while :; do :; done ) &
+    PIDS+=($!)
+  done
+}
+
 # start_worker NAME [flags...]: a worker trusting $TRUSTED_KEYS, with its own log; sets WORKER_PID.
 start_worker() {
   local name=$1; shift

@@ -8,6 +8,7 @@
 #   - a replica SIGKILLed at an arbitrary point mid-rollout, the same;
 #   - cancel stops a rollout: nothing more starts, the rest end CANCELLED;
 #   - a job released after its deadline ends TIMED_OUT without running.
+# All of it runs beside a busy loop on each core (start_cpu_load).
 # (Rollups are read with curl and jq: prerequisites CURL, JQ.)
 . "$(dirname "$0")/pipeline_lib.sh"
 MESSAGES="$DROVER_BUILD_DIR/drover_test_messages"
@@ -19,6 +20,7 @@ make_version slow 1.0
 write_script late 1.0 install.sh 'sleep 2; echo run >> "$DROVER_TARGET_ROOT/runs"'
 write_script late 1.0 uninstall.sh 'true'
 make_version late 1.0
+start_cpu_load
 start_http
 start_broker
 start_aggregator
