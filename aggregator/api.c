@@ -60,6 +60,9 @@ static void json_summary_fields(dr_strbuf *sb, const dr_rollup_summary *s, const
     dr_strbuf_printf(sb, "%s\"counts\": ", sep);
     json_counts(sb, s->counts);
     dr_strbuf_printf(sb, "%s\"failed_total\": %llu", sep, (unsigned long long)s->failed_total);
+    /* complete: false when the deployment has more jobs than the events still in Kafka name. */
+    dr_strbuf_printf(sb, "%s\"expected_total\": %llu%s\"complete\": %s", sep, (unsigned long long)s->expected_total,
+                     sep, s->expected_total > s->total ? "false" : "true");
     dr_strbuf_printf(sb, "%s\"started_at_ms\": %lld%s\"updated_at_ms\": %lld%s\"finished_at_ms\": %lld", sep,
                      (long long)s->started_at_ms, sep, (long long)s->updated_at_ms, sep, (long long)s->finished_at_ms);
 }

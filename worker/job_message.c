@@ -227,6 +227,25 @@ void dr_status_event_for_job(Drover__V1__StatusEvent *event, const Drover__V1__J
     event->worker_id = text(worker_id);
     event->started_at_ms = started_at_ms;
     event->attempt = job->attempt;
+    event->deployment_job_count = job->deployment_job_count;
+}
+
+/*
+ * The last DR_STATUS_TAIL_BYTES of an output tail, starting on a UTF-8
+ * character: a status event is read by everyone following the topic, and
+ * a partition of the embedded broker keeps only 5 MiB, so two 24 KiB tails
+ * on every event would crowd out the events themselves.
+ */
+static char *status_tail(const char *tail)
+{
+    const char *t = text(tail);
+    size_t len = strlen(t);
+    if (len <= DR_STATUS_TAIL_BYTES)
+        return (char *)t;
+    t += len - DR_STATUS_TAIL_BYTES;
+    while ((*t & 0xC0) == 0x80)
+        t++;
+    return (char *)t;
 }
 
 void dr_status_event_add_result(Drover__V1__StatusEvent *event, const dr_job_result *result)
@@ -241,8 +260,8 @@ void dr_status_event_add_result(Drover__V1__StatusEvent *event, const dr_job_res
     event->step = (char *)result->failed_step;
     event->exit_code = result->exit_code;
     event->reboot_required = result->reboot_required;
-    event->stdout_tail = text(result->stdout_tail);
-    event->stderr_tail = text(result->stderr_tail);
+    event->stdout_tail = status_tail(result->stdout_tail);
+    event->stderr_tail = status_tail(result->stderr_tail);
     if (result->installed_version[0] && result->outcome == DR_OUTCOME_SUCCESS)
         event->version = (char *)result->installed_version;
 }

@@ -22,6 +22,7 @@ struct dr_rollup_deployment {
     uint64_t errors;         /* jobs whose state counts against max errors */
     uint64_t user_cancelled; /* jobs CANCELLED because someone cancelled the deployment */
     uint64_t refused;        /* jobs REJECTED because the control plane refused the request */
+    uint64_t expected;       /* jobs the deployment has, as its events say; 0 unknown */
     dr_strmap *jobs;         /* job id -> dr_rollup_job */
     dr_strmap *locations;    /* account US region -> dr_rollup_location */
     int changed;             /* on the table's changed list */
@@ -97,7 +98,9 @@ static Drover__V1__DeploymentStatus status_from_counts(const dr_rollup_deploymen
     long long limit = dr_rate_limit(d->max_errors, d->total, 0, 0);
     if (limit < 0 || d->errors > (uint64_t)limit)
         return DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_FAILED;
-    if (c[DROVER__V1__JOB_STATE__JOB_STATE_SUCCESS] + c[DROVER__V1__JOB_STATE__JOB_STATE_SKIPPED] == d->total)
+    /* Never SUCCESS on jobs whose events are gone: what cannot be seen did not succeed here. */
+    if (c[DROVER__V1__JOB_STATE__JOB_STATE_SUCCESS] + c[DROVER__V1__JOB_STATE__JOB_STATE_SKIPPED] == d->total &&
+        d->expected <= d->total)
         return DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_SUCCESS;
     if (d->user_cancelled > 0)
         return DROVER__V1__DEPLOYMENT_STATUS__DEPLOYMENT_STATUS_CANCELLED;
@@ -338,6 +341,8 @@ static void update_deployment(dr_rollup_deployment *d, const Drover__V1__StatusE
             d->max_errors = copy;
         }
     }
+    if (e->deployment_job_count > d->expected)
+        d->expected = e->deployment_job_count;
     if (d->partition < 0)
         d->partition = partition;
     if (e->at_ms > 0 && (d->started_at_ms == 0 || e->at_ms < d->started_at_ms))
@@ -472,6 +477,7 @@ void dr_rollup_summarize(const dr_rollup_deployment *d, dr_rollup_summary *out)
     out->version = d->version;
     out->status = d->status;
     out->total = d->total;
+    out->expected_total = d->expected;
     memcpy(out->counts, d->counts, sizeof out->counts);
     for (int s = 0; s < DR_ROLLUP_STATE_SLOTS; s++)
         if (dr_rollup_state_is_failure((Drover__V1__JobState)s))
@@ -623,6 +629,7 @@ Drover__V1__Rollup *dr_rollup_build(const dr_rollup_deployment *d, size_t max_fa
     r->schema_version = DR_SCHEMA_VERSION;
     r->status = d->status;
     r->total_jobs = d->total;
+    r->expected_jobs = d->expected;
     r->started_at_ms = d->started_at_ms;
     r->updated_at_ms = d->updated_at_ms;
     r->finished_at_ms = d->finished_at_ms;

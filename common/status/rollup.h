@@ -95,7 +95,9 @@ typedef struct dr_rollup_summary {
     const char *package; /* "" until an event names it */
     const char *version;
     Drover__V1__DeploymentStatus status;
-    uint64_t total; /* jobs known (each counted once) */
+    uint64_t total;          /* jobs known (each counted once) */
+    uint64_t expected_total; /* jobs the deployment has, as its events say (0: unknown); more than
+                                total: the events of the others are gone, and the rollup is incomplete */
     uint64_t counts[DR_ROLLUP_STATE_SLOTS];
     uint64_t failed_total; /* jobs FAILED, TIMED_OUT, CANCELLED or REJECTED */
     int64_t started_at_ms;

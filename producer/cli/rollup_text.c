@@ -88,6 +88,12 @@ void dr_rollup_print_report(const Drover__V1__Rollup *rollup, int with_locations
     fprintf(out, "deployment %s: %s  (%s %s)\n", rollup->deployment_id, dr_deployment_status_name(rollup->status),
             rollup->package, rollup->version);
     fprintf(out, "jobs: %llu  %s\n", (unsigned long long)rollup->total_jobs, dr_strbuf_str(&line));
+    if (rollup->expected_jobs > rollup->total_jobs)
+        fprintf(out,
+                "incomplete: the deployment has %llu jobs; the events of %llu of them are no longer in Kafka, "
+                "so these counts are short\n",
+                (unsigned long long)rollup->expected_jobs,
+                (unsigned long long)(rollup->expected_jobs - rollup->total_jobs));
     if (with_locations) {
         char started[32], updated[32], finished[32];
         dr_format_utc_ms(rollup->started_at_ms, started, sizeof started);

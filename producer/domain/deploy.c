@@ -199,6 +199,7 @@ static dr_status announce(dr_kafka_producer *producer, const dr_deploy_plan *pla
                               d->package, d->version, DROVER__V1__JOB_STATE__JOB_STATE_PENDING, now);
         event.max_errors = (char *)max_errors;
         event.attempt = 1;
+        event.deployment_job_count = (uint32_t)plan->target_count;
         status = dr_publish_message(producer, DR_TOPIC_STATUS, d->deployment_id, &event.base, &count, err);
     }
     if (status == DR_OK)
@@ -252,6 +253,7 @@ void dr_job_fill(Drover__V1__Job *job, const Drover__V1__Deployment *d, const Dr
     job->script_timeout_seconds = d->script_timeout_seconds;
     job->released_at_ms = now_ms;
     job->attempt = 1;
+    job->deployment_job_count = d->job_count;
 }
 
 void dr_deployment_id_generate(char *buf, size_t size)

@@ -210,6 +210,15 @@ test_expect_success CURL,JQ 'a malformed message is skipped and logged; the aggr
   wait_until 10 "the malformed counter" sh -c "curl -s '\''$URL/metrics'\'' | grep -qx '\''drover_status_events_malformed_total 1'\''"
 '
 
+# ---- events lost to retention: the rollup says it is short ----
+test_expect_success CURL,JQ 'a deployment whose events name more jobs than the topic still holds is incomplete, never SUCCESS' '
+  { echo "dep-x x1 111 eu-west-1 SUCCESS jobs=5"; echo "dep-x x2 111 eu-west-1 SUCCESS jobs=5"; } | produce
+  EVENTS=$((EVENTS + 2))
+  wait_until 20 "dep-x to be folded" sh -c "curl -s '\''$URL/deployments/dep-x'\'' | grep -q total"
+  expect_json /deployments/dep-x "[.status, .total, .expected_total, .complete]" "[\"INCOMPLETE\",2,5,false]"
+  expect_json /deployments/dep-c "[.expected_total, .complete]" "[0,true]"
+'
+
 # ---- SIGKILL and restart: the same rollups, nothing counted twice ----
 test_expect_success CURL 'killed with SIGKILL and restarted, it says it is catching up (503) while the group waits for the dead member' '
   for d in dep-a dep-b dep-c; do get "/deployments/$d" >"$WORK/before-$d.json"; done

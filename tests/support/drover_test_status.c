@@ -115,6 +115,8 @@ static dr_status parse_line(context *c, char *line, Drover__V1__StatusEvent *e, 
             duration = strtoll(value, NULL, 10);
         else if (strcmp(token, "at-ms") == 0)
             e->at_ms = strtoll(value, NULL, 10);
+        else if (strcmp(token, "jobs") == 0)
+            e->deployment_job_count = (uint32_t)strtoul(value, NULL, 10);
         else
             return dr_error_set(err, DR_ERR_USAGE, "unknown key '%s'", token);
     }

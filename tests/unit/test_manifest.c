@@ -447,6 +447,35 @@ static void fetch_has_one_limit_and_checks_the_hash(void)
         *c = (char)(*c >= 'a' && *c <= 'f' ? *c - 32 : *c);
     CHECK_INT(DR_OK, dr_manifest_fetch(path, &opt, work, want, got, &m, &err));
     dr_manifest_free(m);
+    /* Kept under its (lower-case) hash: read from there, even once the source is gone. */
+    char kept[400];
+    snprintf(kept, sizeof kept, "%s/%s.json", work, got);
+    CHECK_INT(0, access(kept, F_OK));
+    char moved[300];
+    snprintf(moved, sizeof moved, "%s/elsewhere.json", dir);
+    CHECK_INT(0, rename(path, moved));
+    m = NULL;
+    CHECK_INT(DR_OK, dr_manifest_fetch(path, &opt, work, want, got, &m, &err));
+    CHECK(m != NULL);
+    dr_manifest_free(m);
+    /* A kept copy changed on disk is not used: fetched again (here: the source is gone, so it fails). */
+    FILE *f = fopen(kept, "a");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(" ", f);
+        fclose(f);
+    }
+    m = NULL;
+    CHECK(dr_manifest_fetch(path, &opt, work, want, got, &m, &err) != DR_OK);
+    CHECK(m == NULL);
+    CHECK_INT(0, rename(moved, path));
+    CHECK_INT(DR_OK, dr_manifest_fetch(path, &opt, work, want, got, &m, &err));
+    dr_manifest_free(m);
+    CHECK_INT(0, unlink(kept));
+    /* Without a whole hash nothing is kept. */
+    CHECK_INT(DR_OK, dr_manifest_fetch(path, &opt, work, NULL, got, &m, &err));
+    dr_manifest_free(m);
+    CHECK_INT(-1, access(kept, F_OK));
     want[0] = want[0] == '0' ? '1' : '0';
     CHECK_INT(DR_ERR_CHECKSUM, dr_manifest_fetch(path, &opt, work, want, got, &m, &err));
     CHECK_CONTAINS("manifest sha256 mismatch", err.detail);

@@ -40,6 +40,9 @@ typedef struct event_spec {
     const char *max_errors;
 } event_spec;
 
+/* The deployment_job_count the next fold_spec puts on its event (0: none). */
+static unsigned next_job_count;
+
 static dr_rollup_fold_result fold_spec(dr_rollup_table *t, event_spec s)
 {
     char job_id[256];
@@ -60,6 +63,7 @@ static dr_rollup_fold_result fold_spec(dr_rollup_table *t, event_spec s)
     e.reason = (char *)(s.reason ? s.reason : "");
     e.message = (char *)(s.message ? s.message : "");
     e.max_errors = (char *)(s.max_errors ? s.max_errors : "");
+    e.deployment_job_count = next_job_count;
     dr_rollup_fold_result r;
     dr_error err = {0};
     dr_status status = dr_rollup_fold(t, &e, 3, &r, &err);
@@ -322,6 +326,17 @@ static void the_status_follows_the_counts(void)
     FOLD(t, "s", "t0", .state = SKIPPED, .at_ms = 20);
     FOLD(t, "s", "t1", .state = SUCCESS, .at_ms = 20);
     CHECK_INT(D_SUCCESS, summary_of(t, "s").status);
+    /* Events that say the deployment has more jobs than are known: incomplete, never SUCCESS. */
+    next_job_count = 3;
+    FOLD(t, "short", "t0", .state = SUCCESS, .at_ms = 20);
+    FOLD(t, "short", "t1", .state = SUCCESS, .at_ms = 20);
+    s = summary_of(t, "short");
+    CHECK_INT(D_INCOMPLETE, s.status);
+    CHECK_INT(2, s.total);
+    CHECK_INT(3, s.expected_total);
+    FOLD(t, "short", "t2", .state = SUCCESS, .at_ms = 20);
+    CHECK_INT(D_SUCCESS, summary_of(t, "short").status);
+    next_job_count = 0;
     FOLD(t, "x", "t0", .state = FAILED, .at_ms = 20);
     CHECK_INT(D_FAILED, summary_of(t, "x").status);
 
@@ -358,9 +373,9 @@ static void the_status_follows_the_counts(void)
     FOLD(t, "new", "t0", .state = PENDING, .at_ms = 999);
     size_t count = 0;
     const dr_rollup_deployment **all = dr_rollup_table_list(t, &count);
-    CHECK_INT(8, count);
-    CHECK_INT(8, dr_rollup_table_count(t));
-    if (all && count == 8) {
+    CHECK_INT(9, count);
+    CHECK_INT(9, dr_rollup_table_count(t));
+    if (all && count == 9) {
         dr_rollup_summary first;
         dr_rollup_summarize(all[0], &first);
         CHECK_STR("new", first.deployment_id);

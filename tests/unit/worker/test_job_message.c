@@ -200,6 +200,25 @@ static void ids_are_salvaged_from_a_truncated_job(void)
     free(bytes);
 }
 
+/* A status event carries the end of each output tail, cut on a UTF-8 character, not all 24 KiB. */
+static void status_events_carry_short_tails(void)
+{
+    size_t len = 3 * DR_STATUS_TAIL_BYTES;
+    char *out = malloc(len + 1);
+    memset(out, 'a', len);
+    /* A two-byte character straddling the cut: the tail starts after it. */
+    memcpy(out + len - DR_STATUS_TAIL_BYTES - 1, "\xc3\xa9", 2);
+    memcpy(out + len - 4, "end!", 4);
+    out[len] = '\0';
+    dr_job_result result = {.outcome = DR_OUTCOME_SUCCESS, .stdout_tail = out, .stderr_tail = "short"};
+    Drover__V1__StatusEvent event = DROVER__V1__STATUS_EVENT__INIT;
+    dr_status_event_add_result(&event, &result);
+    CHECK_INT(DR_STATUS_TAIL_BYTES - 1, (long long)strlen(event.stdout_tail));
+    CHECK_INT(1, strcmp(event.stdout_tail + strlen(event.stdout_tail) - 4, "end!") == 0);
+    CHECK_STR("short", event.stderr_tail);
+    free(out);
+}
+
 int main(void)
 {
     if (!mkdtemp(root))
@@ -209,6 +228,7 @@ int main(void)
     hostile_jobs_are_refused();
     targets_are_placed_by_their_executor();
     ids_are_salvaged_from_a_truncated_job();
+    status_events_carry_short_tails();
     dr_remove_tree(root, NULL);
     return check_done("job_message");
 }
