@@ -62,8 +62,10 @@ typedef struct serve {
     dr_inventory inventory;
     dr_table packages;
     int tables_loaded;
-    long releases_written; /* for the fault injection setting */
-    int synced_once;       /* live target events count from the first time it caught up */
+    long long inventory_changed_ms; /* the inventory topic was written to then, since the tables were warmed; 0: not */
+    long long tables_warmed_ms;     /* when warm_tables last read them */
+    long releases_written;          /* for the fault injection setting */
+    int synced_once;                /* live target events count from the first time it caught up */
     dr_associations *associations;
     dr_audit_log audit; /* where the authority's decisions go */
     char associations_topic[256];
@@ -895,6 +897,10 @@ static void take_group_events(serve *sv)
 static void take_followed(serve *sv, const rd_kafka_message_t *msg, dr_topic topic)
 {
     dr_error err = {0};
+    if (topic == DR_TOPIC_INVENTORY) { /* read again, and checked, once it settles (warm_tables) */
+        sv->inventory_changed_ms = dr_monotonic_ms();
+        return;
+    }
     if (!msg->payload) /* a tombstone: nothing on these topics means anything by one */
         return;
     if (topic == DR_TOPIC_STATUS) {
@@ -1117,6 +1123,31 @@ static int free_rollout_visit(void *ctx, const char *key, void *value)
     return 0;
 }
 
+/*
+ * Read the tables again (checking every new inventory record's signature)
+ * once the inventory topic has been quiet for WARM_QUIET_MS, at most every
+ * WARM_EVERY_MS: targets are registered long before they are deployed to,
+ * and checking 20,000 signatures took 1.6 s that a deployment's first
+ * release would otherwise wait for.  The checks of records seen before are
+ * remembered (verified_targets), so a read after a few changes costs the
+ * read, not the signatures.
+ */
+#define WARM_QUIET_MS 300
+#define WARM_EVERY_MS 5000
+
+static void warm_tables(serve *sv)
+{
+    long long now = dr_monotonic_ms();
+    if (!sv->inventory_changed_ms || now - sv->inventory_changed_ms < WARM_QUIET_MS ||
+        now - sv->tables_warmed_ms < WARM_EVERY_MS)
+        return;
+    dr_error err = {0};
+    sv->inventory_changed_ms = 0;
+    sv->tables_warmed_ms = now;
+    if (load_tables(sv, &err) != DR_OK)
+        dr_log(DR_LOG_WARN, "serve.tables_failed", "msg=\"%s\"", err.detail); /* read when needed instead */
+}
+
 /* Collects the owned deployments that finished during a pass (removed after it). */
 typedef struct pass {
     serve *sv;
@@ -1157,8 +1188,8 @@ static void advance_all(serve *sv)
 dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t *stop_flag, dr_error *err)
 {
     static const dr_topic group_topics[] = {DR_TOPIC_DEPLOYMENTS, DR_TOPIC_ASSOCIATIONS};
-    static const dr_topic followed[] = {DR_TOPIC_STATUS, DR_TOPIC_RELEASES, DR_TOPIC_CONTROL, DR_TOPIC_PACKAGES,
-                                        DR_TOPIC_EVENTS};
+    static const dr_topic followed[] = {DR_TOPIC_STATUS,   DR_TOPIC_RELEASES, DR_TOPIC_CONTROL,
+                                        DR_TOPIC_PACKAGES, DR_TOPIC_EVENTS,   DR_TOPIC_INVENTORY};
     serve sv = {.s = settings};
     dr_status status = DR_OK;
     sv.fold = dr_rollup_table_new();
@@ -1251,6 +1282,7 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
             dr_metrics_gauge_set(settings->metrics, "drover_control_plane_caught_up", "", sv.synced ? 1 : 0);
         }
         if (sv.synced) {
+            warm_tables(&sv);
             take_group_events(&sv);
             advance_all(&sv);
             dr_associations_tick(sv.associations, dr_now_ms() + settings->schedule_clock_offset_ms);
