@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "messages.h"
 #include "page.h"
 #include "strbuf.h"
@@ -133,6 +134,113 @@ cleanup:
     free(failed);
 }
 
+/* The latest value under one key of a topic read to its end. */
+typedef struct latest_value {
+    const char *key;
+    uint8_t *value;
+    size_t len;
+} latest_value;
+
+static int keep_latest(void *ctx, const char *key, size_t key_len, const void *value, size_t value_len,
+                       int64_t timestamp_ms)
+{
+    latest_value *l = ctx;
+    (void)timestamp_ms;
+    if (key_len != strlen(l->key) || memcmp(key, l->key, key_len) != 0)
+        return 0;
+    free(l->value);
+    l->value = NULL;
+    l->len = 0;
+    if (value && (l->value = malloc(value_len ? value_len : 1))) {
+        memcpy(l->value, value, value_len);
+        l->len = value_len;
+    }
+    return 0;
+}
+
+static void json_state_counts(dr_strbuf *sb, Drover__V1__StateCount *const *counts, size_t n)
+{
+    uint64_t slots[DR_ROLLUP_STATE_SLOTS] = {0};
+    for (size_t i = 0; i < n; i++)
+        if (counts[i]->state > 0 && counts[i]->state < DR_ROLLUP_STATE_SLOTS)
+            slots[counts[i]->state] = counts[i]->count;
+    json_counts(sb, slots);
+}
+
+/*
+ * An expired deployment as its final Rollup on the rollups topic says: the
+ * same shape as deployment_json, with "archived": true.  Returns 1 when
+ * found, 0 when the topic holds none; -1 when Kafka could not be read.
+ */
+static int archived_json(const dr_api *api, const char *id, dr_strbuf *sb)
+{
+    latest_value latest = {.key = id};
+    dr_error err = {0};
+    Drover__V1__Rollup *r = NULL;
+    int found = -1;
+    if (dr_kafka_read_topic(api->kafka, DR_TOPIC_ROLLUPS, keep_latest, &latest, api->kafka_timeout_ms, &err) != DR_OK)
+        goto cleanup;
+    found = 0;
+    if (!latest.value || dr_rollup_decode(latest.value, latest.len, &r, &err) != DR_OK)
+        goto cleanup;
+    found = 1;
+    uint64_t failed_total = 0;
+    for (size_t i = 0; i < r->n_counts; i++)
+        if (dr_rollup_state_is_failure(r->counts[i]->state))
+            failed_total += r->counts[i]->count;
+    dr_strbuf_puts(sb, "{\n  \"deployment_id\": ");
+    dr_strbuf_json_string(sb, r->deployment_id);
+    dr_strbuf_puts(sb, ",\n  \"package\": ");
+    dr_strbuf_json_string(sb, r->package);
+    dr_strbuf_puts(sb, ",\n  \"version\": ");
+    dr_strbuf_json_string(sb, r->version);
+    dr_strbuf_printf(sb, ",\n  \"status\": \"%s\",\n  \"total\": %llu,\n  \"counts\": ",
+                     dr_deployment_status_name(r->status), (unsigned long long)r->total_jobs);
+    json_state_counts(sb, r->counts, r->n_counts);
+    dr_strbuf_printf(sb,
+                     ",\n  \"failed_total\": %llu,\n  \"expected_total\": %llu,\n  \"complete\": %s,\n  "
+                     "\"started_at_ms\": %lld,\n  \"updated_at_ms\": %lld,\n  \"finished_at_ms\": %lld,\n  "
+                     "\"archived\": true,\n  \"locations\": [",
+                     (unsigned long long)failed_total, (unsigned long long)r->expected_jobs,
+                     r->expected_jobs > r->total_jobs ? "false" : "true", (long long)r->started_at_ms,
+                     (long long)r->updated_at_ms, (long long)r->finished_at_ms);
+    for (size_t i = 0; i < r->n_locations; i++) {
+        const Drover__V1__LocationRollup *loc = r->locations[i];
+        uint64_t total = 0;
+        for (size_t c = 0; c < loc->n_counts; c++)
+            total += loc->counts[c]->count;
+        dr_strbuf_puts(sb, i ? ",\n    {\"account\": " : "\n    {\"account\": ");
+        dr_strbuf_json_string(sb, loc->account);
+        dr_strbuf_puts(sb, ", \"region\": ");
+        dr_strbuf_json_string(sb, loc->region);
+        dr_strbuf_printf(sb, ", \"total\": %llu, \"counts\": ", (unsigned long long)total);
+        json_state_counts(sb, loc->counts, loc->n_counts);
+        dr_strbuf_puts(sb, "}");
+    }
+    dr_strbuf_puts(sb, r->n_locations ? "\n  ],\n  \"failed_targets\": [" : "],\n  \"failed_targets\": [");
+    for (size_t i = 0; i < r->n_failed_targets; i++) {
+        const Drover__V1__FailedTarget *f = r->failed_targets[i];
+        dr_strbuf_puts(sb, i ? ",\n    {\"target_id\": " : "\n    {\"target_id\": ");
+        dr_strbuf_json_string(sb, f->target_id);
+        dr_strbuf_printf(sb, ", \"state\": \"%s\", \"reason\": ", dr_job_state_name(f->state));
+        dr_strbuf_json_string(sb, f->reason);
+        dr_strbuf_puts(sb, ", \"message\": ");
+        dr_strbuf_json_string(sb, f->message);
+        dr_strbuf_puts(sb, "}");
+    }
+    dr_strbuf_puts(sb, r->n_failed_targets ? "\n  ]\n}\n" : "]\n}\n");
+cleanup:
+    if (found < 0) {
+        char quoted[700];
+        dr_log(DR_LOG_WARN, "api.archive_failed", "deployment=%s msg=%s", dr_log_quote(quoted, 300, id),
+               dr_log_quote(quoted + 300, sizeof quoted - 300, err.detail));
+    }
+    if (r)
+        drover__v1__rollup__free_unpacked(r, NULL);
+    free(latest.value);
+    return found;
+}
+
 /* "/deployments/a%2Fb" -> "a/b"; a malformed escape stays as it is. */
 static void percent_decode(const char *in, char *out, size_t size)
 {
@@ -227,14 +335,27 @@ void dr_api_handle(void *ctx, const dr_http_request *req, dr_http_response *resp
     } else if (strncmp(path, prefix, sizeof prefix - 1) == 0) {
         char id[1024];
         percent_decode(path + sizeof prefix - 1, id, sizeof id);
-        int found = 0;
+        int found = 0, expired = 0;
         pthread_mutex_lock(api->lock);
         const dr_rollup_deployment *d = dr_rollup_find(api->table, id);
         if (d) {
             found = 1;
             deployment_json(d, &sb);
         }
+        expired = !d && dr_rollup_table_is_expired(api->table, id);
         pthread_mutex_unlock(api->lock);
+        if (expired && api->kafka) { /* outside the lock: folding goes on meanwhile */
+            int archived = archived_json(api, id, &sb);
+            if (archived < 0) {
+                dr_strbuf_reset(&sb);
+                dr_strbuf_puts(&sb, "{\"error\": \"the rollups topic could not be read\", \"deployment_id\": ");
+                dr_strbuf_json_string(&sb, id);
+                dr_strbuf_puts(&sb, "}\n");
+                respond(resp, 503, JSON_TYPE, &sb);
+                return;
+            }
+            found = archived;
+        }
         if (!found) {
             dr_strbuf_puts(&sb, "{\"error\": \"no such deployment\", \"deployment_id\": ");
             dr_strbuf_json_string(&sb, id);

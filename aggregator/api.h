@@ -6,7 +6,11 @@
  *   GET /deployments/{id}  JSON: the summary, counts per (account, region), and
  *                          the failed targets with reason and message (up to
  *                          DR_API_FAILED_TARGETS_MAX; failed_total has them all);
- *                          404 with a JSON error for an unknown id
+ *                          404 with a JSON error for an unknown id.  A
+ *                          deployment expired from the table (retention)
+ *                          is answered from its final Rollup on the rollups
+ *                          topic, with "archived": true (read from Kafka at
+ *                          request time: the topic is read to its end)
  *   GET /metrics           Prometheus text: the registry's series (events,
  *                          durations, lag) plus, from the table at scrape time,
  *                          drover_jobs{deployment,state,account,region,package}
@@ -33,6 +37,7 @@
 #include <stddef.h>
 
 #include "http_server.h"
+#include "kafka.h"
 #include "metrics.h"
 #include "rollup.h"
 
@@ -44,6 +49,9 @@ typedef struct dr_api {
     const dr_rollup_table *table;
     dr_metrics *metrics;     /* ingest's registry; may be NULL */
     const atomic_int *ready; /* non-zero once caught up; NULL: always ready */
+    /* Where an expired deployment's final Rollup is read from (the rollups topic); NULL: nowhere (404). */
+    const dr_kafka_options *kafka;
+    int kafka_timeout_ms;
 } dr_api;
 
 /* The dr_http_handler; ctx is a dr_api that outlives the server. */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "messages.h"
 
@@ -35,6 +36,7 @@ struct dr_ingest {
     int closing;         /* leaving the group: keep the table as it is */
     int publish_now;     /* a deployment finished */
     int64_t next_publish_ms;
+    int64_t next_expiry_ms; /* monotonic: when finished deployments are looked at for retention next */
     int64_t next_housekeeping_ms;
     int64_t next_watermark_try_ms;
     uint64_t unreported_events; /* not yet added to the metrics */
@@ -51,6 +53,8 @@ static void describe_metrics(dr_metrics *m)
                         "status events folded (including redeliveries that changed nothing)", NULL, 0);
     dr_metrics_describe(m, "drover_status_events_malformed_total", DR_METRIC_COUNTER,
                         "messages on the status topic skipped as malformed", NULL, 0);
+    dr_metrics_describe(m, "drover_aggregator_deployments_expired_total", DR_METRIC_COUNTER,
+                        "finished deployments that left memory past the retention", NULL, 0);
     dr_metrics_describe(m, "drover_rollups_published_total", DR_METRIC_COUNTER, "Rollups queued for the rollups topic",
                         NULL, 0);
     dr_metrics_describe(m, "drover_job_duration_seconds", DR_METRIC_HISTOGRAM,
@@ -411,6 +415,8 @@ dr_status dr_ingest_start(const dr_ingest_settings *settings, dr_ingest **out, d
         goto cleanup;
     }
     in->s = *settings;
+    if (in->s.retention_ms < 0)
+        in->s.retention_ms = 0;
     if (in->s.publish_interval_ms < 0)
         in->s.publish_interval_ms = 0;
     dr_kafka_topic_name(&in->s.kafka, DR_TOPIC_STATUS, in->status_topic, sizeof in->status_topic);
@@ -428,6 +434,24 @@ dr_status dr_ingest_start(const dr_ingest_settings *settings, dr_ingest **out, d
 cleanup:
     dr_ingest_free(in);
     return status;
+}
+
+/* How often finished deployments are looked at for retention. */
+#define EXPIRY_INTERVAL_MS 1000
+
+/* Finished deployments past the retention leave the table (their final Rollups were taken for publishing). */
+static void expire(dr_ingest *in)
+{
+    pthread_mutex_lock(in->s.lock);
+    size_t expired = dr_rollup_table_expire(in->s.table, dr_now_ms() - in->s.retention_ms);
+    size_t left = dr_rollup_table_count(in->s.table);
+    pthread_mutex_unlock(in->s.lock);
+    if (!expired)
+        return;
+    if (in->s.metrics)
+        dr_metrics_counter_add(in->s.metrics, "drover_aggregator_deployments_expired_total", "", (double)expired);
+    dr_log(DR_LOG_INFO, "aggregator.expired", "deployments=%zu kept=%zu retention_s=%lld", expired, left,
+           (long long)(in->s.retention_ms / 1000));
 }
 
 dr_status dr_ingest_run(dr_ingest *in, volatile sig_atomic_t *stop, int until_caught_up, dr_error *err)
@@ -449,6 +473,10 @@ dr_status dr_ingest_run(dr_ingest *in, volatile sig_atomic_t *stop, int until_ca
             publish_changed(in);
             in->publish_now = 0;
             in->next_publish_ms = now + in->s.publish_interval_ms;
+        }
+        if (caught_up && in->s.retention_ms > 0 && now >= in->next_expiry_ms) {
+            expire(in);
+            in->next_expiry_ms = now + EXPIRY_INTERVAL_MS;
         }
         /* Idle: metrics can be exact at no cost to the fold rate. */
         if (!msg || now >= in->next_housekeeping_ms) {

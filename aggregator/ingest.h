@@ -28,6 +28,12 @@
  * state) is logged as status.malformed with its partition and offset,
  * counted, and skipped.
  *
+ * Retention: once caught up, a deployment finished more than
+ * retention_ms ago (by its events' clock) whose final Rollup was published
+ * leaves the table, and with it /deployments and /metrics; its id is
+ * remembered, so late copies of its events are ignored (rollup.h), and
+ * GET /deployments/{id} answers from the rollups topic (api.h).
+ *
  * Threads: dr_ingest_run runs on the caller's thread; the table is touched
  * only under settings->lock, which the HTTP threads take too.
  */
@@ -49,6 +55,7 @@ typedef struct dr_ingest_settings {
     dr_kafka_options kafka;
     const char *group;       /* consumer group, e.g. "drover-aggregator" */
     int publish_interval_ms; /* >= 0 */
+    int64_t retention_ms;    /* finished deployments leave the table this long after they finish; 0: never */
     dr_rollup_table *table;  /* shared; not owned */
     pthread_mutex_t *lock;   /* guards table */
     dr_metrics *metrics;     /* may be NULL; not owned.  Ingest declares and feeds its metrics */

@@ -31,6 +31,9 @@ static const dr_setting settings[] = {
     {"publish-interval-ms", DR_SETTING_INT, "250",
      "shortest time in milliseconds between two Rollups of a changing deployment; a deployment that finishes is "
      "published at once"},
+    {"retention-seconds", DR_SETTING_INT, "3600",
+     "a finished deployment leaves memory, /deployments and /metrics this long after it finished (0: never); "
+     "GET /deployments/{id} still answers for it from its final rollup on the rollups topic"},
     {"exit-when-caught-up", DR_SETTING_BOOL, "false",
      "benchmark mode: read the status topic up to its end, print the fold rate, publish the Rollups and exit"},
 };
@@ -85,6 +88,7 @@ int main(int argc, char **argv)
     dr_ingest_settings ingest_settings = {
         .group = dr_config_string(cfg, "group"),
         .publish_interval_ms = (int)dr_config_int(cfg, "publish-interval-ms"),
+        .retention_ms = (int64_t)dr_config_int(cfg, "retention-seconds") * 1000,
         .table = table,
         .lock = &lock,
         .metrics = metrics,
@@ -98,7 +102,12 @@ int main(int argc, char **argv)
         goto done;
     }
     ingest_settings.refusals = refusals;
-    dr_api api = {.lock = &lock, .table = table, .metrics = metrics, .ready = &ready};
+    dr_api api = {.lock = &lock,
+                  .table = table,
+                  .metrics = metrics,
+                  .ready = &ready,
+                  .kafka = &ingest_settings.kafka,
+                  .kafka_timeout_ms = 10000};
     int until_caught_up = dr_config_bool(cfg, "exit-when-caught-up");
 
     dr_program_catch_stop_signals();

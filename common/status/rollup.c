@@ -32,7 +32,14 @@ struct dr_rollup_deployment {
 struct dr_rollup_table {
     dr_strmap *deployments; /* id -> dr_rollup_deployment */
     dr_rollup_deployment *changed_head;
+    dr_strmap *expired;  /* ids of deployments expired lately -> marker: their late events are ignored */
+    char **expired_ring; /* the same ids, oldest first from expired_next, to forget the oldest */
+    size_t expired_next; /* where the next expired id goes in the ring */
 };
+
+/* How many expired deployment ids a table remembers (about 6 MB at most). */
+#define EXPIRED_REMEMBERED 65536
+static char expired_mark;
 
 /* ---- small helpers ---- */
 
@@ -196,8 +203,10 @@ dr_rollup_table *dr_rollup_table_new(void)
     if (!t)
         return NULL;
     t->deployments = dr_strmap_new();
-    if (!t->deployments) {
-        free(t);
+    t->expired = dr_strmap_new();
+    t->expired_ring = calloc(EXPIRED_REMEMBERED, sizeof *t->expired_ring);
+    if (!t->deployments || !t->expired || !t->expired_ring) {
+        dr_rollup_table_free(t);
         return NULL;
     }
     return t;
@@ -214,8 +223,13 @@ void dr_rollup_table_free(dr_rollup_table *t)
 {
     if (!t)
         return;
-    dr_strmap_each(t->deployments, free_deployment_visit, NULL);
+    if (t->deployments)
+        dr_strmap_each(t->deployments, free_deployment_visit, NULL);
     dr_strmap_free(t->deployments);
+    dr_strmap_free(t->expired);
+    for (size_t i = 0; t->expired_ring && i < EXPIRED_REMEMBERED; i++)
+        free(t->expired_ring[i]);
+    free(t->expired_ring);
     free(t);
 }
 
@@ -388,6 +402,8 @@ dr_status dr_rollup_fold(dr_rollup_table *t, const Drover__V1__StatusEvent *e, i
     }
 
     d = dr_strmap_get(t->deployments, deployment_id);
+    if (!d && dr_strmap_get(t->expired, deployment_id))
+        goto cleanup; /* finished and expired: a late copy of an event must not bring back half of it */
     if (!d) {
         d = new_deployment(deployment_id, partition);
         if (!d)
@@ -703,39 +719,91 @@ int dr_rollup_mark_changed(dr_rollup_table *t, const char *deployment_id)
     return d != NULL;
 }
 
-typedef struct partition_drop {
-    int32_t partition;
+/* Which deployments a removal takes: the ones pick says yes to. */
+typedef struct removal {
+    int (*pick)(const dr_rollup_deployment *d, const void *arg);
+    const void *arg;
     dr_rollup_deployment **doomed;
     size_t count;
-} partition_drop;
+} removal;
 
-static int drop_visit(void *ctx, const char *key, void *value)
+static int removal_visit(void *ctx, const char *key, void *value)
 {
     (void)key;
-    partition_drop *p = ctx;
-    dr_rollup_deployment *d = value;
-    if (d->partition == p->partition)
-        p->doomed[p->count++] = d;
+    removal *r = ctx;
+    if (r->pick(value, r->arg))
+        r->doomed[r->count++] = value;
     return 0;
 }
 
-size_t dr_rollup_drop_partition(dr_rollup_table *t, int32_t partition)
+/* Remember id as expired, forgetting the oldest one remembered when the ring is full. */
+static void remember_expired(dr_rollup_table *t, const char *id)
 {
-    partition_drop p = {partition, calloc(dr_strmap_count(t->deployments) + 1, sizeof *p.doomed), 0};
-    if (!p.doomed)
+    char *copy = strdup(id);
+    if (!copy)
+        return;
+    char *oldest = t->expired_ring[t->expired_next];
+    if (oldest) {
+        dr_strmap_remove(t->expired, oldest);
+        free(oldest);
+    }
+    t->expired_ring[t->expired_next] = NULL;
+    if (dr_strmap_put(t->expired, copy, &expired_mark) != 0) {
+        free(copy);
+        return;
+    }
+    t->expired_ring[t->expired_next] = copy;
+    t->expired_next = (t->expired_next + 1) % EXPIRED_REMEMBERED;
+}
+
+/* Take every deployment pick says yes to out of the table (and off the changed list), remembering the ids when asked. */
+static size_t remove_where(dr_rollup_table *t, int (*pick)(const dr_rollup_deployment *, const void *), const void *arg,
+                           int remember)
+{
+    removal r = {pick, arg, calloc(dr_strmap_count(t->deployments) + 1, sizeof *r.doomed), 0};
+    if (!r.doomed)
         return 0;
-    dr_strmap_each(t->deployments, drop_visit, &p);
-    for (size_t i = 0; i < p.count; i++) {
-        dr_rollup_deployment *d = p.doomed[i];
+    dr_strmap_each(t->deployments, removal_visit, &r);
+    for (size_t i = 0; i < r.count; i++) {
+        dr_rollup_deployment *d = r.doomed[i];
         if (d->changed) {
             dr_rollup_deployment **link = &t->changed_head;
             while (*link != d)
                 link = &(*link)->next_changed;
             *link = d->next_changed;
         }
+        if (remember)
+            remember_expired(t, d->id);
         dr_strmap_remove(t->deployments, d->id);
         free_deployment(d);
     }
-    free(p.doomed);
-    return p.count;
+    free(r.doomed);
+    return r.count;
+}
+
+static int in_partition(const dr_rollup_deployment *d, const void *arg)
+{
+    return d->partition == *(const int32_t *)arg;
+}
+
+size_t dr_rollup_drop_partition(dr_rollup_table *t, int32_t partition)
+{
+    return remove_where(t, in_partition, &partition, 0);
+}
+
+/* Finished before *arg, and its final rollup taken for publishing. */
+static int finished_before(const dr_rollup_deployment *d, const void *arg)
+{
+    return !d->changed && dr_rollup_status_is_terminal(d->status) && d->finished_at_ms > 0 &&
+           d->finished_at_ms < *(const int64_t *)arg;
+}
+
+size_t dr_rollup_table_expire(dr_rollup_table *t, int64_t finished_before_ms)
+{
+    return remove_where(t, finished_before, &finished_before_ms, 1);
+}
+
+int dr_rollup_table_is_expired(const dr_rollup_table *t, const char *deployment_id)
+{
+    return dr_strmap_get(t->expired, deployment_id) != NULL;
 }

@@ -186,4 +186,15 @@ int dr_rollup_mark_changed(dr_rollup_table *table, const char *deployment_id);
  */
 size_t dr_rollup_drop_partition(dr_rollup_table *table, int32_t partition);
 
+/*
+ * Retention: remove every finished deployment whose finish is before
+ * finished_before_ms and whose latest rollup was taken (not changed since
+ * dr_rollup_take_changed), and return how many.  Their ids are remembered
+ * (the last 65,536): a later event of one of them is ignored, so a late
+ * copy cannot bring back half a deployment whose final rollup stands.
+ */
+size_t dr_rollup_table_expire(dr_rollup_table *table, int64_t finished_before_ms);
+/* Whether deployment_id was expired (and is still remembered). */
+int dr_rollup_table_is_expired(const dr_rollup_table *table, const char *deployment_id);
+
 #endif

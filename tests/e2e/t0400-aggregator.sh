@@ -272,6 +272,26 @@ test_expect_success KCAT,CURL,JQ 'a group whose committed offsets sit at the end
   wait "$AGG_PID" || fail "SIGTERM: exit $?: $(tail -5 "$WORK/agg3.log")"
 '
 
+# ---- retention: finished deployments leave memory; their final rollups still answer ----
+test_expect_success CURL,JQ 'with --retention-seconds 2, finished deployments leave /deployments and /metrics, GET still answers from the rollups topic, and a late event does not bring one back' '
+  start_aggregator agg4 --group retention-group --retention-seconds 2
+  wait_until 60 "the retention aggregator to catch up" is_ready
+  wait_until 20 "dep-a to leave /deployments" sh -c "! curl -s '\''$URL/deployments'\'' | grep -q '\''\"dep-a\"'\''"
+  expect_json /deployments/dep-a "[.archived, .status, .total, .counts.SUCCESS, .counts.FAILED, .counts.REJECTED]" \
+    "[true,\"FAILED\",12,10,1,1]"
+  expect_json /deployments/dep-a "[.failed_targets[].target_id]" "[\"t10\",\"t11\"]"
+  ! get /metrics | grep -q "drover_jobs{deployment=\"dep-a\"" || fail "dep-a still has drover_jobs series"
+  get /metrics | grep -q "^drover_aggregator_deployments_expired_total [1-9]" || fail "no expired deployments counted"
+  grep -q "event=aggregator.expired deployments=" "$WORK/agg4.log" || fail "no aggregator.expired line"
+  echo "dep-a t01 $(loc 1) SUCCESS" | produce
+  EVENTS=$((EVENTS + 1))
+  sleep 1
+  ! get /deployments | grep -q "\"dep-a\"" || fail "a late event brought dep-a back"
+  [ "$(code_of /deployments/never-was)" = 404 ] || fail "an unknown id is not a 404"
+  kill -TERM "$AGG_PID"
+  wait "$AGG_PID" || fail "SIGTERM: exit $?: $(tail -5 "$WORK/agg4.log")"
+'
+
 # ---- benchmark mode: read to the end, print the rate, exit 0 ----
 test_expect_success CURL,JQ 'with --exit-when-caught-up it reads to the end, prints the fold rate and exits 0' '
   expect_ok "$AGGREGATOR" --brokers "$BROKERS" --http "" --group bench --exit-when-caught-up

@@ -546,6 +546,31 @@ static void changes_are_taken_once_and_partitions_dropped(void)
     dr_rollup_table_free(t);
 }
 
+/* Retention: finished, taken deployments past the cutoff leave; their late events are ignored. */
+static void finished_deployments_expire(void)
+{
+    dr_rollup_table *t = dr_rollup_table_new();
+    FOLD(t, "old", "t0", .state = SUCCESS, .at_ms = 20);
+    FOLD(t, "new", "t0", .state = SUCCESS, .at_ms = 1000);
+    FOLD(t, "running", "t0", .state = IN_PROGRESS, .at_ms = 10);
+    /* Not taken yet (its final rollup unpublished): kept. */
+    CHECK_INT(0, (long long)dr_rollup_table_expire(t, 500));
+    while (dr_rollup_take_changed(t))
+        ;
+    CHECK_INT(1, (long long)dr_rollup_table_expire(t, 500));
+    CHECK(dr_rollup_find(t, "old") == NULL);
+    CHECK(dr_rollup_find(t, "new") != NULL);
+    CHECK(dr_rollup_find(t, "running") != NULL);
+    CHECK_INT(1, dr_rollup_table_is_expired(t, "old"));
+    CHECK_INT(0, dr_rollup_table_is_expired(t, "new"));
+    /* A late copy of an event of the expired one changes nothing. */
+    dr_rollup_fold_result r = FOLD(t, "old", "t1", .state = FAILED, .at_ms = 30);
+    CHECK_INT(0, r.applied);
+    CHECK(dr_rollup_find(t, "old") == NULL);
+    CHECK_INT(2, (long long)dr_rollup_table_count(t));
+    dr_rollup_table_free(t);
+}
+
 int main(void)
 {
     a_normal_run_counts_every_job_once();
@@ -557,5 +582,6 @@ int main(void)
     folding_the_stream_again_is_exact();
     the_rollup_message_carries_everything();
     changes_are_taken_once_and_partitions_dropped();
+    finished_deployments_expire();
     return check_done("test_rollup");
 }

@@ -51,7 +51,7 @@ int main(void)
     atomic_int ready = 0;
     dr_rollup_table *t = dr_rollup_table_new();
     dr_metrics *metrics = dr_metrics_new();
-    dr_api api = {&lock, t, metrics, &ready};
+    dr_api api = {.lock = &lock, .table = t, .metrics = metrics, .ready = &ready};
 
     fold(t, "d1", "t1", "111", DROVER__V1__JOB_STATE__JOB_STATE_SUCCESS, "", "");
     fold(t, "d1", "t2", "222", DROVER__V1__JOB_STATE__JOB_STATE_FAILED, "script-failed", "install.sh said \"no\"\n");
