@@ -68,6 +68,21 @@ static void json_summary_fields(dr_strbuf *sb, const dr_rollup_summary *s, const
                      (long long)s->started_at_ms, sep, (long long)s->updated_at_ms, sep, (long long)s->finished_at_ms);
 }
 
+/* The i-th entry of a "locations" array: account, region, their total and counts. */
+static void json_location(dr_strbuf *sb, size_t i, const char *account, const char *region, const uint64_t *counts)
+{
+    uint64_t total = 0;
+    for (int st = 0; st < DR_ROLLUP_STATE_SLOTS; st++)
+        total += counts[st];
+    dr_strbuf_puts(sb, i ? ",\n    {\"account\": " : "\n    {\"account\": ");
+    dr_strbuf_json_string(sb, account);
+    dr_strbuf_puts(sb, ", \"region\": ");
+    dr_strbuf_json_string(sb, region);
+    dr_strbuf_printf(sb, ", \"total\": %llu, \"counts\": ", (unsigned long long)total);
+    json_counts(sb, counts);
+    dr_strbuf_puts(sb, "}");
+}
+
 static void deployments_json(const dr_rollup_table *table, dr_strbuf *sb)
 {
     size_t count = 0;
@@ -102,18 +117,8 @@ static void deployment_json(const dr_rollup_deployment *d, dr_strbuf *sb)
     dr_strbuf_puts(sb, "{\n  ");
     json_summary_fields(sb, &s, ",\n  ");
     dr_strbuf_printf(sb, ",\n  \"partition\": %d,\n  \"locations\": [", (int)s.partition);
-    for (size_t i = 0; i < location_count; i++) {
-        uint64_t total = 0;
-        for (int st = 0; st < DR_ROLLUP_STATE_SLOTS; st++)
-            total += locations[i]->counts[st];
-        dr_strbuf_puts(sb, i ? ",\n    {\"account\": " : "\n    {\"account\": ");
-        dr_strbuf_json_string(sb, locations[i]->account);
-        dr_strbuf_puts(sb, ", \"region\": ");
-        dr_strbuf_json_string(sb, locations[i]->region);
-        dr_strbuf_printf(sb, ", \"total\": %llu, \"counts\": ", (unsigned long long)total);
-        json_counts(sb, locations[i]->counts);
-        dr_strbuf_puts(sb, "}");
-    }
+    for (size_t i = 0; i < location_count; i++)
+        json_location(sb, i, locations[i]->account, locations[i]->region, locations[i]->counts);
     dr_strbuf_puts(sb, location_count ? "\n  ],\n  \"failed_targets\": [" : "],\n  \"failed_targets\": [");
     size_t shown = failed_count < DR_API_FAILED_TARGETS_MAX ? failed_count : DR_API_FAILED_TARGETS_MAX;
     for (size_t i = 0; i < shown; i++) {
@@ -158,13 +163,32 @@ static int keep_latest(void *ctx, const char *key, size_t key_len, const void *v
     return 0;
 }
 
-static void json_state_counts(dr_strbuf *sb, Drover__V1__StateCount *const *counts, size_t n)
+/* A Rollup message's counts as the table keeps them: one slot per state. */
+static void counts_to_slots(Drover__V1__StateCount *const *counts, size_t n, uint64_t slots[DR_ROLLUP_STATE_SLOTS])
 {
-    uint64_t slots[DR_ROLLUP_STATE_SLOTS] = {0};
+    memset(slots, 0, DR_ROLLUP_STATE_SLOTS * sizeof *slots);
     for (size_t i = 0; i < n; i++)
         if (counts[i]->state > 0 && counts[i]->state < DR_ROLLUP_STATE_SLOTS)
             slots[counts[i]->state] = counts[i]->count;
-    json_counts(sb, slots);
+}
+
+/* The summary a Rollup message gives, as dr_rollup_summarize gives a table's deployment. */
+static void summarize_message(const Drover__V1__Rollup *r, dr_rollup_summary *s)
+{
+    *s = (dr_rollup_summary){.deployment_id = r->deployment_id,
+                             .package = r->package,
+                             .version = r->version,
+                             .status = r->status,
+                             .total = r->total_jobs,
+                             .expected_total = r->expected_jobs,
+                             .started_at_ms = r->started_at_ms,
+                             .updated_at_ms = r->updated_at_ms,
+                             .finished_at_ms = r->finished_at_ms,
+                             .partition = -1};
+    counts_to_slots(r->counts, r->n_counts, s->counts);
+    for (int st = 0; st < DR_ROLLUP_STATE_SLOTS; st++)
+        if (dr_rollup_state_is_failure((Drover__V1__JobState)st))
+            s->failed_total += s->counts[st];
 }
 
 /*
@@ -184,38 +208,15 @@ static int archived_json(const dr_api *api, const char *id, dr_strbuf *sb)
     if (!latest.value || dr_rollup_decode(latest.value, latest.len, &r, &err) != DR_OK)
         goto cleanup;
     found = 1;
-    uint64_t failed_total = 0;
-    for (size_t i = 0; i < r->n_counts; i++)
-        if (dr_rollup_state_is_failure(r->counts[i]->state))
-            failed_total += r->counts[i]->count;
-    dr_strbuf_puts(sb, "{\n  \"deployment_id\": ");
-    dr_strbuf_json_string(sb, r->deployment_id);
-    dr_strbuf_puts(sb, ",\n  \"package\": ");
-    dr_strbuf_json_string(sb, r->package);
-    dr_strbuf_puts(sb, ",\n  \"version\": ");
-    dr_strbuf_json_string(sb, r->version);
-    dr_strbuf_printf(sb, ",\n  \"status\": \"%s\",\n  \"total\": %llu,\n  \"counts\": ",
-                     dr_deployment_status_name(r->status), (unsigned long long)r->total_jobs);
-    json_state_counts(sb, r->counts, r->n_counts);
-    dr_strbuf_printf(sb,
-                     ",\n  \"failed_total\": %llu,\n  \"expected_total\": %llu,\n  \"complete\": %s,\n  "
-                     "\"started_at_ms\": %lld,\n  \"updated_at_ms\": %lld,\n  \"finished_at_ms\": %lld,\n  "
-                     "\"archived\": true,\n  \"locations\": [",
-                     (unsigned long long)failed_total, (unsigned long long)r->expected_jobs,
-                     r->expected_jobs > r->total_jobs ? "false" : "true", (long long)r->started_at_ms,
-                     (long long)r->updated_at_ms, (long long)r->finished_at_ms);
+    dr_rollup_summary summary;
+    summarize_message(r, &summary);
+    dr_strbuf_puts(sb, "{\n  ");
+    json_summary_fields(sb, &summary, ",\n  ");
+    dr_strbuf_puts(sb, ",\n  \"archived\": true,\n  \"locations\": [");
     for (size_t i = 0; i < r->n_locations; i++) {
-        const Drover__V1__LocationRollup *loc = r->locations[i];
-        uint64_t total = 0;
-        for (size_t c = 0; c < loc->n_counts; c++)
-            total += loc->counts[c]->count;
-        dr_strbuf_puts(sb, i ? ",\n    {\"account\": " : "\n    {\"account\": ");
-        dr_strbuf_json_string(sb, loc->account);
-        dr_strbuf_puts(sb, ", \"region\": ");
-        dr_strbuf_json_string(sb, loc->region);
-        dr_strbuf_printf(sb, ", \"total\": %llu, \"counts\": ", (unsigned long long)total);
-        json_state_counts(sb, loc->counts, loc->n_counts);
-        dr_strbuf_puts(sb, "}");
+        uint64_t counts[DR_ROLLUP_STATE_SLOTS];
+        counts_to_slots(r->locations[i]->counts, r->locations[i]->n_counts, counts);
+        json_location(sb, i, r->locations[i]->account, r->locations[i]->region, counts);
     }
     dr_strbuf_puts(sb, r->n_locations ? "\n  ],\n  \"failed_targets\": [" : "],\n  \"failed_targets\": [");
     for (size_t i = 0; i < r->n_failed_targets; i++) {

@@ -65,9 +65,9 @@ Drover__V1__JobState dr_outcome_job_state(dr_outcome outcome);
  */
 void dr_status_event_for_job(Drover__V1__StatusEvent *event, const Drover__V1__Job *job, Drover__V1__JobState state,
                              const char *worker_id, int64_t started_at_ms);
-/* Fill the outcome fields from an engine result (strings borrowed from result). */
 /* How much of each output tail a status event carries (its end); the worker's log and result keep more. */
 #define DR_STATUS_TAIL_BYTES 4096
+/* Fill the outcome fields from an engine result (strings borrowed from result; each tail cut to its end). */
 void dr_status_event_add_result(Drover__V1__StatusEvent *event, const dr_job_result *result);
 
 #endif

@@ -247,7 +247,6 @@ const rd_kafka_metadata_topic_t *dr_kafka_find_topic(const rd_kafka_metadata_t *
     return NULL;
 }
 
-/* The topic's partition count from the cluster's metadata (the whole cluster's: asking for one topic by name makes a broker that auto-creates topics create it). */
 rd_kafka_resp_err_t dr_kafka_query_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t *low,
                                               int64_t *high, int timeout_ms)
 {
@@ -270,6 +269,7 @@ rd_kafka_resp_err_t dr_kafka_query_watermarks(rd_kafka_t *rk, const char *topic,
     return rd_kafka_query_watermark_offsets(rk, topic, partition, low, high, dr_kafka_remaining_ms(deadline));
 }
 
+/* The topic's partition count from the cluster's metadata (the whole cluster's: asking for one topic by name makes a broker that auto-creates topics create it). */
 dr_status dr_kafka_partition_count(rd_kafka_t *rk, const char *topic_name, int timeout_ms, int *out, dr_error *err)
 {
     const rd_kafka_metadata_t *md = NULL;
