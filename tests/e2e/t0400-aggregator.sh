@@ -280,13 +280,15 @@ test_expect_success CURL,JQ 'with --retention-seconds 2, finished deployments le
   expect_json /deployments/dep-a "[.archived, .status, .total, .counts.SUCCESS, .counts.FAILED, .counts.REJECTED]" \
     "[true,\"FAILED\",12,10,1,1]"
   expect_json /deployments/dep-a "[.failed_targets[].target_id]" "[\"t10\",\"t11\"]"
-  ! get /metrics | grep -q "drover_jobs{deployment=\"dep-a\"" || fail "dep-a still has drover_jobs series"
-  get /metrics | grep -q "^drover_aggregator_deployments_expired_total [1-9]" || fail "no expired deployments counted"
+  # (Read whole, then searched: grep -q leaving early would fail curl, and the pipeline with it.)
+  metrics=$(get /metrics)
+  ! grep -q "drover_jobs{deployment=\"dep-a\"" <<<"$metrics" || fail "dep-a still has drover_jobs series"
+  grep -q "^drover_aggregator_deployments_expired_total [1-9]" <<<"$metrics" || fail "no expired deployments counted"
   grep -q "event=aggregator.expired deployments=" "$WORK/agg4.log" || fail "no aggregator.expired line"
   echo "dep-a t01 $(loc 1) SUCCESS" | produce
   EVENTS=$((EVENTS + 1))
   sleep 1
-  ! get /deployments | grep -q "\"dep-a\"" || fail "a late event brought dep-a back"
+  ! grep -q "\"dep-a\"" <<<"$(get /deployments)" || fail "a late event brought dep-a back"
   [ "$(code_of /deployments/never-was)" = 404 ] || fail "an unknown id is not a 404"
   kill -TERM "$AGG_PID"
   wait "$AGG_PID" || fail "SIGTERM: exit $?: $(tail -5 "$WORK/agg4.log")"
