@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "checkpoints.h"
 #include "clock.h"
 #include "log.h"
 #include "messages.h"
@@ -15,6 +16,14 @@
 #define HOUSEKEEPING_INTERVAL_MS 1000
 /* How long the last Rollups may take to be acknowledged. */
 #define FINAL_FLUSH_MS 10000
+/*
+ * A partition's checkpoint is written when it moved and this long passed
+ * since its last one, or sooner once this many events were read since: on
+ * the embedded broker, whose partitions keep 5 MiB (about 40,000 events),
+ * a checkpoint is then always well inside what the partition still holds.
+ */
+#define CHECKPOINT_INTERVAL_MS 5000
+#define CHECKPOINT_EVENTS 10000
 
 /* One assigned partition of the status topic. */
 typedef struct partition_state {
@@ -22,11 +31,14 @@ typedef struct partition_state {
     int64_t next; /* the next offset to read */
     int64_t high; /* high watermark when assigned; -1 until learned */
     int caught_up;
+    int64_t checkpointed;       /* the offset the last checkpoint written or restored covers up to; -1 none */
+    int64_t next_checkpoint_ms; /* monotonic: the earliest the next one is written */
 } partition_state;
 
 struct dr_ingest {
     dr_ingest_settings s;
     char status_topic[256];
+    char reader[300]; /* whose checkpoints: "aggregator:GROUP" */
     dr_kafka_consumer *consumer;
     dr_kafka_producer *producer;
     partition_state *parts;
@@ -109,6 +121,8 @@ static void add_partition(dr_ingest *in, int32_t id)
     p->next = 0;
     p->high = -1;
     p->caught_up = 0;
+    p->checkpointed = -1;
+    p->next_checkpoint_ms = 0;
 }
 
 static void remove_partition(dr_ingest *in, int32_t id)
@@ -120,18 +134,121 @@ static void remove_partition(dr_ingest *in, int32_t id)
     set_lag(in, id, 0);
 }
 
+/* Write p's checkpoint (the table's deployments of p, covering it up to p->next). */
+static void write_checkpoint(dr_ingest *in, partition_state *p)
+{
+    dr_error err = {0};
+    size_t bytes = 0;
+    pthread_mutex_lock(in->s.lock);
+    dr_status status = dr_checkpoint_write(in->producer, in->reader, in->s.table, p->id, p->next, &bytes, &err);
+    pthread_mutex_unlock(in->s.lock);
+    p->next_checkpoint_ms = dr_monotonic_ms() + CHECKPOINT_INTERVAL_MS;
+    if (status != DR_OK) {
+        char quoted[DR_ERROR_DETAIL_MAX + 16];
+        dr_log(DR_LOG_WARN, "checkpoint.write_failed", "partition=%d msg=%s", (int)p->id,
+               dr_log_quote(quoted, sizeof quoted, err.detail));
+        return;
+    }
+    p->checkpointed = p->next;
+    dr_log(DR_LOG_DEBUG, "checkpoint.written", "partition=%d next_offset=%lld bytes=%zu", (int)p->id,
+           (long long)p->next, bytes);
+}
+
+/* Caught-up partitions whose checkpoint is due (or every moved one, with all). */
+static void write_checkpoints(dr_ingest *in, int all)
+{
+    int64_t now = dr_monotonic_ms();
+    for (size_t i = 0; i < in->part_count; i++) {
+        partition_state *p = &in->parts[i];
+        if (!p->caught_up || p->next == p->checkpointed)
+            continue;
+        if (all || now >= p->next_checkpoint_ms || p->next - p->checkpointed >= CHECKPOINT_EVENTS)
+            write_checkpoint(in, p);
+    }
+}
+
+/*
+ * Where to read each newly assigned partition from: its checkpoint's offset
+ * once the checkpoint is restored into the table, or -1 (its beginning).  A
+ * checkpoint past the partition's end is of another life of the topic (a
+ * broker started afresh), and one that cannot be read is not used: both
+ * are logged, and the partition is read from its beginning.
+ */
+static void restore_checkpoints(dr_ingest *in, const rd_kafka_topic_partition_list_t *partitions, int64_t *from)
+{
+    dr_checkpoints *checkpoints = NULL;
+    dr_error err = {0};
+    for (int i = 0; i < partitions->cnt; i++)
+        from[i] = -1;
+    if (dr_checkpoints_read(&in->s.kafka, in->reader, WATERMARK_TIMEOUT_MS, &checkpoints, &err) != DR_OK) {
+        char quoted[DR_ERROR_DETAIL_MAX + 16];
+        dr_log(DR_LOG_WARN, "checkpoint.read_failed", "msg=%s (partitions are read from their beginning)",
+               dr_log_quote(quoted, sizeof quoted, err.detail));
+        return;
+    }
+    rd_kafka_t *rk = dr_kafka_producer_handle(in->producer);
+    for (int i = 0; i < partitions->cnt; i++) {
+        int32_t id = partitions->elems[i].partition;
+        int found = 0;
+        int64_t next = -1, low = 0, high = 0;
+        err = (dr_error){0};
+        pthread_mutex_lock(in->s.lock);
+        dr_status status = dr_checkpoints_restore(checkpoints, id, in->s.table, &found, &next, &err);
+        if (status == DR_OK && found &&
+            (rd_kafka_query_watermark_offsets(rk, in->status_topic, id, &low, &high, WATERMARK_TIMEOUT_MS) ||
+             next > high)) {
+            dr_rollup_drop_partition(in->s.table, id);
+            snprintf(err.detail, sizeof err.detail,
+                     "its offset %lld is past the partition's end, or the end is unknown", (long long)next);
+            found = 0;
+        }
+        size_t deployments = 0;
+        if (found) {
+            size_t count = 0;
+            const dr_rollup_deployment **list = dr_rollup_table_list(in->s.table, &count);
+            for (size_t k = 0; list && k < count; k++) {
+                dr_rollup_summary summary;
+                dr_rollup_summarize(list[k], &summary);
+                deployments += summary.partition == id;
+            }
+            free(list);
+        }
+        pthread_mutex_unlock(in->s.lock);
+        if (found) {
+            from[i] = next;
+            partition_state *p = find_partition(in, id);
+            if (p)
+                p->next = p->checkpointed = next;
+            dr_log(DR_LOG_INFO, "checkpoint.restored", "partition=%d next_offset=%lld deployments=%zu", (int)id,
+                   (long long)next, deployments);
+        } else if (strcmp(err.detail, "no checkpoint") != 0) {
+            char quoted[DR_ERROR_DETAIL_MAX + 16];
+            dr_log(DR_LOG_WARN, "checkpoint.not_used", "partition=%d msg=%s (read from its beginning)", (int)id,
+                   dr_log_quote(quoted, sizeof quoted, err.detail));
+        }
+    }
+    dr_checkpoints_free(checkpoints);
+}
+
 /* Runs inside dr_kafka_consumer_poll, on the ingest thread. */
 static void on_rebalance(void *opaque, const rd_kafka_topic_partition_list_t *partitions, int assigned)
 {
     dr_ingest *in = opaque;
     if (assigned) {
         in->assignment_seen = 1;
-        if (!in->closing)
-            dr_kafka_consumer_rewind(in->consumer, partitions); /* the table is rebuilt by folding it all again */
-        for (int i = 0; i < partitions->cnt; i++) {
+        for (int i = 0; i < partitions->cnt; i++)
             add_partition(in, partitions->elems[i].partition);
-            dr_log(DR_LOG_INFO, "partition.assigned", "topic=%s partition=%d from=beginning",
-                   partitions->elems[i].topic, (int)partitions->elems[i].partition);
+        if (!in->closing) {
+            /* The table is rebuilt from each partition's checkpoint and what follows it, or from its start. */
+            int64_t *from = calloc((size_t)partitions->cnt + 1, sizeof *from);
+            if (from)
+                restore_checkpoints(in, partitions, from);
+            dr_kafka_consumer_assign_from(in->consumer, partitions, from);
+            for (int i = 0; i < partitions->cnt; i++)
+                dr_log(DR_LOG_INFO, "partition.assigned", "topic=%s partition=%d from=%s%lld",
+                       partitions->elems[i].topic, (int)partitions->elems[i].partition,
+                       from && from[i] >= 0 ? "checkpoint:" : "beginning:", from ? (long long)from[i] : -1LL);
+            free(from);
         }
         atomic_store(in->s.ready, 0);
         return;
@@ -139,6 +256,9 @@ static void on_rebalance(void *opaque, const rd_kafka_topic_partition_list_t *pa
     for (int i = 0; i < partitions->cnt; i++) {
         int32_t id = partitions->elems[i].partition;
         size_t dropped = 0;
+        partition_state *p = find_partition(in, id);
+        if (p && p->caught_up && p->next != p->checkpointed)
+            write_checkpoint(in, p); /* the next owner starts from here */
         remove_partition(in, id);
         if (!in->closing) {
             pthread_mutex_lock(in->s.lock);
@@ -420,6 +540,7 @@ dr_status dr_ingest_start(const dr_ingest_settings *settings, dr_ingest **out, d
     if (in->s.publish_interval_ms < 0)
         in->s.publish_interval_ms = 0;
     dr_kafka_topic_name(&in->s.kafka, DR_TOPIC_STATUS, in->status_topic, sizeof in->status_topic);
+    snprintf(in->reader, sizeof in->reader, "aggregator:%s", in->s.group);
     atomic_store(in->s.ready, 0);
     if (in->s.metrics)
         describe_metrics(in->s.metrics);
@@ -443,7 +564,7 @@ cleanup:
 static void expire(dr_ingest *in)
 {
     pthread_mutex_lock(in->s.lock);
-    size_t expired = dr_rollup_table_expire(in->s.table, dr_now_ms() - in->s.retention_ms);
+    size_t expired = dr_rollup_table_expire(in->s.table, dr_now_ms() - in->s.retention_ms, 1);
     size_t left = dr_rollup_table_count(in->s.table);
     pthread_mutex_unlock(in->s.lock);
     if (!expired)
@@ -478,6 +599,7 @@ dr_status dr_ingest_run(dr_ingest *in, volatile sig_atomic_t *stop, int until_ca
             expire(in);
             in->next_expiry_ms = now + EXPIRY_INTERVAL_MS;
         }
+        write_checkpoints(in, 0);
         /* Idle: metrics can be exact at no cost to the fold rate. */
         if (!msg || now >= in->next_housekeeping_ms) {
             housekeeping(in);
@@ -489,9 +611,10 @@ dr_status dr_ingest_run(dr_ingest *in, volatile sig_atomic_t *stop, int until_ca
         if (until_caught_up && caught_up)
             break;
     }
-    if (atomic_load(in->s.ready))
+    if (atomic_load(in->s.ready)) {
         publish_changed(in);
-    else
+        write_checkpoints(in, 1); /* the next start resumes from here */
+    } else
         dr_log(DR_LOG_WARN, "aggregator.stopped_catching_up", "msg=\"not caught up: no Rollups published\"");
     housekeeping(in);
     status = dr_kafka_producer_flush(in->producer, FINAL_FLUSH_MS, err);

@@ -8,14 +8,18 @@
  * publish interval, and at once when a deployment finishes.
  *
  * Rebuilding without double counting: the aggregator never commits offsets
- * and does not trust any it finds.  Every partition it is assigned is read
- * again from its beginning (the rebalance hook re-assigns it at
- * RD_KAFKA_OFFSET_BEGINNING), which is exact because the fold is idempotent
- * (rollup.h).  A revoked partition's deployments are dropped from the table:
- * their new owner rebuilds them.  A partition whose first offset is not 0
- * lost its oldest events (retention, or the embedded broker's 5 MiB cap);
- * that is logged as status.history_truncated, since deployments of that
- * time may be counted short.
+ * and does not trust any it finds.  Every partition it is assigned is
+ * rebuilt from its checkpoint (checkpoints.h: the fold of the partition as
+ * of an offset, which this aggregator's group wrote) and the events after
+ * it, or, with no usable checkpoint, from its beginning; both are exact
+ * because the fold is idempotent (rollup.h).  While caught up it writes a
+ * partition's checkpoint every 5 s or 10,000 events when it moved, when the
+ * partition is revoked, and when it stops, so a restart reads what came
+ * after the last one, not the history.  A revoked partition's deployments
+ * are dropped from the table: their new owner rebuilds them.  A partition
+ * whose first offset is past what was read lost events (retention, or the
+ * embedded broker's 5 MiB cap); that is logged as status.history_truncated,
+ * since deployments of that time may be counted short.
  *
  * Caught up: every assigned partition has been read up to the high
  * watermark observed when it was assigned.  Until then *ready is 0 and

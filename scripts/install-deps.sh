@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config
           librdkafka-dev libprotobuf-c-dev protobuf-c-compiler
-          libcurl4-openssl-dev libzip-dev libssl-dev libjansson-dev
+          libcurl4-openssl-dev libzip-dev libssl-dev libjansson-dev zlib1g-dev
           zip unzip procps kcat jq curl perl openssl
           protobuf-compiler          # protoc: tests write hand-made messages from proto/drover.proto
           clang libclang-rt-14-dev   # the ASan build and the libFuzzer targets

@@ -421,9 +421,15 @@ void dr_kafka_consumer_close(dr_kafka_consumer *c)
 
 void dr_kafka_consumer_rewind(dr_kafka_consumer *c, const rd_kafka_topic_partition_list_t *partitions)
 {
+    dr_kafka_consumer_assign_from(c, partitions, NULL);
+}
+
+void dr_kafka_consumer_assign_from(dr_kafka_consumer *c, const rd_kafka_topic_partition_list_t *partitions,
+                                   const int64_t *offsets)
+{
     rd_kafka_topic_partition_list_t *from_start = rd_kafka_topic_partition_list_copy(partitions);
     for (int i = 0; i < from_start->cnt; i++)
-        from_start->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+        from_start->elems[i].offset = offsets && offsets[i] >= 0 ? offsets[i] : RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_error_t *error = NULL;
     rd_kafka_resp_err_t kerr = RD_KAFKA_RESP_ERR_NO_ERROR;
     if (strcmp(rd_kafka_rebalance_protocol(c->rk), "COOPERATIVE") == 0) {

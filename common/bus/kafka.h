@@ -48,6 +48,7 @@ typedef enum dr_topic {
     DR_TOPIC_CONTROL,      /* key deployment id, Cancel */
     DR_TOPIC_RELEASES,     /* key deployment id, Release: the control plane's release log */
     DR_TOPIC_AUDIT,        /* key the request's subject, AuditRecord: every decision on a request */
+    DR_TOPIC_CHECKPOINTS,  /* key READER/PARTITION/INDEX, CheckpointChunk (compacted): folds to resume from */
     DR_TOPIC_COUNT
 } dr_topic;
 
@@ -152,6 +153,9 @@ rd_kafka_t *dr_kafka_consumer_handle(dr_kafka_consumer *c);
  * folding a whole partition: the aggregator, the control plane).
  */
 void dr_kafka_consumer_rewind(dr_kafka_consumer *c, const rd_kafka_topic_partition_list_t *partitions);
+/* The same, each partition from offsets[i] instead (negative: its beginning): a checkpoint's offset. */
+void dr_kafka_consumer_assign_from(dr_kafka_consumer *c, const rd_kafka_topic_partition_list_t *partitions,
+                                   const int64_t *offsets);
 /*
  * Called when the group moves partitions: once assigned partitions are
  * assigned, and when

@@ -29,6 +29,7 @@ static const struct {
     [DR_TOPIC_CONTROL] = {"control", 0},
     [DR_TOPIC_RELEASES] = {"releases", 0},
     [DR_TOPIC_AUDIT] = {"audit", 0},
+    [DR_TOPIC_CHECKPOINTS] = {"checkpoints", 1},
 };
 
 const char *dr_topic_suffix(dr_topic topic)

@@ -5,37 +5,8 @@
 #include <string.h>
 
 #include "messages.h"
+#include "rollup_private.h"
 #include "strmap.h"
-
-struct dr_rollup_deployment {
-    char *id;
-    char *package;
-    char *version;
-    int32_t partition;
-    Drover__V1__DeploymentStatus status;
-    uint64_t total;
-    uint64_t counts[DR_ROLLUP_STATE_SLOTS];
-    int64_t started_at_ms;
-    int64_t updated_at_ms;
-    int64_t finished_at_ms;
-    char *max_errors;        /* as the PENDING events give it; "" unknown */
-    uint64_t errors;         /* jobs whose state counts against max errors */
-    uint64_t user_cancelled; /* jobs CANCELLED because someone cancelled the deployment */
-    uint64_t refused;        /* jobs REJECTED because the control plane refused the request */
-    uint64_t expected;       /* jobs the deployment has, as its events say; 0 unknown */
-    dr_strmap *jobs;         /* job id -> dr_rollup_job */
-    dr_strmap *locations;    /* account US region -> dr_rollup_location */
-    int changed;             /* on the table's changed list */
-    dr_rollup_deployment *next_changed;
-};
-
-struct dr_rollup_table {
-    dr_strmap *deployments; /* id -> dr_rollup_deployment */
-    dr_rollup_deployment *changed_head;
-    dr_strmap *expired;  /* ids of deployments expired lately -> marker: their late events are ignored */
-    char **expired_ring; /* the same ids, oldest first from expired_next, to forget the oldest */
-    size_t expired_next; /* where the next expired id goes in the ring */
-};
 
 /* How many expired deployment ids a table remembers (about 6 MB at most). */
 #define EXPIRED_REMEMBERED 65536
@@ -791,16 +762,23 @@ size_t dr_rollup_drop_partition(dr_rollup_table *t, int32_t partition)
     return remove_where(t, in_partition, &partition, 0);
 }
 
-/* Finished before *arg, and its final rollup taken for publishing. */
+typedef struct expiry {
+    int64_t finished_before_ms;
+    int taken_only;
+} expiry;
+
+/* Finished before the expiry's time, and (when asked) its final rollup taken for publishing. */
 static int finished_before(const dr_rollup_deployment *d, const void *arg)
 {
-    return !d->changed && dr_rollup_status_is_terminal(d->status) && d->finished_at_ms > 0 &&
-           d->finished_at_ms < *(const int64_t *)arg;
+    const expiry *x = arg;
+    return (!x->taken_only || !d->changed) && dr_rollup_status_is_terminal(d->status) && d->finished_at_ms > 0 &&
+           d->finished_at_ms < x->finished_before_ms;
 }
 
-size_t dr_rollup_table_expire(dr_rollup_table *t, int64_t finished_before_ms)
+size_t dr_rollup_table_expire(dr_rollup_table *t, int64_t finished_before_ms, int taken_only)
 {
-    return remove_where(t, finished_before, &finished_before_ms, 1);
+    expiry x = {finished_before_ms, taken_only};
+    return remove_where(t, finished_before, &x, 1);
 }
 
 int dr_rollup_table_is_expired(const dr_rollup_table *t, const char *deployment_id)

@@ -188,13 +188,38 @@ size_t dr_rollup_drop_partition(dr_rollup_table *table, int32_t partition);
 
 /*
  * Retention: remove every finished deployment whose finish is before
- * finished_before_ms and whose latest rollup was taken (not changed since
+ * finished_before_ms and, with taken_only (a table whose rollups are
+ * published), whose latest rollup was taken (not changed since
  * dr_rollup_take_changed), and return how many.  Their ids are remembered
  * (the last 65,536): a later event of one of them is ignored, so a late
  * copy cannot bring back half a deployment whose final rollup stands.
  */
-size_t dr_rollup_table_expire(dr_rollup_table *table, int64_t finished_before_ms);
+size_t dr_rollup_table_expire(dr_rollup_table *table, int64_t finished_before_ms, int taken_only);
 /* Whether deployment_id was expired (and is still remembered). */
 int dr_rollup_table_is_expired(const dr_rollup_table *table, const char *deployment_id);
+
+/*
+ * Checkpoints (docs/pipeline.md): a partition's deployments as a
+ * FoldCheckpoint, to resume from instead of reading the partition again
+ * from its start.
+ *
+ * dr_rollup_checkpoint: the deployments read from partition, sorted by id,
+ * their jobs by job id (two readers at one offset write the same bytes),
+ * job messages cut to DR_ROLLUP_FAILED_MESSAGE_MAX bytes.  Its strings are
+ * the table's: valid while the table is unchanged; free it with
+ * dr_rollup_checkpoint_free.  NULL when out of memory.
+ *
+ * dr_rollup_restore: the deployments of partition become those of a
+ * checkpoint (read off Kafka: checked as events are, deployments expired
+ * from this table left out), each marked changed.  DR_ERR_MALFORMED_MESSAGE
+ * with the table unchanged when one is not what dr_rollup_checkpoint
+ * writes; DR_ERR_NOMEM with the partition's deployments dropped (read it
+ * from its start instead).
+ */
+Drover__V1__FoldCheckpoint *dr_rollup_checkpoint(const dr_rollup_table *table, int32_t partition, int64_t next_offset,
+                                                 int64_t now_ms);
+void dr_rollup_checkpoint_free(Drover__V1__FoldCheckpoint *checkpoint); /* NULL is fine */
+dr_status dr_rollup_restore(dr_rollup_table *table, const Drover__V1__FoldCheckpoint *checkpoint, int32_t partition,
+                            dr_error *err);
 
 #endif

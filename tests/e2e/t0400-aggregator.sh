@@ -5,8 +5,8 @@
 # failed targets and their reasons; /deployments, /metrics, /healthz,
 # /readyz and the page answer; the final Rollup is on the rollups topic; a
 # malformed message is skipped while it keeps serving; killed with SIGKILL
-# and restarted, it rebuilds the very same rollups (no double counting),
-# even for a group whose offsets were committed at the end; SIGTERM leaves
+# and restarted, it resumes from its checkpoints to the very same rollups (no double counting);
+# a group whose offsets were committed at the end, and no checkpoint, rebuilds it all; SIGTERM leaves
 # cleanly; --exit-when-caught-up prints the fold rate.  The HTTP cases need
 # curl and jq (prerequisites CURL, JQ), the committed-offsets one kcat (KCAT).
 . "$(dirname "$0")/lib.sh"
@@ -232,7 +232,7 @@ test_expect_success CURL 'killed with SIGKILL and restarted, it says it is catch
   [ "$(code_of /readyz)" = 503 ] || fail "/readyz is not 503 while catching up"
 '
 
-test_expect_success CURL,JQ 'restarted, it rebuilds the very same rollups and metrics: nothing counted twice, the garbage skipped once' '
+test_expect_success CURL,JQ 'restarted, it resumes from its checkpoints and rebuilds the very same rollups and metrics: nothing counted twice' '
   wait_until 60 "the restarted aggregator to catch up" is_ready
   for d in dep-a dep-b dep-c; do
     get "/deployments/$d" >"$WORK/after-$d.json"
@@ -245,9 +245,12 @@ $(diff "$WORK/before-$d.json" "$WORK/after-$d.json")"
   cmp -s "$WORK/before-jobs.prom" "$WORK/after-jobs.prom" || fail "drover_jobs differs after the restart:
 $(diff "$WORK/before-jobs.prom" "$WORK/after-jobs.prom")"
   expect_json /deployments/dep-a "[.total, .counts.SUCCESS, .counts.FAILED, .counts.REJECTED]" "[12,10,1,1]"
+  # It resumed from the checkpoints the first one wrote: what they cover is not read again.
+  grep -q "event=checkpoint.restored" "$WORK/agg2.log" || fail "the restart did not resume from a checkpoint:
+$(grep -E "checkpoint|partition.assigned" "$WORK/agg2.log" | head)"
   METRICS=$(get /metrics)
-  grep -qx "drover_status_events_total $EVENTS" <<<"$METRICS" || fail "the restart folded other than $EVENTS events"
-  grep -qx "drover_status_events_malformed_total 1" <<<"$METRICS" || fail "the restart did not skip the garbage once"
+  folded=$(sed -n "s/^drover_status_events_total //p" <<<"$METRICS")
+  [ -n "$folded" ] && [ "$folded" -lt "$EVENTS" ] || fail "resumed from checkpoints, it folded ${folded:-?} of $EVENTS events again"
 '
 
 # SIGTERM: publish, leave the group, exit 0.
@@ -262,12 +265,16 @@ test_expect_success CURL 'SIGTERM: it publishes, leaves the group and exits 0' '
 # ---- committed offsets are not trusted: a group whose offsets sit at the end still rebuilds everything ----
 # kcat reads the topic to its end and commits there.  Its short session timeout keeps the group from
 # waiting long for it in case it does not leave cleanly.
-test_expect_success KCAT,CURL,JQ 'a group whose committed offsets sit at the end of the topic still rebuilds everything' '
+test_expect_success KCAT,CURL,JQ 'a group whose committed offsets sit at the end of the topic (and no checkpoint) rebuilds everything, the garbage skipped once' '
   kcat -b "$BROKERS" -G committed-group -X session.timeout.ms=6000 -o beginning -e -q -f "" drover.status \
     >/dev/null 2>"$WORK/kcat.log" || fail "kcat could not consume as group committed-group: $(cat "$WORK/kcat.log")"
   start_aggregator agg3 --group committed-group
   wait_until 60 "the committed-group aggregator to catch up" is_ready
   expect_json /deployments/dep-a "[.total, .counts.SUCCESS, .counts.FAILED, .counts.REJECTED]" "[12,10,1,1]"
+  # A group with no checkpoint of its own reads every event once, the garbage skipped once.
+  METRICS=$(get /metrics)
+  grep -qx "drover_status_events_total $EVENTS" <<<"$METRICS" || fail "a new group folded other than $EVENTS events"
+  grep -qx "drover_status_events_malformed_total 1" <<<"$METRICS" || fail "a new group did not skip the garbage once"
   kill -TERM "$AGG_PID"
   wait "$AGG_PID" || fail "SIGTERM: exit $?: $(tail -5 "$WORK/agg3.log")"
 '

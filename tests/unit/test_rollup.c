@@ -554,10 +554,10 @@ static void finished_deployments_expire(void)
     FOLD(t, "new", "t0", .state = SUCCESS, .at_ms = 1000);
     FOLD(t, "running", "t0", .state = IN_PROGRESS, .at_ms = 10);
     /* Not taken yet (its final rollup unpublished): kept. */
-    CHECK_INT(0, (long long)dr_rollup_table_expire(t, 500));
+    CHECK_INT(0, (long long)dr_rollup_table_expire(t, 500, 1));
     while (dr_rollup_take_changed(t))
         ;
-    CHECK_INT(1, (long long)dr_rollup_table_expire(t, 500));
+    CHECK_INT(1, (long long)dr_rollup_table_expire(t, 500, 1));
     CHECK(dr_rollup_find(t, "old") == NULL);
     CHECK(dr_rollup_find(t, "new") != NULL);
     CHECK(dr_rollup_find(t, "running") != NULL);
@@ -568,6 +568,14 @@ static void finished_deployments_expire(void)
     CHECK_INT(0, r.applied);
     CHECK(dr_rollup_find(t, "old") == NULL);
     CHECK_INT(2, (long long)dr_rollup_table_count(t));
+    dr_rollup_table_free(t);
+
+    /* A table whose rollups are not published (the control plane's) expires without taking them. */
+    t = dr_rollup_table_new();
+    FOLD(t, "old", "t0", .state = SUCCESS, .at_ms = 20);
+    CHECK_INT(0, (long long)dr_rollup_table_expire(t, 500, 1));
+    CHECK_INT(1, (long long)dr_rollup_table_expire(t, 500, 0));
+    CHECK(dr_rollup_take_changed(t) == NULL);
     dr_rollup_table_free(t);
 }
 
