@@ -214,6 +214,21 @@ typedef struct dr_kafka_follower dr_kafka_follower;
 
 dr_status dr_kafka_follower_new(const dr_kafka_options *opt, const dr_topic *topics, size_t topic_count, int timeout_ms,
                                 dr_kafka_follower **out, dr_error *err);
+/*
+ * The same, with some partitions started at given offsets instead of their
+ * beginning (a checkpoint's): a start outside the partition's offsets now is
+ * not used (the partition starts at its beginning).
+ */
+typedef struct dr_kafka_start {
+    dr_topic topic;
+    int32_t partition;
+    int64_t offset;
+} dr_kafka_start;
+dr_status dr_kafka_follower_new_from(const dr_kafka_options *opt, const dr_topic *topics, size_t topic_count,
+                                     const dr_kafka_start *starts, size_t start_count, int timeout_ms,
+                                     dr_kafka_follower **out, dr_error *err);
+/* The next offset poll returns of a followed partition; -1 when it is not followed. */
+int64_t dr_kafka_follower_position(const dr_kafka_follower *f, dr_topic topic, int32_t partition);
 /* A follower of one topic from its end as of the call: only what is written from now on (a rollup watch). */
 dr_status dr_kafka_follower_new_from_end(const dr_kafka_options *opt, dr_topic topic, int timeout_ms,
                                          dr_kafka_follower **out, dr_error *err);

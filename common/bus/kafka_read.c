@@ -293,8 +293,20 @@ static followed_partition *follower_partition(dr_kafka_follower *f, const char *
     return NULL;
 }
 
-static dr_status follower_add_topic(dr_kafka_follower *f, dr_topic topic, int from_end,
-                                    rd_kafka_topic_partition_list_t *list, int timeout_ms, dr_error *err)
+/* Where a followed partition starts: a given offset (within the partition), else its beginning or end. */
+static int64_t follower_start(dr_topic topic, int32_t id, int from_end, int64_t low, int64_t high,
+                              const dr_kafka_start *starts, size_t start_count)
+{
+    for (size_t i = 0; i < start_count; i++)
+        if (starts[i].topic == topic && starts[i].partition == id && starts[i].offset >= low &&
+            starts[i].offset <= high)
+            return starts[i].offset;
+    return from_end ? high : low;
+}
+
+static dr_status follower_add_topic(dr_kafka_follower *f, dr_topic topic, int from_end, const dr_kafka_start *starts,
+                                    size_t start_count, rd_kafka_topic_partition_list_t *list, int timeout_ms,
+                                    dr_error *err)
 {
     int count = 0;
     dr_kafka_topic_name(&f->options, topic, f->names[topic], sizeof f->names[topic]);
@@ -311,7 +323,7 @@ static dr_status follower_add_topic(dr_kafka_follower *f, dr_topic topic, int fr
         if (kerr)
             return dr_error_set(err, DR_ERR_KAFKA, "%s [%d]: watermarks: %s", f->names[topic], i,
                                 rd_kafka_err2str(kerr));
-        int64_t start = from_end ? high : low;
+        int64_t start = follower_start(topic, i, from_end, low, high, starts, start_count);
         f->parts[f->part_count++] = (followed_partition){.topic = topic, .id = i, .next = start, .sync_high = 0};
         /* A watermark, not a logical offset: no offset lookup per partition (see reader_assign). */
         rd_kafka_topic_partition_list_add(list, f->names[topic], i)->offset = start;
@@ -320,7 +332,8 @@ static dr_status follower_add_topic(dr_kafka_follower *f, dr_topic topic, int fr
 }
 
 static dr_status follower_new(const dr_kafka_options *opt, const dr_topic *topics, size_t topic_count, int from_end,
-                              int timeout_ms, dr_kafka_follower **out, dr_error *err)
+                              const dr_kafka_start *starts, size_t start_count, int timeout_ms, dr_kafka_follower **out,
+                              dr_error *err)
 {
     static const kafka_property fixed[] = {
         {"enable.auto.commit", "false"},
@@ -351,7 +364,7 @@ static dr_status follower_new(const dr_kafka_options *opt, const dr_topic *topic
         goto cleanup;
     rd_kafka_poll_set_consumer(f->rk);
     for (size_t i = 0; i < topic_count && status == DR_OK; i++)
-        status = follower_add_topic(f, topics[i], from_end, list, timeout_ms, err);
+        status = follower_add_topic(f, topics[i], from_end, starts, start_count, list, timeout_ms, err);
     if (status != DR_OK)
         goto cleanup;
     rd_kafka_resp_err_t kerr = rd_kafka_assign(f->rk, list);
@@ -373,13 +386,28 @@ cleanup:
 dr_status dr_kafka_follower_new(const dr_kafka_options *opt, const dr_topic *topics, size_t topic_count, int timeout_ms,
                                 dr_kafka_follower **out, dr_error *err)
 {
-    return follower_new(opt, topics, topic_count, 0, timeout_ms, out, err);
+    return follower_new(opt, topics, topic_count, 0, NULL, 0, timeout_ms, out, err);
+}
+
+dr_status dr_kafka_follower_new_from(const dr_kafka_options *opt, const dr_topic *topics, size_t topic_count,
+                                     const dr_kafka_start *starts, size_t start_count, int timeout_ms,
+                                     dr_kafka_follower **out, dr_error *err)
+{
+    return follower_new(opt, topics, topic_count, 0, starts, start_count, timeout_ms, out, err);
+}
+
+int64_t dr_kafka_follower_position(const dr_kafka_follower *f, dr_topic topic, int32_t partition)
+{
+    for (size_t i = 0; i < f->part_count; i++)
+        if (f->parts[i].topic == topic && f->parts[i].id == partition)
+            return f->parts[i].next;
+    return -1;
 }
 
 dr_status dr_kafka_follower_new_from_end(const dr_kafka_options *opt, dr_topic topic, int timeout_ms,
                                          dr_kafka_follower **out, dr_error *err)
 {
-    return follower_new(opt, &topic, 1, 1, timeout_ms, out, err);
+    return follower_new(opt, &topic, 1, 1, NULL, 0, timeout_ms, out, err);
 }
 
 rd_kafka_message_t *dr_kafka_follower_poll(dr_kafka_follower *f, int timeout_ms, dr_topic *topic)

@@ -29,6 +29,8 @@ static const dr_setting serve_settings[] = {
     {"job-expiry-seconds", DR_SETTING_INT, "86400",
      "a job a worker receives this long after its release ends TIMED_OUT without running (a replayed job too); "
      "a deployment's own --deadline-seconds applies if sooner; 0: jobs never expire"},
+    {"retention-seconds", DR_SETTING_INT, "3600",
+     "a finished deployment leaves memory this long after it finished (its final rollup stays on Kafka); 0: never"},
     {"policy", DR_SETTING_STRING, NULL,
      "the policy (JSON: operators and what each may do; docs/operators.md), read again when it changes; "
      "every request is refused unless it allows it"},
@@ -84,6 +86,12 @@ int cmd_serve(int argc, char **argv)
         goto fail;
     }
     settings.job_expiry_ms = expiry_seconds * 1000;
+    long long retention_seconds = dr_config_int(cfg, "retention-seconds");
+    if (retention_seconds < 0 || retention_seconds > 366LL * 24 * 3600) {
+        dr_error_set(&err, DR_ERR_USAGE, "retention-seconds: %lld is not between 0 and 31622400", retention_seconds);
+        goto fail;
+    }
+    settings.retention_ms = retention_seconds * 1000;
     const char *key_path = dr_config_string(cfg, "signing-key");
     if (key_path && key_path[0]) {
         if (dr_key_load_private(key_path, &signing_key, &err) != DR_OK)

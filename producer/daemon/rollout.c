@@ -20,8 +20,9 @@ struct dr_rollout {
     size_t last_floor_count;
     const dr_rollup_job **order; /* the fold's jobs by target id, once all are known */
     size_t order_count;
-    size_t cursor; /* order[0..cursor) are released or no longer PENDING */
-    int stopped;   /* the unreleased jobs were ended (STOP done): release nothing more */
+    size_t cursor;              /* order[0..cursor) are released or no longer PENDING */
+    int64_t last_release_at_ms; /* the last Release record's at_ms; 0 none */
+    int stopped;                /* the unreleased jobs were ended (STOP done): release nothing more */
 };
 
 dr_rollout *dr_rollout_new(const char *deployment_id)
@@ -101,6 +102,7 @@ dr_status dr_rollout_record_release(dr_rollout *r, const Drover__V1__Release *re
     r->last_target_count = release->n_target_ids;
     r->last_floors = floors;
     r->last_floor_count = release->n_jobs_floor;
+    r->last_release_at_ms = release->at_ms;
     return DR_OK;
 nomem:
     for (size_t i = 0; i < copied; i++)
@@ -118,6 +120,11 @@ int dr_rollout_is_released(const dr_rollout *r, const char *target_id)
 size_t dr_rollout_released_count(const dr_rollout *r)
 {
     return dr_strmap_count(r->released);
+}
+
+int64_t dr_rollout_last_release_at_ms(const dr_rollout *r)
+{
+    return r->last_release_at_ms;
 }
 
 void dr_rollout_last_release(const dr_rollout *r, char *const **targets, size_t *target_count, const int64_t **floors,

@@ -57,6 +57,8 @@ dr_status dr_rollout_record_release(dr_rollout *rollout, const Drover__V1__Relea
 int dr_rollout_is_released(const dr_rollout *rollout, const char *target_id);
 size_t dr_rollout_released_count(const dr_rollout *rollout);
 /* The last Release record's targets and jobs-topic floors (borrowed; counts may be 0). */
+/* When the last Release record was written, as it says (0: none read). */
+int64_t dr_rollout_last_release_at_ms(const dr_rollout *rollout);
 void dr_rollout_last_release(const dr_rollout *rollout, char *const **targets, size_t *target_count,
                              const int64_t **floors, size_t *floor_count);
 

@@ -7,6 +7,7 @@
 
 #include "associations.h"
 #include "audit_log.h"
+#include "checkpoints.h"
 #include "deploy.h"
 #include "job_signing.h"
 #include "log.h"
@@ -27,15 +28,21 @@
 #define IDLE_POLL_MS 20
 /* How long after a failed one a sync point is taken again. */
 #define SYNC_RETRY_MS 500
+/* How often finished deployments are looked at for retention. */
+#define EXPIRY_INTERVAL_MS 1000
+/* A held status partition's checkpoint is written when it moved and this long passed, or this many events. */
+#define CHECKPOINT_INTERVAL_MS 5000
+#define CHECKPOINT_EVENTS 10000
 
 /* A deployment this replica owns. */
 typedef struct owned_deployment {
-    dr_rollout *rollout; /* borrowed from serve.rollouts */
-    int32_t partition;   /* of the deployments topic */
-    int64_t offset;      /* of the Deployment message taken */
-    int adopted;         /* in-doubt jobs resolved after the sync point */
-    int in_doubt;        /* the last release's Jobs may not all be written */
-    uint8_t *request;    /* the Deployment message as read: what the authority checks */
+    dr_rollout *rollout;   /* borrowed from serve.rollouts */
+    int32_t partition;     /* of the deployments topic */
+    int64_t offset;        /* of the Deployment message taken */
+    int64_t written_at_ms; /* the message's timestamp (when it was read, when it has none) */
+    int adopted;           /* in-doubt jobs resolved after the sync point */
+    int in_doubt;          /* the last release's Jobs may not all be written */
+    uint8_t *request;      /* the Deployment message as read: what the authority checks */
     size_t request_len;
     char request_id[65]; /* as the message claims it (checked with the rest) */
     int authorized;      /* the authority decided on it (once per owner) */
@@ -69,6 +76,14 @@ typedef struct serve {
     dr_associations *associations;
     dr_audit_log audit; /* where the authority's decisions go */
     char associations_topic[256];
+    char deployments_topic[256];
+    long long next_expiry_ms; /* monotonic: when finished deployments are looked at for retention next */
+    char reader[300];         /* whose checkpoints: "control-plane:GROUP" */
+    int32_t *held;            /* the deployments topic's partitions this replica is assigned */
+    size_t held_count;
+    size_t status_partitions; /* followed status partitions (checkpointed: the held ones) */
+    int64_t *checkpointed;    /* per status partition: the offset its last checkpoint covers up to; -1 none */
+    long long *next_checkpoint_ms;
 } serve;
 
 /*
@@ -95,6 +110,10 @@ static void describe_metrics(dr_metrics *m)
                         "unfinished deployments this replica owns", NULL, 0);
     dr_metrics_describe(m, "drover_control_plane_caught_up", DR_METRIC_GAUGE,
                         "1 while this replica has read up to its last sync point", NULL, 0);
+    dr_metrics_describe(m, "drover_control_plane_deployments_known", DR_METRIC_GAUGE,
+                        "deployments in this replica's status fold: active or finished within the retention", NULL, 0);
+    dr_metrics_describe(m, "drover_control_plane_deployments_expired_total", DR_METRIC_COUNTER,
+                        "finished deployments that left this replica's memory past the retention", NULL, 0);
     dr_audit_log_describe(m);
 }
 
@@ -913,7 +932,7 @@ static void take_followed(serve *sv, const rd_kafka_message_t *msg, dr_topic top
     } else if (topic == DR_TOPIC_RELEASES) {
         Drover__V1__Release *rel = NULL;
         if (dr_release_decode(msg->payload, msg->len, &rel, &err) == DR_OK && rel->deployment_id &&
-            rel->deployment_id[0]) {
+            rel->deployment_id[0] && !dr_rollup_table_is_expired(sv->fold, rel->deployment_id)) {
             dr_rollout *r = get_rollout(sv, rel->deployment_id);
             if (r)
                 dr_rollout_record_release(r, rel, &err);
@@ -993,6 +1012,11 @@ static void take_deployment(serve *sv, const rd_kafka_message_t *msg)
             drover__v1__deployment__free_unpacked(d, NULL);
         return;
     }
+    if (dr_rollup_table_is_expired(sv->fold, d->deployment_id)) {
+        /* Finished and gone past the retention: read again (a restart), it has nothing left to do. */
+        drover__v1__deployment__free_unpacked(d, NULL);
+        return;
+    }
     dr_rollout *r = get_rollout(sv, d->deployment_id);
     owned_deployment *o = dr_strmap_get(sv->owned, d->deployment_id);
     dr_request_origin origin;
@@ -1035,6 +1059,9 @@ static void take_deployment(serve *sv, const rd_kafka_message_t *msg)
     o->rollout = r;
     o->partition = msg->partition;
     o->offset = msg->offset;
+    o->written_at_ms = rd_kafka_message_timestamp(msg, NULL);
+    if (o->written_at_ms <= 0)
+        o->written_at_ms = dr_now_ms();
     o->authorized = 0;               /* another request for the id: decided afresh */
     dr_rollout_set_deployment(r, d); /* the same id published again: the later message wins */
 }
@@ -1060,12 +1087,225 @@ static int unadopt_visit(void *ctx, const char *key, void *value)
     return 0;
 }
 
+/* ---- retention and checkpoints ---- */
+
+/* Remember (held) or forget that the deployments topic's partition id is assigned to this replica. */
+static void hold_partition(serve *sv, int32_t id, int held)
+{
+    for (size_t i = 0; i < sv->held_count; i++)
+        if (sv->held[i] == id) {
+            if (!held)
+                sv->held[i] = sv->held[--sv->held_count];
+            return;
+        }
+    int32_t *grown = held ? realloc(sv->held, (sv->held_count + 1) * sizeof *grown) : NULL;
+    if (grown) {
+        sv->held = grown;
+        sv->held[sv->held_count++] = id;
+    }
+}
+
+static int holds_partition(const serve *sv, int32_t id)
+{
+    for (size_t i = 0; i < sv->held_count; i++)
+        if (sv->held[i] == id)
+            return 1;
+    return 0;
+}
+
+/*
+ * Write status partition id's checkpoint of the fold, covering it up to the
+ * follower's position, when it moved since the last one.  Written by the
+ * replica holding the deployments topic's partition of the same number
+ * (the deployments and status topics share their key, the deployment id),
+ * so each status partition has one writer; the reader "control-plane:GROUP"
+ * is every replica of the group.
+ */
+static void write_checkpoint(serve *sv, int32_t id)
+{
+    if (!sv->synced || id < 0 || (size_t)id >= sv->status_partitions || !holds_partition(sv, id))
+        return;
+    int64_t position = dr_kafka_follower_position(sv->follower, DR_TOPIC_STATUS, id);
+    if (position < 0 || position == sv->checkpointed[id])
+        return;
+    dr_error err = {0};
+    size_t bytes = 0;
+    sv->next_checkpoint_ms[id] = dr_monotonic_ms() + CHECKPOINT_INTERVAL_MS;
+    if (dr_checkpoint_write(sv->producer, sv->reader, sv->fold, id, position, &bytes, &err) != DR_OK) {
+        char quoted[700];
+        dr_log(DR_LOG_WARN, "serve.checkpoint_failed", "partition=%d msg=%s", (int)id,
+               dr_log_quote(quoted, sizeof quoted, err.detail));
+        return;
+    }
+    sv->checkpointed[id] = position;
+    dr_log(DR_LOG_DEBUG, "serve.checkpoint_written", "partition=%d next_offset=%lld bytes=%zu", (int)id,
+           (long long)position, bytes);
+}
+
+static void write_due_checkpoints(serve *sv)
+{
+    long long now = dr_monotonic_ms();
+    for (size_t i = 0; i < sv->status_partitions; i++) {
+        int64_t position = dr_kafka_follower_position(sv->follower, DR_TOPIC_STATUS, (int32_t)i);
+        if (now >= sv->next_checkpoint_ms[i] ||
+            (sv->checkpointed[i] >= 0 && position - sv->checkpointed[i] >= CHECKPOINT_EVENTS))
+            write_checkpoint(sv, (int32_t)i);
+    }
+}
+
+/*
+ * Before following the status topic: restore the fold from the group's
+ * checkpoints, and say where each status partition is to be read from
+ * (*starts, malloc'd).  One past its partition's end (a broker started
+ * afresh) is not used.  Any failure leaves the partition to be read from
+ * its beginning, as without checkpoints.
+ */
+static void restore_checkpoints(serve *sv, dr_kafka_start **starts, size_t *start_count)
+{
+    int64_t *highs = NULL;
+    size_t partitions = 0;
+    dr_checkpoints *checkpoints = NULL;
+    dr_error err = {0};
+    *starts = NULL;
+    *start_count = 0;
+    if (dr_kafka_high_watermarks(&sv->s->kafka, dr_kafka_producer_handle(sv->producer), DR_TOPIC_STATUS,
+                                 sv->s->timeout_ms, &highs, &partitions, &err) != DR_OK ||
+        dr_checkpoints_read(&sv->s->kafka, sv->reader, sv->s->timeout_ms, &checkpoints, &err) != DR_OK ||
+        !(*starts = calloc(partitions + 1, sizeof **starts))) {
+        char quoted[700];
+        dr_log(DR_LOG_WARN, "serve.checkpoints_unread", "msg=%s (the status topic is read from its beginning)",
+               dr_log_quote(quoted, sizeof quoted, err.detail[0] ? err.detail : "out of memory"));
+        goto cleanup;
+    }
+    for (size_t p = 0; p < partitions; p++) {
+        int found = 0;
+        int64_t next = -1;
+        err = (dr_error){0};
+        if (dr_checkpoints_restore(checkpoints, (int32_t)p, sv->fold, &found, &next, &err) == DR_OK && found &&
+            next > highs[p]) {
+            dr_rollup_drop_partition(sv->fold, (int32_t)p);
+            snprintf(err.detail, sizeof err.detail, "its offset %lld is past the partition's end", (long long)next);
+            found = 0;
+        }
+        if (found) {
+            (*starts)[(*start_count)++] = (dr_kafka_start){DR_TOPIC_STATUS, (int32_t)p, next};
+            dr_log(DR_LOG_INFO, "serve.checkpoint_restored", "partition=%zu next_offset=%lld end=%lld", p,
+                   (long long)next, (long long)highs[p]);
+        } else if (strcmp(err.detail, "no checkpoint") != 0) {
+            char quoted[700];
+            dr_log(DR_LOG_WARN, "serve.checkpoint_not_used", "partition=%zu msg=%s (read from its beginning)", p,
+                   dr_log_quote(quoted, sizeof quoted, err.detail));
+        }
+    }
+cleanup:
+    dr_checkpoints_free(checkpoints);
+    free(highs);
+}
+
+/* The ids retention lets go of, collected during a walk (removed after it). */
+typedef struct expiry_walk {
+    serve *sv;
+    int64_t cutoff_ms;
+    char **ids;
+    size_t count, capacity;
+} expiry_walk;
+
+static void walk_collect(expiry_walk *w, const char *id)
+{
+    if (w->count == w->capacity) {
+        size_t capacity = w->capacity ? w->capacity * 2 : 16;
+        char **grown = realloc(w->ids, capacity * sizeof *grown);
+        if (!grown)
+            return; /* let go of on a later walk */
+        w->ids = grown;
+        w->capacity = capacity;
+    }
+    if ((w->ids[w->count] = strdup(id)))
+        w->count++;
+}
+
+/*
+ * Whether a deployment the fold does not hold is let go of: expired from it,
+ * or last heard of (written_at_ms) before the retention while the fold,
+ * read to the sync point, has no event of it: one that finished and
+ * expired before this replica started.
+ */
+static int gone(const serve *sv, const char *id, int64_t written_at_ms, int64_t cutoff_ms)
+{
+    if (dr_rollup_table_is_expired(sv->fold, id))
+        return 1;
+    return !dr_rollup_find(sv->fold, id) && written_at_ms > 0 && written_at_ms < cutoff_ms;
+}
+
+static int expire_rollout_visit(void *ctx, const char *key, void *value)
+{
+    expiry_walk *w = ctx;
+    owned_deployment *o = dr_strmap_get(w->sv->owned, key);
+    int64_t written = o ? o->written_at_ms : dr_rollout_last_release_at_ms(value);
+    if (gone(w->sv, key, written, w->cutoff_ms))
+        walk_collect(w, key);
+    return 0;
+}
+
+static int expire_owned_visit(void *ctx, const char *key, void *value)
+{
+    expiry_walk *w = ctx;
+    if (!dr_strmap_get(w->sv->rollouts, key) &&
+        gone(w->sv, key, ((owned_deployment *)value)->written_at_ms, w->cutoff_ms))
+        walk_collect(w, key);
+    return 0;
+}
+
+static int expire_cancel_visit(void *ctx, const char *key, void *value)
+{
+    (void)value;
+    expiry_walk *w = ctx;
+    if (dr_rollup_table_is_expired(w->sv->fold, key))
+        walk_collect(w, key);
+    return 0;
+}
+
+/*
+ * Retention: deployments finished more than the retention ago leave the
+ * fold, and with them what this replica kept of them (their rollouts, an
+ * owned request, a cancel).  A deployment read again after a restart whose
+ * events the fold no longer holds is let go of the same way.
+ */
+static void expire(serve *sv)
+{
+    expiry_walk w = {.sv = sv, .cutoff_ms = dr_now_ms() - sv->s->retention_ms};
+    size_t expired = dr_rollup_table_expire(sv->fold, w.cutoff_ms, 0);
+    dr_strmap_each(sv->rollouts, expire_rollout_visit, &w);
+    dr_strmap_each(sv->owned, expire_owned_visit, &w);
+    size_t forgotten = w.count;
+    for (size_t i = 0; i < w.count; i++) {
+        forget_deployment(sv, w.ids[i]);
+        free(w.ids[i]);
+    }
+    w.count = 0;
+    dr_strmap_each(sv->cancelled, expire_cancel_visit, &w);
+    for (size_t i = 0; i < w.count; i++) {
+        dr_strmap_remove(sv->cancelled, w.ids[i]);
+        free(w.ids[i]);
+    }
+    free(w.ids);
+    if (!expired && !forgotten)
+        return;
+    if (sv->s->metrics)
+        dr_metrics_counter_add(sv->s->metrics, "drover_control_plane_deployments_expired_total", "", (double)expired);
+    dr_log(DR_LOG_INFO, "serve.expired", "deployments=%zu forgotten=%zu kept=%zu retention_s=%lld", expired, forgotten,
+           dr_rollup_table_count(sv->fold), (long long)(sv->s->retention_ms / 1000));
+}
+
 /* Runs inside dr_kafka_consumer_poll. */
 static void on_rebalance(void *opaque, const rd_kafka_topic_partition_list_t *partitions, int assigned)
 {
     serve *sv = opaque;
     if (assigned) {
         dr_kafka_consumer_rewind(sv->deployments, partitions);
+        for (int i = 0; i < partitions->cnt; i++)
+            if (strcmp(partitions->elems[i].topic, sv->deployments_topic) == 0)
+                hold_partition(sv, partitions->elems[i].partition, 1);
         /*
          * Not caught up from here until the sync point taken for this
          * assignment is reached: had a failed sync left synced set, a
@@ -1087,6 +1327,8 @@ static void on_rebalance(void *opaque, const rd_kafka_topic_partition_list_t *pa
             dr_associations_drop_partition(sv->associations, id);
             continue;
         }
+        write_checkpoint(sv, id); /* the next holder starts from here */
+        hold_partition(sv, id, 0);
         for (;;) { /* a walk must not remove: find one, remove it, walk again */
             partition_search search = {.partition = id};
             dr_strmap_each(sv->owned, find_in_partition, &search);
@@ -1202,11 +1444,29 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
         status = dr_error_set(err, DR_ERR_NOMEM, "out of memory starting the control plane");
         goto cleanup;
     }
-    if ((status = dr_kafka_producer_new(&settings->kafka, &sv.producer, err)) != DR_OK ||
-        (status = dr_kafka_follower_new(&settings->kafka, followed, sizeof followed / sizeof followed[0],
-                                        settings->timeout_ms, &sv.follower, err)) != DR_OK ||
-        (status = dr_kafka_consumer_new(&settings->kafka, settings->group, group_topics, 2, &sv.deployments, err)) !=
-            DR_OK)
+    snprintf(sv.reader, sizeof sv.reader, "control-plane:%s", settings->group);
+    dr_kafka_start *starts = NULL;
+    size_t start_count = 0;
+    if ((status = dr_kafka_producer_new(&settings->kafka, &sv.producer, err)) != DR_OK)
+        goto cleanup;
+    restore_checkpoints(&sv, &starts, &start_count);
+    status = dr_kafka_follower_new_from(&settings->kafka, followed, sizeof followed / sizeof followed[0], starts,
+                                        start_count, settings->timeout_ms, &sv.follower, err);
+    free(starts);
+    if (status != DR_OK)
+        goto cleanup;
+    for (int32_t p = 0; dr_kafka_follower_position(sv.follower, DR_TOPIC_STATUS, p) >= 0; p++)
+        sv.status_partitions = (size_t)p + 1;
+    sv.checkpointed = malloc((sv.status_partitions + 1) * sizeof *sv.checkpointed);
+    sv.next_checkpoint_ms = calloc(sv.status_partitions + 1, sizeof *sv.next_checkpoint_ms);
+    if (!sv.checkpointed || !sv.next_checkpoint_ms) {
+        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory starting the control plane");
+        goto cleanup;
+    }
+    for (size_t p = 0; p < sv.status_partitions; p++)
+        sv.checkpointed[p] = dr_kafka_follower_position(sv.follower, DR_TOPIC_STATUS, (int32_t)p);
+    if ((status = dr_kafka_consumer_new(&settings->kafka, settings->group, group_topics, 2, &sv.deployments, err)) !=
+        DR_OK)
         goto cleanup;
     char events_group[300];
     snprintf(events_group, sizeof events_group, "%s-events", settings->group);
@@ -1215,6 +1475,7 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
         goto cleanup;
     dr_kafka_consumer_on_rebalance(sv.events, on_events_rebalance, &sv);
     dr_kafka_topic_name(&settings->kafka, DR_TOPIC_ASSOCIATIONS, sv.associations_topic, sizeof sv.associations_topic);
+    dr_kafka_topic_name(&settings->kafka, DR_TOPIC_DEPLOYMENTS, sv.deployments_topic, sizeof sv.deployments_topic);
     sv.audit = (dr_audit_log){.producer = sv.producer,
                               .replica_id = settings->replica_id,
                               .metrics = settings->metrics,
@@ -1280,8 +1541,15 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
             dr_metrics_gauge_set(settings->metrics, "drover_control_plane_deployments_owned", "",
                                  (double)dr_strmap_count(sv.owned));
             dr_metrics_gauge_set(settings->metrics, "drover_control_plane_caught_up", "", sv.synced ? 1 : 0);
+            dr_metrics_gauge_set(settings->metrics, "drover_control_plane_deployments_known", "",
+                                 (double)dr_rollup_table_count(sv.fold));
         }
         if (sv.synced) {
+            if (settings->retention_ms > 0 && dr_monotonic_ms() >= sv.next_expiry_ms) {
+                expire(&sv); /* before advancing: a deployment it lets go of is not looked at */
+                sv.next_expiry_ms = dr_monotonic_ms() + EXPIRY_INTERVAL_MS;
+            }
+            write_due_checkpoints(&sv);
             warm_tables(&sv);
             take_group_events(&sv);
             advance_all(&sv);
@@ -1289,6 +1557,8 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
         }
     }
     dr_log(DR_LOG_INFO, "serve.stopping", "replica=%s owned=%zu", settings->replica_id, dr_strmap_count(sv.owned));
+    for (size_t p = 0; p < sv.status_partitions; p++)
+        write_checkpoint(&sv, (int32_t)p); /* the next start resumes from here */
 
 cleanup:
     dr_kafka_consumer_close(sv.deployments); /* leaves the group: the others take the deployments over now */
@@ -1314,6 +1584,9 @@ cleanup:
         dr_strmap_free(sv.verified_targets);
     }
     dr_rollup_table_free(sv.fold);
+    free(sv.held);
+    free(sv.checkpointed);
+    free(sv.next_checkpoint_ms);
     dr_inventory_free(&sv.inventory);
     dr_table_free(&sv.packages);
     return status;

@@ -63,6 +63,7 @@ typedef struct dr_serve_settings {
     int64_t schedule_clock_offset_ms;
     const dr_key *signing_key; /* signs every job released; NULL: jobs go out unsigned (demo only) */
     int64_t job_expiry_ms;     /* every job released expires this long after (dr_job_fill); 0: never */
+    int64_t retention_ms;      /* finished deployments leave memory this long after they finish; 0: never */
     dr_authority *authority;   /* decides on every request read (authority.h); not owned */
     dr_metrics *metrics;       /* may be NULL; not owned.  serve declares and feeds its metrics */
     atomic_int *ready;         /* may be NULL; set once the replica first caught up */

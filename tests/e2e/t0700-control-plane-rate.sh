@@ -122,6 +122,34 @@ test_expect_success CURL,JQ 'the control plane serves /healthz, /readyz (200 onc
   [ "$(metric "drover_control_plane_jobs_ended_total{reason=\"max-errors\"}")" -ge 1 ] || fail "no max-errors ends counted: $CP_METRICS"
   [ "$(metric drover_control_plane_caught_up)" = 1 ] || fail "caught_up is not 1: $CP_METRICS"
   [ "$(metric drover_control_plane_deployments_owned)" = 0 ] || fail "deployments_owned after all finished: $CP_METRICS"
+  [ "$(metric drover_control_plane_deployments_known)" = 5 ] || fail "deployments_known is not the 5 finished: $CP_METRICS"
+'
+
+# ---- retention and checkpoints: a restart resumes from the fold it wrote, finished deployments leave memory ----
+cp_metrics() { CP_METRICS=$(curl -sS --max-time 5 "$CP_URL/metrics"); }
+test_expect_success CURL,JQ 'restarted with --retention-seconds 2, serve resumes from its checkpoints, lets the finished deployments go, and releases a new one' '
+  kill -TERM "$CP_PID"
+  wait "$CP_PID" || fail "serve did not stop cleanly: $(tail -3 "$CP_LOG")"
+  start_control_plane cp2 --retention-seconds 2
+  wait_for_log "$CP_LOG" "event=serve.synced" 60
+  grep -q "event=serve.checkpoint_restored" "$CP_LOG" || fail "no checkpoint restored: $(grep -i checkpoint "$CP_LOG" | head)"
+  CP_URL="http://127.0.0.1:$(http_port_of "$CP_LOG")"
+  for i in $(seq 1 100); do
+    cp_metrics
+    [ "$(metric drover_control_plane_deployments_known) $(metric drover_control_plane_deployments_owned)" = "0 0" ] && break
+    sleep 0.2
+  done
+  [ "$(metric drover_control_plane_deployments_known)" = 0 ] || fail "the finished deployments stayed in memory: $CP_METRICS"
+  [ "$(metric drover_control_plane_deployments_expired_total)" -ge 5 ] || fail "expired_total: $CP_METRICS"
+  [ "$(metric drover_control_plane_deployments_owned)" = 0 ] || fail "requests read again stay owned: $CP_METRICS"
+  grep -q "event=serve.expired" "$CP_LOG" || fail "no serve.expired line"
+  rm -f "$TARGETS"/i-*/make-me-fail
+  RC=0; OUT=$("$PRODUCER" deploy --package quick --tag group=i --max-concurrency 2 --deployment-id d-after --wait-timeout 120 2>&1) || RC=$?
+  [ "$RC" -eq 0 ] || fail "d-after exited $RC: $OUT"
+  wait_for_rollup d-after SUCCESS 30
+  [ "$(count SUCCESS)" = 6 ] || fail "d-after: $ROLLUP"
+  # An expired deployment is not released again (its jobs are where they were).
+  [ "$("$MESSAGES" dump jobs | grep -c " deployment=d-cap ")" = 24 ] || fail "d-cap released again after the restart"
 '
 
 test_done
