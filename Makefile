@@ -48,6 +48,7 @@ bench: build
 	bench/engine_bench.sh $(BUILD)
 	bench/pipeline_bench.sh $(BUILD)
 	bench/fleet_bench.sh $(BUILD)
+	bench/restart_bench.sh $(BUILD)
 	bench/ssh_bench.sh $(BUILD)
 
 clean:

@@ -84,6 +84,7 @@ typedef struct serve {
     size_t status_partitions; /* followed status partitions (checkpointed: the held ones) */
     int64_t *checkpointed;    /* per status partition: the offset its last checkpoint covers up to; -1 none */
     long long *next_checkpoint_ms;
+    unsigned long long status_events; /* read since start: what a restart cost (a checkpoint saves) */
 } serve;
 
 /*
@@ -925,6 +926,7 @@ static void take_followed(serve *sv, const rd_kafka_message_t *msg, dr_topic top
     if (topic == DR_TOPIC_STATUS) {
         Drover__V1__StatusEvent *e = NULL;
         dr_rollup_fold_result result;
+        sv->status_events++;
         if (dr_status_event_decode(msg->payload, msg->len, &e, &err) == DR_OK)
             dr_rollup_fold(sv->fold, e, msg->partition, &result, &err);
         if (e)
@@ -1535,7 +1537,8 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
             sv.synced_once = 1;
             if (settings->ready)
                 atomic_store(settings->ready, 1);
-            dr_log(DR_LOG_INFO, "serve.synced", "owned=%zu", dr_strmap_count(sv.owned));
+            dr_log(DR_LOG_INFO, "serve.synced", "owned=%zu known=%zu status_events_read=%llu", dr_strmap_count(sv.owned),
+                   dr_rollup_table_count(sv.fold), sv.status_events);
         }
         if (settings->metrics) {
             dr_metrics_gauge_set(settings->metrics, "drover_control_plane_deployments_owned", "",
