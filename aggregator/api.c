@@ -109,7 +109,7 @@ static void deployment_json(const dr_rollup_deployment *d, dr_strbuf *sb)
     dr_rollup_summarize(d, &s);
     size_t location_count = 0, failed_count = 0;
     const dr_rollup_location **locations = dr_rollup_locations(d, &location_count);
-    const dr_rollup_job **failed = dr_rollup_failed_jobs(d, &failed_count);
+    const dr_rollup_job **failed = dr_rollup_failed_jobs(d, DR_API_FAILED_TARGETS_MAX, &failed_count);
     if (!locations || !failed) {
         sb->failed = 1;
         goto cleanup;
@@ -120,7 +120,7 @@ static void deployment_json(const dr_rollup_deployment *d, dr_strbuf *sb)
     for (size_t i = 0; i < location_count; i++)
         json_location(sb, i, locations[i]->account, locations[i]->region, locations[i]->counts);
     dr_strbuf_puts(sb, location_count ? "\n  ],\n  \"failed_targets\": [" : "],\n  \"failed_targets\": [");
-    size_t shown = failed_count < DR_API_FAILED_TARGETS_MAX ? failed_count : DR_API_FAILED_TARGETS_MAX;
+    size_t shown = failed_count;
     for (size_t i = 0; i < shown; i++) {
         const dr_rollup_job *j = failed[i];
         dr_strbuf_puts(sb, i ? ",\n    {\"target_id\": " : "\n    {\"target_id\": ");

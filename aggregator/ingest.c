@@ -138,10 +138,14 @@ static void remove_partition(dr_ingest *in, int32_t id)
 static void write_checkpoint(dr_ingest *in, partition_state *p)
 {
     dr_error err = {0};
-    size_t bytes = 0;
+    size_t bytes = 0, len = 0;
+    uint8_t *packed = NULL;
     pthread_mutex_lock(in->s.lock);
-    dr_status status = dr_checkpoint_write(in->producer, in->reader, in->s.table, p->id, p->next, &bytes, &err);
+    dr_status status = dr_checkpoint_pack(in->s.table, p->id, p->next, &packed, &len, &err);
     pthread_mutex_unlock(in->s.lock);
+    if (status == DR_OK) /* deflated outside the lock: the HTTP threads wait only for the packing */
+        status = dr_checkpoint_send(in->producer, in->reader, p->id, p->next, packed, len, &bytes, &err);
+    free(packed);
     p->next_checkpoint_ms = dr_monotonic_ms() + CHECKPOINT_INTERVAL_MS;
     if (status != DR_OK) {
         char quoted[DR_ERROR_DETAIL_MAX + 16];

@@ -80,8 +80,8 @@ t=$(now)
 "$BUILD/drover-producer" target register --file "$WORK/targets.csv" >/dev/null
 echo "registered $N targets in $(since "$t") s"
 
-# count FIELD: from the aggregator's rollup of the deployment (0 when absent).
-rollup() { curl -s --max-time 10 "$AGG_URL/deployments/big" || true; }
+# rollup: the deployment's summary from the aggregator's list (the light answer: polled every 0.1 s).
+rollup() { curl -s --max-time 10 "$AGG_URL/deployments" | jq -c '.[] | select(.deployment_id == "big")' 2>/dev/null || true; }
 terminal_jobs() { rollup | jq -r '[.counts | to_entries[] | select(.key != "PENDING" and .key != "IN_PROGRESS") | .value] | add // 0' 2>/dev/null || echo 0; }
 
 t=$(now)
@@ -100,7 +100,7 @@ for _ in $(seq 1 6000); do
   case "$status" in SUCCESS|FAILED|INCOMPLETE|CANCELLED|REJECTED) break ;; esac
   sleep 0.2
 done
-echo "finished ($status) at $(since "$t") s"
+echo "finished (${status:-not}) at $(since "$t") s"
 ROLLUP=$(rollup)
 echo "rollup: $(jq -c '{status, total, expected_total, complete, counts}' <<<"$ROLLUP")"
 [ "$(jq -r '[.total, .expected_total, .complete, .counts.REJECTED] | @tsv' <<<"$ROLLUP")" = "$N	$N	true	$N" ] ||

@@ -28,17 +28,15 @@ static void on_piece_delivered(void *opaque, dr_status status, const char *messa
     }
 }
 
-dr_status dr_checkpoint_write(dr_kafka_producer *producer, const char *reader, const dr_rollup_table *table,
-                              int32_t partition, int64_t next_offset, size_t *bytes, dr_error *err)
+dr_status dr_checkpoint_pack(const dr_rollup_table *table, int32_t partition, int64_t next_offset, uint8_t **bytes,
+                             size_t *len, dr_error *err)
 {
     dr_status status = DR_OK;
-    uint8_t *packed = NULL, *deflated = NULL;
     Drover__V1__FoldCheckpoint *fold = dr_rollup_checkpoint(table, partition, next_offset, dr_now_ms());
     size_t packed_len = fold ? drover__v1__fold_checkpoint__get_packed_size(fold) : 0;
-    uLongf deflated_len = compressBound((uLong)packed_len);
-    char digest[DR_SHA256_HEX_SIZE];
-    uint8_t *record = malloc(RECORD_MAX);
-    if (!fold || !record || !(packed = malloc(packed_len ? packed_len : 1)) || !(deflated = malloc(deflated_len))) {
+    *bytes = NULL;
+    *len = 0;
+    if (!fold || !(*bytes = malloc(packed_len ? packed_len : 1))) {
         status =
             dr_error_set(err, DR_ERR_NOMEM, "out of memory writing the checkpoint of partition %d", (int)partition);
         goto cleanup;
@@ -46,9 +44,29 @@ dr_status dr_checkpoint_write(dr_kafka_producer *producer, const char *reader, c
     if (packed_len > DR_CHECKPOINT_MAX_BYTES) {
         status = dr_error_set(err, DR_ERR_USAGE, "the checkpoint of partition %d would be %zu bytes (at most %d)",
                               (int)partition, packed_len, DR_CHECKPOINT_MAX_BYTES);
+        free(*bytes);
+        *bytes = NULL;
         goto cleanup;
     }
-    drover__v1__fold_checkpoint__pack(fold, packed);
+    *len = drover__v1__fold_checkpoint__pack(fold, *bytes);
+cleanup:
+    dr_rollup_checkpoint_free(fold);
+    return status;
+}
+
+dr_status dr_checkpoint_send(dr_kafka_producer *producer, const char *reader, int32_t partition, int64_t next_offset,
+                             const uint8_t *packed, size_t packed_len, size_t *bytes, dr_error *err)
+{
+    dr_status status = DR_OK;
+    uLongf deflated_len = compressBound((uLong)packed_len);
+    uint8_t *deflated = malloc(deflated_len);
+    uint8_t *record = malloc(RECORD_MAX);
+    char digest[DR_SHA256_HEX_SIZE];
+    if (!deflated || !record) {
+        status =
+            dr_error_set(err, DR_ERR_NOMEM, "out of memory writing the checkpoint of partition %d", (int)partition);
+        goto cleanup;
+    }
     if (compress2(deflated, &deflated_len, packed, (uLong)packed_len, Z_BEST_SPEED) != Z_OK) {
         status = dr_error_set(err, DR_ERR_INTERNAL, "deflating the checkpoint of partition %d failed", (int)partition);
         goto cleanup;
@@ -81,10 +99,20 @@ dr_status dr_checkpoint_write(dr_kafka_producer *producer, const char *reader, c
     if (bytes)
         *bytes = deflated_len;
 cleanup:
-    dr_rollup_checkpoint_free(fold);
     free(record);
-    free(packed);
     free(deflated);
+    return status;
+}
+
+dr_status dr_checkpoint_write(dr_kafka_producer *producer, const char *reader, const dr_rollup_table *table,
+                              int32_t partition, int64_t next_offset, size_t *bytes, dr_error *err)
+{
+    uint8_t *packed = NULL;
+    size_t len = 0;
+    dr_status status = dr_checkpoint_pack(table, partition, next_offset, &packed, &len, err);
+    if (status == DR_OK)
+        status = dr_checkpoint_send(producer, reader, partition, next_offset, packed, len, bytes, err);
+    free(packed);
     return status;
 }
 

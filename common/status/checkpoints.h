@@ -45,6 +45,16 @@
 dr_status dr_checkpoint_write(dr_kafka_producer *producer, const char *reader, const dr_rollup_table *table,
                               int32_t partition, int64_t next_offset, size_t *bytes, dr_error *err);
 
+/*
+ * The same in two steps, for a table shared under a lock: pack (reads the
+ * table: under the lock; *bytes malloc'd, the caller frees it), then send
+ * (deflates and queues: outside it).
+ */
+dr_status dr_checkpoint_pack(const dr_rollup_table *table, int32_t partition, int64_t next_offset, uint8_t **bytes,
+                             size_t *len, dr_error *err);
+dr_status dr_checkpoint_send(dr_kafka_producer *producer, const char *reader, int32_t partition, int64_t next_offset,
+                             const uint8_t *packed, size_t packed_len, size_t *bytes, dr_error *err);
+
 /* The checkpoints of one reader as read from the topic. */
 typedef struct dr_checkpoints dr_checkpoints;
 

@@ -546,9 +546,49 @@ static int compare_jobs(const void *a, const void *b)
     return c ? c : strcmp(x->job_id, y->job_id);
 }
 
-const dr_rollup_job **dr_rollup_failed_jobs(const dr_rollup_deployment *d, size_t *count)
+/* Sift items[at] down the max-heap items[0..n) (by compare_jobs). */
+static void sift_down(const void **items, size_t n, size_t at)
 {
-    return (const dr_rollup_job **)collect(d->jobs, job_is_failed, compare_jobs, count);
+    for (;;) {
+        size_t largest = at, left = 2 * at + 1, right = left + 1;
+        if (left < n && compare_jobs(&items[left], &items[largest]) > 0)
+            largest = left;
+        if (right < n && compare_jobs(&items[right], &items[largest]) > 0)
+            largest = right;
+        if (largest == at)
+            return;
+        const void *swap = items[at];
+        items[at] = items[largest];
+        items[largest] = swap;
+        at = largest;
+    }
+}
+
+/*
+ * The first max failed jobs without sorting them all: a deployment of
+ * 50,000 failures is asked for its first 100 at every publish and request,
+ * under the lock the fold waits on.  A max-heap of the max smallest seen.
+ */
+const dr_rollup_job **dr_rollup_failed_jobs(const dr_rollup_deployment *d, size_t max, size_t *count)
+{
+    collector c = {calloc(dr_strmap_count(d->jobs) + 1, sizeof *c.items), 0, job_is_failed};
+    *count = 0;
+    if (!c.items)
+        return NULL;
+    dr_strmap_each(d->jobs, collect_visit, &c);
+    size_t keep = max && c.count > max ? max : c.count;
+    if (keep < c.count) {
+        for (size_t i = keep / 2; i-- > 0;)
+            sift_down(c.items, keep, i);
+        for (size_t i = keep; i < c.count; i++)
+            if (compare_jobs(&c.items[i], &c.items[0]) < 0) {
+                c.items[0] = c.items[i];
+                sift_down(c.items, keep, 0);
+            }
+    }
+    qsort(c.items, keep, sizeof *c.items, compare_jobs);
+    *count = keep;
+    return (const dr_rollup_job **)c.items;
 }
 
 const dr_rollup_job **dr_rollup_jobs(const dr_rollup_deployment *d, size_t *count)
@@ -639,11 +679,9 @@ Drover__V1__Rollup *dr_rollup_build(const dr_rollup_deployment *d, size_t max_fa
             goto cleanup;
     }
 
-    failed = dr_rollup_failed_jobs(d, &failed_count);
+    failed = dr_rollup_failed_jobs(d, max_failed, &failed_count);
     if (!failed)
         goto cleanup;
-    if (failed_count > max_failed)
-        failed_count = max_failed;
     if (!(r->failed_targets = calloc(failed_count + 1, sizeof *r->failed_targets)))
         goto cleanup;
     for (size_t i = 0; i < failed_count; i++) {

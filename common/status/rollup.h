@@ -152,10 +152,11 @@ void dr_rollup_summarize(const dr_rollup_deployment *deployment, dr_rollup_summa
 const dr_rollup_location **dr_rollup_locations(const dr_rollup_deployment *deployment, size_t *count);
 
 /*
- * The deployment's jobs in a failure state (dr_rollup_state_is_failure),
- * sorted by target id then job id; malloc'd array, as above.
+ * The deployment's first max jobs (0: all) in a failure state
+ * (dr_rollup_state_is_failure), sorted by target id then job id; malloc'd
+ * array, as above.  The summary's failed_total says how many there are.
  */
-const dr_rollup_job **dr_rollup_failed_jobs(const dr_rollup_deployment *deployment, size_t *count);
+const dr_rollup_job **dr_rollup_failed_jobs(const dr_rollup_deployment *deployment, size_t max, size_t *count);
 
 /* Every job of the deployment, sorted by target id then job id; malloc'd array, as above. */
 const dr_rollup_job **dr_rollup_jobs(const dr_rollup_deployment *deployment, size_t *count);

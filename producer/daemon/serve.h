@@ -33,6 +33,13 @@
  * Writes that fail (a broker down) are retried on the next turn of the
  * loop; nothing is marked done until Kafka acknowledged it.
  *
+ * State bounded by active work: a replica starts its status fold from the
+ * checkpoints its group wrote (checkpoints.h), following each status
+ * partition from the offset its checkpoint covers, and the holder of
+ * deployments partition N writes status partition N's checkpoint as it
+ * goes.  Deployments finished longer than retention_ms ago leave the fold,
+ * with everything the replica kept of them (docs/control-plane.md).
+ *
  * The same replicas run associations (associations.h): the group covers the
  * associations topic too, and the packages and events topics are followed.
  */

@@ -303,7 +303,7 @@ static void the_status_follows_the_counts(void)
     CHECK_INT(50, s.finished_at_ms);
 
     size_t n = 0;
-    const dr_rollup_job **failed = dr_rollup_failed_jobs(dr_rollup_find(t, "f"), &n);
+    const dr_rollup_job **failed = dr_rollup_failed_jobs(dr_rollup_find(t, "f"), 0, &n);
     CHECK_INT(3, n);
     if (failed && n == 3) {
         CHECK_STR("t1", failed[0]->target_id);
@@ -453,6 +453,31 @@ static int count_state(Drover__V1__StateCount **counts, size_t n, int state)
     return 0;
 }
 
+/* The first N failed jobs are those a full sort puts first, whatever the order they were folded in. */
+static void the_first_failed_jobs_are_picked_without_sorting_all(void)
+{
+    dr_rollup_table *t = dr_rollup_table_new();
+    for (int i = 0; i < 300; i++) {
+        char target[16];
+        snprintf(target, sizeof target, "t%03d", (i * 7919) % 300); /* a permutation of 0..299 */
+        FOLD(t, "many", target, .state = i % 3 ? FAILED : SUCCESS, .at_ms = 10 + i);
+    }
+    const dr_rollup_deployment *d = dr_rollup_find(t, "many");
+    size_t all_count = 0, some_count = 0, one_count = 0;
+    const dr_rollup_job **all = dr_rollup_failed_jobs(d, 0, &all_count);
+    const dr_rollup_job **some = dr_rollup_failed_jobs(d, 17, &some_count);
+    const dr_rollup_job **more = dr_rollup_failed_jobs(d, 1000, &one_count);
+    CHECK_INT(200, all_count);
+    CHECK_INT(17, some_count);
+    CHECK_INT(200, one_count);
+    for (size_t i = 0; all && some && i < some_count && i < all_count; i++)
+        CHECK_STR(all[i]->target_id, some[i]->target_id);
+    free(all);
+    free(some);
+    free(more);
+    dr_rollup_table_free(t);
+}
+
 static void the_rollup_message_carries_everything(void)
 {
     dr_rollup_table *t = dr_rollup_table_new();
@@ -588,6 +613,7 @@ int main(void)
     the_status_follows_the_counts();
     malformed_events_are_refused();
     folding_the_stream_again_is_exact();
+    the_first_failed_jobs_are_picked_without_sorting_all();
     the_rollup_message_carries_everything();
     changes_are_taken_once_and_partitions_dropped();
     finished_deployments_expire();
