@@ -74,7 +74,7 @@ for p in trivial elsewhere; do
 done
 { echo "id,account,region,platform,platform_version,arch,tags"
   for i in $(seq 1 200); do
-    echo "s-$i,$((111 * (i % 3 + 1))),r$((i % 2)),ubuntu,22.04,x86_64,size1=$((i <= 1)),size10=$((i <= 10)),size50=$((i <= 50)),size200=1"
+    echo "s-$i,$((111 * (i % 3 + 1))),r$((i % 2)),ubuntu,22.04,x86_64,size1=$((i <= 1));size10=$((i <= 10));size50=$((i <= 50));size200=1"
   done; } >"$WORK/targets.csv"
 "$BUILD/drover-producer" target register --file "$WORK/targets.csv" >/dev/null
 

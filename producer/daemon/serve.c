@@ -1537,8 +1537,8 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
             sv.synced_once = 1;
             if (settings->ready)
                 atomic_store(settings->ready, 1);
-            dr_log(DR_LOG_INFO, "serve.synced", "owned=%zu known=%zu status_events_read=%llu", dr_strmap_count(sv.owned),
-                   dr_rollup_table_count(sv.fold), sv.status_events);
+            dr_log(DR_LOG_INFO, "serve.synced", "owned=%zu known=%zu status_events_read=%llu",
+                   dr_strmap_count(sv.owned), dr_rollup_table_count(sv.fold), sv.status_events);
         }
         if (settings->metrics) {
             dr_metrics_gauge_set(settings->metrics, "drover_control_plane_deployments_owned", "",
