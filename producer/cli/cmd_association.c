@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "commands.h"
 #include "deploy.h"
 #include "deploy_flags.h"
@@ -32,7 +33,8 @@ static const dr_setting create_settings[] = {
     DR_DEPLOY_WHERE_SETTINGS,
     DR_DEPLOY_RATE_SETTINGS,
     {"schedule", DR_SETTING_STRING, NULL,
-     "run on a schedule: cron(M H DOM MON DOW) (UTC) or rate(N minutes|hours|days)"},
+     "run on a schedule (UTC): cron(M H DOM MON DOW YEAR) as State Manager writes it (with ?, L, W, #, names), "
+     "cron(M H DOM MON DOW) as Unix cron does, rate(N minutes|hours|days), or once: at(yyyy-mm-ddThh:mm:ss)"},
     {"run-on-create", DR_SETTING_BOOL, "true", "run once now (--no-run-on-create waits for the schedule)"},
     {"run-on-default-change", DR_SETTING_BOOL, "false",
      "with --version default: run when the package's default version changes"},
@@ -42,7 +44,7 @@ static const dr_setting create_settings[] = {
 static const char create_usage[] =
     "usage: drover-producer association create --name NAME --package P [--version V|default]\n"
     "         (--targets ID,... | --tag KEY=VALUE ... | --accounts A,... | --regions R,... | --all)\n"
-    "         [--schedule cron(...)|rate(...)] [--no-run-on-create] [--run-on-default-change] [--run-on-launch]\n"
+    "         [--schedule cron(...)|rate(...)|at(...)] [--no-run-on-create] [--run-on-default-change] [--run-on-launch]\n"
     "         [--action ...] [--installation-type ...] [--arg KEY=VALUE ...] [--max-concurrency N|N%]\n"
     "         [--max-errors N|N%] [--association-id ID]\n"
     "\n"
@@ -229,6 +231,40 @@ static int association_list(int argc, char **argv)
     return exit_code;
 }
 
+/*
+ * The next three run times of a's schedule, as the control plane counts
+ * them: from the last run (or the creation), a time already passed being
+ * due now.
+ */
+static void print_next_runs(const Drover__V1__Association *a)
+{
+    dr_schedule schedule;
+    dr_error err = {0};
+    if (!a->schedule || !a->schedule[0])
+        return;
+    if (dr_schedule_parse(a->schedule, &schedule, &err) != DR_OK) {
+        printf("  next runs: none (%s)\n", err.detail);
+        return;
+    }
+    int64_t now = dr_now_ms();
+    int64_t t = dr_schedule_next(&schedule, a->last_run_at_ms > 0 ? a->last_run_at_ms : a->created_at_ms);
+    int shown = 0;
+    printf("  next runs:");
+    while (shown < 3 && t >= 0) {
+        char when[32];
+        if (t <= now) {
+            printf(" now (due)");
+            t = dr_schedule_next(&schedule, now);
+        } else {
+            dr_format_utc_ms(t, when, sizeof when);
+            printf("%s %s", shown ? "," : "", when);
+            t = dr_schedule_next(&schedule, t);
+        }
+        shown++;
+    }
+    printf("%s\n", shown ? "" : " none (no time of the schedule is left)");
+}
+
 static int association_show(int argc, char **argv)
 {
     dr_config *cfg = NULL;
@@ -261,6 +297,7 @@ static int association_show(int argc, char **argv)
                 a->rate_controls ? a->rate_controls->max_errors : "0", created, last,
                 a->last_deployment_id && a->last_deployment_id[0] ? a->last_deployment_id : "-",
                 a->last_run_version ? a->last_run_version : "");
+            print_next_runs(a);
             drover__v1__association__free_unpacked(a, NULL);
         }
     }

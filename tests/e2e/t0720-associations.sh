@@ -165,6 +165,23 @@ test_expect_success CURL,JQ 'association list shows each, delete removes one; sh
     "$PRODUCER" association create --name x --package agent --version 1.0 --all --run-on-default-change
   expect_fail_with "schedule: rate() unit '\''weeks'\'' is not minutes, hours or days" \
     "$PRODUCER" association create --name x --package agent --all --schedule "rate(2 weeks)"
+  expect_fail_with "exactly one must be '\''?'\''" \
+    "$PRODUCER" association create --name x --package agent --all --schedule "cron(0 2 * * * *)"
+'
+
+# ---- State Manager's schedules: show prints the next three runs ----
+test_expect_success 'a State Manager schedule (the third Thursday at 02:00) is taken, and show prints its next three runs' '
+  expect_ok "$PRODUCER" association create --name third-thursday --package agent --tag group=none \
+    --schedule "cron(0 2 ? * THU#3 *)" --no-run-on-create
+  expect_ok "$PRODUCER" association show third-thursday
+  runs=$(sed -n "s/^  next runs: //p" <<<"$OUT")
+  [ "$(tr "," "\n" <<<"$runs" | grep -c .)" = 3 ] || fail "not three next runs: $OUT"
+  for t in $(tr -d " " <<<"$runs" | tr "," " "); do
+    when=$(date -u -d "$t" "+%u %H:%M %d") || fail "not a time: $t"
+    set -- $when
+    [ "$1 $2" = "4 02:00" ] && [ "${3#0}" -ge 15 ] && [ "${3#0}" -le 21 ] || fail "$t is not a third Thursday at 02:00"
+  done
+  expect_ok "$PRODUCER" association delete third-thursday
 '
 
 test_done
