@@ -202,7 +202,11 @@ static int archived_json(const dr_api *api, const char *id, dr_strbuf *sb)
     dr_error err = {0};
     Drover__V1__Rollup *r = NULL;
     int found = -1;
-    if (dr_kafka_read_topic(api->kafka, DR_TOPIC_ROLLUPS, keep_latest, &latest, api->kafka_timeout_ms, &err) != DR_OK)
+    /* The key's partition first; the whole topic when a producer with another partitioner put it elsewhere. */
+    if (dr_kafka_read_key_partition(api->kafka, DR_TOPIC_ROLLUPS, id, keep_latest, &latest, api->kafka_timeout_ms,
+                                    &err) != DR_OK ||
+        (!latest.value &&
+         dr_kafka_read_topic(api->kafka, DR_TOPIC_ROLLUPS, keep_latest, &latest, api->kafka_timeout_ms, &err) != DR_OK))
         goto cleanup;
     found = 0;
     if (!latest.value || dr_rollup_decode(latest.value, latest.len, &r, &err) != DR_OK)

@@ -190,6 +190,16 @@ dr_status dr_kafka_read_topic_from(const dr_kafka_options *opt, dr_topic topic, 
                                    dr_kafka_record_fn fn, void *ctx, int timeout_ms, dr_error *err);
 
 /*
+ * The same read, of the one partition Drover's producers put key in
+ * (librdkafka's default partitioner, consistent_random: CRC32 of the key):
+ * a record looked up by key without reading the whole topic.  A producer
+ * configured with another partitioner puts it elsewhere: the caller that
+ * does not find it there reads the topic (dr_kafka_read_topic).
+ */
+dr_status dr_kafka_read_key_partition(const dr_kafka_options *opt, dr_topic topic, const char *key,
+                                      dr_kafka_record_fn fn, void *ctx, int timeout_ms, dr_error *err);
+
+/*
  * The high watermark of every partition of topic: a malloc'd array indexed
  * by partition id, *count entries.  DR_ERR_KAFKA when the topic does not
  * exist or a broker does not answer within timeout_ms.

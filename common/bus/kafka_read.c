@@ -77,8 +77,8 @@ cleanup:
  * asking for one topic by name makes a broker that auto-creates topics
  * (the embedded one does, whatever allow.auto.create.topics says) create it.
  */
-static dr_status reader_find_partitions(topic_reader *r, const int64_t *from, size_t from_count, int64_t deadline,
-                                        dr_error *err)
+static dr_status reader_find_partitions(topic_reader *r, const int64_t *from, size_t from_count, const char *key,
+                                        int64_t deadline, dr_error *err)
 {
     dr_status status = DR_OK;
     const rd_kafka_metadata_t *md = NULL;
@@ -102,10 +102,18 @@ static dr_status reader_find_partitions(topic_reader *r, const int64_t *from, si
         status = dr_error_set(err, DR_ERR_NOMEM, "out of memory reading %s", r->topic);
         goto cleanup;
     }
+    /* With a key: only the partition librdkafka's default partitioner (consistent_random) gives it. */
+    int32_t only = key && r->part_count > 0
+                       ? rd_kafka_msg_partitioner_consistent_random(NULL, key, strlen(key), r->part_count, NULL, NULL)
+                       : -1;
     for (int i = 0; i < r->part_count; i++) {
         partition_progress *p = &r->parts[i];
         int64_t low = 0;
         p->id = topic->partitions[i].id;
+        if (only >= 0 && p->id != only) {
+            p->done = 1;
+            continue;
+        }
         kerr = dr_kafka_query_watermarks(r->rk, r->topic, p->id, &low, &p->high, dr_kafka_remaining_ms(deadline));
         if (kerr) {
             status = dr_error_set(err, DR_ERR_KAFKA, "reading %s [%d]: watermarks: %s", r->topic, (int)p->id,
@@ -190,8 +198,8 @@ static int reader_take(topic_reader *r, const rd_kafka_message_t *msg, dr_kafka_
               timestamp) != 0;
 }
 
-dr_status dr_kafka_read_topic_from(const dr_kafka_options *opt, dr_topic topic, const int64_t *from, size_t from_count,
-                                   dr_kafka_record_fn fn, void *ctx, int timeout_ms, dr_error *err)
+static dr_status read_topic(const dr_kafka_options *opt, dr_topic topic, const int64_t *from, size_t from_count,
+                            const char *key, dr_kafka_record_fn fn, void *ctx, int timeout_ms, dr_error *err)
 {
     dr_status status = DR_OK;
     int64_t deadline = dr_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
@@ -199,7 +207,7 @@ dr_status dr_kafka_read_topic_from(const dr_kafka_options *opt, dr_topic topic, 
     dr_kafka_topic_name(opt, topic, r.topic, sizeof r.topic);
     if ((status = reader_open(opt, &r, err)) != DR_OK)
         goto cleanup;
-    if ((status = reader_find_partitions(&r, from, from_count, deadline, err)) != DR_OK)
+    if ((status = reader_find_partitions(&r, from, from_count, key, deadline, err)) != DR_OK)
         goto cleanup;
     if (r.unfinished == 0)
         goto cleanup;
@@ -231,10 +239,22 @@ cleanup:
     return status;
 }
 
+dr_status dr_kafka_read_topic_from(const dr_kafka_options *opt, dr_topic topic, const int64_t *from, size_t from_count,
+                                   dr_kafka_record_fn fn, void *ctx, int timeout_ms, dr_error *err)
+{
+    return read_topic(opt, topic, from, from_count, NULL, fn, ctx, timeout_ms, err);
+}
+
 dr_status dr_kafka_read_topic(const dr_kafka_options *opt, dr_topic topic, dr_kafka_record_fn fn, void *ctx,
                               int timeout_ms, dr_error *err)
 {
-    return dr_kafka_read_topic_from(opt, topic, NULL, 0, fn, ctx, timeout_ms, err);
+    return read_topic(opt, topic, NULL, 0, NULL, fn, ctx, timeout_ms, err);
+}
+
+dr_status dr_kafka_read_key_partition(const dr_kafka_options *opt, dr_topic topic, const char *key,
+                                      dr_kafka_record_fn fn, void *ctx, int timeout_ms, dr_error *err)
+{
+    return read_topic(opt, topic, NULL, 0, key, fn, ctx, timeout_ms, err);
 }
 
 dr_status dr_kafka_high_watermarks(const dr_kafka_options *opt, rd_kafka_t *rk, dr_topic topic, int timeout_ms,

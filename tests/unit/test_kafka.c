@@ -371,6 +371,12 @@ static void test_read_topic_sees_every_record_in_order(void)
     CHECK_STR("r2-k9", fold_latest(&t, "k9"));
     CHECK_STR("(tombstone)", fold_latest(&t, "k3"));
 
+    /* One key's partition alone: its records, in order, and not the whole topic's. */
+    table_read k5 = {0};
+    CHECK_INT(DR_OK, dr_kafka_read_key_partition(&opt, DR_TOPIC_INVENTORY, "k5", collect_record, &k5, 30000, &err));
+    CHECK_STR("r2-k5", fold_latest(&k5, "k5"));
+    CHECK(k5.count >= 2 && k5.count < 21);
+
     table_read first5 = {.stop_after = 5};
     CHECK_INT(DR_OK, dr_kafka_read_topic(&opt, DR_TOPIC_INVENTORY, collect_record, &first5, 30000, &err));
     CHECK_INT(5, first5.count);
