@@ -103,7 +103,7 @@ static dr_status reader_find_partitions(topic_reader *r, const int64_t *from, si
         goto cleanup;
     }
     /* With a key: only the partition librdkafka's default partitioner (consistent_random) gives it. */
-    int32_t only = key && r->part_count > 0
+    int32_t only = key && key[0] && r->part_count > 0
                        ? rd_kafka_msg_partitioner_consistent_random(NULL, key, strlen(key), r->part_count, NULL, NULL)
                        : -1;
     for (int i = 0; i < r->part_count; i++) {
