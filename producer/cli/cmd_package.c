@@ -532,11 +532,7 @@ static int package_publish(int argc, char **argv)
     int exit_code = DR_EXIT_OK;
     dr_error err = {0};
     dr_manifest *manifest = NULL;
-    dr_table packages = {0};
-    Drover__V1__PackageVersions *current = NULL;
     char *manifest_url = NULL, *artifacts_url = NULL;
-    uint8_t *bytes = NULL;
-    size_t len = 0;
     dr_key *operator_key = NULL;
     dr_config *cfg =
         dr_program_start("drover-producer", publish_settings, sizeof publish_settings / sizeof publish_settings[0],
@@ -566,10 +562,27 @@ static int package_publish(int argc, char **argv)
     char sha256[DR_SHA256_HEX_SIZE];
     if (dr_package_fetch_manifest(manifest_url, sha256, &manifest, &err) != DR_OK)
         goto fail;
-    if (dr_table_read(&kafka, DR_TOPIC_PACKAGES, timeout_ms, &packages, &err) != DR_OK ||
-        dr_package_lookup(&packages, name, &current, &err) != DR_OK)
+    if (dr_package_publish_fetched(cfg, &kafka, timeout_ms, name, manifest, manifest_url, sha256, artifacts_url,
+                                   operator_key, &err) != DR_OK)
         goto fail;
+    goto cleanup;
 
+fail:
+    exit_code = dr_producer_fail(&err);
+cleanup:
+    dr_manifest_free(manifest);
+    free(manifest_url);
+    free(artifacts_url);
+    dr_key_free(operator_key);
+    dr_config_free(cfg);
+    return exit_code;
+}
+
+dr_status dr_package_publish_fetched(const dr_config *cfg, const dr_kafka_options *kafka, int timeout_ms,
+                                     const char *name, const dr_manifest *manifest, const char *manifest_url,
+                                     const char *sha256, const char *artifacts_url, const dr_key *operator_key,
+                                     dr_error *err)
+{
     const char *publisher = dr_config_string(cfg, "publisher");
     if (!publisher)
         publisher = dr_manifest_publisher(manifest);
@@ -577,35 +590,21 @@ static int package_publish(int argc, char **argv)
         publisher = getenv("USER");
     Drover__V1__PackageVersion version = DROVER__V1__PACKAGE_VERSION__INIT;
     version.version = (char *)dr_manifest_version(manifest);
-    version.manifest_url = manifest_url;
-    version.manifest_sha256 = sha256;
-    version.artifacts_base_url = artifacts_url;
+    version.manifest_url = (char *)manifest_url;
+    version.manifest_sha256 = (char *)sha256;
+    version.artifacts_base_url = (char *)artifacts_url;
     version.publisher = (char *)(publisher ? publisher : "");
     version.published_at_ms = dr_now_ms();
     int replaced = 0;
-    if (dr_package_encode_with_version(current, name, &version, operator_key, &replaced, &bytes, &len, &err) != DR_OK ||
-        dr_table_put(&kafka, DR_TOPIC_PACKAGES, name, bytes, len, timeout_ms, &err) != DR_OK)
-        goto fail;
-    const char *default_version =
-        current && current->default_version && current->default_version[0] ? current->default_version : version.version;
+    char default_version[160];
+    dr_status status = dr_package_register_version(kafka, timeout_ms, name, &version, operator_key, &replaced,
+                                                   default_version, sizeof default_version, err);
+    if (status != DR_OK)
+        return status;
     printf("%s %s %s (default version: %s)\n", replaced ? "republished" : "published", name, version.version,
            default_version);
     printf("manifest: %s\nsha256: %s\nartifacts: %s\n", manifest_url, sha256, artifacts_url);
-    goto cleanup;
-
-fail:
-    exit_code = dr_producer_fail(&err);
-cleanup:
-    free(bytes);
-    if (current)
-        drover__v1__package_versions__free_unpacked(current, NULL);
-    dr_table_free(&packages);
-    dr_manifest_free(manifest);
-    free(manifest_url);
-    free(artifacts_url);
-    dr_key_free(operator_key);
-    dr_config_free(cfg);
-    return exit_code;
+    return DR_OK;
 }
 
 /* ---- list ---- */
@@ -770,6 +769,8 @@ static const dr_producer_verb package_verbs[] = {
     {"build", package_build, "build a package (zips and manifest.json) from per-platform zips or folders"},
     {"resolve", package_resolve, "show which zip of a manifest a platform gets, and why"},
     {"publish", package_publish, "register a built package version (manifest and artifacts URL) in Kafka"},
+    {"import", cmd_package_import,
+     "publish a Distributor package as it is (S3, https or a folder), every file checked"},
     {"list", package_list, "list published packages, their versions and default versions"},
     {"set-default", package_set_default, "make a published version the package's default"},
 };

@@ -14,6 +14,7 @@
 #include "error.h"
 #include "kafka.h"
 #include "keys.h"
+#include "manifest.h"
 #include "program.h"
 
 /*
@@ -103,5 +104,19 @@ dr_status dr_producer_cancel(const dr_config *cfg, const char *deployment_id, co
  * not an Ed25519 private key, DR_ERR_IO when it cannot be read.
  */
 dr_status dr_producer_operator_key(const dr_config *cfg, dr_key **out, dr_error *err);
+
+/* package import (cmd_package_import.c), a verb of package (cmd_package.c). */
+int cmd_package_import(int argc, char **argv);
+
+/*
+ * The end of package publish and package import: register the version a
+ * fetched and validated manifest describes (its bytes' sha256, the
+ * artifacts' base URL; the publisher from cfg's "publisher", else the
+ * manifest's, else $USER), and say so on stdout.
+ */
+dr_status dr_package_publish_fetched(const dr_config *cfg, const dr_kafka_options *kafka, int timeout_ms,
+                                     const char *name, const dr_manifest *manifest, const char *manifest_url,
+                                     const char *sha256, const char *artifacts_url, const dr_key *operator_key,
+                                     dr_error *err);
 
 #endif

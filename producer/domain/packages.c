@@ -239,3 +239,30 @@ int dr_package_version_bytes(const uint8_t *entry, size_t len, const char *versi
         }
     return r < 0 || !found ? -1 : 0;
 }
+
+dr_status dr_package_register_version(const dr_kafka_options *kafka, int timeout_ms, const char *name,
+                                      const Drover__V1__PackageVersion *version, const dr_key *operator_key,
+                                      int *replaced, char *default_version, size_t size, dr_error *err)
+{
+    dr_table packages = {0};
+    Drover__V1__PackageVersions *current = NULL;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    dr_status status;
+    *replaced = 0;
+    if ((status = dr_table_read(kafka, DR_TOPIC_PACKAGES, timeout_ms, &packages, err)) != DR_OK ||
+        (status = dr_package_lookup(&packages, name, &current, err)) != DR_OK ||
+        (status = dr_package_encode_with_version(current, name, version, operator_key, replaced, &bytes, &len, err)) !=
+            DR_OK ||
+        (status = dr_table_put(kafka, DR_TOPIC_PACKAGES, name, bytes, len, timeout_ms, err)) != DR_OK)
+        goto cleanup;
+    snprintf(default_version, size, "%s",
+             current && current->default_version && current->default_version[0] ? current->default_version
+                                                                                : version->version);
+cleanup:
+    free(bytes);
+    if (current)
+        drover__v1__package_versions__free_unpacked(current, NULL);
+    dr_table_free(&packages);
+    return status;
+}

@@ -84,6 +84,17 @@ dr_status dr_package_resolve(const dr_table *packages, const char *name, const c
  * decoded, which protobuf-c does field by field in number order, as they
  * were signed.
  */
+/*
+ * Register version of package name on the packages topic (read, add or
+ * replace the version, sign with operator_key, write back): what package
+ * publish and package import end with.  *replaced says whether the version
+ * was there already; default_version (size bytes) gets the package's
+ * default version after it.
+ */
+dr_status dr_package_register_version(const dr_kafka_options *kafka, int timeout_ms, const char *name,
+                                      const Drover__V1__PackageVersion *version, const dr_key *operator_key,
+                                      int *replaced, char *default_version, size_t size, dr_error *err);
+
 dr_status dr_package_encode_with_version(const Drover__V1__PackageVersions *current, const char *name,
                                          const Drover__V1__PackageVersion *version, const dr_key *operator_key,
                                          int *replaced, uint8_t **bytes, size_t *len, dr_error *err);
