@@ -27,8 +27,10 @@ test_expect_success 'two installs of one package on one target at once: install.
   wait $p1 || fail "first install failed: $(cat "$WORK/1.out")"
   wait $p2 || fail "second install failed: $(cat "$WORK/2.out")"
   expect_log "$T" "install.sh 1.0;"
-  cat "$WORK/1.out" "$WORK/2.out" | grep -q "already installed; nothing ran" ||
-    fail "neither run saw the other'\''s install: $(cat "$WORK/1.out" "$WORK/2.out"; ls -la "$T/var/lib/drover" "$T/var/lib/drover/"* 2>&1)"
+  # Read whole before searching: with pipefail, grep -q leaving early can make cat fail writing (SIGPIPE).
+  outs=$(cat "$WORK/1.out" "$WORK/2.out")
+  grep -q "already installed; nothing ran" <<<"$outs" ||
+    fail "neither run saw the other'\''s install: $outs $(ls -la "$T/var/lib/drover" "$T/var/lib/drover/"* 2>&1)"
 '
 
 test_expect_success 'two different packages on one target at once still run one after the other' '

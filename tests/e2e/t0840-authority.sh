@@ -48,7 +48,8 @@ start_worker w1 --concurrency 4
 export DROVER_BROKERS="$BROKERS"
 
 nothing_ran() { for t in "$@"; do [ ! -e "$TARGETS/$t/drover-test.log" ] || fail "a script ran on $t: $(cat "$TARGETS/$t/drover-test.log")"; done; }
-no_pwned() { ! find "$TARGETS" -name pwned | grep -q . || fail "the attacker's install.sh ran: $(find "$TARGETS" -name pwned)"; }
+# Found whole before testing: with pipefail, a writer cut off by grep -q leaving early would turn "found" into "not found".
+no_pwned() { local found; found=$(find "$TARGETS" -name pwned); [ -z "$found" ] || fail "the attacker's install.sh ran: $found"; }
 # refused_with ID REASON: the deployment is REJECTED, every job with REASON.
 refused_with() {
   wait_for_rollup "$1" REJECTED 60
@@ -118,7 +119,8 @@ test_expect_success KCAT,PROTOC,CURL,JQ 'a forged association, launch event and 
   for _ in $(seq 1 100); do "$PRODUCER" audit --refused -o json | grep -q "\"subject\":\"t-6\"" && break; sleep 0.2; done
   audited association.create a-forged unsigned
   audited target.launch t-6 unsigned
-  ! "$PRODUCER" target list | grep -q "^t-6 " || fail "the forged launch registered t-6"
+  listed=$("$PRODUCER" target list)
+  ! grep -q "^t-6 " <<<"$listed" || fail "the forged launch registered t-6"
   # The forged record is in the inventory topic, so deploy finds t-7; the control plane does not take it.
   RC=0; "$PRODUCER" deploy --package acme --version 1.0 --targets t-7 --deployment-id d-t7 >"$WORK/t7.out" 2>&1 || RC=$?
   [ "$RC" = 1 ] && grep -q "unknown-target" "$WORK/t7.out" || fail "deploy to the forged target: exit $RC: $(cat "$WORK/t7.out")"
