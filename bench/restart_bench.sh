@@ -18,50 +18,15 @@ set -euo pipefail
 BUILD=$(cd "${1:-build}" && pwd)
 H=${2:-1000}
 TARGETS=10
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/drover-rbench.XXXXXX")
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ -n "${DROVER_BENCH_KEEP:-}" ]; then echo "kept: $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
+. "$(dirname "$0")/fleet_lib.sh"
+fleet_setup rbench
 now_ms() { date +%s%3N; }
-wait_for() { for _ in $(seq 1 400); do [ -s "$1" ] && return 0; sleep 0.05; done; echo "timed out: $1" >&2; exit 1; }
-port_of() { # the port a program logged in its http.listening line
-  for _ in $(seq 1 400); do
-    p=$(sed -n 's/.*event=http.listening.*addr=[^ ]*:\([0-9][0-9]*\).*/\1/p' "$1" | head -1)
-    [ -n "$p" ] && { echo "$p"; return 0; }
-    sleep 0.02
-  done
-  echo "no http.listening in $1" >&2; exit 1
-}
 # log_ms FILE EVENT: the time (ms since the epoch) of the first line of EVENT in FILE.
 log_ms() {
   local ts
   ts=$(grep -m1 "event=$2" "$1" | sed -n 's/^ts=\([^ ]*\) .*/\1/p')
   [ -n "$ts" ] && date -d "$ts" +%s%3N
 }
-
-mkdir -p "$WORK/src" "$WORK/repo/elsewhere"
-printf '#!/bin/sh\ntrue\n' >"$WORK/src/install.sh"
-printf '#!/bin/sh\ntrue\n' >"$WORK/src/uninstall.sh"
-(cd "$WORK/src" && zip -q -X "$WORK/repo/elsewhere/pkg.zip" install.sh uninstall.sh)
-sha=$(sha256sum "$WORK/repo/elsewhere/pkg.zip" | cut -d' ' -f1)
-printf '{"schemaVersion":"2.0","version":"1.0","packages":{"windows":{"_any":{"x86_64":{"file":"pkg.zip"}}}},"files":{"pkg.zip":{"checksums":{"sha256":"%s"}}}}\n' \
-  "$sha" >"$WORK/repo/elsewhere/manifest.json"
-
-"$BUILD/drover-broker" --address-file "$WORK/broker.addr" >/dev/null 2>"$WORK/broker.log" & PIDS+=($!)
-wait_for "$WORK/broker.addr"
-export DROVER_BROKERS; DROVER_BROKERS=$(cat "$WORK/broker.addr")
-"$BUILD/drover_test_http" --root "$WORK/repo" --port-file "$WORK/http.port" >/dev/null 2>&1 & PIDS+=($!)
-wait_for "$WORK/http.port"
-BASE="http://127.0.0.1:$(cat "$WORK/http.port")"
-OPERATOR=$("$BUILD/drover-producer" keys generate --dir "$WORK/operators" | sed -n 's/^key_id: //p')
-export DROVER_OPERATOR_KEY="$WORK/operators/$OPERATOR.key"
-printf '{"operators": [{"name": "bench", "keys": ["%s"]}], "rules": [{"name": "all", "operators": ["bench"], "actions": ["*"]}]}\n' \
-  "$OPERATOR" >"$WORK/policy.json"
-KEY_ID=$("$BUILD/drover-producer" keys generate --dir "$WORK/keys" | sed -n 's/^key_id: //p')
 
 # start_pair NAME [GROUP_SUFFIX]: serve and the aggregator, logging to NAME-*.log; sets SERVE_PID, AGG_PID.
 start_pair() {

@@ -23,40 +23,9 @@ BUILD=$(cd "${1:-build}" && pwd)
 COUNT=${2:-500}
 MINUTES=${3:-20}
 WARMUP=$((COUNT / 5))
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/drover-soak.XXXXXX")
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ -n "${DROVER_BENCH_KEEP:-}" ]; then echo "kept: $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-wait_for() { for _ in $(seq 1 400); do [ -s "$1" ] && return 0; sleep 0.05; done; echo "timed out: $1" >&2; exit 1; }
+. "$(dirname "$0")/fleet_lib.sh"
+fleet_setup soak
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-
-mkdir -p "$WORK/src" "$WORK/repo/trivial" "$WORK/repo/elsewhere"
-printf '#!/bin/sh\ntouch "$DROVER_TARGET_ROOT/installed"\n' >"$WORK/src/install.sh"
-printf '#!/bin/sh\nrm -f "$DROVER_TARGET_ROOT/installed"\n' >"$WORK/src/uninstall.sh"
-(cd "$WORK/src" && zip -q -X "$WORK/repo/trivial/pkg.zip" install.sh uninstall.sh)
-cp "$WORK/repo/trivial/pkg.zip" "$WORK/repo/elsewhere/pkg.zip"
-sha=$(sha256sum "$WORK/repo/trivial/pkg.zip" | cut -d' ' -f1)
-printf '{"schemaVersion":"2.0","version":"1.0","packages":{"_any":{"_any":{"_any":{"file":"pkg.zip"}}}},"files":{"pkg.zip":{"checksums":{"sha256":"%s"}}}}\n' \
-  "$sha" >"$WORK/repo/trivial/manifest.json"
-printf '{"schemaVersion":"2.0","version":"1.0","packages":{"windows":{"_any":{"x86_64":{"file":"pkg.zip"}}}},"files":{"pkg.zip":{"checksums":{"sha256":"%s"}}}}\n' \
-  "$sha" >"$WORK/repo/elsewhere/manifest.json"
-
-"$BUILD/drover-broker" --address-file "$WORK/broker.addr" >/dev/null 2>"$WORK/broker.log" & PIDS+=($!)
-BROKER_PID=$!
-wait_for "$WORK/broker.addr"
-export DROVER_BROKERS; DROVER_BROKERS=$(cat "$WORK/broker.addr")
-"$BUILD/drover_test_http" --root "$WORK/repo" --port-file "$WORK/http.port" >/dev/null 2>&1 & PIDS+=($!)
-wait_for "$WORK/http.port"
-BASE="http://127.0.0.1:$(cat "$WORK/http.port")"
-OPERATOR=$("$BUILD/drover-producer" keys generate --dir "$WORK/operators" | sed -n 's/^key_id: //p')
-export DROVER_OPERATOR_KEY="$WORK/operators/$OPERATOR.key"
-printf '{"operators": [{"name": "soak", "keys": ["%s"]}], "rules": [{"name": "all", "operators": ["soak"], "actions": ["*"]}]}\n' \
-  "$OPERATOR" >"$WORK/policy.json"
-KEY_ID=$("$BUILD/drover-producer" keys generate --dir "$WORK/keys" | sed -n 's/^key_id: //p')
 
 "$BUILD/drover-aggregator" --http 127.0.0.1:0 --retention-seconds 60 >/dev/null 2>"$WORK/aggregator.log" & PIDS+=($!)
 AGG_PID=$!
