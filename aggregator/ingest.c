@@ -16,14 +16,6 @@
 #define HOUSEKEEPING_INTERVAL_MS 1000
 /* How long the last Rollups may take to be acknowledged. */
 #define FINAL_FLUSH_MS 10000
-/*
- * A partition's checkpoint is written when it moved and this long passed
- * since its last one, or sooner once this many events were read since: on
- * the embedded broker, whose partitions keep 5 MiB (about 40,000 events),
- * a checkpoint is then always well inside what the partition still holds.
- */
-#define CHECKPOINT_INTERVAL_MS 5000
-#define CHECKPOINT_EVENTS 10000
 
 /* One assigned partition of the status topic. */
 typedef struct partition_state {
@@ -146,7 +138,7 @@ static void write_checkpoint(dr_ingest *in, partition_state *p)
     if (status == DR_OK) /* deflated outside the lock: the HTTP threads wait only for the packing */
         status = dr_checkpoint_send(in->producer, in->reader, p->id, p->next, packed, len, &bytes, &err);
     free(packed);
-    p->next_checkpoint_ms = dr_monotonic_ms() + CHECKPOINT_INTERVAL_MS;
+    p->next_checkpoint_ms = dr_monotonic_ms() + DR_CHECKPOINT_INTERVAL_MS;
     if (status != DR_OK) {
         char quoted[DR_ERROR_DETAIL_MAX + 16];
         dr_log(DR_LOG_WARN, "checkpoint.write_failed", "partition=%d msg=%s", (int)p->id,
@@ -164,9 +156,8 @@ static void write_checkpoints(dr_ingest *in, int all)
     int64_t now = dr_monotonic_ms();
     for (size_t i = 0; i < in->part_count; i++) {
         partition_state *p = &in->parts[i];
-        if (!p->caught_up || p->next == p->checkpointed)
-            continue;
-        if (all || now >= p->next_checkpoint_ms || p->next - p->checkpointed >= CHECKPOINT_EVENTS)
+        if (p->caught_up && p->next != p->checkpointed &&
+            (all || dr_checkpoint_due(p->checkpointed, p->next, p->next_checkpoint_ms, now)))
             write_checkpoint(in, p);
     }
 }

@@ -18,6 +18,13 @@
 
 /* ---- writing ---- */
 
+int dr_checkpoint_due(int64_t checkpointed, int64_t position, int64_t next_due_ms, int64_t now_ms)
+{
+    if (position == checkpointed)
+        return 0;
+    return now_ms >= next_due_ms || (checkpointed >= 0 && position - checkpointed >= DR_CHECKPOINT_EVENTS);
+}
+
 static void on_piece_delivered(void *opaque, dr_status status, const char *message)
 {
     (void)opaque;

@@ -36,6 +36,22 @@
 #define DR_CHECKPOINT_MAX_BYTES (64 * 1024 * 1024)
 
 /*
+ * When a reader writes a partition's checkpoint: once the partition moved
+ * and DR_CHECKPOINT_INTERVAL_MS passed since its last one, or sooner once
+ * DR_CHECKPOINT_EVENTS events were read since.  On the embedded broker,
+ * whose partitions keep 5 MiB (about 40,000 events), a checkpoint is then
+ * always well inside what the partition still holds.
+ */
+#define DR_CHECKPOINT_INTERVAL_MS 5000
+#define DR_CHECKPOINT_EVENTS 10000
+/*
+ * Whether it is due for a reader at position (the next offset it reads)
+ * whose last checkpoint covers up to checkpointed (-1: none) and whose next
+ * one is due at next_due_ms (monotonic; 0: at once).
+ */
+int dr_checkpoint_due(int64_t checkpointed, int64_t position, int64_t next_due_ms, int64_t now_ms);
+
+/*
  * Queue partition's checkpoint of table, covering the status topic up to
  * next_offset, for the reader named reader (e.g. "aggregator:GROUP").
  * Queued only: delivery failures are logged as checkpoint.write_failed,

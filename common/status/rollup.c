@@ -14,15 +14,10 @@ static char expired_mark;
 
 /* ---- small helpers ---- */
 
-static const char *or_empty(const char *s)
+/* (rollup_private.h) */
+char *dr_rollup_dup_cut(const char *s, size_t max)
 {
-    return s ? s : "";
-}
-
-/* A copy of s cut to at most max bytes, never inside a UTF-8 sequence. */
-static char *dup_cut(const char *s, size_t max)
-{
-    size_t len = strlen(or_empty(s));
+    size_t len = strlen(dr_rollup_or_empty(s));
     if (len > max) {
         len = max;
         while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
@@ -30,7 +25,7 @@ static char *dup_cut(const char *s, size_t max)
     }
     char *copy = malloc(len + 1);
     if (copy) {
-        memcpy(copy, or_empty(s), len);
+        memcpy(copy, dr_rollup_or_empty(s), len);
         copy[len] = '\0';
     }
     return copy;
@@ -38,7 +33,7 @@ static char *dup_cut(const char *s, size_t max)
 
 static char *dup_string(const char *s)
 {
-    return strdup(or_empty(s));
+    return strdup(dr_rollup_or_empty(s));
 }
 
 int dr_rollup_state_is_failure(Drover__V1__JobState state)
@@ -306,21 +301,21 @@ static void update_deployment(dr_rollup_deployment *d, const Drover__V1__StatusE
 {
     /* The first event that names them; a failed copy keeps "" and the next event tries again. */
     if (!d->package[0] && e->package && e->package[0]) {
-        char *copy = dup_cut(e->package, DR_ROLLUP_MESSAGE_MAX);
+        char *copy = dr_rollup_dup_cut(e->package, DR_ROLLUP_MESSAGE_MAX);
         if (copy) {
             free(d->package);
             d->package = copy;
         }
     }
     if (!d->version[0] && e->version && e->version[0]) {
-        char *copy = dup_cut(e->version, DR_ROLLUP_MESSAGE_MAX);
+        char *copy = dr_rollup_dup_cut(e->version, DR_ROLLUP_MESSAGE_MAX);
         if (copy) {
             free(d->version);
             d->version = copy;
         }
     }
     if (!d->max_errors[0] && e->max_errors && e->max_errors[0]) {
-        char *copy = dup_cut(e->max_errors, 16);
+        char *copy = dr_rollup_dup_cut(e->max_errors, 16);
         if (copy) {
             free(d->max_errors);
             d->max_errors = copy;
@@ -357,8 +352,8 @@ dr_status dr_rollup_fold(dr_rollup_table *t, const Drover__V1__StatusEvent *e, i
     memset(result, 0, sizeof *result);
     result->job_duration_ms = -1;
 
-    const char *deployment_id = or_empty(e->deployment_id);
-    const char *target_id = or_empty(e->target_id);
+    const char *deployment_id = dr_rollup_or_empty(e->deployment_id);
+    const char *target_id = dr_rollup_or_empty(e->target_id);
     const char *job_key = e->job_id && e->job_id[0] ? e->job_id : target_id;
     Drover__V1__JobState state = e->state;
     if (!deployment_id[0] || !job_key[0]) {
@@ -392,9 +387,9 @@ dr_status dr_rollup_fold(dr_rollup_table *t, const Drover__V1__StatusEvent *e, i
         goto cleanup; /* a redelivery or a late event: nothing changes */
 
     /* Allocate everything first: once counts move, nothing may fail. */
-    loc = get_location(d, or_empty(e->account), or_empty(e->region), &location_created);
-    reason = dup_cut(e->reason, DR_ROLLUP_MESSAGE_MAX);
-    message = dup_cut(e->message, DR_ROLLUP_MESSAGE_MAX);
+    loc = get_location(d, dr_rollup_or_empty(e->account), dr_rollup_or_empty(e->region), &location_created);
+    reason = dr_rollup_dup_cut(e->reason, DR_ROLLUP_MESSAGE_MAX);
+    message = dr_rollup_dup_cut(e->message, DR_ROLLUP_MESSAGE_MAX);
     if (!loc || !reason || !message)
         goto nomem;
     if (!job) {
@@ -633,7 +628,7 @@ static Drover__V1__FailedTarget *build_failed_target(const dr_rollup_job *job)
     f->state = job->state;
     f->target_id = dup_string(job->target_id);
     f->reason = dup_string(job->reason);
-    f->message = dup_cut(job->message, DR_ROLLUP_FAILED_MESSAGE_MAX);
+    f->message = dr_rollup_dup_cut(job->message, DR_ROLLUP_FAILED_MESSAGE_MAX);
     if (!f->target_id || !f->reason || !f->message) {
         drover__v1__failed_target__free_unpacked(f, NULL);
         return NULL;

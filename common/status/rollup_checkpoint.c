@@ -46,17 +46,6 @@ static int by_job_id(const void *a, const void *b)
     return strcmp((*(const dr_rollup_job *const *)a)->job_id, (*(const dr_rollup_job *const *)b)->job_id);
 }
 
-/* The length of s cut to at most max bytes, never inside a UTF-8 sequence. */
-static size_t cut_length(const char *s, size_t max)
-{
-    size_t len = strlen(s);
-    if (len <= max)
-        return len;
-    while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
-        max--;
-    return max;
-}
-
 static void free_deployment_fold(Drover__V1__DeploymentFold *d)
 {
     if (!d)
@@ -101,16 +90,13 @@ static Drover__V1__DeploymentFold *deployment_fold(const dr_rollup_deployment *d
     for (size_t i = 0; i < jobs.count; i++) {
         const dr_rollup_job *job = jobs.items[i];
         Drover__V1__JobFold *j = calloc(1, sizeof *j);
-        size_t message_len = cut_length(job->message, DR_ROLLUP_FAILED_MESSAGE_MAX);
-        char *message = malloc(message_len + 1);
+        char *message = dr_rollup_dup_cut(job->message, DR_ROLLUP_FAILED_MESSAGE_MAX);
         if (!j || !message) {
             free(j);
             free(message);
             goto nomem;
         }
         drover__v1__job_fold__init(j);
-        memcpy(message, job->message, message_len);
-        message[message_len] = '\0';
         j->job_id = job->job_id;
         j->target_id = job->target_id;
         j->account = job->location->account;
@@ -186,11 +172,6 @@ static dr_status check_checkpoint(const Drover__V1__FoldCheckpoint *c, int32_t p
     return DR_OK;
 }
 
-static const char *or_empty(const char *s)
-{
-    return s ? s : "";
-}
-
 dr_status dr_rollup_restore(dr_rollup_table *t, const Drover__V1__FoldCheckpoint *c, int32_t partition, dr_error *err)
 {
     dr_status status = check_checkpoint(c, partition, err);
@@ -204,14 +185,14 @@ dr_status dr_rollup_restore(dr_rollup_table *t, const Drover__V1__FoldCheckpoint
         for (size_t j = 0; j < f->n_jobs && status == DR_OK; j++) {
             const Drover__V1__JobFold *job = f->jobs[j];
             Drover__V1__StatusEvent e;
-            dr_status_event_start(&e, f->deployment_id, job->job_id, job->target_id, or_empty(job->account),
-                                  or_empty(job->region), or_empty(f->package), or_empty(f->version), job->state,
-                                  job->at_ms);
+            dr_status_event_start(&e, f->deployment_id, job->job_id, job->target_id, dr_rollup_or_empty(job->account),
+                                  dr_rollup_or_empty(job->region), dr_rollup_or_empty(f->package),
+                                  dr_rollup_or_empty(f->version), job->state, job->at_ms);
             e.attempt = job->attempt;
-            e.reason = (char *)or_empty(job->reason);
-            e.message = (char *)or_empty(job->message);
+            e.reason = (char *)dr_rollup_or_empty(job->reason);
+            e.message = (char *)dr_rollup_or_empty(job->message);
             e.started_at_ms = job->started_at_ms;
-            e.max_errors = (char *)or_empty(f->max_errors);
+            e.max_errors = (char *)dr_rollup_or_empty(f->max_errors);
             e.deployment_job_count = f->expected_jobs;
             dr_rollup_fold_result result;
             status = dr_rollup_fold(t, &e, partition, &result, err);

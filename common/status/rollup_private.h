@@ -10,6 +10,15 @@
 #include "rollup.h"
 #include "strmap.h"
 
+/* s, or "" for NULL (protobuf-c leaves unset strings NULL at times). */
+static inline const char *dr_rollup_or_empty(const char *s)
+{
+    return s ? s : "";
+}
+
+/* A copy of s (NULL: "") cut to at most max bytes, never inside a UTF-8 sequence; NULL when out of memory. */
+char *dr_rollup_dup_cut(const char *s, size_t max);
+
 struct dr_rollup_deployment {
     char *id;
     char *package;

@@ -560,7 +560,7 @@ static int package_publish(int argc, char **argv)
         goto fail;
     }
     char sha256[DR_SHA256_HEX_SIZE];
-    if (dr_package_fetch_manifest(manifest_url, sha256, &manifest, &err) != DR_OK)
+    if (dr_package_fetch_manifest(manifest_url, NULL, sha256, &manifest, &err) != DR_OK)
         goto fail;
     if (dr_package_publish_fetched(cfg, &kafka, timeout_ms, name, manifest, manifest_url, sha256, artifacts_url,
                                    operator_key, &err) != DR_OK)

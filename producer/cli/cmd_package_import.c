@@ -15,7 +15,6 @@
 #include "commands.h"
 #include "fetch.h"
 #include "files.h"
-#include "manifest_fetch.h"
 #include "names.h"
 #include "packages.h"
 
@@ -127,15 +126,8 @@ int cmd_package_import(int argc, char **argv)
     opt.s3_endpoint = dr_config_string(cfg, "s3-endpoint");
     opt.s3_region = dr_config_string(cfg, "s3-region");
     char sha256[DR_SHA256_HEX_SIZE];
-    if (dr_fetch_global_init() != DR_OK) {
-        dr_error_set(&err, DR_ERR_FETCH, "cannot start libcurl");
-        goto fail;
-    }
-    if (dr_manifest_fetch(manifest_url, &opt, dir, NULL, sha256, &manifest, &err) != DR_OK) {
-        dr_error_wrap(&err, "manifest %s", manifest_url);
-        goto fail;
-    }
-    if (verify_files(manifest, base, dir, &opt, &err) != DR_OK ||
+    if (dr_package_fetch_manifest(manifest_url, &opt, sha256, &manifest, &err) != DR_OK ||
+        verify_files(manifest, base, dir, &opt, &err) != DR_OK ||
         dr_package_publish_fetched(cfg, &kafka, timeout_ms, name, manifest, manifest_url, sha256, base, operator_key,
                                    &err) != DR_OK)
         goto fail;

@@ -30,9 +30,6 @@
 #define SYNC_RETRY_MS 500
 /* How often finished deployments are looked at for retention. */
 #define EXPIRY_INTERVAL_MS 1000
-/* A held status partition's checkpoint is written when it moved and this long passed, or this many events. */
-#define CHECKPOINT_INTERVAL_MS 5000
-#define CHECKPOINT_EVENTS 10000
 
 /* A deployment this replica owns. */
 typedef struct owned_deployment {
@@ -1132,7 +1129,7 @@ static void write_checkpoint(serve *sv, int32_t id)
         return;
     dr_error err = {0};
     size_t bytes = 0;
-    sv->next_checkpoint_ms[id] = dr_monotonic_ms() + CHECKPOINT_INTERVAL_MS;
+    sv->next_checkpoint_ms[id] = dr_monotonic_ms() + DR_CHECKPOINT_INTERVAL_MS;
     if (dr_checkpoint_write(sv->producer, sv->reader, sv->fold, id, position, &bytes, &err) != DR_OK) {
         char quoted[700];
         dr_log(DR_LOG_WARN, "serve.checkpoint_failed", "partition=%d msg=%s", (int)id,
@@ -1149,8 +1146,7 @@ static void write_due_checkpoints(serve *sv)
     long long now = dr_monotonic_ms();
     for (size_t i = 0; i < sv->status_partitions; i++) {
         int64_t position = dr_kafka_follower_position(sv->follower, DR_TOPIC_STATUS, (int32_t)i);
-        if (now >= sv->next_checkpoint_ms[i] ||
-            (sv->checkpointed[i] >= 0 && position - sv->checkpointed[i] >= CHECKPOINT_EVENTS))
+        if (dr_checkpoint_due(sv->checkpointed[i], position, sv->next_checkpoint_ms[i], now))
             write_checkpoint(sv, (int32_t)i);
     }
 }
@@ -1239,21 +1235,13 @@ static int gone(const serve *sv, const char *id, int64_t written_at_ms, int64_t 
     return !dr_rollup_find(sv->fold, id) && written_at_ms > 0 && written_at_ms < cutoff_ms;
 }
 
+/* Every owned deployment has its rollout (take_deployment makes it; both go together), so this walk covers both. */
 static int expire_rollout_visit(void *ctx, const char *key, void *value)
 {
     expiry_walk *w = ctx;
     owned_deployment *o = dr_strmap_get(w->sv->owned, key);
     int64_t written = o ? o->written_at_ms : dr_rollout_last_release_at_ms(value);
     if (gone(w->sv, key, written, w->cutoff_ms))
-        walk_collect(w, key);
-    return 0;
-}
-
-static int expire_owned_visit(void *ctx, const char *key, void *value)
-{
-    expiry_walk *w = ctx;
-    if (!dr_strmap_get(w->sv->rollouts, key) &&
-        gone(w->sv, key, ((owned_deployment *)value)->written_at_ms, w->cutoff_ms))
         walk_collect(w, key);
     return 0;
 }
@@ -1278,7 +1266,6 @@ static void expire(serve *sv)
     expiry_walk w = {.sv = sv, .cutoff_ms = dr_now_ms() - sv->s->retention_ms};
     size_t expired = dr_rollup_table_expire(sv->fold, w.cutoff_ms, 0);
     dr_strmap_each(sv->rollouts, expire_rollout_visit, &w);
-    dr_strmap_each(sv->owned, expire_owned_visit, &w);
     size_t forgotten = w.count;
     for (size_t i = 0; i < w.count; i++) {
         forget_deployment(sv, w.ids[i]);

@@ -15,16 +15,17 @@
 #include "proto_wire.h"
 #include "request_signing.h"
 
-dr_status dr_package_fetch_manifest(const char *url, char sha256[DR_SHA256_HEX_SIZE], dr_manifest **out, dr_error *err)
+dr_status dr_package_fetch_manifest(const char *url, const dr_fetch_options *opt, char sha256[DR_SHA256_HEX_SIZE],
+                                    dr_manifest **out, dr_error *err)
 {
     const char *tmp = getenv("TMPDIR");
-    dr_fetch_options opt;
-    dr_fetch_options_default(&opt);
-    opt.timeout_seconds = 120;
+    dr_fetch_options defaults;
+    dr_fetch_options_default(&defaults);
+    defaults.timeout_seconds = 120;
     dr_status status = dr_fetch_global_init();
     if (status != DR_OK)
         return dr_error_set(err, status, "cannot start libcurl");
-    status = dr_manifest_fetch(url, &opt, tmp && tmp[0] ? tmp : "/tmp", NULL, sha256, out, err);
+    status = dr_manifest_fetch(url, opt ? opt : &defaults, tmp && tmp[0] ? tmp : "/tmp", NULL, sha256, out, err);
     if (status == DR_ERR_MANIFEST)
         dr_error_wrap(err, "manifest %s", url);
     return status;

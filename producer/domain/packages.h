@@ -16,18 +16,22 @@
 
 #include "drover.pb-c.h"
 #include "error.h"
+#include "fetch.h"
 #include "keys.h"
 #include "manifest.h"
 #include "sha256.h"
 #include "table.h"
 
 /*
- * Fetch the manifest at url (http://, https://, file:// or a path) the way a
- * worker will (dr_manifest_fetch: the same size limit), hash its bytes and
- * parse it.  *out is freed with dr_manifest_free.  DR_ERR_FETCH* when it
- * cannot be had, DR_ERR_MANIFEST when it is not a valid manifest.
+ * Fetch the manifest at url (http://, https://, file:// or a path; s3://
+ * with opt's endpoint) the way a worker will (dr_manifest_fetch: the same
+ * size limit), hash its bytes and parse it.  opt NULL: the defaults, with a
+ * 120 s limit.  *out is freed with dr_manifest_free.  DR_ERR_FETCH* when it
+ * cannot be had (the detail names url), DR_ERR_MANIFEST when it is not a
+ * valid manifest ("manifest URL: ...").
  */
-dr_status dr_package_fetch_manifest(const char *url, char sha256[DR_SHA256_HEX_SIZE], dr_manifest **out, dr_error *err);
+dr_status dr_package_fetch_manifest(const char *url, const dr_fetch_options *opt, char sha256[DR_SHA256_HEX_SIZE],
+                                    dr_manifest **out, dr_error *err);
 
 /*
  * location as workers elsewhere can use it: a URL (it has "://") as it is, a
