@@ -30,7 +30,7 @@ fleet_setup fbench
 now() { date +%s.%N; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-"$BUILD/drover-aggregator" --http 127.0.0.1:0 >/dev/null 2>"$WORK/aggregator.log" & PIDS+=($!)
+"$BUILD/drover-aggregator" --http 127.0.0.1:0 ${DROVER_BENCH_AGGREGATOR_FLAGS:-} >/dev/null 2>"$WORK/aggregator.log" & PIDS+=($!)
 AGG_PID=$!
 "$BUILD/drover-producer" serve --signing-key "$WORK/keys/$KEY_ID.key" --policy "$WORK/policy.json" \
   --operator-keys "$WORK/operators" >/dev/null 2>"$WORK/control-plane.log" & PIDS+=($!)
@@ -38,7 +38,7 @@ SERVE_PID=$!
 WORKER_PIDS=()
 for w in w1 w2; do
   "$BUILD/drover-worker" run --worker-id "$w" --targets-root "$WORK/targets" --cache-dir "$WORK/cache-$w" \
-    --trusted-keys "$WORK/keys" --fetch-allow-private --http 127.0.0.1:0 >/dev/null 2>"$WORK/$w.log" & PIDS+=($!)
+    --trusted-keys "$WORK/keys" --fetch-allow-private --http 127.0.0.1:0 ${DROVER_BENCH_WORKER_FLAGS:-} >/dev/null 2>"$WORK/$w.log" & PIDS+=($!)
   WORKER_PIDS+=($!)
 done
 W1_PORT=$(port_of "$WORK/w1.log")

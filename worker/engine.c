@@ -57,6 +57,8 @@ typedef struct job_run {
     dr_executor *x; /* how the target is reached */
     char package_dir[4096];
     long timeout_seconds;
+    dr_manifest *manifest; /* loaded before the lock (decide_stateless_install), else NULL: the install's own */
+    char manifest_hash[DR_SHA256_HEX_SIZE];
 } job_run;
 
 /* End the job as REJECTED (it would not run). */
@@ -376,8 +378,11 @@ static dr_status engine_install(job_run *run)
     }
     if (installed)
         snprintf(result->installed_version, sizeof result->installed_version, "%s", previous.version);
-    status = load_manifest(run, &manifest, manifest_hash);
-    if (status != DR_OK)
+    if (run->manifest) {
+        manifest = run->manifest; /* loaded and checked before the lock: fetched once */
+        run->manifest = NULL;
+        memcpy(manifest_hash, run->manifest_hash, sizeof manifest_hash);
+    } else if ((status = load_manifest(run, &manifest, manifest_hash)) != DR_OK)
         goto done;
     const char *version = dr_manifest_version(manifest);
     if (job->version && job->version[0] && strcmp(job->version, version) != 0) {
@@ -513,6 +518,40 @@ done:
     return status;
 }
 
+/*
+ * An install on a target with no Drover state at all: nothing is installed
+ * there, so whatever the manifest alone decides (no file for the target's
+ * platform, another version, a manifest that cannot be had) is decided
+ * here, before the lock, and the target is left exactly as it was: no
+ * state directory made for a job that will never run.  The commonest case
+ * is a fleet-wide deployment of a package most targets' platforms do not
+ * match.  *decided says whether the job ended here; when not, the locked
+ * install runs as always, and reaches the same answer for the same inputs.
+ */
+static dr_status decide_stateless_install(job_run *run, int *decided)
+{
+    const dr_job_request *job = run->job;
+    dr_manifest *manifest = NULL;
+    *decided = 1;
+    dr_status status = load_manifest(run, &manifest, run->manifest_hash);
+    if (status != DR_OK)
+        return status;
+    const char *version = dr_manifest_version(manifest);
+    dr_manifest_selection chosen;
+    if (job->version && job->version[0] && strcmp(job->version, version) != 0)
+        status = reject(run, DR_ERR_VERSION_MISMATCH, "the manifest is for version %s, the job asks for %s", version,
+                        job->version);
+    else if ((status = dr_manifest_select_file(manifest, job->platform, &chosen, &run->result->error)) != DR_OK)
+        reject_as_is(run);
+    if (status != DR_OK) {
+        dr_manifest_free(manifest);
+        return status;
+    }
+    *decided = 0;
+    run->manifest = manifest; /* the install goes on with it */
+    return DR_OK;
+}
+
 static dr_status engine_uninstall(job_run *run)
 {
     const dr_job_request *job = run->job;
@@ -601,11 +640,22 @@ dr_status dr_engine_run(const dr_engine_settings *settings, const dr_job_request
     /* One job at a time per target, whatever the package (DESIGN.md's invariant). */
     char state_dir[4200];
     snprintf(state_dir, sizeof state_dir, "%s/var/lib/drover", job->target_root);
+    if (job->action == DR_ACTION_INSTALL && run.x->ops->has_no_state &&
+        run.x->ops->has_no_state(run.x, job->target_root, state_dir)) {
+        int decided;
+        dr_status status = decide_stateless_install(&run, &decided);
+        if (decided)
+            return status;
+    }
+    if (job->reaching_target)
+        job->reaching_target(job->reaching_target_ctx);
     /* The arguments were checked first: a bad job is rejected without reaching the target. */
     dr_status status = run.x->ops->lock(run.x, job->target_root, state_dir, owner, settings->lock_wait_seconds,
                                         result->taken_over_lock, sizeof result->taken_over_lock, &result->error);
-    if (status != DR_OK)
+    if (status != DR_OK) {
+        dr_manifest_free(run.manifest);
         return status == DR_ERR_USAGE ? reject_as_is(&run) : fail(&run);
+    }
     status = job->action == DR_ACTION_INSTALL ? engine_install(&run) : engine_uninstall(&run);
     run.x->ops->unlock(run.x);
     if (status == DR_OK)

@@ -80,6 +80,14 @@ typedef struct dr_job_request {
     size_t arg_count;
     long script_timeout_seconds;  /* 0: the settings' default */
     struct dr_executor *executor; /* how target_root is reached; NULL: it is a local directory */
+    /*
+     * Called once, just before the job reaches its target (takes its
+     * lock), so a caller can say the job is in progress.  A job decided
+     * before that (checks, or an install the manifest refuses for a
+     * target with no state) never calls it.  May be NULL.
+     */
+    void (*reaching_target)(void *ctx);
+    void *reaching_target_ctx;
 } dr_job_request;
 
 #define DR_JOB_STEPS_MAX 8

@@ -34,6 +34,13 @@ typedef struct dr_executor_ops {
     dr_status (*lock)(dr_executor *x, const char *root, const char *state_dir, const char *owner, long wait_seconds,
                       char *taken_over, size_t taken_over_size, dr_error *err);
     void (*unlock)(dr_executor *x);
+    /*
+     * Whether the target certainly has no Drover state (root is a
+     * directory, state_dir is absent): 1 only when that is known without
+     * taking the lock, 0 otherwise.  NULL for an executor that cannot tell
+     * cheaply (a remote target).
+     */
+    int (*has_no_state)(dr_executor *x, const char *root, const char *state_dir);
     dr_status (*read_record)(dr_executor *x, const char *package_dir, dr_install_record *out, int *found,
                              dr_error *err);
     dr_status (*write_record)(dr_executor *x, const char *package_dir, const dr_install_record *record, dr_error *err);

@@ -27,6 +27,15 @@ static void local_unlock(dr_executor *x)
     LOCAL(x)->locked = 0;
 }
 
+static int local_has_no_state(dr_executor *x, const char *root, const char *state_dir)
+{
+    (void)x;
+    struct stat st;
+    if (!root || stat(root, &st) != 0 || !S_ISDIR(st.st_mode))
+        return 0; /* the lock refuses it, with its own reason */
+    return lstat(state_dir, &st) != 0 && errno == ENOENT;
+}
+
 static dr_status local_read_record(dr_executor *x, const char *package_dir, dr_install_record *out, int *found,
                                    dr_error *err)
 {
@@ -111,6 +120,7 @@ static void local_free(dr_executor *x)
 static const dr_executor_ops local_ops = {
     .name = "local",
     .lock = local_lock,
+    .has_no_state = local_has_no_state,
     .unlock = local_unlock,
     .read_record = local_read_record,
     .write_record = local_write_record,

@@ -192,6 +192,30 @@ static void reject(dr_kafka_worker *w, const pending_job *p, Drover__V1__JobStat
     count_job(w, state, -1);
 }
 
+typedef struct job_start {
+    dr_kafka_worker *worker;
+    const pending_job *pending;
+    const logged_job *ids;
+} job_start;
+
+/*
+ * The job reaches its target: IN_PROGRESS, and the start line.  A job the
+ * engine decides before that (most often: no file for the target's
+ * platform) goes straight to its terminal status, one event instead of two.
+ */
+static void announce_start(void *ctx)
+{
+    const job_start *start = ctx;
+    const Drover__V1__Job *job = start->pending->job;
+    Drover__V1__StatusEvent event;
+    dr_status_event_for_job(&event, job, DROVER__V1__JOB_STATE__JOB_STATE_IN_PROGRESS,
+                            start->worker->settings.worker_id, start->pending->taken_at_ms);
+    emit(start->worker, start->pending, &event, 0);
+    dr_log(DR_LOG_INFO, "job.start", "deployment=%s job=%s target=%s action=%s package=%s version=%s",
+           start->ids->deployment, start->ids->job, start->ids->target, dr_action_name(job->action),
+           start->ids->package, start->ids->version);
+}
+
 static void run_job(dr_kafka_worker *w, pending_job *p)
 {
     Drover__V1__Job *job = p->job;
@@ -237,10 +261,6 @@ static void run_job(dr_kafka_worker *w, pending_job *p)
         dr_job_inputs_free(&inputs);
         return;
     }
-    Drover__V1__StatusEvent event;
-    dr_status_event_for_job(&event, job, DROVER__V1__JOB_STATE__JOB_STATE_IN_PROGRESS, w->settings.worker_id,
-                            p->taken_at_ms);
-    emit(w, p, &event, 0);
     logged_job ids;
     log_values(&ids, job);
     if (p->is_unsigned)
@@ -248,12 +268,14 @@ static void run_job(dr_kafka_worker *w, pending_job *p)
                "deployment=%s job=%s msg=\"running a job without a signature "
                "(allow-unsigned): whoever can write the jobs topic can run scripts here\"",
                ids.deployment, ids.job);
-    dr_log(DR_LOG_INFO, "job.start", "deployment=%s job=%s target=%s action=%s package=%s version=%s", ids.deployment,
-           ids.job, ids.target, dr_action_name(job->action), ids.package, ids.version);
+    job_start start = {.worker = w, .pending = p, .ids = &ids};
+    inputs.request.reaching_target = announce_start;
+    inputs.request.reaching_target_ctx = &start;
 
     dr_job_result result;
     dr_engine_run(&w->settings.engine, &inputs.request, &result);
 
+    Drover__V1__StatusEvent event;
     dr_status_event_for_job(&event, job, DROVER__V1__JOB_STATE__JOB_STATE_IN_PROGRESS, w->settings.worker_id,
                             p->taken_at_ms);
     dr_status_event_add_result(&event, &result);

@@ -17,6 +17,11 @@ dr_status dr_make_directories(const char *path, dr_error *err)
     char buf[PATH_BUFFER_SIZE];
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
         return dr_error_set(err, DR_ERR_IO, "path too long: %s", path);
+    /* Mostly only the last component is missing, or none: one call, not one per component. */
+    if (mkdir(buf, 0755) == 0 || errno == EEXIST)
+        return DR_OK;
+    if (errno != ENOENT)
+        return dr_error_set(err, DR_ERR_IO, "cannot create %s: %s", buf, strerror(errno));
     for (char *p = buf + 1; *p; p++) {
         if (*p != '/')
             continue;

@@ -124,18 +124,72 @@ static void count_ended(serve *sv, dr_status reason, size_t n)
 }
 
 /* A job onto the jobs topic, signed when the replica has a key. */
-static dr_status publish_job(serve *sv, const Drover__V1__Job *job, const char *target_id, dr_publish_count *count,
-                             dr_error *err)
+/*
+ * A release's jobs are encoded and signed a burst at a time, then handed to
+ * Kafka together.  Produced one by one between signatures, each linger.ms
+ * window held a job or two per partition; a broker that answers a fetch
+ * with one batch per partition (the embedded one does) then fed each
+ * worker a few jobs per round trip, and that, not the work, set the pace.
+ */
+#define JOB_BURST 512
+
+typedef struct job_burst {
+    size_t count;
+    uint8_t *bytes[JOB_BURST];
+    size_t len[JOB_BURST];
+    char *key[JOB_BURST]; /* the target id, copied: a table reload mid-release frees the inventory's */
+} job_burst;
+
+/* Empty the burst, queueing nothing (a release that failed part-way). */
+static void drop_burst(job_burst *burst)
 {
-    if (!sv->s->signing_key)
-        return dr_publish_message(sv->producer, DR_TOPIC_JOBS, target_id, &job->base, count, err);
+    for (size_t i = 0; burst && i < burst->count; i++) {
+        free(burst->bytes[i]);
+        free(burst->key[i]);
+    }
+    if (burst)
+        burst->count = 0;
+}
+
+/* Queue the burst's jobs, and empty it whatever happens. */
+static dr_status send_burst(serve *sv, job_burst *burst, dr_publish_count *count, dr_error *err)
+{
+    dr_status status = DR_OK;
+    for (size_t i = 0; i < burst->count; i++) {
+        if (status == DR_OK)
+            status = dr_publish_bytes(sv->producer, DR_TOPIC_JOBS, burst->key[i], burst->bytes[i], burst->len[i], count,
+                                      err);
+        free(burst->bytes[i]);
+        free(burst->key[i]);
+    }
+    burst->count = 0;
+    return status;
+}
+
+/* Encode (and sign) one job into the burst, sending the burst when it is full. */
+static dr_status publish_job(serve *sv, job_burst *burst, const Drover__V1__Job *job, const char *target_id,
+                             dr_publish_count *count, dr_error *err)
+{
     uint8_t *bytes = NULL;
     size_t len = 0;
-    dr_status status = dr_job_encode_signed(sv->s->signing_key, job, &bytes, &len, err);
-    if (status == DR_OK)
-        status = dr_publish_bytes(sv->producer, DR_TOPIC_JOBS, target_id, bytes, len, count, err);
-    free(bytes);
-    return status;
+    dr_status status = DR_OK;
+    if (sv->s->signing_key)
+        status = dr_job_encode_signed(sv->s->signing_key, job, &bytes, &len, err);
+    else if (!(bytes = dr_message_encode(&job->base, &len)))
+        status = dr_error_set(err, DR_ERR_NOMEM, "encoding a job");
+    char *key = status == DR_OK ? strdup(target_id) : NULL;
+    if (status == DR_OK && !key)
+        status = dr_error_set(err, DR_ERR_NOMEM, "encoding a job");
+    if (status != DR_OK) {
+        free(bytes);
+        return status;
+    }
+    burst->bytes[burst->count] = bytes;
+    burst->len[burst->count] = len;
+    burst->key[burst->count] = key;
+    if (++burst->count == JOB_BURST)
+        return send_burst(sv, burst, count, err);
+    return DR_OK;
 }
 
 static dr_rollout *get_rollout(serve *sv, const char *id)
@@ -331,7 +385,10 @@ static dr_status write_jobs(serve *sv, dr_rollout *r, const dr_rollup_job *const
     int reloaded = 0, version_allowed = 0;
     dr_authority_decision version_decision;
     int64_t now = dr_now_ms();
+    job_burst *burst = calloc(1, sizeof *burst);
 
+    if (!burst)
+        return dr_error_set(err, DR_ERR_NOMEM, "out of memory");
     if (!sv->tables_loaded && (status = load_tables(sv, err)) != DR_OK)
         goto cleanup;
     for (size_t i = 0; i < n && status == DR_OK; i++) {
@@ -374,11 +431,15 @@ static dr_status write_jobs(serve *sv, dr_rollout *r, const dr_rollup_job *const
         Drover__V1__Job job;
         dr_job_fill(&job, d, version, (Drover__V1__Target *)target, job_id, sizeof job_id, now, sv->s->job_expiry_ms);
         job.publisher_key_id = version_decision.origin.key_id;
-        status = publish_job(sv, &job, target->target_id, &count, err);
+        status = publish_job(sv, burst, &job, target->target_id, &count, err);
     }
+    if (status == DR_OK)
+        status = send_burst(sv, burst, &count, err);
     if (status == DR_OK)
         status = flush_all(sv, &count, n, err);
 cleanup:
+    drop_burst(burst);
+    free(burst);
     if (package)
         drover__v1__package_versions__free_unpacked(package, NULL);
     return status;

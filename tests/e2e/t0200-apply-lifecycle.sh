@@ -152,4 +152,21 @@ test_expect_success "$APPLY_PREREQ" 'a reserved or malformed additional argument
   expect_rc 3; expect_out "is not KEY=VALUE"
 '
 
+simple_package armonly 1.0
+make_version armonly 1.0 ubuntu _any arm64
+
+test_expect_success "$APPLY_PREREQ" 'an install with no file for the target'"'"'s platform is REJECTED, and a fresh target is left as it was' '
+  F=$(new_target t-fresh)
+  apply "$F" --package armonly --manifest "$BASE_URL/armonly/1.0/manifest.json" --artifacts "$BASE_URL/armonly/1.0"
+  expect_rc 3; expect_out "outcome: REJECTED"; expect_out "no file for ubuntu 22.04 x86_64"
+  # Locally the engine can tell the target holds no Drover state, so it decides without the lock:
+  # no state directory is made for a job that never runs.  (Over ssh it asks the target first.)
+  if [ -z "${DROVER_APPLY_OVER_SSH:-}" ]; then
+    [ -z "$(find "$F" -mindepth 1 -print -quit)" ] || fail "the target was written to: $(find "$F" -mindepth 1)"
+  fi
+  # A target with state goes through the lock, and gets the same answer.
+  apply "$T" --package armonly --manifest "$BASE_URL/armonly/1.0/manifest.json" --artifacts "$BASE_URL/armonly/1.0"
+  expect_rc 3; expect_out "no file for ubuntu 22.04 x86_64"
+'
+
 test_done
