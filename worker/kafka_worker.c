@@ -16,7 +16,12 @@
 #include "names.h"
 #include "offsets.h"
 
-#define QUEUE_HIGH_WATER_PER_THREAD 8
+/*
+ * Jobs taken from Kafka ahead of a free thread.  Enough that a thread never
+ * waits for the main loop; more only adds its wait to each job's slot time
+ * (librdkafka's prefetch holds the rest).
+ */
+#define QUEUE_HIGH_WATER_PER_THREAD 2
 
 /* A job taken from Kafka and not yet finished. */
 typedef struct pending_job {
