@@ -49,6 +49,7 @@ typedef enum dr_topic {
     DR_TOPIC_RELEASES,     /* key deployment id, Release: the control plane's release log */
     DR_TOPIC_AUDIT,        /* key the request's subject, AuditRecord: every decision on a request */
     DR_TOPIC_CHECKPOINTS,  /* key READER/PARTITION/INDEX, CheckpointChunk (compacted): folds to resume from */
+    DR_TOPIC_AWS_EVENTS,   /* JSON events as EventBridge delivers them (written by AWS's side, not Drover's) */
     DR_TOPIC_COUNT
 } dr_topic;
 
@@ -63,12 +64,14 @@ typedef struct dr_kafka_options {
     char *const *properties; /* KEY=VALUE */
     size_t property_count;
     const char *client_id; /* e.g. "drover-worker"; NULL: "drover" */
+    /* The aws-events topic's whole name, when not prefix + "aws-events" (EventBridge's side may choose it). */
+    const char *aws_events_topic;
 } dr_kafka_options;
 
 /* Fill opt from a config whose table has DR_KAFKA_SETTINGS (strings stay owned by cfg). */
 void dr_kafka_options_from_config(dr_kafka_options *opt, const dr_config *cfg, const char *client_id);
 
-/* prefix + suffix into buf. */
+/* prefix + suffix into buf (the aws-events topic: its own name, when set). */
 void dr_kafka_topic_name(const dr_kafka_options *opt, dr_topic topic, char *buf, size_t size);
 
 /* ---- producing ---- */

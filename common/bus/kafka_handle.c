@@ -30,6 +30,7 @@ static const struct {
     [DR_TOPIC_RELEASES] = {"releases", 0},
     [DR_TOPIC_AUDIT] = {"audit", 0},
     [DR_TOPIC_CHECKPOINTS] = {"checkpoints", 1},
+    [DR_TOPIC_AWS_EVENTS] = {"aws-events", 0},
 };
 
 const char *dr_topic_suffix(dr_topic topic)
@@ -64,7 +65,10 @@ const char *dr_kafka_topic_prefix(const dr_kafka_options *opt)
 
 void dr_kafka_topic_name(const dr_kafka_options *opt, dr_topic topic, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s%s", dr_kafka_topic_prefix(opt), dr_topic_suffix(topic));
+    if (topic == DR_TOPIC_AWS_EVENTS && opt->aws_events_topic && opt->aws_events_topic[0])
+        snprintf(buf, size, "%s", opt->aws_events_topic);
+    else
+        snprintf(buf, size, "%s%s", dr_kafka_topic_prefix(opt), dr_topic_suffix(topic));
 }
 
 /* Milliseconds left before deadline, never negative. */

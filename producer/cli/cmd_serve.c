@@ -12,6 +12,7 @@
 #include "health_http.h"
 #include "log.h"
 #include "messages.h"
+#include "names.h"
 #include "serve.h"
 
 static const dr_setting serve_settings[] = {
@@ -43,6 +44,13 @@ static const dr_setting serve_settings[] = {
     {"http", DR_SETTING_STRING, "127.0.0.1:0",
      "address to serve /healthz, /readyz and /metrics on (port 0: any free port; empty: none)"},
     {"schedule-clock-offset-ms", DR_SETTING_INT, "0", "testing only: added to the clock association schedules read"},
+    {"target-templates", DR_SETTING_STRING, NULL,
+     "AWS launch events: the target templates (JSON; docs/coming-from-distributor.md) that complete the EC2 and "
+     "Auto Scaling events read from aws-events-topic; without it that topic is not read"},
+    {"aws-events-topic", DR_SETTING_STRING, NULL,
+     "the topic EventBridge delivers AWS events to (default: topic-prefix + \"aws-events\")"},
+    {"aws-event-max-age-seconds", DR_SETTING_INT, "3600",
+     "an AWS event older than this (its \"time\") is refused, not acted on; 0: any age"},
 };
 
 static const char serve_usage[] =
@@ -74,6 +82,7 @@ int cmd_serve(int argc, char **argv)
     dr_health_http *http = NULL;
     dr_key *signing_key = NULL;
     dr_authority *authority = NULL;
+    dr_target_templates *templates = NULL;
     if (dr_config_positional(cfg, &positional) != 0) {
         dr_error_set(&err, DR_ERR_USAGE, "serve takes no arguments (see --help)");
         goto fail;
@@ -134,6 +143,20 @@ int cmd_serve(int argc, char **argv)
                "msg=\"unsigned requests are acted on (--allow-unsigned-requests): anyone who can write the "
                "control topics can deploy; never do this outside a demo\"");
     settings.authority = authority;
+    const char *templates_path = dr_config_string(cfg, "target-templates");
+    long long max_age = dr_config_int(cfg, "aws-event-max-age-seconds");
+    if (max_age < 0 || max_age > 366LL * 24 * 3600) {
+        dr_error_set(&err, DR_ERR_USAGE, "aws-event-max-age-seconds: %lld is not between 0 and 31622400", max_age);
+        goto fail;
+    }
+    settings.aws_event_max_age_ms = max_age * 1000;
+    settings.kafka.aws_events_topic = dr_config_string(cfg, "aws-events-topic");
+    if (settings.kafka.aws_events_topic && settings.kafka.aws_events_topic[0] &&
+        dr_check_id("aws-events-topic", settings.kafka.aws_events_topic, &err) != DR_OK)
+        goto fail;
+    if (templates_path && templates_path[0] && dr_target_templates_load(templates_path, &templates, &err) != DR_OK)
+        goto fail;
+    settings.target_templates = templates;
     settings.group = dr_config_string(cfg, "group");
     settings.replica_id = dr_config_string(cfg, "replica-id");
     settings.exit_after_releases = (long)dr_config_int(cfg, "exit-after-releases");
@@ -167,6 +190,7 @@ cleanup:
     dr_metrics_free(metrics);
     dr_key_free(signing_key);
     dr_authority_free(authority);
+    dr_target_templates_free(templates);
     dr_config_free(cfg);
     return exit_code;
 }

@@ -7,6 +7,7 @@
 
 #include "associations.h"
 #include "audit_log.h"
+#include "aws_intake.h"
 #include "checkpoints.h"
 #include "deploy.h"
 #include "job_signing.h"
@@ -50,6 +51,7 @@ typedef struct serve {
     const dr_serve_settings *s;
     dr_kafka_consumer *deployments;
     dr_kafka_consumer *events;                    /* the events topic, from the offsets its group committed */
+    dr_aws_intake *aws;                           /* AWS events become TargetEvents; NULL without templates */
     rd_kafka_topic_partition_list_t *event_parts; /* the events partitions that consumer holds */
     dr_kafka_follower *follower;
     dr_kafka_producer *producer;
@@ -100,6 +102,7 @@ static void describe_metrics(dr_metrics *m)
 {
     if (!m)
         return;
+    dr_aws_intake_describe(m);
     dr_metrics_describe(m, "drover_control_plane_jobs_released_total", DR_METRIC_COUNTER,
                         "jobs released to the workers by this replica", NULL, 0);
     dr_metrics_describe(m, "drover_control_plane_jobs_ended_total", DR_METRIC_COUNTER,
@@ -1540,6 +1543,21 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
         status = dr_error_set(err, DR_ERR_NOMEM, "out of memory starting the control plane");
         goto cleanup;
     }
+    if (settings->target_templates) {
+        char aws_group[300];
+        snprintf(aws_group, sizeof aws_group, "%s-aws-events", settings->group);
+        dr_aws_intake_settings aws = {.kafka = &settings->kafka,
+                                      .group = aws_group,
+                                      .templates = settings->target_templates,
+                                      .producer = sv.producer,
+                                      .signing_key = settings->signing_key,
+                                      .audit = &sv.audit,
+                                      .metrics = settings->metrics,
+                                      .timeout_ms = settings->timeout_ms,
+                                      .max_age_ms = settings->aws_event_max_age_ms};
+        if ((status = dr_aws_intake_new(&aws, &sv.aws, err)) != DR_OK)
+            goto cleanup;
+    }
     dr_kafka_consumer_on_rebalance(sv.deployments, on_rebalance, &sv);
     describe_metrics(settings->metrics);
     dr_log(DR_LOG_INFO, "serve.started", "replica=%s group=%s", settings->replica_id, settings->group);
@@ -1603,6 +1621,8 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
             write_due_checkpoints(&sv);
             warm_tables(&sv);
             take_group_events(&sv);
+            if (sv.aws)
+                dr_aws_intake_poll(sv.aws, FOLLOW_BATCH);
             advance_all(&sv);
             dr_associations_tick(sv.associations, dr_now_ms() + settings->schedule_clock_offset_ms);
         }
@@ -1614,6 +1634,7 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
 cleanup:
     dr_kafka_consumer_close(sv.deployments); /* leaves the group: the others take the deployments over now */
     dr_kafka_consumer_close(sv.events);
+    dr_aws_intake_free(sv.aws);
     if (sv.event_parts)
         rd_kafka_topic_partition_list_destroy(sv.event_parts);
     dr_kafka_follower_free(sv.follower);

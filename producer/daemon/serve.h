@@ -50,6 +50,7 @@
 #include <stdatomic.h>
 
 #include "authority.h"
+#include "aws_events.h"
 #include "error.h"
 #include "kafka.h"
 #include "keys.h"
@@ -74,6 +75,9 @@ typedef struct dr_serve_settings {
     dr_authority *authority;   /* decides on every request read (authority.h); not owned */
     dr_metrics *metrics;       /* may be NULL; not owned.  serve declares and feeds its metrics */
     atomic_int *ready;         /* may be NULL; set once the replica first caught up */
+    /* AWS launch events (aws_intake.h): read only when templates are given; borrowed. */
+    const dr_target_templates *target_templates;
+    int64_t aws_event_max_age_ms; /* older events are refused; 0: any age */
 } dr_serve_settings;
 
 /*

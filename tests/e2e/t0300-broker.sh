@@ -5,7 +5,7 @@
 # KCAT), and stops cleanly on SIGTERM.
 . "$(dirname "$0")/lib.sh"
 BROKER="$DROVER_BUILD_DIR/drover-broker"
-TOPICS=(jobs status rollups inventory events packages associations deployments control releases audit checkpoints)
+TOPICS=(jobs status rollups inventory events packages associations deployments control releases audit checkpoints aws-events)
 BROKER_PID=
 BROKER_PIDS=()
 
@@ -75,7 +75,7 @@ test_expect_success KCAT 'kcat sees every Drover topic, with 12 partitions each'
     grep -qF "topic \"drover.$t\" with 12 partitions" <<<"$META" || fail "kcat -L does not list drover.$t with 12 partitions:
 $META"
   done
-  [ "$(grep -c "topic \"drover\." <<<"$META")" -eq 12 ] || fail "expected 12 drover.* topics:
+  [ "$(grep -c "topic \"drover\." <<<"$META")" -eq "${#TOPICS[@]}" ] || fail "expected ${#TOPICS[@]} drover.* topics:
 $META"
 '
 

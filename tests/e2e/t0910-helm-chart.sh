@@ -87,8 +87,8 @@ $(cat "$WORK/yamllint.out")"
 # Every kind the chart can make, each once per component.
 kinds_made() {
   kinds=$(jq -r '[.[] | .kind] | group_by(.) | map("\(.[0])=\(length)") | join(" ")' "$WORK/all.json")
-  [ "$kinds" = "ConfigMap=1 DaemonSet=1 Deployment=3 Job=1 PodDisruptionBudget=3 ScaledObject=1 Service=4 ServiceAccount=1 ServiceMonitor=4 TriggerAuthentication=1" ] \
-    || fail "values-all: expected ConfigMap=1 DaemonSet=1 Deployment=3 Job=1 PodDisruptionBudget=3 ScaledObject=1 Service=4 ServiceAccount=1 ServiceMonitor=4 TriggerAuthentication=1; got $kinds"
+  [ "$kinds" = "ConfigMap=2 DaemonSet=1 Deployment=3 Job=1 PodDisruptionBudget=3 ScaledObject=1 Service=4 ServiceAccount=1 ServiceMonitor=4 TriggerAuthentication=1" ] \
+    || fail "values-all: expected ConfigMap=2 DaemonSet=1 Deployment=3 Job=1 PodDisruptionBudget=3 ScaledObject=1 Service=4 ServiceAccount=1 ServiceMonitor=4 TriggerAuthentication=1; got $kinds"
   kinds=$(jq -r '[.[] | .kind] | group_by(.) | map("\(.[0])=\(length)") | join(" ")' "$WORK/default.json")
   [ "$kinds" = "Deployment=3 Job=1 PodDisruptionBudget=3 Service=3 ServiceAccount=1" ] \
     || fail "defaults: expected Deployment=3 Job=1 PodDisruptionBudget=3 Service=3 ServiceAccount=1; got $kinds"
@@ -163,6 +163,23 @@ authority_reaches() {
 }
 test_expect_success GO,JQ 'the policy (a ConfigMap, inline or existing) and the operators'"'"' keys (a Secret) reach the control plane' '
   authority_reaches
+'
+
+aws_events_reach() {
+  cp=$(workload drover-control-plane)
+  expect_jq all "$cp | .spec.template.spec.containers[0].args | index(\"--target-templates=/etc/drover/aws-events/templates.json\") != null
+      and index(\"--aws-events-topic=aws.eventbridge.ec2\") != null and index(\"--aws-event-max-age-seconds=600\") != null" \
+    "the target templates, the topic and the age limit on the control plane"
+  expect_jq all "$cp | .spec.template.spec.volumes | map(select(.name == \"target-templates\"))[0].configMap.name == \"drover-target-templates\"" \
+    "the templates' ConfigMap mounted"
+  expect_jq all '[.[] | select(.kind == "ConfigMap" and .metadata.name == "drover-target-templates") | .data["templates.json"] | fromjson
+      | .templates[0].name == "web" and .templates[0].tags.Role == "web"] == [true]' \
+    "the templates rendered as the JSON serve reads"
+  expect_jq default "$cp | .spec.template.spec.containers[0].args | map(select(startswith(\"--target-templates\"))) == []" \
+    "no AWS events read by default"
+}
+test_expect_success GO,JQ 'AWS events: the target templates (a ConfigMap), the topic and the age limit reach the control plane; off by default' '
+  aws_events_reach
 '
 
 # Kafka security: the password only ever in a Secret reference, expanded by
