@@ -109,6 +109,9 @@ static void print_result(const dr_job_request *job, const dr_job_result *r)
     if (r->exit_code >= 0)
         printf("exit-code: %d\n", r->exit_code);
     printf("installed-version: %s\n", r->installed_version[0] ? r->installed_version : "(none)");
+    printf("previous-version: %s\n", !r->installed_known      ? "(not read)"
+                                     : r->previous_version[0] ? r->previous_version
+                                                              : "(none)");
     printf("reboot-required: %s\n", r->reboot_required ? "yes" : "no");
     if (r->taken_over_lock[0])
         printf("lock-taken-over-from: %s\n", r->taken_over_lock);

@@ -376,8 +376,11 @@ static dr_status engine_install(job_run *run)
         fail(run);
         goto done;
     }
-    if (installed)
+    result->installed_known = 1;
+    if (installed) {
         snprintf(result->installed_version, sizeof result->installed_version, "%s", previous.version);
+        snprintf(result->previous_version, sizeof result->previous_version, "%s", previous.version);
+    }
     if (run->manifest) {
         manifest = run->manifest; /* loaded and checked before the lock: fetched once */
         run->manifest = NULL;
@@ -533,6 +536,7 @@ static dr_status decide_stateless_install(job_run *run, int *decided)
     const dr_job_request *job = run->job;
     dr_manifest *manifest = NULL;
     *decided = 1;
+    run->result->installed_known = 1; /* no state at all: nothing installed, before or after */
     dr_status status = load_manifest(run, &manifest, run->manifest_hash);
     if (status != DR_OK)
         return status;
@@ -564,11 +568,13 @@ static dr_status engine_uninstall(job_run *run)
         fail(run);
         goto done;
     }
+    result->installed_known = 1;
     if (!installed) {
         snprintf(result->summary, sizeof result->summary, "%s is not installed; nothing ran", job->package);
         goto done;
     }
     snprintf(result->installed_version, sizeof result->installed_version, "%s", record.version);
+    snprintf(result->previous_version, sizeof result->previous_version, "%s", record.version);
     if (job->version && job->version[0] && dr_version_compare(job->version, record.version) != 0) {
         status =
             dr_error_set(err, DR_ERR_VERSION_MISMATCH, "asked to uninstall %s %s, but %s is installed; nothing ran",

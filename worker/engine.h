@@ -104,6 +104,8 @@ typedef struct dr_job_result {
     char *stdout_tail; /* of the failed (or last) script; NULL when none ran */
     char *stderr_tail;
     char installed_version[130]; /* what the record says afterwards; "" for none */
+    int installed_known;         /* the record was read: installed_version and previous_version are the target's */
+    char previous_version[130];  /* what the record said before the job; "" for none */
     char taken_over_lock[256];   /* owner of a lock left by a process that died; "" */
     int downloaded;              /* the zip was fetched (not already cached) */
 } dr_job_result;

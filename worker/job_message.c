@@ -264,4 +264,9 @@ void dr_status_event_add_result(Drover__V1__StatusEvent *event, const dr_job_res
     event->stderr_tail = status_tail(result->stderr_tail);
     if (result->installed_version[0] && result->outcome == DR_OUTCOME_SUCCESS)
         event->version = (char *)result->installed_version;
+    if (result->installed_known) {
+        event->installed_known = 1;
+        event->installed_version = (char *)result->installed_version;
+        event->previous_version = (char *)result->previous_version;
+    }
 }

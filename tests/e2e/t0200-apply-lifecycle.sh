@@ -28,7 +28,7 @@ m() { echo "--manifest $BASE_URL/acme/$1/manifest.json --artifacts $BASE_URL/acm
 
 test_expect_success "$APPLY_PREREQ" 'an install over nothing runs install.sh and records the version' '
   apply "$T" --package acme $(m 1.0)
-  expect_rc 0; expect_out "outcome: SUCCESS"; expect_out "ran: install.sh 1.0: exit 0"
+  expect_rc 0; expect_out "outcome: SUCCESS"; expect_out "ran: install.sh 1.0: exit 0"; expect_out "previous-version: (none)"
   expect_log "$T" "install.sh 1.0;"; expect_installed "$T" acme 1.0
   [ "$(cat "$T/opt/acme/version")" = "1.0" ] || fail "payload not installed"
 '
@@ -61,7 +61,7 @@ test_expect_success "$APPLY_PREREQ" 'another version reinstalls (the old uninsta
   clear_log "$T"
   apply "$T" --package acme $(m 2.0)
   expect_rc 0; expect_log "$T" "uninstall.sh 1.0;install.sh 2.0;"; expect_installed "$T" acme 2.0
-  expect_out "reinstalled acme 2.0 over 1.0"
+  expect_out "reinstalled acme 2.0 over 1.0"; expect_out "installed-version: 2.0"; expect_out "previous-version: 1.0"
   [ "$(ls "$T/var/lib/drover/packages/acme/versions")" = "$(ls "$T/var/lib/drover/packages/acme/versions" | grep "^2.0-")" ] \
     || fail "old unpacked version not removed: $(ls "$T/var/lib/drover/packages/acme/versions")"
 '
@@ -159,6 +159,7 @@ test_expect_success "$APPLY_PREREQ" 'an install with no file for the target'"'"'
   F=$(new_target t-fresh)
   apply "$F" --package armonly --manifest "$BASE_URL/armonly/1.0/manifest.json" --artifacts "$BASE_URL/armonly/1.0"
   expect_rc 3; expect_out "outcome: REJECTED"; expect_out "no file for ubuntu 22.04 x86_64"
+  [ -n "${DROVER_APPLY_OVER_SSH:-}" ] || expect_out "previous-version: (none)"
   # Locally the engine can tell the target holds no Drover state, so it decides without the lock:
   # no state directory is made for a job that never runs.  (Over ssh it asks the target first.)
   if [ -z "${DROVER_APPLY_OVER_SSH:-}" ]; then

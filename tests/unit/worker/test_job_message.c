@@ -219,6 +219,26 @@ static void status_events_carry_short_tails(void)
     free(out);
 }
 
+/* What the target's record holds after and before the job rides on the terminal event, when it was read. */
+static void status_events_say_what_is_installed(void)
+{
+    dr_job_result result = {.outcome = DR_OUTCOME_FAILED, .installed_known = 1};
+    snprintf(result.installed_version, sizeof result.installed_version, "1.0"); /* rolled back */
+    snprintf(result.previous_version, sizeof result.previous_version, "1.0");
+    Drover__V1__StatusEvent event = DROVER__V1__STATUS_EVENT__INIT;
+    event.version = "2.0";
+    dr_status_event_add_result(&event, &result);
+    CHECK_INT(1, event.installed_known);
+    CHECK_STR("1.0", event.installed_version);
+    CHECK_STR("1.0", event.previous_version);
+    CHECK_STR("2.0", event.version); /* the job's version stays: it failed */
+    dr_job_result unread = {.outcome = DR_OUTCOME_REJECTED};
+    Drover__V1__StatusEvent other = DROVER__V1__STATUS_EVENT__INIT;
+    dr_status_event_add_result(&other, &unread);
+    CHECK_INT(0, other.installed_known);
+    CHECK_STR("", other.installed_version);
+}
+
 int main(void)
 {
     if (!mkdtemp(root))
@@ -229,6 +249,7 @@ int main(void)
     targets_are_placed_by_their_executor();
     ids_are_salvaged_from_a_truncated_job();
     status_events_carry_short_tails();
+    status_events_say_what_is_installed();
     dr_remove_tree(root, NULL);
     return check_done("job_message");
 }
