@@ -316,6 +316,24 @@ static void table_metrics(const dr_rollup_table *table, dr_strbuf *sb)
                          (unsigned long long)by_status[st]);
 }
 
+/* The percent-decoded value of NAME in a query string ("a=1&package=x"), or "" when absent. */
+static void query_value(const char *query, const char *name, char *out, size_t size)
+{
+    size_t n = strlen(name);
+    out[0] = '\0';
+    for (const char *p = query; p && *p;) {
+        const char *end = strchr(p, '&');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > n && strncmp(p, name, n) == 0 && p[n] == '=') {
+            char raw[1024];
+            snprintf(raw, sizeof raw, "%.*s", (int)(len - n - 1), p + n + 1);
+            percent_decode(raw, out, size);
+            return;
+        }
+        p = end ? end + 1 : NULL;
+    }
+}
+
 /* ---- routing ---- */
 
 void dr_api_handle(void *ctx, const dr_http_request *req, dr_http_response *resp)
@@ -367,6 +385,11 @@ void dr_api_handle(void *ctx, const dr_http_request *req, dr_http_response *resp
             dr_strbuf_puts(&sb, "}\n");
         }
         respond(resp, found ? 200 : 404, JSON_TYPE, &sb);
+    } else if (strcmp(path, "/fleet") == 0 && api->fleet) {
+        char package[256] = "";
+        query_value(req->query, "package", package, sizeof package);
+        dr_fleet_json(api->fleet, package[0] ? package : NULL, &sb);
+        respond(resp, 200, JSON_TYPE, &sb);
     } else if (strcmp(path, "/metrics") == 0) {
         size_t len = 0;
         char *registry = dr_metrics_render(api->metrics, &len);
@@ -378,6 +401,8 @@ void dr_api_handle(void *ctx, const dr_http_request *req, dr_http_response *resp
         pthread_mutex_lock(api->lock);
         table_metrics(api->table, &sb);
         pthread_mutex_unlock(api->lock);
+        if (api->fleet)
+            dr_fleet_metrics(api->fleet, &sb);
         respond(resp, 200, PROMETHEUS_TYPE, &sb);
     } else {
         respond_text(resp, 404, NULL, "not found\n");

@@ -15,6 +15,8 @@
  *                          durations, lag) plus, from the table at scrape time,
  *                          drover_jobs{deployment,state,account,region,package}
  *                          and drover_deployments{status}
+ *   GET /fleet[?package=P] JSON: what is installed where (fleet.h's dr_fleet_json);
+ *                          /metrics adds drover_fleet_targets{package,version}
  *   GET /healthz           200 "ok"
  *   GET /readyz            200 "ready" once caught up, 503 "catching up" before
  *
@@ -36,6 +38,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "fleet.h"
 #include "http_server.h"
 #include "kafka.h"
 #include "metrics.h"
@@ -52,6 +55,7 @@ typedef struct dr_api {
     /* Where an expired deployment's final Rollup is read from (the rollups topic); NULL: nowhere (404). */
     const dr_kafka_options *kafka;
     int kafka_timeout_ms;
+    const dr_fleet *fleet; /* what is installed where (fleet.h); NULL: /fleet is 404 */
 } dr_api;
 
 /* The dr_http_handler; ctx is a dr_api that outlives the server. */

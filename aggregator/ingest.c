@@ -355,6 +355,35 @@ static void log_malformed(const rd_kafka_message_t *msg, const dr_error *err)
            dr_log_quote(quoted, sizeof quoted, err->detail));
 }
 
+static void on_fleet_delivered(void *opaque, dr_status status, const char *message)
+{
+    char *key = opaque;
+    if (status != DR_OK) {
+        char quoted[700];
+        dr_log(DR_LOG_ERROR, "fleet.write_failed", "key=%s msg=%s (the next status of it writes it again)", key,
+               dr_log_quote(quoted, sizeof quoted, message));
+    }
+    free(key);
+}
+
+/* A terminal status that changes what is installed where: the entry (or its tombstone) onto the fleet topic. */
+static void fold_fleet(dr_ingest *in, const Drover__V1__StatusEvent *e)
+{
+    char *key = NULL;
+    uint8_t *value = NULL;
+    size_t len = 0;
+    int changed = dr_fleet_fold(in->s.fleet, e, &key, &value, &len);
+    dr_error err = {0};
+    if (changed < 0)
+        dr_log(DR_LOG_ERROR, "fleet.nomem", "target=%s", e->target_id);
+    if (changed == 1 &&
+        dr_kafka_produce(in->producer, DR_TOPIC_FLEET, key, value, len, on_fleet_delivered, key, &err) != DR_OK) {
+        dr_log(DR_LOG_ERROR, "fleet.write_failed", "key=%s msg=\"%s\"", key, err.detail);
+        free(key);
+    }
+    free(value);
+}
+
 static void take_message(dr_ingest *in, const rd_kafka_message_t *msg)
 {
     dr_error err = {0};
@@ -381,6 +410,8 @@ static void take_message(dr_ingest *in, const rd_kafka_message_t *msg)
     in->stats.events++;
     in->unreported_events++;
     observe_job(in, e, &result);
+    if (in->s.fleet)
+        fold_fleet(in, e);
     if (result.deployment_finished) {
         in->publish_now = 1;
         /* While catching up this is history, not news. */

@@ -50,6 +50,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "fleet.h"
 #include "kafka.h"
 #include "metrics.h"
 #include "refusals.h"
@@ -65,6 +66,7 @@ typedef struct dr_ingest_settings {
     dr_metrics *metrics;     /* may be NULL; not owned.  Ingest declares and feeds its metrics */
     atomic_int *ready;       /* set to 1 while caught up, 0 while catching up */
     dr_refusals *refusals;   /* may be NULL; not owned: polled by the ingest's loop */
+    dr_fleet *fleet;         /* may be NULL; not owned: terminal statuses folded in, changes written */
 } dr_ingest_settings;
 
 typedef struct dr_ingest dr_ingest;

@@ -63,6 +63,7 @@ int main(int argc, char **argv)
     pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     atomic_int ready = 0;
     dr_rollup_table *table = NULL;
+    dr_fleet *fleet = NULL;
     dr_metrics *metrics = NULL;
     dr_ingest *ingest = NULL;
     dr_refusals *refusals = NULL;
@@ -81,7 +82,8 @@ int main(int argc, char **argv)
 
     table = dr_rollup_table_new();
     metrics = dr_metrics_new();
-    if (!table || !metrics) {
+    fleet = dr_fleet_new();
+    if (!table || !metrics || !fleet) {
         fprintf(stderr, "drover-aggregator: out of memory\n");
         goto done;
     }
@@ -93,8 +95,17 @@ int main(int argc, char **argv)
         .lock = &lock,
         .metrics = metrics,
         .ready = &ready,
+        .fleet = fleet,
     };
     dr_kafka_options_from_config(&ingest_settings.kafka, cfg, "drover-aggregator");
+    /* What is installed where, as the fleet topic has it: the statuses folded from here on change it. */
+    size_t skipped = 0;
+    if (dr_fleet_load(fleet, &ingest_settings.kafka, 30000, &skipped, &err) != DR_OK) {
+        fprintf(stderr, "drover-aggregator: the fleet topic: %s\n", err.detail);
+        goto done;
+    }
+    dr_log(skipped ? DR_LOG_WARN : DR_LOG_INFO, "fleet.loaded", "entries=%zu skipped=%zu", dr_fleet_count(fleet),
+           skipped);
     /* The refusals are counted only by an aggregator that serves (not one that folds and exits). */
     if (!dr_config_bool(cfg, "exit-when-caught-up") &&
         dr_refusals_start(&ingest_settings.kafka, metrics, 30000, &refusals, &err) != DR_OK) {
@@ -107,6 +118,7 @@ int main(int argc, char **argv)
                   .metrics = metrics,
                   .ready = &ready,
                   .kafka = &ingest_settings.kafka,
+                  .fleet = fleet,
                   .kafka_timeout_ms = 10000};
     int until_caught_up = dr_config_bool(cfg, "exit-when-caught-up");
 
@@ -142,6 +154,7 @@ done:
     dr_refusals_free(refusals);
     dr_metrics_free(metrics);
     dr_rollup_table_free(table);
+    dr_fleet_free(fleet);
     dr_config_free(cfg);
     return exit_code;
 }

@@ -50,6 +50,7 @@ typedef enum dr_topic {
     DR_TOPIC_AUDIT,        /* key the request's subject, AuditRecord: every decision on a request */
     DR_TOPIC_CHECKPOINTS,  /* key READER/PARTITION/INDEX, CheckpointChunk (compacted): folds to resume from */
     DR_TOPIC_AWS_EVENTS,   /* JSON events as EventBridge delivers them (written by AWS's side, not Drover's) */
+    DR_TOPIC_FLEET,        /* key TARGET/PACKAGE, FleetEntry (compacted): what is installed where */
     DR_TOPIC_COUNT
 } dr_topic;
 

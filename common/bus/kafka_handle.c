@@ -31,6 +31,7 @@ static const struct {
     [DR_TOPIC_AUDIT] = {"audit", 0},
     [DR_TOPIC_CHECKPOINTS] = {"checkpoints", 1},
     [DR_TOPIC_AWS_EVENTS] = {"aws-events", 0},
+    [DR_TOPIC_FLEET] = {"fleet", 1},
 };
 
 const char *dr_topic_suffix(dr_topic topic)

@@ -5,7 +5,7 @@
 # KCAT), and stops cleanly on SIGTERM.
 . "$(dirname "$0")/lib.sh"
 BROKER="$DROVER_BUILD_DIR/drover-broker"
-TOPICS=(jobs status rollups inventory events packages associations deployments control releases audit checkpoints aws-events)
+TOPICS=(jobs status rollups inventory events packages associations deployments control releases audit checkpoints aws-events fleet)
 BROKER_PID=
 BROKER_PIDS=()
 
