@@ -74,6 +74,8 @@ typedef struct dr_producer_command {
 /* The commands with verbs, each defined in its cmd_<name>.c. */
 extern const dr_producer_command dr_command_package, dr_command_target, dr_command_deployment, dr_command_association,
     dr_command_keys, dr_command_topics;
+/* drover-producer fleet (cmd_fleet.c): a command without verbs */
+extern const dr_producer_command dr_command_fleet;
 
 /*
  * Run the verb argv[0] names with the arguments after it.  No verb or

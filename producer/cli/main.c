@@ -21,8 +21,9 @@ static const dr_producer_command audit_command = {
 static const dr_producer_command serve_command = {
     "serve", NULL, 0, cmd_serve, "run the control plane: release deployments' jobs under their rate controls"};
 static const dr_producer_command *const commands[] = {
-    &dr_command_package, &dr_command_target, &deploy_command,  &dr_command_deployment, &dr_command_association,
-    &cancel_command,     &audit_command,     &dr_command_keys, &dr_command_topics,     &serve_command,
+    &dr_command_package,     &dr_command_target, &deploy_command, &dr_command_deployment,
+    &dr_command_association, &dr_command_fleet,  &cancel_command, &audit_command,
+    &dr_command_keys,        &dr_command_topics, &serve_command,
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 

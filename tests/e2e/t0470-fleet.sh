@@ -55,9 +55,36 @@ test_expect_success CURL,JQ 'after 1.0 everywhere and 2.0 on one: the targets pe
   [ "$(get "/fleet?package=nope" | jq -c .packages)" = "{}" ] || fail "a filter on an unknown package lists something"
 '
 
+test_expect_success CURL,JQ 'drover-producer fleet: counts per version and location; who has 2.0, who lacks the default, by account and tag' '
+  # The aggregator writes the fleet topic a moment after /fleet shows a change.
+  for _ in $(seq 1 100); do
+    expect_ok "$PRODUCER" fleet --package agent
+    grep -qE "^  version 2.0 +1$" <<<"$OUT" && break
+    sleep 0.1
+  done
+  grep -qE "^package agent: 4 targets$" <<<"$OUT" || fail "no package line: $OUT"
+  grep -qE "^  version 1.0 +3$" <<<"$OUT" && grep -qE "^  version 2.0 +1$" <<<"$OUT" || fail "versions: $OUT"
+  grep -qx "  account 222222222222 region us-east-1 version 2.0: 1" <<<"$OUT" || fail "locations: $OUT"
+  grep -q "^  f-4  222222222222  us-east-1  2.0  20[0-9-]*T[0-9:]*Z  d-two$" <<<"$OUT" || fail "target line of f-4: $OUT"
+  expect_ok "$PRODUCER" fleet --package agent --not-version default
+  [ "$(grep -c "^  f-" <<<"$OUT")" = 1 ] && grep -q "^  f-4 " <<<"$OUT" || fail "not the default (1.0): want f-4 alone: $OUT"
+  expect_ok "$PRODUCER" fleet --package agent --version 1.0 --account 111111111111
+  grep -qE "^package agent: 2 targets$" <<<"$OUT" || fail "1.0 in account 111111111111: $OUT"
+  expect_ok "$PRODUCER" fleet --tag grp=b
+  grep -qE "^package agent: 1 target$" <<<"$OUT" && grep -q "^  f-4 " <<<"$OUT" || fail "tag grp=b: $OUT"
+  expect_fail_with "needs --package" "$PRODUCER" fleet --version default
+  expect_fail_with "--account" "$PRODUCER" fleet --account "a/b"
+'
+
 test_expect_success CURL,JQ 'an uninstall leaves the table; an aggregator started again answers the same from the fleet topic' '
   deploy d-rm --action uninstall --targets f-3
   fleet_is ".packages.agent | [.targets, .versions]" "[3,{\"1.0\":2,\"2.0\":1}]"
+  for _ in $(seq 1 100); do
+    expect_ok "$PRODUCER" fleet --package agent --version none
+    grep -q "^  f-3 " <<<"$OUT" && break
+    sleep 0.1
+  done
+  grep -q "^  f-3  222222222222  us-east-1  none  -  -$" <<<"$OUT" || fail "f-3 without the package: $OUT"
   before=$(get /fleet)
   kill -TERM "$AGG_PID"; wait "$AGG_PID" 2>/dev/null || true
   start_aggregator --group another-aggregator
