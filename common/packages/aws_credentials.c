@@ -115,12 +115,18 @@ static dr_status temporary_credentials_set(dr_aws_credentials *out, const char *
 
 /* ---- the shared files ---- */
 
-/* The section a trimmed "[...]" line opens, cut in place; NULL when the line is not one. */
+/*
+ * The section a trimmed "[...]" line opens, cut in place; NULL when the line
+ * is not one.  A "[" line without its "]" opens a section no name matches
+ * (""), so its keys are not taken for the section before it.
+ */
 static char *section_name(char *line)
 {
     char *end = strchr(line, ']');
-    if (line[0] != '[' || !end)
+    if (line[0] != '[')
         return NULL;
+    if (!end)
+        return "";
     *end = '\0';
     return dr_trim(line + 1);
 }
@@ -412,6 +418,8 @@ static int xml_inside(const char **from, const char **to, const char *name)
     return 1;
 }
 
+static const char sts_response_end[] = "</AssumeRoleWithWebIdentityResponse>";
+
 dr_status dr_aws_parse_sts_response(const char *xml, size_t len, dr_aws_credentials *out, dr_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -421,8 +429,10 @@ dr_status dr_aws_parse_sts_response(const char *xml, size_t len, dr_aws_credenti
     if (!key_id || !secret || !token)
         goto cleanup;
     status = dr_error_set(err, DR_ERR_FETCH, "STS AssumeRoleWithWebIdentity garbage: no <Credentials> element");
-    if (!xml_inside(&from, &to, "AssumeRoleWithWebIdentityResult") || !xml_inside(&from, &to, "Credentials"))
-        goto cleanup;
+    if (!xml_inside(&from, &to, "AssumeRoleWithWebIdentityResult") ||
+        !memmem(to, (size_t)(xml + len - to), sts_response_end, sizeof sts_response_end - 1) ||
+        !xml_inside(&from, &to, "Credentials"))
+        goto cleanup; /* not all of the answer: cut short, or not one at all */
     status = dr_error_set(err, DR_ERR_FETCH,
                           "STS AssumeRoleWithWebIdentity garbage: <Credentials> lacks one of AccessKeyId, "
                           "SecretAccessKey, SessionToken, Expiration, or holds one twice or with markup");
