@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "log.h"
 #include "strbuf.h"
 
 #define IMDS_CONNECT_MS 1000L
@@ -322,33 +323,44 @@ static size_t collect_response(char *data, size_t size, size_t count, void *arg)
     return sb->failed ? 0 : n;
 }
 
+/* The options of one attempt of call; 0 when this libcurl lacks one. */
+static int http_setup(CURL *curl, http_call *call, char *curl_error)
+{
+    int failed = 0;
+    failed |= curl_easy_setopt(curl, CURLOPT_URL, call->url) != CURLE_OK;
+    failed |= curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, call->method) != CURLE_OK;
+    if (call->body)
+        failed |= curl_easy_setopt(curl, CURLOPT_POSTFIELDS, call->body) != CURLE_OK;
+    else if (strcmp(call->method, "PUT") == 0) /* a PUT with an empty body */
+        failed |= curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L) != CURLE_OK;
+    failed |= curl_easy_setopt(curl, CURLOPT_HTTPHEADER, call->headers) != CURLE_OK;
+    failed |= curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, call->connect_ms) != CURLE_OK;
+    failed |= curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, call->total_ms) != CURLE_OK;
+    failed |= curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
+    /* No redirects: a credentials answer comes from the endpoint configured, or not at all. */
+    failed |= curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
+    failed |= curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
+    if (call->no_proxy)
+        failed |= curl_easy_setopt(curl, CURLOPT_PROXY, "") != CURLE_OK;
+    if (env("AWS_CA_BUNDLE")) /* as the SDKs: a private CA for STS (a VPC endpoint behind a proxy) */
+        failed |= curl_easy_setopt(curl, CURLOPT_CAINFO, env("AWS_CA_BUNDLE")) != CURLE_OK;
+    failed |= curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_response) != CURLE_OK;
+    failed |= curl_easy_setopt(curl, CURLOPT_WRITEDATA, &call->response) != CURLE_OK;
+    failed |= curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error) != CURLE_OK;
+    return !failed;
+}
+
 static CURLcode http_attempt(http_call *call)
 {
     char curl_error[CURL_ERROR_SIZE] = "";
     CURL *curl = curl_easy_init();
     CURLcode rc = CURLE_FAILED_INIT;
     dr_strbuf_reset(&call->response);
-    if (!curl)
-        goto cleanup;
-    curl_easy_setopt(curl, CURLOPT_URL, call->url);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, call->method);
-    if (call->body)
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, call->body);
-    else if (strcmp(call->method, "PUT") == 0)
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L); /* a PUT with an empty body */
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, call->headers);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, call->connect_ms);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, call->total_ms);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-    if (call->no_proxy)
-        curl_easy_setopt(curl, CURLOPT_PROXY, "");
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_response);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &call->response);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error);
-    rc = curl_easy_perform(curl);
     call->http_code = 0;
+    snprintf(call->why, sizeof call->why, "this libcurl cannot make the request (out of memory, or an option missing)");
+    if (!curl || !http_setup(curl, call, curl_error))
+        goto cleanup;
+    rc = curl_easy_perform(curl);
     if (rc == CURLE_OK)
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &call->http_code);
     else if (rc == CURLE_WRITE_ERROR)
@@ -501,7 +513,7 @@ static dr_status read_web_identity_token(const char *path, char **token, dr_erro
     *token = NULL;
     dr_status status = dr_strbuf_read_file(&sb, path, DR_AWS_RESPONSE_MAX, DR_ERR_FETCH, err);
     if (status != DR_OK) {
-        dr_error_set(err, status, "web identity: cannot read AWS_WEB_IDENTITY_TOKEN_FILE %s", path);
+        dr_error_wrap(err, "web identity: AWS_WEB_IDENTITY_TOKEN_FILE");
         goto cleanup;
     }
     char *text = sb.len ? dr_trim(sb.buf) : "";
@@ -727,6 +739,16 @@ void dr_aws_credentials_forget(void)
     pthread_mutex_unlock(&cache_lock);
 }
 
+/* One line per fetch of temporary keys: where from and until when (no key, secret or token, not even in part). */
+static void log_new_credentials(const dr_aws_credentials *creds)
+{
+    char expires[32];
+    struct tm tm;
+    gmtime_r(&creds->expiration, &tm);
+    strftime(expires, sizeof expires, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    dr_log(DR_LOG_INFO, "aws.credentials", "source=\"%s\" expires=%s", creds->source, expires);
+}
+
 typedef source_result (*source_fetch)(dr_aws_credentials *out, dr_strbuf *tried, dr_error *err);
 
 /* A copy of the kept credentials into out when they came from source and are valid until min_expiry. */
@@ -750,7 +772,13 @@ static source_result cached_fetch(source_fetch fetch, const char *source, dr_aws
         return SOURCE_FOUND;
     dr_aws_credentials fresh = {0};
     source_result result = fetch(&fresh, tried, err);
+    if (result == SOURCE_FOUND && fresh.expiration <= now) {
+        dr_error_set(err, DR_ERR_FETCH, "%s: the credentials handed out have already expired", source);
+        dr_aws_credentials_free(&fresh);
+        result = SOURCE_FAILED;
+    }
     if (result == SOURCE_FOUND) {
+        log_new_credentials(&fresh);
         dr_aws_credentials_free(&cache);
         cache = fresh;
         if (!cache_copy(source, 0, out)) {
