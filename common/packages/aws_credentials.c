@@ -263,8 +263,10 @@ static source_result from_shared_files(dr_aws_credentials *out, dr_strbuf *tried
 {
     shared_files files = {.credentials = DR_STRBUF_INIT, .config = DR_STRBUF_INIT};
     source_result result = SOURCE_FAILED;
-    if (shared_files_read(&files, err) != DR_OK)
+    if (shared_files_read(&files, err) != DR_OK) {
+        dr_error_wrap(err, "shared files");
         goto cleanup;
+    }
     result = keys_from_ini(files.credentials.len ? files.credentials.buf : "", files.profile, files.credentials_path,
                            out, err);
     if (result == SOURCE_ABSENT)
