@@ -118,6 +118,14 @@ test_expect_success 'a role ARN STS does not know is refused too, and the instan
   [ "$(count aws "PUT /latest/api/token")" = "$before" ] || fail "IMDS was asked after STS refused"
 '
 
+test_expect_success 'STS down: the job fails naming STS and the connection' '
+  no_aws; web_identity http://127.0.0.1:1
+  T=$(new_target t-sts-down)
+  apply_tmp "$T"
+  expect_rc 1; expect_out "STS AssumeRoleWithWebIdentity at http://127.0.0.1:1: Failed to connect"
+  no_secret_in_output
+'
+
 test_expect_success 'STS answering garbage is named as such' '
   no_aws; web_identity "$aws_garbage_URL"
   T=$(new_target t-sts-garbage)
