@@ -518,9 +518,11 @@ static dr_status read_web_identity_token(const char *path, char **token, dr_erro
         dr_error_wrap(err, "web identity: AWS_WEB_IDENTITY_TOKEN_FILE");
         goto cleanup;
     }
+    /* A NUL would cut the token short where dr_trim stops: refused, not quietly shortened. */
+    int has_nul = sb.len && memchr(sb.buf, '\0', sb.len) != NULL;
     char *text = sb.len ? dr_trim(sb.buf) : "";
     status = dr_error_set(err, DR_ERR_FETCH, "web identity: %s is empty or not a token (printable ASCII)", path);
-    if (!all_chars(text, 1, DR_AWS_RESPONSE_MAX, printable_no_space))
+    if (has_nul || !all_chars(text, 1, DR_AWS_RESPONSE_MAX, printable_no_space))
         goto cleanup;
     status = (*token = strdup(text)) ? DR_OK : dr_error_set(err, DR_ERR_NOMEM, "out of memory");
 cleanup:
