@@ -37,6 +37,10 @@
  * they go anywhere near an HTTP header.  Errors never quote a key,
  * secret or token.
  *
+ * The sources live in their own files: environment, shared files, the
+ * chain and its cache in aws_credentials.c, web identity in aws_sts.c,
+ * IMDS in aws_imds.c, both over the bounded HTTP request of aws_http.c.
+ *
  * Not done (yet): credential_process, SSO and role_arn/source_profile in
  * the config file, and ECS container credentials
  * (AWS_CONTAINER_CREDENTIALS_*); IMDSv1 fallback is left out on purpose.
@@ -80,24 +84,10 @@ void dr_aws_credentials_forget(void);
 dr_status dr_aws_region(char **out, dr_error *err);
 
 /*
- * The parsers, public for their unit tests.  Each fills *out (free with
- * dr_aws_credentials_free) or returns DR_ERR_FETCH with a detail saying
- * what is wrong (never quoting a secret).
- *
- * dr_aws_parse_sts_response: the body of a 200 AssumeRoleWithWebIdentity
- * answer: <Credentials> holding AccessKeyId, SecretAccessKey, SessionToken
- * and Expiration exactly once each, no markup or entities inside them.
+ * The parsers, public for their unit tests, are declared with their source:
+ * STS's answers in aws_sts.h, IMDS's in aws_imds.h; the shared files'
+ * format here.
  */
-dr_status dr_aws_parse_sts_response(const char *xml, size_t len, dr_aws_credentials *out, dr_error *err);
-
-/*
- * The Code of an STS <ErrorResponse> (letters and digits only, at most 64)
- * into code; "" when there is none.
- */
-void dr_aws_sts_error_code(const char *xml, size_t len, char *code, size_t size);
-
-/* dr_aws_parse_imds_credentials: IMDS's JSON for a role: Code "Success", AccessKeyId, SecretAccessKey, Token, Expiration. */
-dr_status dr_aws_parse_imds_credentials(const char *json, size_t len, dr_aws_credentials *out, dr_error *err);
 
 /*
  * The value of key in section of an INI text (the shared files' format:

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "aws_credentials.h"
+#include "aws_imds.h"
+#include "aws_sts.h"
 
 static void check_accepted(const dr_aws_credentials *creds)
 {

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "aws_credentials.h"
+#include "aws_imds.h"
+#include "aws_sts.h"
 #include "check.h"
 #include "fetch.h"
 #include "strbuf.h"
