@@ -6,10 +6,10 @@
  * The URL is virtual-hosted, https://BUCKET.s3.REGION.amazonaws.com/KEY, or,
  * with an endpoint (an S3-compatible store, a VPC endpoint, a test server),
  * path-style: ENDPOINT/BUCKET/KEY.  The region is the option's, else
- * AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1.  Credentials come
- * from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN),
- * else from the shared credentials file (AWS_SHARED_CREDENTIALS_FILE, else
- * ~/.aws/credentials), profile AWS_PROFILE or "default".
+ * AWS_REGION, else AWS_DEFAULT_REGION, else the shared config file's
+ * profile's, else us-east-1.  Credentials come from the AWS SDKs' chain
+ * (environment, shared files, web identity, instance metadata):
+ * aws_credentials.h.
  */
 #ifndef DROVER_S3_H
 #define DROVER_S3_H
@@ -41,7 +41,7 @@ dr_status dr_s3_request_url(const char *url, const dr_s3_options *opt, char **ou
 /*
  * Resolve url (s3://BUCKET/KEY) into out (its URL by dr_s3_request_url).  DR_ERR_USAGE for a malformed
  * URL, DR_ERR_FETCH when no credentials can be found (the detail says
- * where it looked).  Free with dr_s3_request_free.
+ * where it looked) or a source of them failed (the detail names it and why).  Free with dr_s3_request_free.
  */
 dr_status dr_s3_prepare(const char *url, const dr_s3_options *opt, dr_s3_request *out, dr_error *err);
 void dr_s3_request_free(dr_s3_request *req);

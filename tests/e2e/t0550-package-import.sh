@@ -49,4 +49,20 @@ test_expect_success 'a tampered file, a missing file or a broken manifest publis
   expect_fail_with "--name" "$PRODUCER" package import "$BASE_URL/acme-agent/" --name "bad name"
 '
 
+test_expect_success 'an s3:// folder imports with keys from a web identity token exchanged at STS, the session token signed' '
+  HTTP_BASE=$BASE_URL
+  HTTP_NAME=s3 start_http --s3-credentials ASIADROVERIMPORT1:imp/secret --s3-region eu-west-1 --s3-session-token import-session-token
+  S3_URL=$BASE_URL
+  HTTP_NAME=sts start_http --aws-credentials ASIADROVERIMPORT1:imp/secret:import-session-token --aws-web-identity-token jwt.of.the.pod
+  STS_URL=$BASE_URL; BASE_URL=$HTTP_BASE
+  echo jwt.of.the.pod >"$WORK/token"
+  expect_ok env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_PROFILE AWS_SHARED_CREDENTIALS_FILE="$WORK/none" \
+    AWS_CONFIG_FILE="$WORK/none" AWS_EC2_METADATA_DISABLED=true AWS_REGION=eu-west-1 \
+    AWS_WEB_IDENTITY_TOKEN_FILE="$WORK/token" AWS_ROLE_ARN=arn:aws:iam::123456789012:role/drover-producer \
+    AWS_ENDPOINT_URL_STS="$STS_URL" "$PRODUCER" package import s3://acme-agent/ --name s3-agent --s3-endpoint "$S3_URL"
+  grep -q "^published s3-agent 1.0 " <<<"$OUT" || fail "not published as s3-agent: $OUT"
+  grep -q "^GET /acme-agent/pkg.zip range=- status=200" "$WORK/s3.log" || fail "pkg.zip not fetched from S3: $(cat "$WORK/s3.log")"
+  [ "$(grep -c "^POST / " "$WORK/sts.log")" -ge 1 ] || fail "STS was not asked: $(cat "$WORK/sts.log")"
+'
+
 test_done

@@ -24,6 +24,23 @@
  * every request must carry an AWS Signature V4 by that key for region R
  * (default us-east-1) and service s3, else 403 (the reason on stderr).
  * Buckets are the root's folders (path-style: /BUCKET/KEY).
+ * --s3-session-token TOKEN: the credentials are temporary ones (from STS or
+ * IMDS): every request must also carry x-amz-security-token TOKEN, signed.
+ *
+ * --aws-credentials KEYID:SECRET:TOKEN: be AWS's credential services
+ * instead of a file server, handing out those temporary credentials:
+ *   STS: POST / with the form Action=AssumeRoleWithWebIdentity,
+ *        Version=2011-06-15, RoleArn, RoleSessionName, WebIdentityToken
+ *        (--aws-role-arn and --aws-web-identity-token, when given, must
+ *        match, else 403 AccessDenied / InvalidIdentityToken);
+ *   IMDSv2: PUT /latest/api/token (with X-aws-ec2-metadata-token-ttl-seconds),
+ *        then, with X-aws-ec2-metadata-token, GET
+ *        /latest/meta-data/iam/security-credentials/ (the role "drover-node")
+ *        and GET .../drover-node (the JSON).
+ * The credentials expire --aws-expires-in SECONDS (default 3600) after the
+ * request.  --aws-fault garbage answers STS and the role's JSON with text
+ * that is neither XML nor JSON; refuse answers STS 403 AccessDenied;
+ * no-role answers the role list 404.  --delay-ms makes it slow.
  *
  * --bind ADDR: listen on this IPv4 address instead of 127.0.0.1 (an address
  * of the test's own network namespace).
@@ -76,7 +93,15 @@ static struct {
     const char *s3_key_id; /* --s3-credentials KEYID:SECRET: every request must be signed (SigV4) */
     const char *s3_secret;
     const char *s3_region;
-    const char *redirect_to; /* --redirect-to BASE */
+    const char *s3_session_token; /* --s3-session-token TOKEN */
+    const char *redirect_to;      /* --redirect-to BASE */
+    const char *aws_key_id;       /* --aws-credentials KEYID:SECRET:TOKEN: be STS and IMDS */
+    const char *aws_secret;
+    const char *aws_token;
+    long aws_expires_in;
+    const char *aws_fault; /* "", "garbage", "refuse", "no-role" */
+    const char *aws_role_arn;
+    const char *aws_web_identity_token;
 } server;
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -226,6 +251,28 @@ static void hmac_sha256(const void *key, size_t key_len, const char *data, unsig
     HMAC(EVP_sha256(), key, (int)key_len, (const unsigned char *)data, strlen(data), out, &len);
 }
 
+/* 1 when temporary credentials' token came along, signed, or none is expected (--s3-session-token). */
+static int s3_session_token_valid(const char *head, const char *signed_headers, char *why, size_t why_size)
+{
+    char token[8200], names[520];
+    if (!server.s3_session_token)
+        return 1;
+    if (!find_header(head, "x-amz-security-token", token, sizeof token)) {
+        snprintf(why, why_size, "MissingSecurityToken: temporary credentials need x-amz-security-token");
+        return 0;
+    }
+    if (strcmp(token, server.s3_session_token) != 0) {
+        snprintf(why, why_size, "InvalidToken: x-amz-security-token is not the one issued");
+        return 0;
+    }
+    snprintf(names, sizeof names, ";%s;", signed_headers);
+    if (!strstr(names, ";x-amz-security-token;")) {
+        snprintf(why, why_size, "x-amz-security-token is not among the signed headers");
+        return 0;
+    }
+    return 1;
+}
+
 /*
  * 1 when the request's Authorization header is a SigV4 signature by
  * server.s3_key_id/secret for server.s3_region and service s3 over this
@@ -288,7 +335,7 @@ static int s3_signature_valid(const char *head, const char *method, const char *
         snprintf(why, why_size, "SignatureDoesNotMatch");
         return 0;
     }
-    return 1;
+    return s3_session_token_valid(head, signed_headers, why, why_size);
 }
 
 static int hex_value(char c)
@@ -358,6 +405,8 @@ static const char *reason_phrase(int status)
         return "Found";
     case 400:
         return "Bad Request";
+    case 401:
+        return "Unauthorized";
     case 403:
         return "Forbidden";
     case 404:
@@ -490,6 +539,173 @@ cleanup:
         close(file);
 }
 
+/* ---- AWS's credential services: STS and IMDSv2 (--aws-credentials) ---- */
+
+#define IMDS_TOKEN "AQAEAFakeImdsSessionToken=="
+#define IMDS_ROLE "drover-node"
+
+/* A response with body (of content_type) and status. */
+static void send_body(conn *c, request *req, int status, const char *content_type, const char *body)
+{
+    char head[256];
+    int len = snprintf(head, sizeof head,
+                       "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\nContent-Type: %s\r\nConnection: close\r\n\r\n", status,
+                       reason_phrase(status), strlen(body), content_type);
+    req->status = status;
+    req->body_sent = strlen(body);
+    log_request(req);
+    if (send_all(c, head, (size_t)len) == 0)
+        send_all(c, body, strlen(body));
+}
+
+/*
+ * The request body (Content-Length bytes) into body: what came with the head
+ * (head holds head_len bytes) and the rest read.  0 when it does not fit or
+ * the client leaves early.
+ */
+static int read_request_body(conn *c, const char *head, int head_len, char *body, size_t size)
+{
+    char length_text[32];
+    const char *end = strstr(head, "\r\n\r\n");
+    if (!end || !find_header(head, "Content-Length", length_text, sizeof length_text))
+        return 0;
+    size_t want = strtoul(length_text, NULL, 10), have = (size_t)(head + head_len - (end + 4));
+    if (want >= size || have > want)
+        return 0;
+    memcpy(body, end + 4, have);
+    while (have < want) {
+        ssize_t n = conn_recv(c, body + have, want - have);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return 0;
+        have += (size_t)n;
+    }
+    body[want] = '\0';
+    return 1;
+}
+
+/* The %-decoded value of name in an application/x-www-form-urlencoded body, into out; 0 when absent. */
+static int form_value(const char *form, const char *name, char *out, size_t size)
+{
+    size_t name_len = strlen(name);
+    for (const char *p = form; p && *p; p = strchr(p, '&'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, name, name_len) != 0 || p[name_len] != '=')
+            continue;
+        size_t len = 0;
+        for (const char *v = p + name_len + 1; *v && *v != '&' && len + 1 < size; v++) {
+            int hi = *v == '%' ? hex_value(v[1]) : -1, lo = hi < 0 ? -1 : hex_value(v[2]);
+            out[len++] = lo >= 0 ? (char)(hi * 16 + lo) : *v == '+' ? ' ' : *v;
+            v += lo >= 0 ? 2 : 0;
+        }
+        out[len] = '\0';
+        return 1;
+    }
+    return 0;
+}
+
+/* When the credentials handed out now expire: "2026-12-05T00:10:00Z". */
+static void expiration_time(char *out, size_t size)
+{
+    time_t when = time(NULL) + server.aws_expires_in;
+    struct tm tm;
+    gmtime_r(&when, &tm);
+    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void sts_error(conn *c, request *req, int status, const char *code)
+{
+    char body[512];
+    snprintf(body, sizeof body,
+             "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type>"
+             "<Code>%s</Code><Message>refused by the test server</Message></Error>"
+             "<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>\n",
+             code);
+    send_body(c, req, status, "text/xml", body);
+}
+
+static void serve_sts(conn *c, request *req, const char *head, int head_len)
+{
+    char form[65536];
+    char action[64] = "", version[32] = "", arn[512] = "", session[128] = "", token[8192] = "";
+    int ok = read_request_body(c, head, head_len, form, sizeof form) &&
+             form_value(form, "Action", action, sizeof action) &&
+             form_value(form, "Version", version, sizeof version) && form_value(form, "RoleArn", arn, sizeof arn) &&
+             form_value(form, "RoleSessionName", session, sizeof session) &&
+             form_value(form, "WebIdentityToken", token, sizeof token);
+    if (!ok || strcmp(action, "AssumeRoleWithWebIdentity") != 0 || strcmp(version, "2011-06-15") != 0 || !session[0]) {
+        sts_error(c, req, 400, "MissingParameter");
+        return;
+    }
+    if (strcmp(server.aws_fault, "refuse") == 0 || (server.aws_role_arn && strcmp(arn, server.aws_role_arn) != 0)) {
+        sts_error(c, req, 403, "AccessDenied");
+        return;
+    }
+    if (server.aws_web_identity_token && strcmp(token, server.aws_web_identity_token) != 0) {
+        sts_error(c, req, 400, "InvalidIdentityToken");
+        return;
+    }
+    if (strcmp(server.aws_fault, "garbage") == 0) {
+        send_body(c, req, 200, "text/xml", "<html>this is not STS</html>\n");
+        return;
+    }
+    char expiration[32], body[4096];
+    expiration_time(expiration, sizeof expiration);
+    snprintf(body, sizeof body,
+             "<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n"
+             "  <AssumeRoleWithWebIdentityResult>\n"
+             "    <SubjectFromWebIdentityToken>system:serviceaccount:drover:drover</SubjectFromWebIdentityToken>\n"
+             "    <Credentials>\n      <SessionToken>%s</SessionToken>\n      <SecretAccessKey>%s</SecretAccessKey>\n"
+             "      <Expiration>%s</Expiration>\n      <AccessKeyId>%s</AccessKeyId>\n    </Credentials>\n"
+             "  </AssumeRoleWithWebIdentityResult>\n</AssumeRoleWithWebIdentityResponse>\n",
+             server.aws_token, server.aws_secret, expiration, server.aws_key_id);
+    send_body(c, req, 200, "text/xml", body);
+}
+
+static void serve_imds(conn *c, request *req, const char *head)
+{
+    char value[256];
+    if (strcmp(req->method, "PUT") == 0 && strcmp(req->path, "/latest/api/token") == 0) {
+        if (!find_header(head, "X-aws-ec2-metadata-token-ttl-seconds", value, sizeof value) || atoi(value) <= 0) {
+            send_body(c, req, 400, "text/plain", "missing X-aws-ec2-metadata-token-ttl-seconds\n");
+            return;
+        }
+        {
+            send_body(c, req, 200, "text/plain", IMDS_TOKEN);
+            return;
+        }
+    }
+    if (!find_header(head, "X-aws-ec2-metadata-token", value, sizeof value) || strcmp(value, IMDS_TOKEN) != 0) {
+        send_body(c, req, 401, "text/plain", "IMDSv2 session token missing or wrong\n");
+        return;
+    }
+    if (strcmp(req->method, "GET") != 0) {
+        send_body(c, req, 405, "text/plain", "GET only\n");
+        return;
+    }
+    if (strcmp(req->path, "/latest/meta-data/iam/security-credentials/") == 0) {
+        int no_role = strcmp(server.aws_fault, "no-role") == 0;
+        send_body(c, req, no_role ? 404 : 200, "text/plain", no_role ? "Not Found\n" : IMDS_ROLE);
+        return;
+    }
+    if (strcmp(req->path, "/latest/meta-data/iam/security-credentials/" IMDS_ROLE) != 0) {
+        send_body(c, req, 404, "text/plain", "Not Found\n");
+        return;
+    }
+    if (strcmp(server.aws_fault, "garbage") == 0) {
+        send_body(c, req, 200, "text/plain", "this is not JSON {\n");
+        return;
+    }
+    char expiration[32], body[4096];
+    expiration_time(expiration, sizeof expiration);
+    snprintf(body, sizeof body,
+             "{\n  \"Code\" : \"Success\",\n  \"LastUpdated\" : \"2026-01-01T00:00:00Z\",\n"
+             "  \"Type\" : \"AWS-HMAC\",\n  \"AccessKeyId\" : \"%s\",\n  \"SecretAccessKey\" : \"%s\",\n"
+             "  \"Token\" : \"%s\",\n  \"Expiration\" : \"%s\"\n}",
+             server.aws_key_id, server.aws_secret, server.aws_token, expiration);
+    send_body(c, req, 200, "application/json", body);
+}
+
 static void serve_connection(conn *c)
 {
     char head[REQUEST_HEAD_MAX];
@@ -514,6 +730,14 @@ static void serve_connection(conn *c)
     if (!well_formed) {
         req.status = 400;
         send_simple(c, &req, 0, NULL);
+        return;
+    }
+    if (server.aws_key_id && strncmp(req.path, "/latest/", 8) == 0) {
+        serve_imds(c, &req, head);
+        return;
+    }
+    if (server.aws_key_id && strcmp(req.method, "POST") == 0 && strcmp(req.path, "/") == 0) {
+        serve_sts(c, &req, head, head_len);
         return;
     }
     int head_only = strcmp(req.method, "HEAD") == 0;
@@ -601,7 +825,9 @@ static int usage(void)
             "usage: drover_test_http --root DIR [--port-file FILE] [--log FILE] "
             "[--cut-once NAME] [--stall NAME] [--stall-once NAME] [--delay-ms N] [--fail-first N] "
             "[--bind ADDR] [--redirect-to BASE] [--tls-cert PEM --tls-key PEM] "
-            "[--s3-credentials KEYID:SECRET [--s3-region R]]\n");
+            "[--s3-credentials KEYID:SECRET [--s3-region R] [--s3-session-token TOKEN]] "
+            "[--aws-credentials KEYID:SECRET:TOKEN [--aws-expires-in SECONDS] [--aws-fault garbage|refuse|no-role] "
+            "[--aws-role-arn ARN] [--aws-web-identity-token TOKEN]]\n");
     return 2;
 }
 
@@ -634,7 +860,23 @@ int main(int argc, char **argv)
             *strchr(copy, ':') = '\0';
             server.s3_key_id = copy;
             server.s3_secret = copy + strlen(copy) + 1;
-        } else if (strcmp(flag, "--s3-region") == 0)
+        } else if (strcmp(flag, "--s3-session-token") == 0)
+            server.s3_session_token = value;
+        else if (strcmp(flag, "--aws-credentials") == 0 && strchr(value, ':') && strchr(strchr(value, ':') + 1, ':')) {
+            char *copy = strdup(value), *secret = strchr(copy, ':') + 1, *token = strchr(secret, ':') + 1;
+            secret[-1] = token[-1] = '\0';
+            server.aws_key_id = copy;
+            server.aws_secret = secret;
+            server.aws_token = token;
+        } else if (strcmp(flag, "--aws-expires-in") == 0)
+            server.aws_expires_in = atol(value);
+        else if (strcmp(flag, "--aws-fault") == 0)
+            server.aws_fault = value;
+        else if (strcmp(flag, "--aws-role-arn") == 0)
+            server.aws_role_arn = value;
+        else if (strcmp(flag, "--aws-web-identity-token") == 0)
+            server.aws_web_identity_token = value;
+        else if (strcmp(flag, "--s3-region") == 0)
             server.s3_region = value;
         else if (strcmp(flag, "--bind") == 0)
             bind_address = value;
@@ -651,6 +893,10 @@ int main(int argc, char **argv)
         return usage();
     if (!server.s3_region)
         server.s3_region = "us-east-1";
+    if (!server.aws_fault)
+        server.aws_fault = "";
+    if (server.aws_expires_in == 0)
+        server.aws_expires_in = 3600;
     if (tls_cert &&
         (!(tls = SSL_CTX_new(TLS_server_method())) || SSL_CTX_use_certificate_chain_file(tls, tls_cert) != 1 ||
          SSL_CTX_use_PrivateKey_file(tls, tls_key, SSL_FILETYPE_PEM) != 1)) {
