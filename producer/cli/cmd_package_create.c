@@ -6,9 +6,8 @@
  * the zips and manifest.json are written as package build writes them
  * (package_build.h).
  *
- * Not done yet: flags to choose another platform or version key for a file
- * (a .deb is always debian@_any, an .rpm redhat@_any); use package build with
- * folders laid out by hand for anything else.
+ * --from FILE=PLATFORM@PLATFORM_VERSION[@ARCH] puts a file under other keys
+ * (an .rpm for Amazon Linux, a .deb for one Ubuntu release).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,13 +24,15 @@
 
 static const dr_setting create_settings[] = {
     DR_COMMON_SETTINGS,
-    {"from", DR_SETTING_LIST, NULL, "a .deb or .rpm to package; repeat for each platform and arch (required)"},
+    {"from", DR_SETTING_LIST, NULL,
+     "FILE[=PLATFORM@PLATFORM_VERSION[@ARCH]]: a .deb or .rpm to package, and the manifest keys it goes under "
+     "when not the file's own; repeat for each platform and arch (required)"},
     DR_PRODUCER_PACKAGE_WRITE_SETTINGS,
 };
 
 static const char create_usage[] =
-    "usage: drover-producer package create --from FILE.deb|FILE.rpm [--from FILE ...] --name NAME --version VERSION\n"
-    "                                      [--out OUT] [--publisher P]\n"
+    "usage: drover-producer package create --from FILE.deb|FILE.rpm[=PLATFORM@PLATFORM_VERSION[@ARCH]] [--from ...]\n"
+    "                                      --name NAME --version VERSION [--out OUT] [--publisher P]\n"
     "\n"
     "Makes a package from installer files, as Distributor's simple package creation does: one zip per\n"
     "file, holding the file (as package.deb or package.rpm) and generated install.sh, uninstall.sh and\n"
@@ -40,16 +41,62 @@ static const char create_usage[] =
     "  a .deb  debian@_any@ARCH  every Debian and Debian-family target (Ubuntu, Mint, Raspbian, ...)\n"
     "  an .rpm redhat@_any@ARCH  RHEL and its family (Rocky, AlmaLinux, CentOS, Oracle Linux)\n"
     "ARCH: amd64/x86_64 -> x86_64, arm64/aarch64 -> arm64, i386/i686 -> 386, all/noarch -> _any.\n"
+    "FILE=PLATFORM@PLATFORM_VERSION[@ARCH] puts a file under other keys, e.g. agent.rpm=amazon@2023 or\n"
+    "agent.deb=ubuntu@22.04 (the arch stays the file's unless given).\n"
     "Refused, naming the file: a file that is neither, one its tool cannot read, a package name or\n"
     "version with characters outside the package manager's usual ones, and two files for the same\n"
     "platform and arch.  The scripts install into $DROVER_TARGET_ROOT and are idempotent: installing\n"
     "the version installed, or uninstalling what is not installed, succeeds doing nothing; each lists\n"
     "its exit codes at its top.  OUT is written whole or not at all.";
 
-/* Put installer file path, inspected, into a fresh folder dir with its scripts; add that folder to parts. */
-static dr_status stage_installer(const char *path, const char *dir, dr_package_parts *parts, dr_error *err)
+/* One --from: the file, and the manifest keys given after '=' ("" for each the file decides). */
+typedef struct from_spec {
+    char *path;
+    char platform[64];
+    char version[64];
+    char arch[64];
+} from_spec;
+
+/* Copy the len bytes at text into key (64 bytes) when they are a manifest key; 0 when not. */
+static int take_key(const char *text, size_t len, int is_version, char key[64])
+{
+    if (!dr_package_key_part_valid(text, len, is_version))
+        return 0;
+    snprintf(key, 64, "%.*s", (int)len, text);
+    return 1;
+}
+
+/* Split FILE[=PLATFORM@VERSION[@ARCH]] (the last '=' splits) into spec, whose path the caller frees. */
+static dr_status parse_from(const char *value, from_spec *spec, dr_error *err)
+{
+    memset(spec, 0, sizeof *spec);
+    const char *eq = strrchr(value, '=');
+    spec->path = eq ? strndup(value, (size_t)(eq - value)) : strdup(value);
+    if (!spec->path)
+        return dr_error_set(err, DR_ERR_NOMEM, "out of memory");
+    if (!eq)
+        return DR_OK;
+    const char *keys = eq + 1, *end = keys + strlen(keys);
+    const char *first = strchr(keys, '@');
+    const char *second = first ? strchr(first + 1, '@') : NULL;
+    const char *version_end = second ? second : end;
+    int ok = first && (!second || !strchr(second + 1, '@')) &&
+             take_key(keys, (size_t)(first - keys), 0, spec->platform) &&
+             take_key(first + 1, (size_t)(version_end - first - 1), 1, spec->version) &&
+             (!second || take_key(second + 1, (size_t)(end - second - 1), 0, spec->arch));
+    if (!ok)
+        return dr_error_set(err, DR_ERR_USAGE,
+                            "--from %s: after '=' give PLATFORM@PLATFORM_VERSION or PLATFORM@PLATFORM_VERSION@ARCH, "
+                            "each 1-63 of A-Z a-z 0-9 _ . - (e.g. ubuntu@22.04, amazon@2023@arm64)",
+                            value);
+    return DR_OK;
+}
+
+/* Put the installer from, inspected, into a fresh folder dir with its scripts; add that folder to parts. */
+static dr_status stage_installer(const from_spec *from, const char *dir, dr_package_parts *parts, dr_error *err)
 {
     dr_status status = DR_OK;
+    const char *path = from->path;
     char *copy = NULL;
     dr_installer installer;
     struct stat st;
@@ -69,6 +116,9 @@ static dr_status stage_installer(const char *path, const char *dir, dr_package_p
     status = dr_installer_inspect(path, &installer, err);
     if (status != DR_OK)
         goto cleanup;
+    const char *platform = from->platform[0] ? from->platform : installer.platform;
+    const char *version = from->version[0] ? from->version : "_any";
+    const char *arch = from->arch[0] ? from->arch : installer.arch;
     /* The copy's name is fixed, so nothing in the file or its name chooses a path in the zip. */
     if (asprintf(&copy, "%s/package.%s", dir, dr_installer_extension(installer.kind)) < 0) {
         copy = NULL;
@@ -81,10 +131,10 @@ static dr_status stage_installer(const char *path, const char *dir, dr_package_p
     if (status == DR_OK)
         status = dr_installer_write_scripts(&installer, dir, err);
     if (status == DR_OK)
-        status = dr_package_parts_add(parts, path, dir, 1, installer.platform, "_any", installer.arch, err);
+        status = dr_package_parts_add(parts, path, dir, 1, platform, version, arch, err);
     if (status == DR_OK)
-        printf("%s: %s %s (%s) for %s@_any@%s\n", path, installer.name, installer.version,
-               dr_installer_extension(installer.kind), installer.platform, installer.arch);
+        printf("%s: %s %s (%s) for %s@%s@%s\n", path, installer.name, installer.version,
+               dr_installer_extension(installer.kind), platform, version, arch);
 
 cleanup:
     free(copy);
@@ -112,7 +162,11 @@ static dr_status create_package(const dr_config *cfg, char *const *files, size_t
             status = dr_error_set(err, DR_ERR_NOMEM, "out of memory");
             break;
         }
-        status = stage_installer(files[i], part_dir, parts, err);
+        from_spec from;
+        status = parse_from(files[i], &from, err);
+        if (status == DR_OK)
+            status = stage_installer(&from, part_dir, parts, err);
+        free(from.path);
         free(part_dir);
     }
     if (status == DR_OK)

@@ -144,6 +144,15 @@ test_expect_success DPKG,RPM,ROOT 'the .rpm installs into the target root (rpm d
   [ "$(rpm_query)" = none ] || fail "rpm in the root still has it: $(rpm_query)"
 '
 
+test_expect_success DPKG 'FILE=PLATFORM@VERSION[@ARCH] puts a file under other keys, the arch staying the file'\''s unless given' '
+  expect_ok "$PRODUCER" package create --from "$IN/drover-hello_1.0-1_all.deb=ubuntu@22.04" \
+    --from "$IN/drover-hello_1.0-1_amd64.deb=debian@12@arm64" --name hello --version 1.0 --out "$WORK/keyed"
+  [ "$(ls "$WORK/keyed" | tr "\n" " ")" = "debian@12@arm64.zip manifest.json ubuntu@22.04@_any.zip " ] \
+    || fail "keyed package holds: $(ls "$WORK/keyed")"
+  expect_ok "$PRODUCER" package resolve "$WORK/keyed/manifest.json" --platform ubuntu --platform-version 22.04 --arch x86_64
+  grep -qx "file: ubuntu@22.04@_any.zip" <<<"$OUT" || fail "ubuntu 22.04 got: $OUT"
+'
+
 # refuse SUBSTRING FILE...: package create of FILEs fails naming the problem, and writes nothing.
 refuse() {
   local want=$1; shift
@@ -162,6 +171,8 @@ test_expect_success DPKG 'a file that is neither, a .deb that does not parse, or
   refuse "both $IN/drover-hello_1.0-1_all.deb and $IN/drover-other_2.0_all.deb are for debian _any _any; keep one" \
     "$IN/drover-hello_1.0-1_all.deb" "$IN/drover-other_2.0_all.deb"
   expect_fail_with "needs --from" "$PRODUCER" package create --name bad --version 1
+  refuse "after '\''='\'' give PLATFORM@PLATFORM_VERSION" "$IN/drover-hello_1.0-1_all.deb=ubuntu"
+  refuse "after '\''='\'' give PLATFORM@PLATFORM_VERSION" "$IN/drover-hello_1.0-1_all.deb=../x@1"
 '
 
 test_expect_success DPKG 'a missing dpkg-deb is said, not taken for a broken file' '
