@@ -3,14 +3,20 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 /* Three short fields; anything longer than this is not a package we take. */
 #define TOOL_OUTPUT_MAX 1024
+/* Reading a package's header takes a moment; a minute is a tool that is stuck. */
+#define TOOL_TIMEOUT_MS 60000
 /* The shell's "command not found", which the child exits with when exec fails. */
 #define EXIT_NOT_FOUND 127
 
@@ -41,15 +47,15 @@ static void exec_tool(char *const argv[], int out_fd)
 
 /*
  * Run argv (no shell) and keep its stdout, NUL-terminated, in out (size
- * bytes); *exit_code is its exit status, or -1 when it was killed or wrote
- * more than fits.  Errors are only about running it at all.
+ * bytes); *exit_code is its exit status, or -1 when it was killed, wrote
+ * more than fits or ran past TOOL_TIMEOUT_MS (then it is killed).  Errors are only about running it at all.
  */
 static dr_status run_tool(char *const argv[], char *out, size_t size, int *exit_code, dr_error *err)
 {
     dr_status status = DR_OK;
     int fds[2] = {-1, -1};
     size_t used = 0;
-    int overflow = 0;
+    int gave_up = 0;
     pid_t pid = -1;
     if (pipe2(fds, O_CLOEXEC) != 0) {
         status = dr_error_set(err, DR_ERR_IO, "cannot run %s: %s", argv[0], strerror(errno));
@@ -64,7 +70,18 @@ static dr_status run_tool(char *const argv[], char *out, size_t size, int *exit_
         exec_tool(argv, fds[1]);
     close(fds[1]);
     fds[1] = -1;
+    int64_t deadline = dr_monotonic_ms() + TOOL_TIMEOUT_MS;
     for (;;) {
+        int64_t left = deadline - dr_monotonic_ms();
+        struct pollfd pfd = {fds[0], POLLIN, 0};
+        int ready = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready <= 0) {
+            /* A tool stuck on a crafted file must not hang create: stop it and call the file unreadable. */
+            gave_up = 1;
+            break;
+        }
         char chunk[512];
         ssize_t n = read(fds[0], chunk, sizeof chunk);
         if (n < 0 && errno == EINTR)
@@ -73,18 +90,19 @@ static dr_status run_tool(char *const argv[], char *out, size_t size, int *exit_
             break;
         if (used + (size_t)n >= size) {
             /* A flood of output is not a package's three fields: stop reading and stop the tool. */
-            overflow = 1;
-            kill(pid, SIGKILL);
+            gave_up = 1;
             break;
         }
         memcpy(out + used, chunk, (size_t)n);
         used += (size_t)n;
     }
     out[used] = '\0';
+    if (gave_up)
+        kill(pid, SIGKILL);
     int wstatus = 0;
     while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
         ;
-    *exit_code = !overflow && WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
+    *exit_code = !gave_up && WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
 
 cleanup:
     if (fds[0] >= 0)
@@ -191,8 +209,12 @@ dr_status dr_installer_inspect(const char *path, dr_installer *out, dr_error *er
         goto cleanup;
     }
     if (exit_code != 0) {
-        status = dr_error_set(err, DR_ERR_USAGE, "%s: %s cannot read it as a .%s (exit %d)", path, argv[0],
-                              dr_installer_extension(out->kind), exit_code);
+        status = exit_code < 0 ? dr_error_set(err, DR_ERR_USAGE,
+                                              "%s: %s cannot read it as a .%s (stopped: it ran over a minute or "
+                                              "printed more than a package's name, version and arch)",
+                                              path, argv[0], dr_installer_extension(out->kind))
+                               : dr_error_set(err, DR_ERR_USAGE, "%s: %s cannot read it as a .%s (exit %d)", path,
+                                              argv[0], dr_installer_extension(out->kind), exit_code);
         goto cleanup;
     }
     status = parse_fields(path, text, out, err);

@@ -192,4 +192,31 @@ test_expect_success DPKG 'a .deb whose package name is a shell command is refuse
   [ ! -e "$WORK/pwned" ] || fail "the package name ran as a command"
 '
 
+# A dpkg-deb that prints what it is told ($FAKE_FIELDS, or endless output):
+# what create does with fields a real tool would have let through.
+mkdir -p "$WORK/fakebin"
+cat >"$WORK/fakebin/dpkg-deb" <<'SH'
+#!/bin/sh
+[ "$FAKE_FIELDS" = flood ] && exec yes drover
+printf "$FAKE_FIELDS"
+SH
+chmod +x "$WORK/fakebin/dpkg-deb"
+# refuse_fields SUBSTRING FIELDS: a .deb whose dpkg-deb says FIELDS (printf format) is refused with SUBSTRING.
+refuse_fields() {
+  RC=0
+  OUT=$(FAKE_FIELDS=$2 PATH="$WORK/fakebin:$PATH" "$PRODUCER" package create --from "$IN/drover-hello_1.0-1_all.deb" \
+    --name bad --version 1 --out "$WORK/refused" 2>&1) || RC=$?
+  [ "$RC" -ne 0 ] || fail "fields $2 were taken: $OUT"
+  grep -qF -- "$1" <<<"$OUT" || fail "for fields $2 expected '\''$1'\'', got: $OUT"
+  [ ! -e "$WORK/refused" ] || fail "a refused create left $WORK/refused"
+}
+test_expect_success DPKG 'every field the tool prints is checked again: quotes, spaces, unknown arches, extra lines and floods are refused' '
+  refuse_fields "package name '\''evil'\''\$(id)'\''" "evil'\''\$(id)\\n1.0\\nall\\n"
+  refuse_fields "version '\''1.0 \`id\`'\''" "ok\\n1.0 \`id\`\\nall\\n"
+  refuse_fields "architecture '\''s390x'\'' has no manifest key" "ok\\n1.0\\ns390x\\n"
+  refuse_fields "do not read as one line each" "ok\\n1.0\\nall\\nextra\\n"
+  refuse_fields "do not read as one line each" "ok\\n1.0"
+  refuse_fields "printed more than a package'\''s name, version and arch" flood
+'
+
 test_done
