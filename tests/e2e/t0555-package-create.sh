@@ -2,7 +2,8 @@
 # package create: a .deb (and an .rpm, where rpmbuild is installed) becomes
 # a package with one zip per file, keyed by what the file says of itself,
 # whose generated scripts install it into the target root with the package
-# manager itself: installed once, not again, and removed by uninstall.  A
+# manager itself: installed once, not again, upgraded in place by update.sh
+# and removed by uninstall.  A
 # file that is neither, one that does not parse, or two for the same
 # platform and arch are refused, naming the file, and write nothing.
 . "$(dirname "$0")/apply_lib.sh"
@@ -13,8 +14,8 @@ test_lazy_prereq RPM 'command -v rpm && command -v rpmbuild'
 
 # make_deb NAME VERSION ARCH OUT: a .deb holding opt/NAME/hello.txt.
 make_deb() {
-  local name=$1 version=$2 arch=$3 out=$4 src="$WORK/debsrc-$1-$3"
-  mkdir -p "$src/DEBIAN" "$src/opt/$name"
+  local name=$1 version=$2 arch=$3 out=$4 src="$WORK/debsrc-$1-$2-$3"
+  mkdir -p "$src/DEBIAN" "$src/opt/$name" "$(dirname "$out")"
   echo "hello from $name $version" >"$src/opt/$name/hello.txt"
   printf 'Package: %s\nVersion: %s\nArchitecture: %s\nMaintainer: Drover tests <tests@example.invalid>\nDescription: a test package\n' \
     "$name" "$version" "$arch" >"$src/DEBIAN/control"
@@ -50,6 +51,7 @@ if test_have_prereq DPKG; then
   make_deb drover-hello 1.0-1 all "$IN/drover-hello_1.0-1_all.deb"
   make_deb drover-hello 1.0-1 amd64 "$IN/drover-hello_1.0-1_amd64.deb"
   make_deb drover-other 2.0 all "$IN/drover-other_2.0_all.deb"
+  make_deb drover-hello 2.0-1 all "$WORK/v2/drover-hello_2.0-1_all.deb"
 fi
 test_have_prereq RPM && make_rpm drover-hello 1.0 "$IN/drover-hello-1.0-1.noarch.rpm"
 
@@ -97,9 +99,17 @@ test_expect_success DPKG,ROOT 'installing again runs nothing, and install.sh run
   expect_rc 0; expect_out "already installed; nothing to do"
 '
 
+test_expect_success DPKG,ROOT 'an in-place update runs update.sh, which upgrades the package in the root to the new version' '
+  expect_ok "$PRODUCER" package create --from "$WORK/v2/drover-hello_2.0-1_all.deb" --name hello --version 2.0 --out "$WORK/pkg2"
+  apply "$T" --package hello --manifest "$WORK/pkg2/manifest.json" --installation-type in-place
+  expect_rc 0; expect_out "ran: update.sh 2.0: exit 0"; expect_no_out "install.sh"
+  [ "$(dpkg_state)" = "install ok installed 2.0-1" ] || fail "dpkg in the root says: $(dpkg_state)"
+  [ "$(cat "$T/opt/drover-hello/hello.txt")" = "hello from drover-hello 2.0-1" ] || fail "the file was not upgraded"
+'
+
 test_expect_success DPKG,ROOT 'uninstall removes it from the root, and uninstall.sh of what is not installed succeeds doing nothing' '
   apply "$T" --package hello --action uninstall
-  expect_rc 0; expect_out "ran: uninstall.sh 1.0: exit 0"
+  expect_rc 0; expect_out "ran: uninstall.sh 2.0: exit 0"
   [ ! -e "$T/opt/drover-hello/hello.txt" ] || fail "the file is still under the target root"
   [ "$(dpkg_state)" = none ] || fail "dpkg in the root still knows it: $(dpkg_state)"
   RC=0; OUT=$(DROVER_TARGET_ROOT="$T" sh "$WORK/unpacked/uninstall.sh" 2>&1) || RC=$?
