@@ -3,9 +3,9 @@
 # a package with one zip per file, keyed by what the file says of itself,
 # whose generated scripts install it into the target root with the package
 # manager itself: installed once, not again, upgraded in place by update.sh
-# and removed by uninstall.  A
-# file that is neither, one that does not parse, or two for the same
-# platform and arch are refused, naming the file, and write nothing.
+# and removed by uninstall.  A file that is neither, one that does not
+# parse, or two for the same platform and arch are refused, naming the
+# file, and write nothing.
 . "$(dirname "$0")/apply_lib.sh"
 
 test_lazy_prereq DPKG 'command -v dpkg-deb && command -v dpkg-query'
