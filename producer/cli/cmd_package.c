@@ -46,24 +46,6 @@ static const char build_usage[] =
     "zips, each at most 1 GiB. OUT is written whole or not at all: the zips and manifest.json\n"
     "(schemaVersion 2.0, a sha256 for every file). Prints each zip's sha256 and the manifest's path.";
 
-/* PLATFORM@VERSION@ARCH split into its keys; 0 when stem (stem_len bytes, without ".zip") is not that. */
-static int parse_input_name(const char *stem, size_t stem_len, char platform[64], char version[64], char arch[64])
-{
-    const char *first = memchr(stem, '@', stem_len);
-    const char *second = first ? memchr(first + 1, '@', stem_len - (size_t)(first + 1 - stem)) : NULL;
-    if (!second || memchr(second + 1, '@', stem_len - (size_t)(second + 1 - stem)))
-        return 0;
-    size_t p_len = (size_t)(first - stem), v_len = (size_t)(second - first - 1);
-    size_t a_len = stem_len - (size_t)(second + 1 - stem);
-    if (!dr_package_key_part_valid(stem, p_len, 0) || !dr_package_key_part_valid(first + 1, v_len, 1) ||
-        !dr_package_key_part_valid(second + 1, a_len, 0))
-        return 0;
-    snprintf(platform, 64, "%.*s", (int)p_len, stem);
-    snprintf(version, 64, "%.*s", (int)v_len, first + 1);
-    snprintf(arch, 64, "%.*s", (int)a_len, second + 1);
-    return 1;
-}
-
 /* Add DIR/entry, a zip or a folder named PLATFORM@VERSION@ARCH, to parts. */
 static dr_status add_input(dr_package_parts *parts, const char *dir, const char *entry, dr_error *err)
 {
@@ -83,7 +65,7 @@ static dr_status add_input(dr_package_parts *parts, const char *dir, const char 
     int is_dir = S_ISDIR(st.st_mode);
     size_t len = strlen(entry);
     int is_zip = S_ISREG(st.st_mode) && len > 4 && strcmp(entry + len - 4, ".zip") == 0;
-    if ((!is_dir && !is_zip) || !parse_input_name(entry, is_dir ? len : len - 4, platform, version, arch)) {
+    if ((!is_dir && !is_zip) || !dr_package_split_keys(entry, is_dir ? len : len - 4, 0, platform, version, arch)) {
         status = dr_error_set(err, DR_ERR_USAGE,
                               "%s: not a package zip or folder; name it PLATFORM@PLATFORM_VERSION@ARCH "
                               "(a zip adds .zip), e.g. ubuntu@22.04@x86_64.zip or _any@_any@x86_64",

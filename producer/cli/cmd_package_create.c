@@ -57,15 +57,6 @@ typedef struct from_spec {
     char arch[64];
 } from_spec;
 
-/* Copy the len bytes at text into key (64 bytes) when they are a manifest key; 0 when not. */
-static int take_key(const char *text, size_t len, int is_version, char key[64])
-{
-    if (!dr_package_key_part_valid(text, len, is_version))
-        return 0;
-    snprintf(key, 64, "%.*s", (int)len, text);
-    return 1;
-}
-
 /* Split FILE[=PLATFORM@VERSION[@ARCH]] (the last '=' splits) into spec, whose path the caller frees. */
 static dr_status parse_from(const char *value, from_spec *spec, dr_error *err)
 {
@@ -76,14 +67,7 @@ static dr_status parse_from(const char *value, from_spec *spec, dr_error *err)
         return dr_error_set(err, DR_ERR_NOMEM, "out of memory");
     if (!eq)
         return DR_OK;
-    const char *keys = eq + 1, *end = keys + strlen(keys);
-    const char *first = strchr(keys, '@');
-    const char *second = first ? strchr(first + 1, '@') : NULL;
-    const char *version_end = second ? second : end;
-    int ok = first && (!second || !strchr(second + 1, '@')) &&
-             take_key(keys, (size_t)(first - keys), 0, spec->platform) &&
-             take_key(first + 1, (size_t)(version_end - first - 1), 1, spec->version) &&
-             (!second || take_key(second + 1, (size_t)(end - second - 1), 0, spec->arch));
+    int ok = dr_package_split_keys(eq + 1, strlen(eq + 1), 1, spec->platform, spec->version, spec->arch);
     if (!ok)
         return dr_error_set(err, DR_ERR_USAGE,
                             "--from %s: after '=' give PLATFORM@PLATFORM_VERSION or PLATFORM@PLATFORM_VERSION@ARCH, "

@@ -15,7 +15,8 @@
 #include "manifest.h"
 #include "package_layout.h"
 
-int dr_package_key_part_valid(const char *part, size_t len, int is_version)
+/* Whether the len bytes at part may be one manifest key ('*' only in a version, never ".."). */
+static int key_part_valid(const char *part, size_t len, int is_version)
 {
     if (len == 0 || len > 63)
         return 0;
@@ -27,6 +28,30 @@ int dr_package_key_part_valid(const char *part, size_t len, int is_version)
             return 0;
     }
     return 1;
+}
+
+/* Copy the len bytes at text into key (64 bytes) when they are a manifest key; 0 when not. */
+static int take_key(const char *text, size_t len, int is_version, char key[64])
+{
+    if (!key_part_valid(text, len, is_version))
+        return 0;
+    snprintf(key, 64, "%.*s", (int)len, text);
+    return 1;
+}
+
+int dr_package_split_keys(const char *text, size_t len, int arch_optional, char platform[64], char version[64],
+                          char arch[64])
+{
+    const char *end = text + len;
+    const char *first = memchr(text, '@', len);
+    const char *second = first ? memchr(first + 1, '@', (size_t)(end - first - 1)) : NULL;
+    const char *version_end = second ? second : end;
+    arch[0] = '\0';
+    if (!first || (!second && !arch_optional) || (second && memchr(second + 1, '@', (size_t)(end - second - 1))))
+        return 0;
+    return take_key(text, (size_t)(first - text), 0, platform) &&
+           take_key(first + 1, (size_t)(version_end - first - 1), 1, version) &&
+           (!second || take_key(second + 1, (size_t)(end - second - 1), 0, arch));
 }
 
 static void part_release(dr_package_part *part)
@@ -41,8 +66,8 @@ dr_status dr_package_parts_add(dr_package_parts *parts, const char *label, const
 {
     dr_status status = DR_OK;
     dr_package_part part = {0};
-    if (!dr_package_key_part_valid(platform, strlen(platform), 0) ||
-        !dr_package_key_part_valid(version, strlen(version), 1) || !dr_package_key_part_valid(arch, strlen(arch), 0)) {
+    if (!key_part_valid(platform, strlen(platform), 0) || !key_part_valid(version, strlen(version), 1) ||
+        !key_part_valid(arch, strlen(arch), 0)) {
         status = dr_error_set(err, DR_ERR_USAGE,
                               "%s: platform %s, version %s, arch %s is not a manifest key "
                               "(1-63 of A-Z a-z 0-9 _ . -, '*' only in the version)",

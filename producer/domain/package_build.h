@@ -38,14 +38,17 @@ typedef struct dr_package_parts {
 } dr_package_parts;
 
 /*
- * Whether part (len bytes, not NUL-terminated) may be one key of
- * PLATFORM@VERSION@ARCH: 1-63 of A-Z a-z 0-9 _ . -, no "..", '*' only in a
- * version (is_version).  1 when it may.
+ * Split PLATFORM@VERSION@ARCH (len bytes at text, not NUL-terminated) into
+ * its keys, each 1-63 of A-Z a-z 0-9 _ . - without "..", '*' allowed only in
+ * VERSION (a manifest key); with arch_optional, PLATFORM@VERSION too
+ * (arch is then "").  1 when text is that, 0 when not (the keys are then
+ * unspecified).
  */
-int dr_package_key_part_valid(const char *part, size_t len, int is_version);
+int dr_package_split_keys(const char *text, size_t len, int arch_optional, char platform[64], char version[64],
+                          char arch[64]);
 
 /*
- * Add a part for platform/version/arch (each checked as above; DR_ERR_USAGE
+ * Add a part for platform/version/arch (each a manifest key as above; DR_ERR_USAGE
  * names label when one is not a key).  label and source are copied.
  * DR_ERR_NOMEM when out of memory; parts is unchanged on any error.
  */
