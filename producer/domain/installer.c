@@ -48,7 +48,8 @@ static void exec_tool(char *const argv[], int out_fd)
 /*
  * Run argv (no shell) and keep its stdout, NUL-terminated, in out (size
  * bytes); *exit_code is its exit status, or -1 when it was killed, wrote
- * more than fits or ran past TOOL_TIMEOUT_MS (then it is killed).  Errors are only about running it at all.
+ * more than fits or ran past TOOL_TIMEOUT_MS (then it is killed).  The
+ * errors returned are only about starting it at all.
  */
 static dr_status run_tool(char *const argv[], char *out, size_t size, int *exit_code, dr_error *err)
 {
