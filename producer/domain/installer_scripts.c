@@ -29,7 +29,8 @@ static const struct {
 /*
  * The start of every script.  printf arguments: action, what it does (already
  * formatted), installer kind, installer file, nothing-to-do case, the state
- * checked at the end, package name, version, installer file, action.
+ * checked at the end, package name, install_variables (or "" for
+ * uninstall.sh, which needs neither), action.
  */
 static const char script_head[] =
     "#!/bin/sh\n"
@@ -47,8 +48,7 @@ static const char script_head[] =
     "#   3  the package manager reported success but the package is not %s\n"
     "set -u\n"
     "PACKAGE='%s'\n"
-    "VERSION='%s'\n"
-    "INSTALLER=\"$(cd \"$(dirname \"$0\")\" && pwd)/%s\"\n"
+    "%s"
     "ROOT=${DROVER_TARGET_ROOT:-/}\n"
     "ACTION=%s\n"
     "say() { echo \"$ACTION.sh: $*\"; }\n"
@@ -56,6 +56,11 @@ static const char script_head[] =
     "need() { command -v \"$1\" >/dev/null 2>&1 || die 2 \"$1 not found; this package "
     "needs it\"; }\n"
     "\n";
+
+/* What install.sh and update.sh need besides the package name.  printf arguments: version, installer file. */
+static const char install_variables[] =
+    "VERSION='%s'\n"
+    "INSTALLER=\"$(cd \"$(dirname \"$0\")\" && pwd)/%s\"\n";
 
 static const char deb_functions[] =
     "# dpkg's state of $PACKAGE in ROOT and its version (\"installed 1.0-1\"), or nothing when dpkg does not know it.\n"
@@ -148,22 +153,28 @@ static const char rpm_uninstall[] =
 /* The text of the script for actions[which]; NULL when out of memory.  Caller frees. */
 static char *script_text(const dr_installer *installer, size_t which)
 {
-    dr_strbuf does = DR_STRBUF_INIT, text = DR_STRBUF_INIT;
+    dr_strbuf does = DR_STRBUF_INIT, variables = DR_STRBUF_INIT, text = DR_STRBUF_INIT;
     int deb = installer->kind == DR_INSTALLER_DEB;
     char file[16];
     snprintf(file, sizeof file, "package.%s", dr_installer_extension(installer->kind));
     /* The format is one of the constant sentences above, never input. */
     dr_strbuf_printf(&does, actions[which].does, installer->name, installer->version);
+    if (!actions[which].removes)
+        dr_strbuf_printf(&variables, install_variables, installer->version, file);
     dr_strbuf_printf(&text, script_head, actions[which].action, dr_strbuf_str(&does), deb ? "Debian package" : "RPM",
                      file, actions[which].nothing_to_do,
                      actions[which].removes ? "removed afterwards" : "installed afterwards", installer->name,
-                     installer->version, file, actions[which].action);
+                     dr_strbuf_str(&variables), actions[which].action);
     dr_strbuf_puts(&text, deb ? deb_functions : rpm_functions);
     if (actions[which].removes)
         dr_strbuf_puts(&text, deb ? deb_uninstall : rpm_uninstall);
     else
         dr_strbuf_puts(&text, deb ? deb_install : rpm_install);
+    /* A piece cut short by memory would leave a script that still runs: none at all instead. */
+    if (does.failed || variables.failed)
+        text.failed = 1;
     dr_strbuf_free(&does);
+    dr_strbuf_free(&variables);
     return dr_strbuf_detach(&text, NULL);
 }
 

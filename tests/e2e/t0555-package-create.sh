@@ -72,6 +72,12 @@ test_expect_success DPKG,ROOT 'a .deb becomes debian@_any@ARCH, its arch read fr
   unzip -p "$PKG/debian@_any@_any.zip" install.sh | grep -q "^#   3 " || fail "install.sh does not list its exit codes"
 '
 
+test_lazy_prereq SHELLCHECK 'command -v shellcheck'
+test_expect_success DPKG,ROOT,SHELLCHECK 'the generated scripts are POSIX sh that shellcheck finds nothing in' '
+  mkdir -p "$WORK/check" && unzip -q "$PKG/debian@_any@_any.zip" -d "$WORK/check"
+  shellcheck -s sh "$WORK/check/install.sh" "$WORK/check/update.sh" "$WORK/check/uninstall.sh" || fail "shellcheck found the above"
+'
+
 test_expect_success DPKG,ROOT 'a Debian-family target resolves to the .deb for its arch, and falls back to the arch-free one' '
   expect_ok "$PRODUCER" package resolve "$PKG/manifest.json" --platform ubuntu --platform-version 22.04 --arch x86_64
   grep -qx "file: debian@_any@x86_64.zip" <<<"$OUT" || fail "ubuntu x86_64 got: $OUT"
@@ -137,6 +143,10 @@ test_expect_success DPKG,RPM,ROOT 'an .rpm becomes redhat@_any@ARCH beside the .
   grep -qF "drover-hello-1.0-1.noarch.rpm: drover-hello 1.0-1 (rpm) for redhat@_any@_any" <<<"$OUT" || fail "rpm not read: $OUT"
   [ "$(unzip -Z1 "$RPKG/redhat@_any@_any.zip" | sort | tr "\n" " ")" = "install.sh package.rpm uninstall.sh update.sh " ] \
     || fail "the rpm zip holds: $(unzip -Z1 "$RPKG/redhat@_any@_any.zip")"
+  if test_have_prereq SHELLCHECK; then
+    mkdir -p "$WORK/rcheck" && unzip -q "$RPKG/redhat@_any@_any.zip" -d "$WORK/rcheck"
+    shellcheck -s sh "$WORK/rcheck/install.sh" "$WORK/rcheck/update.sh" "$WORK/rcheck/uninstall.sh" || fail "shellcheck found the above"
+  fi
   expect_ok "$PRODUCER" package resolve "$RPKG/manifest.json" --platform rocky --platform-version 9.3 --arch x86_64
   grep -qx "file: redhat@_any@_any.zip" <<<"$OUT" || fail "rocky got: $OUT"
 '
