@@ -195,6 +195,11 @@ test_expect_success DPKG 'a file that is neither, a .deb that does not parse, or
   refuse "after '\''='\'' give PLATFORM@PLATFORM_VERSION" "$IN/drover-hello_1.0-1_all.deb=../x@1"
 '
 
+test_expect_success RPM 'an .rpm that does not parse is refused, naming it' '
+  echo "not a package" >"$WORK/broken.rpm"
+  refuse "broken.rpm: rpm cannot read it as a .rpm" "$WORK/broken.rpm"
+'
+
 test_expect_success DPKG 'a missing dpkg-deb is said, not taken for a broken file' '
   RC=0; OUT=$(PATH=/nonexistent "$PRODUCER" package create --from "$IN/drover-hello_1.0-1_all.deb" --name bad --version 1 --out "$WORK/refused" 2>&1) || RC=$?
   [ "$RC" -ne 0 ] || fail "create without dpkg-deb succeeded"
