@@ -10,6 +10,8 @@ packages=(build-essential cmake pkg-config
           clang libclang-rt-14-dev   # the ASan build and the libFuzzer targets
           clang-format               # the style test
           openssh-client openssh-server  # the ssh executor and its tests (a loopback sshd)
+          rpm                        # rpm and rpmbuild: package create's .rpm tests (t0555)
+          shellcheck                 # t0555 checks the scripts package create writes
           golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev yamllint)  # the Helm chart's tests
 missing=()
 for p in "${packages[@]}"; do

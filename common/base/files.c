@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -129,4 +130,19 @@ cleanup:
     if (out >= 0 && close(out) != 0 && status == DR_OK)
         status = dr_error_set(err, DR_ERR_IO, "writing %s: %s", dest, strerror(errno));
     return status;
+}
+
+dr_status dr_make_temp_directory(const char *prefix, char **path, dr_error *err)
+{
+    *path = NULL;
+    char *name = NULL;
+    if (asprintf(&name, "%sXXXXXX", prefix) < 0)
+        return dr_error_set(err, DR_ERR_NOMEM, "out of memory");
+    if (!mkdtemp(name)) {
+        dr_status status = dr_error_set(err, DR_ERR_IO, "cannot create %sXXXXXX: %s", prefix, strerror(errno));
+        free(name);
+        return status;
+    }
+    *path = name;
+    return DR_OK;
 }

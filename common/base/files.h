@@ -44,4 +44,11 @@ int dr_write_all(int fd, const void *data, size_t len);
  */
 dr_status dr_copy_file(const char *src, const char *dest, dr_error *err);
 
+/*
+ * mkdtemp: create a new directory named prefix followed by six random
+ * characters (mode 0700), and set *path to its name (the caller frees it).
+ * DR_ERR_IO names the directory that could not be made; *path is then NULL.
+ */
+dr_status dr_make_temp_directory(const char *prefix, char **path, dr_error *err);
+
 #endif

@@ -1,14 +1,12 @@
 /*
  * drover-producer package build|resolve|publish|list|set-default: make a
- * package from per-platform zips or folders, show which of a manifest's zips
+ * package from per-platform zips or folders (create, from .deb and .rpm
+ * files, is cmd_package_create.c), show which of a manifest's zips
  * a platform gets, and keep the registry of published versions (the
  * packages topic) that deployments resolve against.
  */
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,24 +20,17 @@
 #include "manifest.h"
 #include "messages.h"
 #include "names.h"
-#include "package_layout.h"
+#include "package_build.h"
 #include "packages.h"
 #include "platform.h"
 #include "sha256.h"
 #include "table.h"
 
-/* Distributor's per-package quotas. */
-#define MAX_PACKAGE_FILES 20
-#define MAX_ZIP_BYTES (1024LL * 1024 * 1024)
-
 /* ---- build ---- */
 
 static const dr_setting build_settings[] = {
     DR_COMMON_SETTINGS,
-    {"name", DR_SETTING_STRING, NULL, "package name, 1-128 of A-Z a-z 0-9 _ . - (required)"},
-    {"version", DR_SETTING_STRING, NULL, "package version, 1-128 of A-Z a-z 0-9 _ . - (required)"},
-    {"out", DR_SETTING_STRING, NULL, "output directory; must not exist yet (default: ./NAME-VERSION)"},
-    {"publisher", DR_SETTING_STRING, NULL, "publisher recorded in the manifest (default: none)"},
+    DR_PRODUCER_PACKAGE_WRITE_SETTINGS,
 };
 
 static const char build_usage[] =
@@ -55,127 +46,53 @@ static const char build_usage[] =
     "zips, each at most 1 GiB. OUT is written whole or not at all: the zips and manifest.json\n"
     "(schemaVersion 2.0, a sha256 for every file). Prints each zip's sha256 and the manifest's path.";
 
-/* One zip of the package: a zip in DIR, or a folder in DIR to zip. */
-typedef struct build_input {
-    char *entry;     /* name in DIR */
-    char *source;    /* DIR/entry */
-    char *file_name; /* the zip's name in OUT and in the manifest */
-    char platform[64];
-    char version[64];
-    char arch[64];
-    int is_dir;
-    char sha256[DR_SHA256_HEX_SIZE];
-} build_input;
-
-typedef struct build_inputs {
-    build_input *items;
-    size_t count;
-} build_inputs;
-
-static void build_inputs_free(build_inputs *inputs)
-{
-    for (size_t i = 0; i < inputs->count; i++) {
-        free(inputs->items[i].entry);
-        free(inputs->items[i].source);
-        free(inputs->items[i].file_name);
-    }
-    free(inputs->items);
-    inputs->items = NULL;
-    inputs->count = 0;
-}
-
-/* One part of PLATFORM@VERSION@ARCH: a manifest key ('*' only in versions, never ".."). */
-static int valid_key_part(const char *part, size_t len, int is_version)
-{
-    if (len == 0 || len > 63)
-        return 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)part[i];
-        if (!isalnum(c) && c != '_' && c != '.' && c != '-' && !(is_version && c == '*'))
-            return 0;
-        if (c == '.' && i + 1 < len && part[i + 1] == '.')
-            return 0;
-    }
-    return 1;
-}
-
-/* Fill in's keys from its name (without ".zip"); 0 when the name is not PLATFORM@VERSION@ARCH. */
-static int parse_input_name(build_input *in, const char *stem, size_t stem_len)
-{
-    const char *first = memchr(stem, '@', stem_len);
-    const char *second = first ? memchr(first + 1, '@', stem_len - (size_t)(first + 1 - stem)) : NULL;
-    if (!second || memchr(second + 1, '@', stem_len - (size_t)(second + 1 - stem)))
-        return 0;
-    size_t p_len = (size_t)(first - stem), v_len = (size_t)(second - first - 1);
-    size_t a_len = stem_len - (size_t)(second + 1 - stem);
-    if (!valid_key_part(stem, p_len, 0) || !valid_key_part(first + 1, v_len, 1) ||
-        !valid_key_part(second + 1, a_len, 0))
-        return 0;
-    snprintf(in->platform, sizeof in->platform, "%.*s", (int)p_len, stem);
-    snprintf(in->version, sizeof in->version, "%.*s", (int)v_len, first + 1);
-    snprintf(in->arch, sizeof in->arch, "%.*s", (int)a_len, second + 1);
-    return 1;
-}
-
-static int compare_inputs(const void *a, const void *b)
-{
-    return strcmp(((const build_input *)a)->file_name, ((const build_input *)b)->file_name);
-}
-
-static dr_status add_input(build_inputs *inputs, const char *dir, const char *entry, dr_error *err)
+/* Add DIR/entry, a zip or a folder named PLATFORM@VERSION@ARCH, to parts. */
+static dr_status add_input(dr_package_parts *parts, const char *dir, const char *entry, dr_error *err)
 {
     dr_status status = DR_OK;
-    build_input in = {0};
-    in.entry = strdup(entry);
-    if (!in.entry || asprintf(&in.source, "%s/%s", dir, entry) < 0) {
-        in.source = NULL;
+    char *source = NULL, *label = NULL;
+    char platform[64], version[64], arch[64];
+    if (asprintf(&source, "%s/%s", dir, entry) < 0) {
+        source = NULL;
         status = dr_error_set(err, DR_ERR_NOMEM, "out of memory listing %s", dir);
         goto cleanup;
     }
     struct stat st;
-    if (stat(in.source, &st) != 0) {
-        status = dr_error_set(err, DR_ERR_IO, "%s: %s", in.source, strerror(errno));
+    if (stat(source, &st) != 0) {
+        status = dr_error_set(err, DR_ERR_IO, "%s: %s", source, strerror(errno));
         goto cleanup;
     }
-    in.is_dir = S_ISDIR(st.st_mode);
+    int is_dir = S_ISDIR(st.st_mode);
     size_t len = strlen(entry);
     int is_zip = S_ISREG(st.st_mode) && len > 4 && strcmp(entry + len - 4, ".zip") == 0;
-    if ((!in.is_dir && !is_zip) || !parse_input_name(&in, entry, in.is_dir ? len : len - 4)) {
+    if ((!is_dir && !is_zip) || !dr_package_split_keys(entry, is_dir ? len : len - 4, 0, platform, version, arch)) {
         status = dr_error_set(err, DR_ERR_USAGE,
                               "%s: not a package zip or folder; name it PLATFORM@PLATFORM_VERSION@ARCH "
                               "(a zip adds .zip), e.g. ubuntu@22.04@x86_64.zip or _any@_any@x86_64",
-                              in.source);
+                              source);
         goto cleanup;
     }
     /* Refuse an oversized zip before reading it; a folder is checked once zipped. */
-    if (is_zip && st.st_size > MAX_ZIP_BYTES) {
-        status = dr_error_set(err, DR_ERR_USAGE, "%s: %lld bytes; a package zip may be at most 1 GiB", in.source,
+    if (is_zip && st.st_size > DR_PACKAGE_MAX_ZIP_BYTES) {
+        status = dr_error_set(err, DR_ERR_USAGE, "%s: %lld bytes; a package zip may be at most 1 GiB", source,
                               (long long)st.st_size);
         goto cleanup;
     }
-    if (asprintf(&in.file_name, "%s@%s@%s.zip", in.platform, in.version, in.arch) < 0) {
-        in.file_name = NULL;
+    if (asprintf(&label, "%s%s", entry, is_dir ? "/" : "") < 0) {
+        label = NULL;
         status = dr_error_set(err, DR_ERR_NOMEM, "out of memory listing %s", dir);
         goto cleanup;
     }
-    build_input *grown = realloc(inputs->items, (inputs->count + 1) * sizeof *grown);
-    if (!grown) {
-        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory listing %s", dir);
-        goto cleanup;
-    }
-    inputs->items = grown;
-    inputs->items[inputs->count++] = in;
-    memset(&in, 0, sizeof in); /* now owned by inputs */
+    status = dr_package_parts_add(parts, label, source, is_dir, platform, version, arch, err);
 
 cleanup:
-    free(in.entry);
-    free(in.source);
-    free(in.file_name);
+    free(source);
+    free(label);
     return status;
 }
 
-/* The zips and folders in dir, sorted; hidden entries are skipped. */
-static dr_status list_inputs(const char *dir, build_inputs *inputs, dr_error *err)
+/* The zips and folders in dir; hidden entries are skipped. */
+static dr_status list_inputs(const char *dir, dr_package_parts *parts, dr_error *err)
 {
     dr_status status = DR_OK;
     DIR *d = opendir(dir);
@@ -187,29 +104,20 @@ static dr_status list_inputs(const char *dir, build_inputs *inputs, dr_error *er
     while ((de = readdir(d)) != NULL) {
         if (de->d_name[0] == '.')
             continue;
-        status = add_input(inputs, dir, de->d_name, err);
+        status = add_input(parts, dir, de->d_name, err);
         if (status != DR_OK)
             goto cleanup;
     }
-    if (inputs->count == 0) {
+    if (parts->count == 0) {
         status =
             dr_error_set(err, DR_ERR_USAGE, "%s: no package zips or folders (PLATFORM@PLATFORM_VERSION@ARCH)", dir);
         goto cleanup;
     }
     /* Counted before any zipping, so an oversized package fails fast. */
-    if (inputs->count > MAX_PACKAGE_FILES) {
+    if (parts->count > DR_PACKAGE_MAX_FILES) {
         status = dr_error_set(err, DR_ERR_USAGE, "%s: %zu zips and folders; a package may have at most %d files", dir,
-                              inputs->count, MAX_PACKAGE_FILES);
+                              parts->count, DR_PACKAGE_MAX_FILES);
         goto cleanup;
-    }
-    qsort(inputs->items, inputs->count, sizeof *inputs->items, compare_inputs);
-    for (size_t i = 1; i < inputs->count; i++) {
-        if (strcmp(inputs->items[i - 1].file_name, inputs->items[i].file_name) == 0) {
-            status = dr_error_set(err, DR_ERR_USAGE, "%s: both %s and %s are for %s %s %s; keep one", dir,
-                                  inputs->items[i - 1].entry, inputs->items[i].entry, inputs->items[i].platform,
-                                  inputs->items[i].version, inputs->items[i].arch);
-            goto cleanup;
-        }
     }
 
 cleanup:
@@ -218,184 +126,31 @@ cleanup:
     return status;
 }
 
-/* Put in's zip into out_dir as in->file_name, checked against the quotas and layout rules, and hash it. */
-static dr_status stage_zip(build_input *in, const char *out_dir, dr_error *err)
+dr_status dr_producer_package_write(const dr_config *cfg, dr_package_parts *parts, dr_error *err)
 {
     dr_status status = DR_OK;
-    char *dest = NULL;
-    char label[512];
-    snprintf(label, sizeof label, "%s%s", in->entry, in->is_dir ? "/" : "");
-    if (asprintf(&dest, "%s/%s", out_dir, in->file_name) < 0) {
-        dest = NULL;
+    const char *name = dr_config_string(cfg, "name");
+    const char *version = dr_config_string(cfg, "version");
+    char *out = NULL;
+    status = dr_check_package_token("--name", name, err);
+    if (status == DR_OK)
+        status = dr_check_package_token("--version", version, err);
+    if (status != DR_OK)
+        goto cleanup;
+    out = dr_package_out_path(dr_config_string(cfg, "out"), name, version);
+    if (!out) {
         status = dr_error_set(err, DR_ERR_NOMEM, "out of memory");
         goto cleanup;
     }
-    if (in->is_dir) {
-        status = dr_archive_create_from_dir(in->source, dest, err);
-        if (status != DR_OK) {
-            dr_error_wrap(err, "zipping %s", label);
-            goto cleanup;
-        }
-        struct stat st;
-        if (stat(dest, &st) != 0) {
-            status = dr_error_set(err, DR_ERR_IO, "%s: %s", dest, strerror(errno));
-            goto cleanup;
-        }
-        if (st.st_size > MAX_ZIP_BYTES) {
-            status = dr_error_set(err, DR_ERR_USAGE, "%s: zips to %lld bytes; a package zip may be at most 1 GiB",
-                                  label, (long long)st.st_size);
-            goto cleanup;
-        }
-        status = dr_package_layout_check_zip(dest, label, err);
-    } else {
-        /* Check the zip where it is, so a bad one is never copied. */
-        status = dr_package_layout_check_zip(in->source, label, err);
-        if (status == DR_OK)
-            status = dr_copy_file(in->source, dest, err);
-    }
+    status = dr_package_write(out, version, dr_config_string(cfg, "publisher"), parts, err);
     if (status != DR_OK)
         goto cleanup;
-    status = dr_sha256_file_hex(dest, in->sha256, err);
+    for (size_t i = 0; i < parts->count; i++)
+        printf("%s  %s/%s\n", parts->items[i].sha256, out, parts->items[i].file_name);
+    printf("manifest: %s/manifest.json\n", out);
 
 cleanup:
-    free(dest);
-    return status;
-}
-
-/* parent[key] as an object, created when absent; NULL when out of memory. */
-static json_t *child_object(json_t *parent, const char *key)
-{
-    json_t *child = json_object_get(parent, key);
-    if (child)
-        return child;
-    child = json_object();
-    if (!child || json_object_set_new(parent, key, child) != 0)
-        return NULL;
-    return child;
-}
-
-/* The manifest text for inputs: pretty-printed, keys sorted, ending in a newline.  Caller frees. */
-static char *manifest_json(const build_inputs *inputs, const char *version, const char *publisher)
-{
-    char *text = NULL;
-    int failed = 0;
-    json_t *root = json_object();
-    json_t *packages = json_object();
-    json_t *files = json_object();
-    if (!root || !packages || !files) {
-        json_decref(packages);
-        json_decref(files);
-        goto cleanup;
-    }
-    failed |= json_object_set_new(root, "schemaVersion", json_string("2.0"));
-    failed |= json_object_set_new(root, "version", json_string(version));
-    if (publisher)
-        failed |= json_object_set_new(root, "publisher", json_string(publisher));
-    failed |= json_object_set_new(root, "packages", packages);
-    failed |= json_object_set_new(root, "files", files);
-    for (size_t i = 0; i < inputs->count && !failed; i++) {
-        const build_input *in = &inputs->items[i];
-        json_t *arches = child_object(child_object(packages, in->platform), in->version);
-        failed |= !arches;
-        if (arches)
-            failed |= json_object_set_new(arches, in->arch, json_pack("{s:s}", "file", in->file_name));
-        failed |= json_object_set_new(files, in->file_name, json_pack("{s:{s:s}}", "checksums", "sha256", in->sha256));
-    }
-    if (failed)
-        goto cleanup;
-    char *dumped = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
-    if (dumped && asprintf(&text, "%s\n", dumped) < 0)
-        text = NULL;
-    free(dumped);
-
-cleanup:
-    json_decref(root);
-    return text;
-}
-
-static dr_status write_text_file(const char *path, const char *text, dr_error *err)
-{
-    dr_status status = DR_OK;
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        status = dr_error_set(err, DR_ERR_IO, "cannot create %s: %s", path, strerror(errno));
-        goto cleanup;
-    }
-    if (dr_write_all(fd, text, strlen(text)) != 0 || fsync(fd) != 0) {
-        status = dr_error_set(err, DR_ERR_IO, "writing %s: %s", path, strerror(errno));
-        goto cleanup;
-    }
-
-cleanup:
-    if (fd >= 0 && close(fd) != 0 && status == DR_OK)
-        status = dr_error_set(err, DR_ERR_IO, "writing %s: %s", path, strerror(errno));
-    return status;
-}
-
-/* Build the package in a staging directory beside out, then rename it to out: all or nothing. */
-static dr_status build_package(const char *dir, const char *out, const char *version, const char *publisher,
-                               build_inputs *inputs, dr_error *err)
-{
-    dr_status status = DR_OK;
-    char *staging = NULL, *text = NULL, *manifest_path = NULL;
-    dr_manifest *check = NULL;
-    struct stat st;
-    if (lstat(out, &st) == 0) {
-        status = dr_error_set(err, DR_ERR_IO, "%s already exists; remove it or choose another --out", out);
-        goto cleanup;
-    }
-    status = list_inputs(dir, inputs, err);
-    if (status != DR_OK)
-        goto cleanup;
-    if (asprintf(&staging, "%s.tmp-XXXXXX", out) < 0) {
-        staging = NULL;
-        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory");
-        goto cleanup;
-    }
-    if (!mkdtemp(staging)) {
-        status = dr_error_set(err, DR_ERR_IO, "cannot create %s: %s", staging, strerror(errno));
-        free(staging);
-        staging = NULL;
-        goto cleanup;
-    }
-    for (size_t i = 0; i < inputs->count; i++) {
-        status = stage_zip(&inputs->items[i], staging, err);
-        if (status != DR_OK)
-            goto cleanup;
-    }
-    text = manifest_json(inputs, version, publisher);
-    if (!text) {
-        status =
-            dr_error_set(err, DR_ERR_NOMEM, "cannot write the manifest: out of memory, or --publisher is not UTF-8");
-        goto cleanup;
-    }
-    /* What the worker will read must parse; a failure here is a bug in build, not in the input. */
-    status = dr_manifest_parse(text, strlen(text), &check, err);
-    if (status != DR_OK) {
-        dr_error_wrap(err, "built manifest does not parse (a bug)");
-        status = err->status = DR_ERR_INTERNAL;
-        goto cleanup;
-    }
-    if (asprintf(&manifest_path, "%s/manifest.json", staging) < 0) {
-        manifest_path = NULL;
-        status = dr_error_set(err, DR_ERR_NOMEM, "out of memory");
-        goto cleanup;
-    }
-    status = write_text_file(manifest_path, text, err);
-    if (status != DR_OK)
-        goto cleanup;
-    if (rename(staging, out) != 0) {
-        status = dr_error_set(err, DR_ERR_IO, "cannot rename %s to %s: %s", staging, out, strerror(errno));
-        goto cleanup;
-    }
-
-cleanup:
-    if (status != DR_OK && staging)
-        dr_remove_tree(staging, NULL); /* best effort: the error that brought us here is the one to report */
-    dr_manifest_free(check);
-    free(manifest_path);
-    free(text);
-    free(staging);
+    free(out);
     return status;
 }
 
@@ -403,8 +158,7 @@ static int package_build(int argc, char **argv)
 {
     int exit_code = DR_EXIT_OK;
     dr_error err = {0};
-    char *out = NULL;
-    build_inputs inputs = {0};
+    dr_package_parts inputs = {0};
     dr_config *cfg =
         dr_program_start("drover-producer", build_settings, sizeof build_settings / sizeof build_settings[0], argc,
                          argv, build_usage, &exit_code);
@@ -412,36 +166,18 @@ static int package_build(int argc, char **argv)
         return exit_code;
     char *const *positional;
     size_t positional_count = dr_config_positional(cfg, &positional);
-    const char *name = dr_config_string(cfg, "name");
-    const char *version = dr_config_string(cfg, "version");
-    if (positional_count != 1 || !name || !version) {
+    if (positional_count != 1 || !dr_config_string(cfg, "name") || !dr_config_string(cfg, "version")) {
         dr_error_set(&err, DR_ERR_USAGE, "package build needs DIR, --name and --version (see --help)");
         goto fail;
     }
-    if (dr_check_package_token("--name", name, &err) != DR_OK ||
-        dr_check_package_token("--version", version, &err) != DR_OK)
+    if (list_inputs(positional[0], &inputs, &err) != DR_OK || dr_producer_package_write(cfg, &inputs, &err) != DR_OK)
         goto fail;
-    const char *out_setting = dr_config_string(cfg, "out");
-    if (out_setting ? asprintf(&out, "%s", out_setting) < 0 : asprintf(&out, "./%s-%s", name, version) < 0) {
-        out = NULL;
-        dr_error_set(&err, DR_ERR_NOMEM, "out of memory");
-        goto fail;
-    }
-    /* "out/" would put the staging directory inside out; drop trailing slashes. */
-    for (size_t len = strlen(out); len > 1 && out[len - 1] == '/'; len--)
-        out[len - 1] = '\0';
-    if (build_package(positional[0], out, version, dr_config_string(cfg, "publisher"), &inputs, &err) != DR_OK)
-        goto fail;
-    for (size_t i = 0; i < inputs.count; i++)
-        printf("%s  %s/%s\n", inputs.items[i].sha256, out, inputs.items[i].file_name);
-    printf("manifest: %s/manifest.json\n", out);
     goto cleanup;
 
 fail:
     exit_code = dr_producer_fail(&err);
 cleanup:
-    build_inputs_free(&inputs);
-    free(out);
+    dr_package_parts_free(&inputs);
     dr_config_free(cfg);
     return exit_code;
 }
@@ -767,6 +503,8 @@ cleanup:
 
 static const dr_producer_verb package_verbs[] = {
     {"build", package_build, "build a package (zips and manifest.json) from per-platform zips or folders"},
+    {"create", cmd_package_create,
+     "make a package from .deb and .rpm files, with generated install, uninstall and update scripts"},
     {"resolve", package_resolve, "show which zip of a manifest a platform gets, and why"},
     {"publish", package_publish, "register a built package version (manifest and artifacts URL) in Kafka"},
     {"import", cmd_package_import,

@@ -15,6 +15,7 @@
 #include "kafka.h"
 #include "keys.h"
 #include "manifest.h"
+#include "package_build.h"
 #include "program.h"
 
 /*
@@ -109,6 +110,23 @@ dr_status dr_producer_operator_key(const dr_config *cfg, dr_key **out, dr_error 
 
 /* package import (cmd_package_import.c), a verb of package (cmd_package.c). */
 int cmd_package_import(int argc, char **argv);
+/* package create (cmd_package_create.c), a verb of package (cmd_package.c). */
+int cmd_package_create(int argc, char **argv);
+
+/* What package build and package create share (cmd_package.c): these settings, after DR_COMMON_SETTINGS, */
+// clang-format off
+#define DR_PRODUCER_PACKAGE_WRITE_SETTINGS                                                                \
+    {"name", DR_SETTING_STRING, NULL, "package name, 1-128 of A-Z a-z 0-9 _ . - (required)"},            \
+    {"version", DR_SETTING_STRING, NULL, "package version, 1-128 of A-Z a-z 0-9 _ . - (required)"},      \
+    {"out", DR_SETTING_STRING, NULL, "output directory; must not exist yet (default: ./NAME-VERSION)"},  \
+    {"publisher", DR_SETTING_STRING, NULL, "publisher recorded in the manifest (default: none)"}
+// clang-format on
+/*
+ * and writing the package: --name and --version checked (DR_ERR_USAGE), then
+ * parts written to --out (default ./NAME-VERSION) by dr_package_write, and
+ * each zip's sha256 and the manifest's path printed.
+ */
+dr_status dr_producer_package_write(const dr_config *cfg, dr_package_parts *parts, dr_error *err);
 
 /*
  * The end of package publish and package import: register the version a

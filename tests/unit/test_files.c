@@ -148,6 +148,28 @@ static void copy_file_copies_into_a_new_file_only(void)
     CHECK_INT(0, system(cmd));
 }
 
+static void make_temp_directory_makes_a_new_private_directory_each_time(void)
+{
+    dr_error err = {0};
+    char *prefix = path_in_workdir("tmp-");
+    char *first = NULL, *second = NULL;
+    CHECK_INT(DR_OK, dr_make_temp_directory(prefix, &first, &err));
+    CHECK_INT(DR_OK, dr_make_temp_directory(prefix, &second, &err));
+    CHECK(strncmp(first, prefix, strlen(prefix)) == 0 && strlen(first) == strlen(prefix) + 6);
+    CHECK(strcmp(first, second) != 0);
+    struct stat st;
+    CHECK_INT(0, stat(first, &st));
+    CHECK(S_ISDIR(st.st_mode) && (st.st_mode & 0777) == 0700);
+    /* A prefix under a missing folder: refused, naming it, and no name handed out. */
+    char *missing = path_in_workdir("no-such-folder/tmp-");
+    char *none = (char *)"untouched";
+    CHECK_INT(DR_ERR_IO, dr_make_temp_directory(missing, &none, &err));
+    CHECK(none == NULL);
+    CHECK_CONTAINS(missing, err.detail);
+    free(first);
+    free(second);
+}
+
 int main(void)
 {
     if (!mkdtemp(workdir)) {
@@ -160,6 +182,7 @@ int main(void)
     remove_tree_failure_names_the_path();
     remove_tree_keeps_going_past_what_it_cannot_remove();
     copy_file_copies_into_a_new_file_only();
+    make_temp_directory_makes_a_new_private_directory_each_time();
     CHECK_INT(DR_OK, dr_remove_tree(workdir, NULL));
     CHECK(!exists(workdir));
     return check_done("files");
