@@ -119,8 +119,8 @@ int main(void)
     Drover__V1__StatusEvent a = status("t-2", "d-5", "", "2.0", 5000);
     Drover__V1__StatusEvent b = status("t-3", "d-5", "", "2.0", 5000);
     b.package = "other";
-    fold(f, &a, &changed);
-    fold(f, &b, &changed);
+    drover__v1__fleet_entry__free_unpacked(fold(f, &a, &changed), NULL);
+    drover__v1__fleet_entry__free_unpacked(fold(f, &b, &changed), NULL);
     text = json(f, "other");
     CHECK(strstr(text, "\"other\"") != NULL && strstr(text, "\"agent\"") == NULL);
     free(text);
