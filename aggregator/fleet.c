@@ -376,7 +376,15 @@ void dr_fleet_json(const dr_fleet *f, const char *package, dr_strbuf *sb)
     collected by_version, by_location;
     pthread_mutex_lock(&m->lock);
     collect(f, package, by_package_version, &by_version);
-    collect(f, package, by_package_location, &by_location);
+    /* The same entries once more, ordered by place: a copy, not a second walk of the table. */
+    by_location = by_version;
+    by_location.items = by_version.count ? malloc(by_version.count * sizeof *by_version.items) : NULL;
+    if (by_version.count && !by_location.items)
+        by_location.failed = 1;
+    else if (by_version.count) {
+        memcpy(by_location.items, by_version.items, by_version.count * sizeof *by_version.items);
+        qsort(by_location.items, by_location.count, sizeof *by_location.items, by_package_location);
+    }
     dr_strbuf_puts(sb, "{\"packages\": {");
     for (size_t i = 0, l = 0; !by_version.failed && !by_location.failed && i < by_version.count;) {
         size_t end = package_end(by_version.items, i, by_version.count);

@@ -143,6 +143,16 @@ static dr_status sorted_arguments(job_run *run, char ***out, char digest[DR_SHA2
 }
 
 /* Fetch (or read) the manifest, hash its bytes, check the expected hash, parse it. */
+/* REJECTED when the job asks for a version the manifest is not of; DR_OK otherwise. */
+static dr_status refuse_other_version(job_run *run, const dr_manifest *manifest)
+{
+    const char *asked = run->job->version, *version = dr_manifest_version(manifest);
+    if (asked && asked[0] && strcmp(asked, version) != 0)
+        return reject(run, DR_ERR_VERSION_MISMATCH, "the manifest is for version %s, the job asks for %s", version,
+                      asked);
+    return DR_OK;
+}
+
 static dr_status load_manifest(job_run *run, dr_manifest **out, char hash[DR_SHA256_HEX_SIZE])
 {
     dr_error *err = &run->result->error;
@@ -388,11 +398,8 @@ static dr_status engine_install(job_run *run)
     } else if ((status = load_manifest(run, &manifest, manifest_hash)) != DR_OK)
         goto done;
     const char *version = dr_manifest_version(manifest);
-    if (job->version && job->version[0] && strcmp(job->version, version) != 0) {
-        status = reject(run, DR_ERR_VERSION_MISMATCH, "the manifest is for version %s, the job asks for %s", version,
-                        job->version);
+    if ((status = refuse_other_version(run, manifest)) != DR_OK)
         goto done;
-    }
     status = sorted_arguments(run, &sorted_args, args_digest);
     if (status != DR_OK) {
         fail(run);
@@ -540,12 +547,10 @@ static dr_status decide_stateless_install(job_run *run, int *decided)
     dr_status status = load_manifest(run, &manifest, run->manifest_hash);
     if (status != DR_OK)
         return status;
-    const char *version = dr_manifest_version(manifest);
     dr_manifest_selection chosen;
-    if (job->version && job->version[0] && strcmp(job->version, version) != 0)
-        status = reject(run, DR_ERR_VERSION_MISMATCH, "the manifest is for version %s, the job asks for %s", version,
-                        job->version);
-    else if ((status = dr_manifest_select_file(manifest, job->platform, &chosen, &run->result->error)) != DR_OK)
+    status = refuse_other_version(run, manifest);
+    if (status == DR_OK &&
+        (status = dr_manifest_select_file(manifest, job->platform, &chosen, &run->result->error)) != DR_OK)
         reject_as_is(run);
     if (status != DR_OK) {
         dr_manifest_free(manifest);

@@ -61,7 +61,7 @@ static int has_tag(const Drover__V1__Target *t, const char *key, size_t key_len,
 
 /* A count per distinct label, in first-seen order (few versions, few locations). */
 typedef struct tally {
-    char (*labels)[300];
+    char (*labels)[512];
     size_t *counts;
     size_t count, alloc;
 } tally;
@@ -75,7 +75,7 @@ static int tally_add(tally *t, const char *label)
         }
     if (t->count == t->alloc) {
         size_t alloc = t->alloc ? t->alloc * 2 : 16;
-        char(*labels)[300] = realloc(t->labels, alloc * sizeof *labels);
+        char(*labels)[512] = realloc(t->labels, alloc * sizeof *labels);
         if (!labels)
             return -1;
         t->labels = labels;
@@ -111,16 +111,23 @@ typedef struct fleet_query {
     size_t tag_key_len;
 } fleet_query;
 
+/* Whether a target with version v is one the query asks for. */
+static int version_wanted(const fleet_query *q, const char *v)
+{
+    return (!q->want || strcmp(v, q->want) == 0) && (!q->refuse || strcmp(v, q->refuse) != 0);
+}
+
 static void print_package(const fleet_row *rows, size_t from, size_t to, const fleet_query *q)
 {
     tally versions = {0}, locations = {0};
     size_t listed = 0;
     for (size_t i = from; i < to; i++) {
         const char *v = version_of(&rows[i]);
-        if ((q->want && strcmp(v, q->want) != 0) || (q->refuse && strcmp(v, q->refuse) == 0))
+        if (!version_wanted(q, v))
             continue;
-        char where[300];
-        snprintf(where, sizeof where, "%s %s %s", rows[i].target->account, rows[i].target->region, v);
+        char where[512];
+        snprintf(where, sizeof where, "account %s region %s version %s", rows[i].target->account,
+                 rows[i].target->region, v);
         if (tally_add(&versions, v) != 0 || tally_add(&locations, where) != 0)
             break;
         listed++;
@@ -128,15 +135,12 @@ static void print_package(const fleet_row *rows, size_t from, size_t to, const f
     printf("package %s: %zu target%s\n", rows[from].package, listed, listed == 1 ? "" : "s");
     for (size_t i = 0; i < versions.count; i++)
         printf("  version %-20s %zu\n", versions.labels[i], versions.counts[i]);
-    for (size_t i = 0; i < locations.count; i++) {
-        char account[130], region[130], version[130];
-        if (sscanf(locations.labels[i], "%129s %129s %129s", account, region, version) == 3)
-            printf("  account %s region %s version %s: %zu\n", account, region, version, locations.counts[i]);
-    }
+    for (size_t i = 0; i < locations.count; i++)
+        printf("  %s: %zu\n", locations.labels[i], locations.counts[i]);
     for (size_t i = from; i < to; i++) {
         const fleet_row *r = &rows[i];
         const char *v = version_of(r);
-        if ((q->want && strcmp(v, q->want) != 0) || (q->refuse && strcmp(v, q->refuse) == 0))
+        if (!version_wanted(q, v))
             continue;
         char when[32] = "-";
         if (r->entry && r->entry->version[0] && r->entry->installed_at_ms > 0) {

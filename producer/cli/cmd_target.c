@@ -8,7 +8,6 @@
 
 #include "commands.h"
 #include "messages.h"
-#include "request_signing.h"
 #include "table.h"
 #include "targets.h"
 
@@ -261,23 +260,12 @@ static int target_event(int argc, char **argv, Drover__V1__TargetEvent__Kind kin
     if (dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK ||
         dr_producer_operator_key(cfg, &operator_key, &err) != DR_OK)
         goto fail;
-    Drover__V1__Target only_id = DROVER__V1__TARGET__INIT;
-    if (terminated) {
-        only_id.schema_version = DR_SCHEMA_VERSION;
-        only_id.target_id = (char *)fields.id;
-    } else {
-        /* The register checks, through the same builder. */
-        if (dr_target_batch_add(&batch, &fields, "target", &err) != DR_OK ||
-            dr_target_decode(batch.items[0].bytes, batch.items[0].len, &target, &err) != DR_OK)
-            goto fail;
-    }
-    Drover__V1__TargetEvent event = DROVER__V1__TARGET_EVENT__INIT;
-    event.schema_version = DR_SCHEMA_VERSION;
-    event.kind = kind;
-    event.target = terminated ? &only_id : target;
-    event.at_ms = dr_now_ms();
+    /* The register checks, through the same builder. */
+    if (!terminated && (dr_target_batch_add(&batch, &fields, "target", &err) != DR_OK ||
+                        dr_target_decode(batch.items[0].bytes, batch.items[0].len, &target, &err) != DR_OK))
+        goto fail;
     size_t len;
-    if (dr_request_encode(operator_key, &event.base, &bytes, &len, &err) != DR_OK)
+    if (dr_target_event_encode(operator_key, kind, fields.id, target, &bytes, &len, &err) != DR_OK)
         goto fail;
     if (dr_table_put(&kafka, DR_TOPIC_EVENTS, fields.id, bytes, len, timeout_ms, &err) != DR_OK)
         goto fail;

@@ -8,7 +8,6 @@
 #include "log.h"
 #include "messages.h"
 #include "publish.h"
-#include "request_signing.h"
 
 struct dr_aws_intake {
     dr_aws_intake_settings s;
@@ -81,19 +80,13 @@ static void refuse(dr_aws_intake *in, const dr_aws_event *e, dr_status reason, c
 /* The TargetEvent for e, signed, on the events topic, acknowledged. */
 static dr_status write_target_event(dr_aws_intake *in, const dr_aws_event *e, Drover__V1__Target *target, dr_error *err)
 {
-    Drover__V1__Target only_id = DROVER__V1__TARGET__INIT;
-    only_id.schema_version = DR_SCHEMA_VERSION;
-    only_id.target_id = (char *)e->instance_id;
-    Drover__V1__TargetEvent event = DROVER__V1__TARGET_EVENT__INIT;
-    event.schema_version = DR_SCHEMA_VERSION;
-    event.kind = e->kind == DR_AWS_EVENT_TERMINATED ? DROVER__V1__TARGET_EVENT__KIND__KIND_TERMINATED
-                                                    : DROVER__V1__TARGET_EVENT__KIND__KIND_LAUNCHED;
-    event.target = e->kind == DR_AWS_EVENT_TERMINATED ? &only_id : target;
-    event.at_ms = dr_now_ms();
+    Drover__V1__TargetEvent__Kind kind = e->kind == DR_AWS_EVENT_TERMINATED
+                                             ? DROVER__V1__TARGET_EVENT__KIND__KIND_TERMINATED
+                                             : DROVER__V1__TARGET_EVENT__KIND__KIND_LAUNCHED;
     uint8_t *bytes = NULL;
     size_t len = 0;
     dr_publish_count published = {0};
-    dr_status status = dr_request_encode(in->s.signing_key, &event.base, &bytes, &len, err);
+    dr_status status = dr_target_event_encode(in->s.signing_key, kind, e->instance_id, target, &bytes, &len, err);
     if (status == DR_OK)
         status = dr_publish_bytes(in->s.producer, DR_TOPIC_EVENTS, e->instance_id, bytes, len, &published, err);
     if (status == DR_OK)

@@ -143,7 +143,7 @@ typedef struct job_burst {
     char *key[JOB_BURST]; /* the target id, copied: a table reload mid-release frees the inventory's */
 } job_burst;
 
-/* Empty the burst, queueing nothing (a release that failed part-way). */
+/* Empty the burst, freeing what it holds (queued or not: the producer copied what it took). */
 static void drop_burst(job_burst *burst)
 {
     for (size_t i = 0; burst && i < burst->count; i++) {
@@ -154,18 +154,14 @@ static void drop_burst(job_burst *burst)
         burst->count = 0;
 }
 
-/* Queue the burst's jobs, and empty it whatever happens. */
+/* Queue the burst's jobs (up to the first that fails), and empty it whatever happens. */
 static dr_status send_burst(serve *sv, job_burst *burst, dr_publish_count *count, dr_error *err)
 {
     dr_status status = DR_OK;
-    for (size_t i = 0; i < burst->count; i++) {
-        if (status == DR_OK)
-            status = dr_publish_bytes(sv->producer, DR_TOPIC_JOBS, burst->key[i], burst->bytes[i], burst->len[i], count,
-                                      err);
-        free(burst->bytes[i]);
-        free(burst->key[i]);
-    }
-    burst->count = 0;
+    for (size_t i = 0; i < burst->count && status == DR_OK; i++)
+        status =
+            dr_publish_bytes(sv->producer, DR_TOPIC_JOBS, burst->key[i], burst->bytes[i], burst->len[i], count, err);
+    drop_burst(burst);
     return status;
 }
 

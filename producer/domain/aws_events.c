@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "aws_credentials.h"
 #include "names.h"
 
 #define TEMPLATES_MAX 1000
@@ -68,23 +69,6 @@ static int is_group(const char *s)
         if (!isprint((unsigned char)s[i]))
             return 0;
     return n >= 1 && n <= 255;
-}
-
-/* "2026-12-04T10:00:00Z" (fractions allowed) as ms since the epoch; -1 when not that. */
-static int64_t parse_time(const char *s)
-{
-    struct tm tm = {0};
-    char rest[16] = "";
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%15s", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-               &tm.tm_sec, rest) != 7)
-        return -1;
-    if (rest[strlen(rest) - 1] != 'Z' || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
-        tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60 || tm.tm_year < 1970)
-        return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    time_t t = timegm(&tm);
-    return t < 0 ? -1 : (int64_t)t * 1000;
 }
 
 static dr_status parse_tags(json_t *tags, dr_aws_event *out, dr_error *err)
@@ -215,10 +199,12 @@ dr_status dr_aws_event_parse(const void *bytes, size_t len, dr_aws_event *out, d
             DR_OK)
         goto cleanup;
     const char *when = string_at(root, "time");
-    if (when && (out->time_ms = parse_time(when)) < 0) {
+    time_t when_s = 0;
+    if (when && !dr_aws_parse_time(when, &when_s)) {
         status = dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "time \"%.40s\" is not yyyy-mm-ddThh:mm:ssZ", when);
         goto cleanup;
     }
+    out->time_ms = (int64_t)when_s * 1000;
     json_t *detail = json_object_get(root, "detail");
     if (!json_is_object(detail)) {
         status = dr_error_set(err, DR_ERR_MALFORMED_MESSAGE, "detail is missing (or not an object)");

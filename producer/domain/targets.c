@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "messages.h"
 #include "names.h"
@@ -742,4 +743,18 @@ void dr_inventory_free(dr_inventory *inventory)
         drover__v1__target__free_unpacked(inventory->targets[i], NULL);
     free(inventory->targets);
     memset(inventory, 0, sizeof *inventory);
+}
+
+dr_status dr_target_event_encode(const dr_key *key, Drover__V1__TargetEvent__Kind kind, const char *target_id,
+                                 Drover__V1__Target *target, uint8_t **out, size_t *len, dr_error *err)
+{
+    Drover__V1__Target only_id = DROVER__V1__TARGET__INIT;
+    only_id.schema_version = DR_SCHEMA_VERSION;
+    only_id.target_id = (char *)target_id;
+    Drover__V1__TargetEvent event = DROVER__V1__TARGET_EVENT__INIT;
+    event.schema_version = DR_SCHEMA_VERSION;
+    event.kind = kind;
+    event.target = kind == DROVER__V1__TARGET_EVENT__KIND__KIND_TERMINATED ? &only_id : target;
+    event.at_ms = dr_now_ms();
+    return dr_request_encode(key, &event.base, out, len, err);
 }

@@ -110,4 +110,13 @@ const char *dr_target_tag(const Drover__V1__Target *target, const char *key);
 
 void dr_inventory_free(dr_inventory *inventory);
 
+/*
+ * A TargetEvent of kind, encoded as a request signed by key (NULL:
+ * unsigned; request_signing.h), timed now.  A launch or tags change carries
+ * the whole target; a termination its id alone (target_id).  Into *out
+ * (malloc'd) and *len.
+ */
+dr_status dr_target_event_encode(const dr_key *key, Drover__V1__TargetEvent__Kind kind, const char *target_id,
+                                 Drover__V1__Target *target, uint8_t **out, size_t *len, dr_error *err);
+
 #endif

@@ -93,6 +93,12 @@ start_control_plane() {
   PIDS+=($CP_PID)
 }
 
+# wait_taken ID: until the control plane ($CP_LOG) logs that it took association ID in (its triggers apply from then).
+wait_taken() {
+  for _ in $(seq 1 200); do grep -q "event=association.taken association=$1 " "$CP_LOG" && return 0; sleep 0.1; done
+  fail "the control plane did not take association $1 in within 20 s: $(tail -5 "$CP_LOG")"
+}
+
 # start_cpu_load: a busy loop on each core, until the test ends: the fault
 # cases run on a busy machine, as CI's and a developer's often is (t0710
 # once stalled only while another build ran beside it).

@@ -34,11 +34,6 @@ wait_deployment_of() {
   for i in $(seq 1 $(( $2 * 5 ))); do id=$(deployment_of "$1"); [ -n "$id" ] && { DEP=$id; return 0; }; sleep 0.2; done
   fail "no deployment $1* within $2 s: $(tail -5 "$CP_LOG")"
 }
-# wait_taken ID: until the control plane logs that it took association ID in (its triggers apply from then).
-wait_taken() {
-  for _ in $(seq 1 200); do grep -q "event=association.taken association=$1 " "$CP_LOG" && return 0; sleep 0.1; done
-  fail "the control plane did not take association $1 in within 20 s: $(tail -5 "$CP_LOG")"
-}
 # cp_serving: the control plane has caught up and holds the associations' partitions.
 cp_serving() { grep -q "event=serve.synced" "$CP_LOG" && grep -q "event=serve.partition_assigned topic=drover.associations " "$CP_LOG"; }
 

@@ -670,10 +670,8 @@ static void serve_imds(conn *c, request *req, const char *head)
             send_body(c, req, 400, "text/plain", "missing X-aws-ec2-metadata-token-ttl-seconds\n");
             return;
         }
-        {
-            send_body(c, req, 200, "text/plain", IMDS_TOKEN);
-            return;
-        }
+        send_body(c, req, 200, "text/plain", IMDS_TOKEN);
+        return;
     }
     if (!find_header(head, "X-aws-ec2-metadata-token", value, sizeof value) || strcmp(value, IMDS_TOKEN) != 0) {
         send_body(c, req, 401, "text/plain", "IMDSv2 session token missing or wrong\n");
