@@ -72,6 +72,9 @@ typedef struct serve {
     long long tables_warmed_ms;     /* when warm_tables last read them */
     long releases_written;          /* for the fault injection setting */
     int synced_once;                /* live target events count from the first time it caught up */
+    int associations_read;          /* the associations partitions held are read to their end (since assignment) */
+    int64_t *associations_end;      /* their ends, taken once per assignment; NULL until then */
+    size_t associations_end_count;
     dr_associations *associations;
     dr_audit_log audit; /* where the authority's decisions go */
     char associations_topic[256];
@@ -1347,6 +1350,48 @@ static void expire(serve *sv)
 }
 
 /* Runs inside dr_kafka_consumer_poll. */
+static void forget_associations_end(serve *sv)
+{
+    free(sv->associations_end);
+    sv->associations_end = NULL;
+    sv->associations_end_count = 0;
+    sv->associations_read = 0;
+}
+
+/*
+ * Whether every associations partition this replica holds has been read to
+ * the end it had when it was assigned.  Target events (the group's, and AWS
+ * events) wait for it: a launch read at start, before the associations it
+ * should match are taken in, would match none of them, for good.
+ */
+static int associations_read(serve *sv)
+{
+    if (sv->associations_read)
+        return 1;
+    dr_error err = {0};
+    if (!sv->associations_end &&
+        dr_kafka_high_watermarks(&sv->s->kafka, dr_kafka_producer_handle(sv->producer), DR_TOPIC_ASSOCIATIONS,
+                                 sv->s->timeout_ms, &sv->associations_end, &sv->associations_end_count, &err) != DR_OK)
+        return 0; /* asked again at the next turn */
+    rd_kafka_t *rk = dr_kafka_consumer_handle(sv->deployments);
+    rd_kafka_topic_partition_list_t *held = NULL;
+    if (rd_kafka_assignment(rk, &held) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return 0;
+    rd_kafka_position(rk, held);
+    int read = 1;
+    for (int i = 0; i < held->cnt && read; i++) {
+        const rd_kafka_topic_partition_t *p = &held->elems[i];
+        if (strcmp(p->topic, sv->associations_topic) != 0 || p->partition < 0 ||
+            (size_t)p->partition >= sv->associations_end_count)
+            continue;
+        int64_t end = sv->associations_end[p->partition];
+        read = end <= 0 || p->offset >= end;
+    }
+    rd_kafka_topic_partition_list_destroy(held);
+    sv->associations_read = read;
+    return read;
+}
+
 static void on_rebalance(void *opaque, const rd_kafka_topic_partition_list_t *partitions, int assigned)
 {
     serve *sv = opaque;
@@ -1364,6 +1409,7 @@ static void on_rebalance(void *opaque, const rd_kafka_topic_partition_list_t *pa
          */
         sv->sync_wanted = 1;
         sv->synced = 0;
+        forget_associations_end(sv);
         for (int i = 0; i < partitions->cnt; i++)
             dr_log(DR_LOG_INFO, "serve.partition_assigned", "topic=%s partition=%d", partitions->elems[i].topic,
                    (int)partitions->elems[i].partition);
@@ -1616,9 +1662,11 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
             }
             write_due_checkpoints(&sv);
             warm_tables(&sv);
-            take_group_events(&sv);
-            if (sv.aws)
-                dr_aws_intake_poll(sv.aws, FOLLOW_BATCH);
+            if (associations_read(&sv)) {
+                take_group_events(&sv);
+                if (sv.aws)
+                    dr_aws_intake_poll(sv.aws, FOLLOW_BATCH);
+            }
             advance_all(&sv);
             dr_associations_tick(sv.associations, dr_now_ms() + settings->schedule_clock_offset_ms);
         }
@@ -1631,6 +1679,7 @@ cleanup:
     dr_kafka_consumer_close(sv.deployments); /* leaves the group: the others take the deployments over now */
     dr_kafka_consumer_close(sv.events);
     dr_aws_intake_free(sv.aws);
+    forget_associations_end(&sv);
     if (sv.event_parts)
         rd_kafka_topic_partition_list_destroy(sv.event_parts);
     dr_kafka_follower_free(sv.follower);
