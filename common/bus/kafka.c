@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "kafka_private.h"
 #include "log.h"
 
@@ -159,6 +160,25 @@ dr_status dr_kafka_produce(dr_kafka_producer *p, dr_topic topic, const char *key
 cleanup:
     free(d);
     return status;
+}
+
+void dr_kafka_producer_prepare(dr_kafka_producer *p, const dr_topic *topics, size_t count, int timeout_ms)
+{
+    int64_t deadline = dr_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    for (size_t i = 0; i < count; i++) {
+        char name[TOPIC_NAME_MAX];
+        snprintf(name, sizeof name, "%s%s", p->topic_prefix, dr_topic_suffix(topics[i]));
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(p->rk, name, NULL);
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t kerr =
+            rkt ? rd_kafka_metadata(p->rk, 0, rkt, &md, dr_kafka_remaining_ms(deadline)) : rd_kafka_last_error();
+        if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR)
+            dr_log(DR_LOG_DEBUG, "kafka.prepare_failed", "topic=%s msg=\"%s\"", name, rd_kafka_err2str(kerr));
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        if (rkt)
+            rd_kafka_topic_destroy(rkt);
+    }
 }
 
 void dr_kafka_producer_poll(dr_kafka_producer *p, int timeout_ms)

@@ -98,6 +98,17 @@ void dr_kafka_producer_free(dr_kafka_producer *p); /* flushes for up to 10 s fir
 dr_status dr_kafka_produce(dr_kafka_producer *p, dr_topic topic, const char *key, const void *value, size_t len,
                            dr_kafka_delivered_fn on_delivered, void *opaque, dr_error *err);
 
+/*
+ * Learn now where the topics' partitions are, before the first message to
+ * them: librdkafka asks for an unknown topic's metadata when a message to it
+ * is queued, but a topic first produced to while another topic's request is
+ * in flight waits for its next topic scan, up to a second.  A command that
+ * writes a short burst to two topics (deploy: the PENDING events, then the
+ * Deployment) would spend most of its time in that wait.  Best effort: a
+ * failure is logged at debug level and left to the first produce to report.
+ */
+void dr_kafka_producer_prepare(dr_kafka_producer *p, const dr_topic *topics, size_t count, int timeout_ms);
+
 /* Serve delivery reports for up to timeout_ms. */
 void dr_kafka_producer_poll(dr_kafka_producer *p, int timeout_ms);
 

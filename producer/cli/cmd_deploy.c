@@ -214,6 +214,8 @@ int cmd_deploy(int argc, char **argv)
     dr_deploy_progress progress;
     if (dr_kafka_producer_new(&kafka, &producer, &err) != DR_OK)
         goto fail;
+    static const dr_topic written[] = {DR_TOPIC_STATUS, DR_TOPIC_DEPLOYMENTS};
+    dr_kafka_producer_prepare(producer, written, sizeof written / sizeof written[0], timeout_ms);
     if (dr_deploy_publish(producer, &plan, timeout_ms, &progress, &err) != DR_OK) {
         fprintf(stderr, "drover-producer: %s\n", err.detail);
         fprintf(stderr,
