@@ -7,7 +7,7 @@ DROVER_TOOLS=${DROVER_TOOLS:-/opt/drover-tools}
 HELM=${DROVER_HELM:-$DROVER_TOOLS/bin/helm}    # Helm 4
 HELM3=${DROVER_HELM3:-$DROVER_TOOLS/bin/helm3} # Helm 3
 CHART="$DROVER_SOURCE_DIR/helm/drover"
-CHECK="$DROVER_BUILD_DIR/drover-helm-check"
+CHECK="$WORK/bin/drover-helm-check" # per test: the suite runs them in parallel
 test_lazy_prereq HELM '[ -x "$HELM" ]'
 test_lazy_prereq HELM3 '[ -x "$HELM3" ]'
 test_lazy_prereq GO 'command -v go'
