@@ -42,5 +42,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" || status=$?
   [ -z "$policy" ] || $SUDO rm -f "$policy"
   [ "${status:-0}" -eq 0 ] || exit "$status"
+  # Nor at the next boot, where systemd runs.
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
 fi
 "$(dirname "$0")/install-chart-tools.sh"

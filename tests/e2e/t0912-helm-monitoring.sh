@@ -26,6 +26,9 @@ test_expect_success GO,HELM,JQ 'the PrometheusRule and the dashboard ConfigMap r
   jq ".[] | select(.kind == \"PrometheusRule\") | .spec" "$WORK/monitoring.json" >"$WORK/drover-rules.yaml"
   jq -r ".[] | select(.kind == \"ConfigMap\" and .metadata.labels.grafana_dashboard == \"1\") | .data[\"drover.json\"]" \
     "$WORK/monitoring.json" >"$WORK/dashboard.json"
+  render more "${REQUIRED[@]}" "${MONITORING[@]}" --set-json "metrics.prometheusRule.additionalRules=[{\"alert\": \"Mine\", \"expr\": \"vector(1)\"}]"
+  jq -e "[.[] | select(.kind == \"PrometheusRule\") | .spec.groups[0].rules[-1].alert] == [\"Mine\"]" "$WORK/more.json" >/dev/null \
+    || fail "metrics.prometheusRule.additionalRules not appended to the drover group"
   render none "${REQUIRED[@]}"
   jq -e "[.[] | select(.kind == \"PrometheusRule\" or .metadata.labels.grafana_dashboard != null)] == []" "$WORK/none.json" >/dev/null \
     || fail "a PrometheusRule or a dashboard without metrics.prometheusRule.enabled and metrics.grafanaDashboard.enabled"
