@@ -353,9 +353,10 @@ generic ephemeral volume (a claim per pod).  (dict "name" "cache" "spec" .Values
 
 {{/*
 Probes on the http port: (dict "root" $).  A startup probe on /healthz
-holds the other two back until the program serves HTTP at all (a slow
-first connection to Kafka, a cold node), so liveness can stay strict;
-then liveness on /healthz, readiness on /readyz.
+holds the other two back until the program serves HTTP at all (the
+aggregator reads the whole fleet topic first, up to 30 s and more on a
+slow cluster), so liveness can stay strict; then liveness on /healthz,
+readiness on /readyz.
 */}}
 {{- define "drover.probes" -}}
 {{- with .Values.startupProbe }}
