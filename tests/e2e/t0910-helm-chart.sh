@@ -1,46 +1,21 @@
 #!/usr/bin/env bash
-# The Helm chart, by rendering it: there is no helm binary and no cluster
-# here, so tests/helm/main.go renders helm/drover as `helm template` does
-# (what it implements of Helm is at its top), and this script checks what
-# comes out: valid objects, clean YAML, values reaching the containers, the
-# refusals, and every flag and DROVER_* variable against the real programs'
-# --help.  The renderer needs Go (prerequisite GO: golang-go and Debian's
-# packages of sprig and sigs.k8s.io/yaml), the checks jq (JQ) and yamllint
-# (YAMLLINT); scripts/install-deps.sh installs them all.
+# The Helm chart, as Helm renders it: `helm template` (Helm 4, which
+# scripts/install-deps.sh installs; tests/helm/tools.sh says where) renders
+# helm/drover, and this script checks what comes out: valid objects
+# (tests/helm/main.go, drover-helm-check, checks what Helm does not), clean
+# YAML, values reaching the containers, the refusals, the fixes found by
+# reading the chart, and every flag and DROVER_* variable against the real
+# programs' --help.  helm lint, the schema, the generated README and both
+# Helm majors are t0911's; the alerts and the dashboard t0912's.
 . "$(dirname "$0")/lib.sh"
 SRC="${DROVER_SOURCE_DIR:?}"
-CHART="$SRC/helm/drover"
-RENDER="$DROVER_BUILD_DIR/drover-helm-render"
+. "$SRC/tests/helm/tools.sh"
 YAMLLINT_CONFIG="$SRC/tests/helm/.yamllint"
-test_lazy_prereq GO 'command -v go'
 test_lazy_prereq YAMLLINT 'command -v yamllint'
 
-# Build the renderer from Debian's Go packages only: GOPATH mode, no module
-# downloads, the cache inside the build directory (HOME may not be writable).
-test_expect_success GO 'set-up: the renderer builds from Debian'\''s Go packages alone' '
-  (
-    cd "$SRC/tests/helm"
-    GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= GOPROXY=off GOENV=off \
-      GOCACHE="$DROVER_BUILD_DIR/helm-go-cache" go build -o "$RENDER" .
-  ) 2>"$WORK/build.err" || fail "building tests/helm failed (needs golang-github-masterminds-sprig-dev and golang-k8s-sigs-yaml-dev):
-$(cat "$WORK/build.err")"
+test_expect_success GO 'set-up: drover-helm-check builds from Debian'\''s Go packages alone' '
+  build_check
 '
-
-# The values every install needs: the brokers, the signing Secret, the policy and the operators' keys.
-REQUIRED=(--set kafka.brokers=kafka-0.kafka:9092 --set signing.existingSecret=drover-signing
-  --set authority.existingConfigMap=drover-policy --set authority.operatorKeysSecret=drover-operators)
-
-# render NAME ARGS...: render into $WORK/NAME.yaml, checked and as JSON ($WORK/NAME.json).
-render() {
-  local name=$1; shift
-  "$RENDER" template "$CHART" --name drover --namespace fleet "$@" >"$WORK/$name.yaml" 2>"$WORK/$name.err" \
-    || fail "rendering $name ($*) failed:
-$(cat "$WORK/$name.err")"
-  "$RENDER" check "$WORK/$name.yaml" >"$WORK/$name.check" 2>&1 || fail "$name: invalid objects:
-$(cat "$WORK/$name.check")"
-  "$RENDER" json "$WORK/$name.yaml" >"$WORK/$name.json" || fail "$name: cannot convert to JSON"
-  "$RENDER" containers "$WORK/$name.yaml" >"$WORK/$name.containers" || fail "$name: cannot list containers"
-}
 
 # expect_jq NAME FILTER WHAT: the jq FILTER over $WORK/NAME.json is true.
 expect_jq() {
@@ -50,35 +25,37 @@ expect_jq() {
 # A pod spec's container by workload name: "drover-worker" and so on.
 workload() { echo ".[] | select(.metadata.name == \"$1\" and .spec.template != null)"; }
 
-# --- the renderer can fail: a document without labels is refused ---
+# --- the checker can fail: a document without labels is refused ---
 refuses_unlabelled() {
   printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bare\n' >"$WORK/bare.yaml"
-  expect_fail_with "no metadata.labels" "$RENDER" check "$WORK/bare.yaml"
+  expect_fail_with "no metadata.labels" "$CHECK" check "$WORK/bare.yaml"
 }
-test_expect_success GO 'the renderer can fail: a document without labels is refused' '
+test_expect_success GO 'the checker can fail: a document without labels is refused' '
   refuses_unlabelled
 '
 
 # --- defaults, and everything on ---
-test_expect_success GO 'the chart renders, as valid objects, with the defaults and with every feature on' '
+test_expect_success GO,HELM 'the chart renders with helm template, as valid objects, with the defaults and with every feature on' '
   render default "${REQUIRED[@]}"
   render all --values "$SRC/tests/helm/values-all.yaml"
 '
 
-test_expect_success GO 'NOTES.txt renders, warning that the agents run as root, and that KEDA is missing unless the cluster serves it' '
-  "$RENDER" template "$CHART" "${REQUIRED[@]}" --notes >"$WORK/notes-default.txt" 2>&1 || fail "NOTES.txt does not render:
+test_expect_success GO,HELM 'NOTES.txt renders, warning that the agents run as root, and that KEDA and the Prometheus Operator are missing unless the cluster serves them' '
+  render_notes notes-default "${REQUIRED[@]}"
+  grep -q "is installed as release drover in namespace fleet" "$WORK/notes-default.txt" || fail "NOTES.txt does not say what was installed:
 $(cat "$WORK/notes-default.txt")"
-  "$RENDER" template "$CHART" --values "$SRC/tests/helm/values-all.yaml" --notes >"$WORK/notes-all.txt" 2>&1 \
-    || fail "NOTES.txt does not render with every feature:
-$(cat "$WORK/notes-all.txt")"
+  ! grep -q "WARNING" "$WORK/notes-default.txt" || fail "NOTES.txt warns with the defaults"
+  render_notes notes-all --values "$SRC/tests/helm/values-all.yaml"
   grep -q "AS ROOT" "$WORK/notes-all.txt" || fail "NOTES.txt does not warn that the agents run as root"
   grep -q "keda.sh/v1alpha1" "$WORK/notes-all.txt" || fail "NOTES.txt does not warn when KEDA is missing from the cluster"
-  "$RENDER" template "$CHART" --values "$SRC/tests/helm/values-all.yaml" --notes --api-versions keda.sh/v1alpha1 \
-    --api-versions monitoring.coreos.com/v1 >"$WORK/notes-crds.txt"
+  grep -q "monitoring.coreos.com/v1" "$WORK/notes-all.txt" || fail "NOTES.txt does not warn when the Prometheus Operator is missing"
+  render_notes notes-crds --values "$SRC/tests/helm/values-all.yaml" --api-versions keda.sh/v1alpha1 \
+    --api-versions monitoring.coreos.com/v1
   ! grep -q "keda.sh/v1alpha1" "$WORK/notes-crds.txt" || fail "NOTES.txt warns about KEDA although the cluster serves it"
+  ! grep -q "monitoring.coreos.com/v1" "$WORK/notes-crds.txt" || fail "NOTES.txt warns about the Prometheus Operator although the cluster serves it"
 '
 
-test_expect_success GO,YAMLLINT 'the rendered YAML, values.yaml and Chart.yaml are clean for yamllint' '
+test_expect_success GO,HELM,YAMLLINT 'the rendered YAML, values.yaml and Chart.yaml are clean for yamllint' '
   yamllint -c "$YAMLLINT_CONFIG" "$WORK/default.yaml" "$WORK/all.yaml" "$CHART/values.yaml" "$CHART/Chart.yaml" \
     "$SRC/tests/helm/values-all.yaml" >"$WORK/yamllint.out" 2>&1 || fail "yamllint:
 $(cat "$WORK/yamllint.out")"
@@ -87,13 +64,13 @@ $(cat "$WORK/yamllint.out")"
 # Every kind the chart can make, each once per component.
 kinds_made() {
   kinds=$(jq -r '[.[] | .kind] | group_by(.) | map("\(.[0])=\(length)") | join(" ")' "$WORK/all.json")
-  [ "$kinds" = "ConfigMap=2 DaemonSet=1 Deployment=3 Job=1 PodDisruptionBudget=3 ScaledObject=1 Service=4 ServiceAccount=1 ServiceMonitor=4 TriggerAuthentication=1" ] \
-    || fail "values-all: expected ConfigMap=2 DaemonSet=1 Deployment=3 Job=1 PodDisruptionBudget=3 ScaledObject=1 Service=4 ServiceAccount=1 ServiceMonitor=4 TriggerAuthentication=1; got $kinds"
+  want="ConfigMap=3 DaemonSet=1 Deployment=3 Job=1 PodDisruptionBudget=3 PrometheusRule=1 ScaledObject=1 Service=4 ServiceAccount=1 ServiceMonitor=4 TriggerAuthentication=1"
+  [ "$kinds" = "$want" ] || fail "values-all: expected $want; got $kinds"
   kinds=$(jq -r '[.[] | .kind] | group_by(.) | map("\(.[0])=\(length)") | join(" ")' "$WORK/default.json")
   [ "$kinds" = "Deployment=3 Job=1 PodDisruptionBudget=3 Service=3 ServiceAccount=1" ] \
     || fail "defaults: expected Deployment=3 Job=1 PodDisruptionBudget=3 Service=3 ServiceAccount=1; got $kinds"
 }
-test_expect_success GO,JQ 'every kind the chart can make, once per component (fewer by default)' '
+test_expect_success GO,HELM,JQ 'every kind the chart can make, once per component (fewer by default)' '
   kinds_made
 '
 
@@ -115,7 +92,7 @@ containers_secure() {
       "liveness on /healthz and readiness on /readyz on the http port of every long-running container"
   done
 }
-test_expect_success GO,JQ 'every container names its program, runs non-root, read-only, without escalation or capabilities, with a /tmp and probes' '
+test_expect_success GO,HELM,JQ 'every container names its program, runs non-root, read-only, without escalation or capabilities, with a /tmp and probes' '
   containers_secure
 '
 
@@ -131,7 +108,7 @@ kafka_and_services() {
   expect_jq default '[.[] | select(.kind == "Service" and .metadata.name != "drover-worker") | .spec.type] == ["ClusterIP", "ClusterIP"]' \
     "ClusterIP Services for the control plane and the aggregator"
 }
-test_expect_success GO,JQ 'the brokers and the topic prefix reach every container; every Service on http 8080, the control plane'\''s and the aggregator'\''s ClusterIP' '
+test_expect_success GO,HELM,JQ 'the brokers and the topic prefix reach every container; every Service on http 8080, the control plane'\''s and the aggregator'\''s ClusterIP' '
   kafka_and_services
 '
 
@@ -143,7 +120,7 @@ values_reach() {
 $(grep -- --concurrency "$WORK/concurrency.containers")"
   expect_jq default "$(workload drover-worker) | .spec.replicas == 2" "2 worker replicas by default"
 }
-test_expect_success GO,JQ 'values reach the containers: worker.concurrency as --concurrency; 2 worker replicas by default' '
+test_expect_success GO,HELM,JQ 'values reach the containers: worker.concurrency as --concurrency; 2 worker replicas by default' '
   values_reach
 '
 
@@ -161,7 +138,7 @@ authority_reaches() {
   expect_jq all '.[] | select(.kind == "ConfigMap" and .metadata.name == "drover-policy") | .data["policy.json"] | fromjson | .rules[0].name == "platform-all"' \
     "an inline authority.policy rendered as JSON into the drover-policy ConfigMap"
 }
-test_expect_success GO,JQ 'the policy (a ConfigMap, inline or existing) and the operators'"'"' keys (a Secret) reach the control plane' '
+test_expect_success GO,HELM,JQ 'the policy (a ConfigMap, inline or existing) and the operators'"'"' keys (a Secret) reach the control plane' '
   authority_reaches
 '
 
@@ -178,7 +155,7 @@ aws_events_reach() {
   expect_jq default "$cp | .spec.template.spec.containers[0].args | map(select(startswith(\"--target-templates\"))) == []" \
     "no AWS events read by default"
 }
-test_expect_success GO,JQ 'AWS events: the target templates (a ConfigMap), the topic and the age limit reach the control plane; off by default' '
+test_expect_success GO,HELM,JQ 'AWS events: the target templates (a ConfigMap), the topic and the age limit reach the control plane; off by default' '
   aws_events_reach
 '
 
@@ -203,7 +180,7 @@ kafka_security() {
     "ssl.ca.location and ssl.key.location pointing into the mounted Secret"
   ! grep -qP '\tflag\t--kafka-property\t' "$WORK/all.containers" || fail "--kafka-property on a command line: flags would replace DROVER_KAFKA_PROPERTY"
 }
-test_expect_success GO,JQ 'Kafka security: the password only in a Secret reference, defined before DROVER_KAFKA_PROPERTY; the TLS Secret mounted read-only' '
+test_expect_success GO,HELM,JQ 'Kafka security: the password only in a Secret reference, defined before DROVER_KAFKA_PROPERTY; the TLS Secret mounted read-only' '
   kafka_security
 '
 
@@ -228,7 +205,7 @@ signing() {
     ! grep -qP '\tflag\t--policy\t' "$WORK/unsigned.containers" \
     || fail "authority.allowUnsignedRequests: expected --allow-unsigned-requests (and no --policy) on the control plane"
 }
-test_expect_success GO,JQ 'signing: the private key in the control plane alone, the public keys in the workers; allowUnsigned on both' '
+test_expect_success GO,HELM,JQ 'signing: the private key in the control plane alone, the public keys in the workers; allowUnsigned on both' '
   signing
 '
 
@@ -245,9 +222,9 @@ ssh_executor() {
       || fail "worker.ssh: expected the flag '${want//	/=}' on the worker"
   done
   ! grep -qP '\tflag\t--ssh-' "$WORK/default.containers" || fail "ssh flags without worker.ssh.enabled"
-  expect_fail_with "worker.ssh.existingSecret is required" "$RENDER" template "$CHART" "${REQUIRED[@]}" --set worker.ssh.enabled=true
+  expect_fail_with "worker.ssh.existingSecret is required" helm_template "${REQUIRED[@]}" --set worker.ssh.enabled=true
 }
-test_expect_success GO,JQ 'the ssh executor: its Secret mounted read-only, 0400, for the fsGroup, the paths as flags; none without it; a Secret required' '
+test_expect_success GO,HELM,JQ 'the ssh executor: its Secret mounted read-only, 0400, for the fsGroup, the paths as flags; none without it; a Secret required' '
   ssh_executor
 '
 
@@ -267,7 +244,7 @@ agent_daemonset() {
     "the DaemonSet: NODE_NAME from spec.nodeName (first, so \$(NODE_NAME) expands), hostPath / at /host, root, tolerating every taint"
   expect_jq default '[.[] | select(.kind == "DaemonSet")] | length == 0' "no DaemonSet unless workerDaemonSet.enabled"
 }
-test_expect_success GO,JQ 'the agent DaemonSet: the node name, the node root at /host, root, every taint; none unless enabled' '
+test_expect_success GO,HELM,JQ 'the agent DaemonSet: the node name, the node root at /host, root, every taint; none unless enabled' '
   agent_daemonset
 '
 
@@ -285,11 +262,11 @@ grace_periods() {
   render grace "${REQUIRED[@]}" --set worker.shutdownTimeoutSeconds=300 --set worker.terminationGracePeriodSeconds=301
   expect_jq grace "$(workload drover-worker) | .spec.template.spec.terminationGracePeriodSeconds == 301" "an override larger than the timeout kept"
   expect_fail_with "worker.terminationGracePeriodSeconds (300) must be larger than worker.shutdownTimeoutSeconds (300)" \
-    "$RENDER" template "$CHART" "${REQUIRED[@]}" --set worker.shutdownTimeoutSeconds=300 --set worker.terminationGracePeriodSeconds=300
+    helm_template "${REQUIRED[@]}" --set worker.shutdownTimeoutSeconds=300 --set worker.terminationGracePeriodSeconds=300
   expect_fail_with "controlPlane.terminationGracePeriodSeconds (20) must be larger than controlPlane.kafkaTimeoutSeconds (30)" \
-    "$RENDER" template "$CHART" "${REQUIRED[@]}" --set controlPlane.terminationGracePeriodSeconds=20
+    helm_template "${REQUIRED[@]}" --set controlPlane.terminationGracePeriodSeconds=20
 }
-test_expect_success GO,JQ 'every grace period outlasts the program'\''s own wait on SIGTERM; a grace not larger is refused' '
+test_expect_success GO,HELM,JQ 'every grace period outlasts the program'\''s own wait on SIGTERM; a grace not larger is refused' '
   grace_periods
 '
 
@@ -310,9 +287,9 @@ autoscaling() {
         and .[0].spec.scaleTargetRef.name == "drover-worker" and .[0].spec.metrics[0].resource.name == "cpu"' \
     "an autoscaling/v2 HorizontalPodAutoscaler on the worker Deployment"
   expect_fail_with "worker.autoscaling.enabled and worker.keda.enabled are both true" \
-    "$RENDER" template "$CHART" "${REQUIRED[@]}" --set worker.autoscaling.enabled=true --set worker.keda.enabled=true
+    helm_template "${REQUIRED[@]}" --set worker.autoscaling.enabled=true --set worker.keda.enabled=true
 }
-test_expect_success GO,JQ 'autoscaling: KEDA on the jobs topic lag of the workers'\'' group, or an HPA; never both' '
+test_expect_success GO,HELM,JQ 'autoscaling: KEDA on the jobs topic lag of the workers'\'' group, or an HPA; never both' '
   autoscaling
 '
 
@@ -326,7 +303,7 @@ topic_hook() {
   render notopics "${REQUIRED[@]}" --set topics.create.enabled=false
   expect_jq notopics '[.[] | select(.kind == "Job")] | length == 0' "no Job with topics.create.enabled=false"
 }
-test_expect_success GO,JQ 'the topics are made by a pre-install,pre-upgrade hook Job; none with topics.create.enabled=false' '
+test_expect_success GO,HELM,JQ 'the topics are made by a pre-install,pre-upgrade hook Job; none with topics.create.enabled=false' '
   topic_hook
 '
 
@@ -338,27 +315,90 @@ pdbs_and_monitors() {
   expect_jq all '.[] | select(.kind == "PodDisruptionBudget" and .metadata.name == "drover-control-plane") | .spec.minAvailable == 2 and .spec.maxUnavailable == null' \
     "controlPlane.pdb.minAvailable=2 alone in its PodDisruptionBudget"
   expect_fail_with "set minAvailable or maxUnavailable, not both" \
-    "$RENDER" template "$CHART" "${REQUIRED[@]}" --set worker.pdb.minAvailable=1 --set worker.pdb.maxUnavailable=1
+    helm_template "${REQUIRED[@]}" --set worker.pdb.minAvailable=1 --set worker.pdb.maxUnavailable=1
 }
-test_expect_success GO,JQ 'a PodDisruptionBudget per Deployment and a ServiceMonitor per Service select their component; minAvailable or maxUnavailable' '
+test_expect_success GO,HELM,JQ 'a PodDisruptionBudget per Deployment and a ServiceMonitor per Service select their component; minAvailable or maxUnavailable' '
   pdbs_and_monitors
+'
+
+# --- fixes found by reading the chart, each kept by a check ---
+# KEDA counted lag from "latest" for a group without commits, while the
+# workers read from "earliest": a new group's backlog was no lag to KEDA.
+keda_counts_backlog() {
+  expect_jq all '.[] | select(.kind == "ScaledObject") | .spec.triggers[0].metadata.offsetResetPolicy == "earliest"' \
+    "KEDA's offsetResetPolicy earliest, as the workers' auto.offset.reset"
+  render keda-latest "${REQUIRED[@]}" --set worker.keda.enabled=true --set worker.keda.offsetResetPolicy=latest
+  expect_jq keda-latest '.[] | select(.kind == "ScaledObject") | .spec.triggers[0].metadata.offsetResetPolicy == "latest"' \
+    "worker.keda.offsetResetPolicy=latest still honoured"
+}
+test_expect_success GO,HELM,JQ 'KEDA counts a new group'\''s backlog as lag: offsetResetPolicy earliest, as the workers read' '
+  keda_counts_backlog
+'
+
+# maxUnavailable: 0 (no voluntary disruption) went through `| default 1`.
+pdb_zero() {
+  render pdb0 "${REQUIRED[@]}" --set worker.pdb.maxUnavailable=0 --set aggregator.pdb.maxUnavailable=25%
+  expect_jq pdb0 '.[] | select(.kind == "PodDisruptionBudget" and .metadata.name == "drover-worker") | .spec.maxUnavailable == 0 and .spec.minAvailable == null' \
+    "worker.pdb.maxUnavailable=0 kept as 0"
+  expect_jq pdb0 '.[] | select(.kind == "PodDisruptionBudget" and .metadata.name == "drover-aggregator") | .spec.maxUnavailable == "25%"' \
+    "a percentage kept as a percentage"
+  render pdb-empty "${REQUIRED[@]}" --set worker.pdb.maxUnavailable=
+  expect_jq pdb-empty '.[] | select(.kind == "PodDisruptionBudget" and .metadata.name == "drover-worker") | .spec.maxUnavailable == 1' \
+    "an empty maxUnavailable (and no minAvailable) as 1"
+}
+test_expect_success GO,HELM,JQ 'a PodDisruptionBudget keeps maxUnavailable 0 (and a percentage); empty means 1' '
+  pdb_zero
+'
+
+# No container requested anything, although the HPA scales on CPU utilization (usage over the request).
+requests() {
+  for name in default all; do
+    expect_jq $name '[.[] | (.spec.template.spec.containers[]?, .spec.jobTemplate.spec.template.spec.containers[]?)
+        | .resources.requests.cpu != null and .resources.requests.memory != null] | length > 0 and all' \
+      "a CPU and a memory request in every container"
+  done
+  expect_jq default '[.[] | .spec.template.spec.containers[]? | .resources.requests] | length == 4' "4 containers with requests by default"
+  expect_fail_with "worker.autoscaling.targetCPUUtilizationPercentage needs worker.resources.requests.cpu" \
+    helm_template "${REQUIRED[@]}" --set worker.autoscaling.enabled=true --set worker.resources.requests.cpu=null
+  expect_fail_with "worker.autoscaling.targetMemoryUtilizationPercentage needs worker.resources.requests.memory" \
+    helm_template "${REQUIRED[@]}" --set worker.autoscaling.enabled=true --set worker.autoscaling.targetMemoryUtilizationPercentage=80 \
+    --set worker.resources.requests.memory=null
+}
+test_expect_success GO,HELM,JQ 'every container requests CPU and memory; an HPA on a resource without its request is refused' '
+  requests
+'
+
+# No startupProbe: a slow start counted against liveness.
+startup_probes() {
+  for name in default all; do
+    expect_jq $name '[.[] | select(.kind == "Deployment" or .kind == "DaemonSet") | .spec.template.spec.containers[] | .startupProbe
+        | .httpGet.path == "/healthz" and .httpGet.port == "http" and .successThreshold == 1 and .failureThreshold * .periodSeconds >= 300]
+        | length > 0 and all' \
+      "a startupProbe on /healthz giving every long-running container 5 minutes to start"
+  done
+  render nostartup "${REQUIRED[@]}" --set startupProbe.enabled=false
+  expect_jq nostartup '[.[] | .spec.template.spec.containers[]? | select(.startupProbe != null)] == []' "no startupProbe with startupProbe.enabled=false"
+}
+test_expect_success GO,HELM,JQ 'every long-running container has a startup probe on /healthz (5 minutes to start); none when disabled' '
+  startup_probes
 '
 
 # --- what must refuse to render ---
 refusals() {
-  expect_fail_with "kafka.brokers is required" "$RENDER" template "$CHART" --set signing.existingSecret=drover-signing
-  expect_fail_with "signing.existingSecret is required" "$RENDER" template "$CHART" --set kafka.brokers=kafka-0.kafka:9092
-  expect_fail_with "kafka.sasl.existingSecret is required" "$RENDER" template "$CHART" "${REQUIRED[@]}" --set kafka.sasl.mechanism=SCRAM-SHA-512
-  expect_fail_with "is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512" "$RENDER" template "$CHART" "${REQUIRED[@]}" --set kafka.sasl.mechanism=GSSAPI \
-    --set kafka.sasl.existingSecret=s
-  expect_fail_with "kafka.properties must not hold sasl.password" "$RENDER" template "$CHART" "${REQUIRED[@]}" --set 'kafka.properties.sasl\.password=x'
-  expect_fail_with "authority.policy or authority.existingConfigMap is required" "$RENDER" template "$CHART" \
+  expect_fail_with "kafka.brokers is required" helm_template --set signing.existingSecret=drover-signing
+  expect_fail_with "signing.existingSecret is required" helm_template --set kafka.brokers=kafka-0.kafka:9092
+  expect_fail_with "kafka.sasl.existingSecret is required" helm_template "${REQUIRED[@]}" --set kafka.sasl.mechanism=SCRAM-SHA-512
+  # values.schema.json refuses it before the templates' own check does.
+  expect_fail_with "'/kafka/sasl/mechanism': value must be one of '', 'PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'" \
+    helm_template "${REQUIRED[@]}" --set kafka.sasl.mechanism=GSSAPI --set kafka.sasl.existingSecret=s
+  expect_fail_with "kafka.properties must not hold sasl.password" helm_template "${REQUIRED[@]}" --set 'kafka.properties.sasl\.password=x'
+  expect_fail_with "authority.policy or authority.existingConfigMap is required" helm_template \
     --set kafka.brokers=k:9092 --set signing.existingSecret=s --set authority.operatorKeysSecret=o
-  expect_fail_with "authority.operatorKeysSecret is required with a policy" "$RENDER" template "$CHART" \
+  expect_fail_with "authority.operatorKeysSecret is required with a policy" helm_template \
     --set kafka.brokers=k:9092 --set signing.existingSecret=s --set authority.existingConfigMap=p
-  expect_fail_with "set one" "$RENDER" template "$CHART" "${REQUIRED[@]}" --set authority.policy.rules=x
+  expect_fail_with "set one" helm_template "${REQUIRED[@]}" --set authority.policy.rules=x
 }
-test_expect_success GO 'what must refuse to render: no brokers, no signing Secret, SASL without a Secret or with an unknown mechanism, a password in kafka.properties, no policy or no operator keys' '
+test_expect_success GO,HELM 'what must refuse to render: no brokers, no signing Secret, SASL without a Secret or with an unknown mechanism, a password in kafka.properties, no policy or no operator keys' '
   refusals
 '
 
@@ -386,7 +426,7 @@ settings_in_help() {
 $(printf '  %s\n' "${missing[@]}" | sort -u)"
   fi
 }
-test_expect_success GO,JQ 'every flag and DROVER_* variable the chart passes is one the program lists in its --help' '
+test_expect_success GO,HELM,JQ 'every flag and DROVER_* variable the chart passes is one the program lists in its --help' '
   settings_in_help
 '
 

@@ -1,52 +1,38 @@
-// Command drover-helm-render renders and checks the Drover Helm chart
-// without Helm, for tests on machines that have no helm binary and no
-// cluster.  It is built from Debian's Go packages in GOPATH mode
-// (GO111MODULE=off, GOPATH=/usr/share/gocode): the standard library, sprig
-// and sigs.k8s.io/yaml.
+// Command drover-helm-check checks what `helm template` renders of the
+// Drover chart, where Helm itself checks nothing, and lists what the
+// chart's monitoring queries.  Helm renders (tests/e2e/t0910 and t0911 run
+// the real helm binary that scripts/install-deps.sh installs); this program
+// only reads its output.  It is built from Debian's Go packages in GOPATH
+// mode (GO111MODULE=off, GOPATH=/usr/share/gocode): the standard library and
+// sigs.k8s.io/yaml, the YAML library of Kubernetes itself, so what jq sees
+// of a manifest is what the API server would decode.
 //
-//	drover-helm-render template CHART [--name N] [--namespace NS] [--values FILE]...
-//	                                  [--set KEY=VALUE]... [--api-versions GROUP/VERSION]... [--notes]
-//	drover-helm-render check FILE         every document is a Kubernetes object with labels
-//	drover-helm-render containers FILE    one line per container flag and environment variable
-//	drover-helm-render json FILE          the documents as one JSON array, for jq
+//	drover-helm-check check FILE         every document is a Kubernetes object the chart stands behind
+//	drover-helm-check containers FILE    one line per container flag and environment variable
+//	drover-helm-check json FILE          the documents as one JSON array, for jq
+//	drover-helm-check promql-metrics     the metric names in PromQL expressions (a JSON array on stdin)
 //
-// What it implements of Helm 3's rendering, as `helm template` does it:
-//   - Chart.yaml as .Chart (Name, Version, AppVersion, ... as Helm's field names);
-//   - values.yaml, then each --values file, then each --set, merged as Helm
-//     coalesces values: maps merge key by key, anything else replaces, and a
-//     null removes the key;
-//   - .Release (Name, Namespace, Service "Helm", IsInstall, Revision 1),
-//     .Capabilities (KubeVersion, APIVersions.Has over the built-in groups and
-//     --api-versions), .Template (Name, BasePath);
-//   - sprig's text functions without env and expandenv (as Helm), plus
-//     include, tpl, required, fail, toYaml, fromYaml, fromYamlArray, toJson,
-//     fromJson, fromJsonArray, and lookup (always an empty map: no cluster);
-//   - every file under templates/ parsed into one template set; files whose
-//     name starts with "_" are partials, NOTES.txt is rendered only with
-//     --notes; "<no value>" is blanked (missingkey=zero) and the error of
-//     fail or required is reported as "execution error at (FILE:LINE:COL): MESSAGE".
-//
-// What it does not: subcharts and dependencies, .Files, values.schema.json,
-// --set lists (a[0]=x), comma-separated --set pairs and --set-string,
-// ordering documents by kind (they come out in file order, each with its
-// "# Source:" line), and anything that needs a cluster.
+// Why it is kept next to Helm: `helm lint` and `helm template` check that
+// the templates render and that the values fit values.schema.json, not what
+// the objects say.  check refuses what a cluster would refuse later or what
+// the chart promises (names that are DNS labels, the chart's labels on
+// every object, selectors matching their pods, no two objects of one kind
+// and name, an image and an explicit command in every container);
+// containers feeds t0910's check of every flag and DROVER_* variable
+// against the programs' --help; promql-metrics feeds t0912's check that
+// the alerts and the dashboard query only metrics the programs serve.
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io/fs"
+	"io"
 	"os"
 	"path"
-	"path/filepath"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
-	"text/template"
 
-	"github.com/Masterminds/sprig"
 	"sigs.k8s.io/yaml"
 )
 
@@ -56,14 +42,14 @@ func main() {
 	}
 	var err error
 	switch os.Args[1] {
-	case "template":
-		err = runTemplate(os.Args[2:])
 	case "check":
 		err = runCheck(os.Args[2:])
 	case "containers":
 		err = runContainers(os.Args[2:])
 	case "json":
 		err = runJSON(os.Args[2:])
+	case "promql-metrics":
+		err = runPromQLMetrics(os.Args[2:])
 	default:
 		usage()
 	}
@@ -74,409 +60,11 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: drover-helm-render template CHART [--name N] [--namespace NS] [--values FILE]... [--set K=V]... [--api-versions G/V]... [--notes]\n"+
-		"       drover-helm-render check FILE\n"+
-		"       drover-helm-render containers FILE\n"+
-		"       drover-helm-render json FILE")
+	fmt.Fprintln(os.Stderr, "usage: drover-helm-check check FILE\n"+
+		"       drover-helm-check containers FILE\n"+
+		"       drover-helm-check json FILE\n"+
+		"       drover-helm-check promql-metrics <EXPRESSIONS.json")
 	os.Exit(2)
-}
-
-// ---- values ----
-
-// readYAMLMap reads a YAML file into a map the way Helm does (through JSON,
-// so numbers are float64).
-func readYAMLMap(file string) (map[string]interface{}, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	values := map[string]interface{}{}
-	if err := yaml.Unmarshal(data, &values); err != nil {
-		return nil, fmt.Errorf("%s: %v", file, err)
-	}
-	if values == nil {
-		values = map[string]interface{}{}
-	}
-	return values, nil
-}
-
-// coalesce merges src over dst as Helm merges user values over the chart's:
-// maps key by key, other values replaced, null deleting the key.
-func coalesce(dst, src map[string]interface{}) map[string]interface{} {
-	for key, value := range src {
-		if value == nil {
-			delete(dst, key)
-			continue
-		}
-		srcMap, srcIsMap := value.(map[string]interface{})
-		dstMap, dstIsMap := dst[key].(map[string]interface{})
-		if srcIsMap && dstIsMap {
-			dst[key] = coalesce(dstMap, srcMap)
-		} else {
-			dst[key] = value
-		}
-	}
-	return dst
-}
-
-// parseSet turns "a.b\.c=value" into {"a": {"b.c": value}}, typing the value
-// as Helm's --set does: true/false, null, integers, else a string.
-func parseSet(assignment string) (map[string]interface{}, error) {
-	eq := strings.Index(assignment, "=")
-	if eq <= 0 {
-		return nil, fmt.Errorf("--set %q: expected KEY=VALUE", assignment)
-	}
-	var keys []string
-	var key strings.Builder
-	raw := assignment[:eq]
-	for i := 0; i < len(raw); i++ {
-		switch {
-		case raw[i] == '\\' && i+1 < len(raw) && raw[i+1] == '.':
-			key.WriteByte('.')
-			i++
-		case raw[i] == '.':
-			keys = append(keys, key.String())
-			key.Reset()
-		default:
-			key.WriteByte(raw[i])
-		}
-	}
-	keys = append(keys, key.String())
-	text := assignment[eq+1:]
-	var value interface{} = text
-	switch {
-	case text == "true":
-		value = true
-	case text == "false":
-		value = false
-	case text == "null":
-		value = nil
-	default:
-		if n, err := strconv.ParseInt(text, 10, 64); err == nil {
-			value = n
-		}
-	}
-	out := map[string]interface{}{keys[len(keys)-1]: value}
-	for i := len(keys) - 2; i >= 0; i-- {
-		out = map[string]interface{}{keys[i]: out}
-	}
-	return out, nil
-}
-
-// ---- the objects templates see ----
-
-// ChartMetadata is Chart.yaml with Helm's field names (.Chart.AppVersion).
-type ChartMetadata struct {
-	Name         string                   `json:"name"`
-	Home         string                   `json:"home,omitempty"`
-	Sources      []string                 `json:"sources,omitempty"`
-	Version      string                   `json:"version"`
-	Description  string                   `json:"description,omitempty"`
-	Keywords     []string                 `json:"keywords,omitempty"`
-	Maintainers  []map[string]interface{} `json:"maintainers,omitempty"`
-	Icon         string                   `json:"icon,omitempty"`
-	APIVersion   string                   `json:"apiVersion"`
-	Condition    string                   `json:"condition,omitempty"`
-	Tags         string                   `json:"tags,omitempty"`
-	AppVersion   string                   `json:"appVersion,omitempty"`
-	Deprecated   bool                     `json:"deprecated,omitempty"`
-	Annotations  map[string]string        `json:"annotations,omitempty"`
-	KubeVersion  string                   `json:"kubeVersion,omitempty"`
-	Dependencies []map[string]interface{} `json:"dependencies,omitempty"`
-	Type         string                   `json:"type,omitempty"`
-}
-
-// VersionSet is .Capabilities.APIVersions.
-type VersionSet []string
-
-// Has reports whether the cluster serves this group/version (or group/version/Kind).
-func (v VersionSet) Has(apiVersion string) bool {
-	for _, x := range v {
-		if x == apiVersion {
-			return true
-		}
-	}
-	return false
-}
-
-// The API groups every supported cluster serves (Helm's default set, reduced
-// to what matters here); --api-versions adds CRDs such as keda.sh/v1alpha1.
-var builtinAPIVersions = []string{
-	"v1", "apps/v1", "batch/v1", "policy/v1", "autoscaling/v1", "autoscaling/v2",
-	"networking.k8s.io/v1", "rbac.authorization.k8s.io/v1", "storage.k8s.io/v1",
-	"apiextensions.k8s.io/v1", "coordination.k8s.io/v1", "scheduling.k8s.io/v1",
-}
-
-type KubeVersion struct {
-	Version, Major, Minor, GitVersion string
-}
-
-func (k KubeVersion) String() string { return k.Version }
-
-type Capabilities struct {
-	KubeVersion KubeVersion
-	APIVersions VersionSet
-	HelmVersion map[string]string
-}
-
-// ---- rendering ----
-
-type renderer struct {
-	root     *template.Template
-	values   map[string]interface{}
-	chart    *ChartMetadata
-	release  map[string]interface{}
-	caps     *Capabilities
-	basePath string
-	depth    map[string]int
-}
-
-// scope is the top-level object a template sees, with .Template set for the file.
-func (r *renderer) scope(name string) map[string]interface{} {
-	return map[string]interface{}{
-		"Values":       r.values,
-		"Chart":        r.chart,
-		"Release":      r.release,
-		"Capabilities": r.caps,
-		"Template":     map[string]interface{}{"Name": name, "BasePath": r.basePath},
-		"Files":        nil,
-	}
-}
-
-func toYAML(v interface{}) string {
-	data, err := yaml.Marshal(v)
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSuffix(string(data), "\n")
-}
-
-func (r *renderer) funcMap() template.FuncMap {
-	funcs := sprig.TxtFuncMap()
-	delete(funcs, "env")
-	delete(funcs, "expandenv")
-	funcs["toYaml"] = toYAML
-	funcs["fromYaml"] = func(s string) map[string]interface{} {
-		m := map[string]interface{}{}
-		if err := yaml.Unmarshal([]byte(s), &m); err != nil {
-			m["Error"] = err.Error()
-		}
-		return m
-	}
-	funcs["fromYamlArray"] = func(s string) []interface{} {
-		var a []interface{}
-		if err := yaml.Unmarshal([]byte(s), &a); err != nil {
-			a = []interface{}{err.Error()}
-		}
-		return a
-	}
-	funcs["toJson"] = func(v interface{}) string {
-		data, err := json.Marshal(v)
-		if err != nil {
-			return ""
-		}
-		return string(data)
-	}
-	funcs["fromJson"] = func(s string) map[string]interface{} {
-		m := map[string]interface{}{}
-		if err := json.Unmarshal([]byte(s), &m); err != nil {
-			m["Error"] = err.Error()
-		}
-		return m
-	}
-	funcs["fromJsonArray"] = func(s string) []interface{} {
-		var a []interface{}
-		if err := json.Unmarshal([]byte(s), &a); err != nil {
-			a = []interface{}{err.Error()}
-		}
-		return a
-	}
-	funcs["required"] = func(message string, value interface{}) (interface{}, error) {
-		if value == nil {
-			return value, fmt.Errorf("%s", message)
-		}
-		if s, ok := value.(string); ok && s == "" {
-			return value, fmt.Errorf("%s", message)
-		}
-		return value, nil
-	}
-	funcs["fail"] = func(message string) (string, error) { return "", fmt.Errorf("%s", message) }
-	funcs["lookup"] = func(apiVersion, kind, namespace, name string) (map[string]interface{}, error) {
-		return map[string]interface{}{}, nil
-	}
-	// include and tpl need the parsed set: bound late, below.
-	funcs["include"] = func(name string, data interface{}) (string, error) { return "", nil }
-	funcs["tpl"] = func(text string, data interface{}) (string, error) { return "", nil }
-	return funcs
-}
-
-// bindLate replaces include and tpl with versions that see the whole set.
-func (r *renderer) bindLate() {
-	r.root.Funcs(template.FuncMap{
-		"include": func(name string, data interface{}) (string, error) {
-			if r.depth[name] > 1000 {
-				return "", fmt.Errorf("rendering template has a nested reference name: %s", name)
-			}
-			r.depth[name]++
-			defer func() { r.depth[name]-- }()
-			var out strings.Builder
-			err := r.root.ExecuteTemplate(&out, name, data)
-			return out.String(), err
-		},
-		"tpl": func(text string, data interface{}) (string, error) {
-			clone, err := r.root.Clone()
-			if err != nil {
-				return "", err
-			}
-			t, err := clone.New("tpl").Parse(text)
-			if err != nil {
-				return "", err
-			}
-			var out strings.Builder
-			if err := t.Execute(&out, data); err != nil {
-				return "", err
-			}
-			return strings.ReplaceAll(out.String(), "<no value>", ""), nil
-		},
-	})
-}
-
-// execError words a template error as Helm does for fail and required.
-var callError = regexp.MustCompile(`error calling (?:fail|required): (.*)$`)
-
-func execError(err error) error {
-	tokens := strings.SplitN(err.Error(), ": ", 3)
-	if len(tokens) == 3 {
-		if m := callError.FindStringSubmatch(tokens[2]); m != nil {
-			return fmt.Errorf("execution error at (%s): %s", tokens[1], m[1])
-		}
-	}
-	return err
-}
-
-type stringList []string
-
-func runTemplate(args []string) error {
-	if len(args) < 1 {
-		usage()
-	}
-	chartDir := args[0]
-	releaseName, namespace, notes := "drover", "default", false
-	var valueFiles, sets, apiVersions stringList
-	for i := 1; i < len(args); i++ {
-		takes := func() string {
-			if i+1 >= len(args) {
-				usage()
-			}
-			i++
-			return args[i]
-		}
-		switch args[i] {
-		case "--name":
-			releaseName = takes()
-		case "--namespace":
-			namespace = takes()
-		case "--values", "-f":
-			valueFiles = append(valueFiles, takes())
-		case "--set":
-			sets = append(sets, takes())
-		case "--api-versions":
-			apiVersions = append(apiVersions, takes())
-		case "--notes":
-			notes = true
-		default:
-			return fmt.Errorf("unknown argument %q", args[i])
-		}
-	}
-
-	chart := &ChartMetadata{}
-	chartData, err := os.ReadFile(filepath.Join(chartDir, "Chart.yaml"))
-	if err != nil {
-		return err
-	}
-	if err := yaml.Unmarshal(chartData, chart); err != nil {
-		return fmt.Errorf("Chart.yaml: %v", err)
-	}
-	if chart.APIVersion != "v2" || chart.Name == "" || chart.Version == "" {
-		return fmt.Errorf("Chart.yaml: apiVersion v2, name and version are required")
-	}
-
-	values, err := readYAMLMap(filepath.Join(chartDir, "values.yaml"))
-	if err != nil {
-		return err
-	}
-	for _, file := range valueFiles {
-		overlay, err := readYAMLMap(file)
-		if err != nil {
-			return err
-		}
-		values = coalesce(values, overlay)
-	}
-	for _, assignment := range sets {
-		overlay, err := parseSet(assignment)
-		if err != nil {
-			return err
-		}
-		values = coalesce(values, overlay)
-	}
-
-	r := &renderer{
-		values:   values,
-		chart:    chart,
-		release:  map[string]interface{}{"Name": releaseName, "Namespace": namespace, "Service": "Helm", "IsInstall": true, "IsUpgrade": false, "Revision": 1},
-		caps:     &Capabilities{KubeVersion: KubeVersion{"v1.30.0", "1", "30", "v1.30.0"}, APIVersions: append(VersionSet(builtinAPIVersions), apiVersions...), HelmVersion: map[string]string{"Version": "v3"}},
-		basePath: path.Join(chart.Name, "templates"),
-		depth:    map[string]int{},
-	}
-	r.root = template.New("chart").Funcs(r.funcMap()).Option("missingkey=zero")
-
-	// Every file under templates/, named as Helm names them: CHART/templates/PATH.
-	templatesDir := filepath.Join(chartDir, "templates")
-	var names []string
-	err = filepath.WalkDir(templatesDir, func(file string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(templatesDir, file)
-		name := path.Join(r.basePath, filepath.ToSlash(rel))
-		text, err := os.ReadFile(file)
-		if err != nil {
-			return err
-		}
-		if _, err := r.root.New(name).Parse(string(text)); err != nil {
-			return fmt.Errorf("parse error: %v", err)
-		}
-		names = append(names, name)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	r.bindLate()
-
-	var out bytes.Buffer
-	for _, name := range names {
-		base := path.Base(name)
-		isNotes := base == "NOTES.txt"
-		if strings.HasPrefix(base, "_") || isNotes != notes {
-			continue
-		}
-		var rendered strings.Builder
-		if err := r.root.ExecuteTemplate(&rendered, name, r.scope(name)); err != nil {
-			return execError(err)
-		}
-		text := strings.ReplaceAll(rendered.String(), "<no value>", "")
-		if notes {
-			out.WriteString(strings.TrimRight(text, "\n") + "\n")
-			continue
-		}
-		for _, doc := range splitDocuments(text) {
-			fmt.Fprintf(&out, "---\n# Source: %s\n%s\n", name, doc)
-		}
-	}
-	_, err = os.Stdout.Write(out.Bytes())
-	return err
 }
 
 // splitDocuments splits a YAML stream on "---" lines and drops empty documents.
@@ -731,5 +319,180 @@ func runJSON(args []string) error {
 		return err
 	}
 	fmt.Println(string(data))
+	return nil
+}
+
+// ---- metric names in PromQL ----
+
+// Words of PromQL that are neither functions nor metrics.
+var promqlKeywords = map[string]bool{
+	"and": true, "or": true, "unless": true, "by": true, "without": true, "on": true, "ignoring": true,
+	"group_left": true, "group_right": true, "bool": true, "offset": true, "inf": true, "nan": true,
+	"start": true, "end": true,
+	// aggregations, which may stand before their by/without list instead of "("
+	"sum": true, "min": true, "max": true, "avg": true, "group": true, "stddev": true, "stdvar": true,
+	"count": true, "count_values": true, "bottomk": true, "topk": true, "quantile": true,
+	"limitk": true, "limit_ratio": true,
+}
+
+// Keywords followed by a parenthesised list of label names.
+var promqlLabelLists = map[string]bool{
+	"by": true, "without": true, "on": true, "ignoring": true, "group_left": true, "group_right": true,
+}
+
+// Grafana's label_values(METRIC, LABEL): the LABEL is not a metric.
+var labelValuesLabel = regexp.MustCompile(`,\s*[A-Za-z_][A-Za-z0-9_]*\s*\)\s*$`)
+
+// promqlMetrics returns the metric names an expression selects: every
+// identifier that is not a keyword, a function or aggregation (followed by
+// "("), a label name (inside {...} or a by/on/... list), a duration (inside
+// [...]), a number, a string or a Grafana variable ($name, ${name}).
+func promqlMetrics(expr string) ([]string, error) {
+	if strings.HasPrefix(strings.TrimSpace(expr), "label_values(") {
+		expr = labelValuesLabel.ReplaceAllString(expr, ")")
+	}
+	var names []string
+	s := expr
+	isIdentStart := func(c byte) bool { return c == '_' || c == ':' || (c|0x20 >= 'a' && c|0x20 <= 'z') }
+	isIdent := func(c byte) bool { return isIdentStart(c) || (c >= '0' && c <= '9') }
+	skipSpace := func(i int) int {
+		for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+			i++
+		}
+		return i
+	}
+	// skipTo returns the index after the bracket closing the one at i, over strings.
+	skipTo := func(i int, open, close byte) (int, error) {
+		depth := 0
+		for ; i < len(s); i++ {
+			switch c := s[i]; {
+			case c == '"' || c == '\'' || c == '`':
+				j := i + 1
+				for j < len(s) && s[j] != c {
+					if s[j] == '\\' && c != '`' {
+						j++
+					}
+					j++
+				}
+				i = j
+			case c == open:
+				depth++
+			case c == close:
+				depth--
+				if depth == 0 {
+					return i + 1, nil
+				}
+			}
+		}
+		return 0, fmt.Errorf("unbalanced %c in %q", open, expr)
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\'' || c == '`':
+			j := i + 1
+			for j < len(s) && s[j] != c {
+				if s[j] == '\\' && c != '`' {
+					j++
+				}
+				j++
+			}
+			if j >= len(s) {
+				return nil, fmt.Errorf("unterminated string in %q", expr)
+			}
+			i = j + 1
+		case c == '{':
+			j, err := skipTo(i, '{', '}')
+			if err != nil {
+				return nil, err
+			}
+			i = j
+		case c == '[':
+			j, err := skipTo(i, '[', ']')
+			if err != nil {
+				return nil, err
+			}
+			i = j
+		case c == '$':
+			i++
+			if i < len(s) && s[i] == '{' {
+				j, err := skipTo(i, '{', '}')
+				if err != nil {
+					return nil, err
+				}
+				i = j
+			} else {
+				for i < len(s) && isIdent(s[i]) {
+					i++
+				}
+			}
+		case c >= '0' && c <= '9' || c == '.':
+			// a number or a duration (5m, 1e3, 0x1f, 1.5)
+			for i < len(s) && (isIdent(s[i]) || s[i] == '.') {
+				i++
+			}
+		case isIdentStart(c):
+			j := i
+			for j < len(s) && isIdent(s[j]) {
+				j++
+			}
+			word := s[i:j]
+			next := skipSpace(j)
+			lower := strings.ToLower(word)
+			switch {
+			case promqlLabelLists[lower] && next < len(s) && s[next] == '(':
+				k, err := skipTo(next, '(', ')')
+				if err != nil {
+					return nil, err
+				}
+				j = k
+			case promqlKeywords[lower]:
+			case next < len(s) && s[next] == '(':
+				// a function or an aggregation
+			default:
+				names = append(names, word)
+			}
+			i = j
+		default:
+			i++
+		}
+	}
+	return names, nil
+}
+
+// runPromQLMetrics reads a JSON array of expressions on stdin and prints
+// one line per metric each selects: NAME, a tab, and the expression.
+func runPromQLMetrics(args []string) error {
+	if len(args) != 0 {
+		usage()
+	}
+	data, err := io.ReadAll(os.Stdin)
+	if err != nil {
+		return err
+	}
+	var exprs []string
+	if err := json.Unmarshal(data, &exprs); err != nil {
+		return fmt.Errorf("stdin is not a JSON array of strings: %v", err)
+	}
+	var lines []string
+	for _, expr := range exprs {
+		names, err := promqlMetrics(expr)
+		if err != nil {
+			return err
+		}
+		if len(names) == 0 {
+			return fmt.Errorf("no metric in %q", expr)
+		}
+		flat := strings.Join(strings.Fields(expr), " ")
+		for _, name := range names {
+			lines = append(lines, name+"\t"+flat)
+		}
+	}
+	sort.Strings(lines)
+	for i, line := range lines {
+		if i == 0 || line != lines[i-1] {
+			fmt.Println(line)
+		}
+	}
 	return nil
 }

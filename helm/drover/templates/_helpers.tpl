@@ -352,10 +352,22 @@ generic ephemeral volume (a claim per pod).  (dict "name" "cache" "spec" .Values
 {{- end -}}
 
 {{/*
-Probes on the http port: (dict "root" $).  Liveness on /healthz, readiness
-on /readyz.
+Probes on the http port: (dict "root" $).  A startup probe on /healthz
+holds the other two back until the program serves HTTP at all (the
+aggregator reads the whole fleet topic first, up to 30 s and more on a
+slow cluster), so liveness can stay strict; then liveness on /healthz,
+readiness on /readyz.
 */}}
 {{- define "drover.probes" -}}
+{{- with .Values.startupProbe }}
+{{- if .enabled }}
+startupProbe:
+  httpGet:
+    path: /healthz
+    port: http
+  {{- toYaml (omit . "enabled") | nindent 2 }}
+{{- end }}
+{{- end }}
 {{- with .Values.livenessProbe }}
 {{- if .enabled }}
 livenessProbe:
@@ -385,8 +397,11 @@ The PodDisruptionBudget spec of a component: (dict "root" $ "component" "worker"
 {{- end -}}
 {{- if and (not (kindIs "invalid" .pdb.minAvailable)) (ne (toString .pdb.minAvailable) "") }}
 minAvailable: {{ .pdb.minAvailable }}
+{{- else if or (kindIs "invalid" .pdb.maxUnavailable) (eq (toString .pdb.maxUnavailable) "") }}
+maxUnavailable: 1
 {{- else }}
-maxUnavailable: {{ .pdb.maxUnavailable | default 1 }}
+{{- /* Not `| default 1`: 0 (no voluntary disruption at all) is a value, not an absence. */}}
+maxUnavailable: {{ .pdb.maxUnavailable }}
 {{- end }}
 selector:
   matchLabels:
