@@ -11,7 +11,7 @@
 
 FROM debian:12 AS build
 WORKDIR /src
-COPY scripts/install-deps.sh scripts/install-deps.sh
+COPY scripts/install-deps.sh scripts/install-chart-tools.sh scripts/
 RUN scripts/install-deps.sh
 COPY . .
 RUN rm -rf build && make build && \
