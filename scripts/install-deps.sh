@@ -12,6 +12,8 @@ packages=(build-essential cmake pkg-config
           openssh-client openssh-server  # the ssh executor and its tests (a loopback sshd)
           rpm                        # rpm and rpmbuild: package create's .rpm tests (t0555)
           shellcheck                 # t0555 checks the scripts package create writes
+          help2man                   # the man pages, made at build time
+          man-db systemd             # t0920 reads the Debian package's man pages and verifies its units
           golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev yamllint)  # the Helm chart's tests
 missing=()
 for p in "${packages[@]}"; do
