@@ -98,6 +98,7 @@ verbs=$(awk -F'  +' '/^(commands|verbs):$/ {on = 1; next} on && /^  [a-z]/ {prin
       echo ".nf"
       roff usage <"$tmp/verb" | grep -v '^\.br$'
       echo ".fi"
+      echo ".PP"
       roff description <"$tmp/verb"
       echo ".PP"
       echo "Settings:"
