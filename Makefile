@@ -3,8 +3,9 @@
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
+PREFIX ?= /usr/local
 
-.PHONY: all deps build demo demo-engine test asan asan-build fuzz bench clean
+.PHONY: all deps build demo demo-engine test asan asan-build fuzz bench install deb clean
 
 all: build
 
@@ -50,6 +51,15 @@ bench: build
 	bench/fleet_bench.sh $(BUILD)
 	bench/restart_bench.sh $(BUILD)
 	bench/ssh_bench.sh $(BUILD)
+
+# The programs, their man pages, the docs, the systemd units and example
+# settings files (docs/install.md): make install PREFIX=/usr DESTDIR=/tmp/stage
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix $(PREFIX)
+
+# The Debian package: $(BUILD)/drover_VERSION_ARCH.deb (docs/install.md).
+deb: build
+	cd $(BUILD) && cpack -G DEB
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

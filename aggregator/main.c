@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "build_info.h"
 #include "config.h"
 #include "http_server.h"
 #include "ingest.h"
@@ -42,7 +43,8 @@ static const char usage[] =
     "usage: drover-aggregator --brokers HOST:PORT [--http ADDR] [--group NAME] [settings]\n"
     "Folds status events into rollups: publishes them to the rollups topic and serves\n"
     "GET / (live page), /deployments, /deployments/{id}, /metrics, /healthz, /readyz.\n"
-    "SIGTERM or SIGINT: publish the last rollups, leave the group, exit 0.";
+    "SIGTERM or SIGINT: publish the last rollups, leave the group, exit 0.\n"
+    "drover-aggregator --version prints the version and the commit it was built from.";
 
 /* Serve HTTP on address (unless empty) and log where. */
 static dr_status start_http(const char *address, dr_api *api, dr_http_server **out, dr_error *err)
@@ -68,6 +70,8 @@ int main(int argc, char **argv)
     dr_ingest *ingest = NULL;
     dr_refusals *refusals = NULL;
     dr_http_server *http = NULL;
+    if (dr_build_version_requested(argc, argv))
+        return dr_build_print_version("drover-aggregator");
     dr_config *cfg = dr_program_start("drover-aggregator", settings, sizeof settings / sizeof settings[0], argc - 1,
                                       argv + 1, usage, &exit_code);
     if (!cfg)
@@ -87,6 +91,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "drover-aggregator: out of memory\n");
         goto done;
     }
+    dr_metrics_build_info(metrics, dr_build_version(), dr_build_commit());
     dr_ingest_settings ingest_settings = {
         .group = dr_config_string(cfg, "group"),
         .publish_interval_ms = (int)dr_config_int(cfg, "publish-interval-ms"),

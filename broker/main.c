@@ -23,6 +23,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "build_info.h"
 #include "config.h"
 #include "error.h"
 #include "faults.h"
@@ -49,7 +50,8 @@ static const dr_setting broker_settings[] = {
 static const char usage_text[] =
     "usage: drover-broker [--partitions N] [--brokers-count N] [--address-file FILE]\n"
     "Runs librdkafka's in-memory mock Kafka cluster on loopback with Drover's topics, for the demo and tests.\n"
-    "Prints the bootstrap address as the first line of stdout; SIGTERM or SIGINT stops it.";
+    "Prints the bootstrap address as the first line of stdout; SIGTERM or SIGINT stops it.\n"
+    "drover-broker --version prints the version and the commit it was built from.";
 
 /* The broker's parameters, checked. */
 typedef struct broker_plan {
@@ -267,6 +269,8 @@ int main(int argc, char **argv)
     int exit_code = DR_EXIT_USAGE;
     dr_error err = {0};
     broker_plan plan = {0};
+    if (dr_build_version_requested(argc, argv))
+        return dr_build_print_version("drover-broker");
     dr_config *cfg = dr_program_start("drover-broker", broker_settings, BROKER_SETTING_COUNT, argc - 1, argv + 1,
                                       usage_text, &exit_code);
     if (!cfg)

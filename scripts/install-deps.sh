@@ -13,6 +13,8 @@ packages=(build-essential cmake pkg-config
           openssh-client openssh-server  # the ssh executor and its tests (a loopback sshd)
           rpm                        # rpm and rpmbuild: package create's .rpm tests (t0555)
           shellcheck                 # t0555 checks the scripts package create writes
+          help2man                   # the man pages, made at build time
+          man-db systemd             # t0920 reads the Debian package's man pages and verifies its units
           golang-go golang-k8s-sigs-yaml-dev yamllint  # the Helm chart's tests (tests/helm: drover-helm-check)
           prometheus                 # promtool: t0912 checks the chart's alerts (no daemon is started: see below)
           nodejs npm)                # scripts/install-chart-tools.sh: Helm and the README generator

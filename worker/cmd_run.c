@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "build_info.h"
 #include "commands.h"
 #include "engine_config.h"
 #include "config.h"
@@ -162,6 +163,7 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
     describe_metrics(metrics);
+    dr_metrics_build_info(metrics, dr_build_version(), dr_build_commit());
     settings.metrics = metrics;
     json_object_seed(0); /* before threads */
 

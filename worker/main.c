@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "build_info.h"
 #include "commands.h"
 
 static const struct {
@@ -15,13 +16,15 @@ static const struct {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: drover-worker VERB [--help] [settings]\n\nverbs:\n");
+    fprintf(out, "usage: drover-worker VERB [--help] [settings]\n       drover-worker --version\n\nverbs:\n");
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
         fprintf(out, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
 }
 
 int main(int argc, char **argv)
 {
+    if (dr_build_version_requested(argc, argv))
+        return dr_build_print_version("drover-worker");
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? DR_EXIT_USAGE : DR_EXIT_OK;

@@ -417,3 +417,13 @@ char *dr_metrics_label_escape(const char *value, char *buf, size_t size)
     buf[out] = '\0';
     return buf;
 }
+
+void dr_metrics_build_info(dr_metrics *m, const char *version, const char *commit)
+{
+    char v[128], c[128], labels[300];
+    dr_metrics_describe(m, "drover_build_info", DR_METRIC_GAUGE,
+                        "Always 1: the labels say the version and git commit this program was built from", NULL, 0);
+    snprintf(labels, sizeof labels, "version=\"%s\",commit=\"%s\"", dr_metrics_label_escape(version, v, sizeof v),
+             dr_metrics_label_escape(commit, c, sizeof c));
+    dr_metrics_gauge_set(m, "drover_build_info", labels, 1);
+}

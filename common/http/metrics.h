@@ -56,4 +56,11 @@ char *dr_metrics_render(dr_metrics *m, size_t *len);
  */
 char *dr_metrics_label_escape(const char *value, char *buf, size_t size);
 
+/*
+ * drover_build_info{version="...",commit="..."} 1, the gauge every program
+ * serves on its /metrics: what it was built from.  The programs pass
+ * dr_build_version() and dr_build_commit() (build_info.h).
+ */
+void dr_metrics_build_info(dr_metrics *m, const char *version, const char *commit);
+
 #endif

@@ -160,7 +160,10 @@ cleanup:
     return exit_code;
 }
 
-/* The associations table; *cfg_out and *table are the caller's to free. */
+/*
+ * The associations table; *cfg_out and *table are the caller's to free.
+ * DR_EXIT_OK with *cfg_out NULL: --help was printed, nothing more to do.
+ */
 static int read_associations(int argc, char **argv, const char *usage, const dr_setting *settings, size_t setting_count,
                              size_t want_positional, dr_config **cfg_out, dr_table *table, dr_kafka_options *kafka,
                              int *timeout_ms)
@@ -211,7 +214,7 @@ static int association_list(int argc, char **argv)
     int exit_code =
         read_associations(argc, argv, "usage: drover-producer association list", plain_settings,
                           sizeof plain_settings / sizeof plain_settings[0], 0, &cfg, &table, &kafka, &timeout_ms);
-    if (exit_code == DR_EXIT_OK) {
+    if (exit_code == DR_EXIT_OK && cfg) {
         printf("%-24s %-20s %-10s %-36s %-20s %s\n", "ID", "PACKAGE", "VERSION", "RUNS", "LAST RUN", "LAST DEPLOYMENT");
         for (size_t i = 0; i < table.count; i++) {
             Drover__V1__Association *a = decode_row(&table.rows[i]);
@@ -274,7 +277,7 @@ static int association_show(int argc, char **argv)
     int exit_code =
         read_associations(argc, argv, "usage: drover-producer association show ID", plain_settings,
                           sizeof plain_settings / sizeof plain_settings[0], 1, &cfg, &table, &kafka, &timeout_ms);
-    if (exit_code == DR_EXIT_OK) {
+    if (exit_code == DR_EXIT_OK && cfg) {
         char *const *positional;
         dr_config_positional(cfg, &positional);
         Drover__V1__Association *a = decode_row(dr_table_get(&table, positional[0]));
@@ -319,7 +322,7 @@ static int association_delete(int argc, char **argv)
     int exit_code =
         read_associations(argc, argv, "usage: drover-producer association delete ID", delete_settings,
                           sizeof delete_settings / sizeof delete_settings[0], 1, &cfg, &table, &kafka, &timeout_ms);
-    if (exit_code == DR_EXIT_OK) {
+    if (exit_code == DR_EXIT_OK && cfg) {
         char *const *positional;
         dr_config_positional(cfg, &positional);
         Drover__V1__Association *existing = decode_row(dr_table_get(&table, positional[0]));

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "build_info.h"
 #include "commands.h"
 #include "health_http.h"
 #include "log.h"
@@ -176,6 +177,7 @@ int cmd_serve(int argc, char **argv)
         dr_error_set(&err, DR_ERR_NOMEM, "out of memory for metrics");
         goto fail;
     }
+    dr_metrics_build_info(metrics, dr_build_version(), dr_build_commit());
     settings.metrics = metrics;
     const char *address = dr_config_string(cfg, "http");
     if (address && address[0] && dr_health_http_start(address, metrics, &ready, &http, &err) != DR_OK)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "build_info.h"
 #include "commands.h"
 #include "deploy.h"
 #include "log.h"
@@ -29,7 +30,8 @@ static const dr_producer_command *const commands[] = {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: drover-producer COMMAND VERB [--help] [settings]\n\ncommands:\n");
+    fprintf(out,
+            "usage: drover-producer COMMAND VERB [--help] [settings]\n       drover-producer --version\n\ncommands:\n");
     for (size_t i = 0; i < COMMAND_COUNT; i++) {
         const dr_producer_command *c = commands[i];
         char name[64];
@@ -113,6 +115,8 @@ int dr_producer_fail(const dr_error *err)
 
 int main(int argc, char **argv)
 {
+    if (dr_build_version_requested(argc, argv))
+        return dr_build_print_version("drover-producer");
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? DR_EXIT_USAGE : DR_EXIT_OK;

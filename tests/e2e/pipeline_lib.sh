@@ -13,7 +13,7 @@ operator_setup
 signing_key() {
   [ -n "${SIGNING_KEY:-}" ] && return 0
   local id
-  id=$("$DROVER_BUILD_DIR/drover-producer" keys generate --dir "$WORK/keys" | sed -n 's/^key_id: //p')
+  id=$("$PRODUCER" keys generate --dir "$WORK/keys" | sed -n 's/^key_id: //p')
   [ -n "$id" ] || fail "keys generate printed no key id"
   SIGNING_KEY="$WORK/keys/$id.key"
   TRUSTED_KEYS="$WORK/keys"
@@ -21,12 +21,16 @@ signing_key() {
 
 # Stop in the reverse order of starting, each before the next: workers and the
 # control plane leave their groups while the broker still answers.
-pipeline_cleanup() {
+stop_pipeline() {
   local i
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
     kill -TERM "${PIDS[i]}" 2>/dev/null || true
     wait "${PIDS[i]}" 2>/dev/null || true
   done
+  PIDS=()
+}
+pipeline_cleanup() {
+  stop_pipeline
   cleanup
 }
 trap pipeline_cleanup EXIT
@@ -87,7 +91,7 @@ start_control_plane() {
   local name=${1:-cp1}; shift || true
   CP_LOG="$WORK/$name.log"
   signing_key
-  "$DROVER_BUILD_DIR/drover-producer" serve --brokers "$BROKERS" --replica-id "$name" --log-level info \
+  "$PRODUCER" serve --brokers "$BROKERS" --replica-id "$name" --log-level info \
     --signing-key "$SIGNING_KEY" "${SERVE_AUTH[@]}" "$@" >/dev/null 2>"$CP_LOG" &
   CP_PID=$!
   PIDS+=($CP_PID)
