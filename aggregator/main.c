@@ -68,16 +68,10 @@ int main(int argc, char **argv)
     dr_ingest *ingest = NULL;
     dr_refusals *refusals = NULL;
     dr_http_server *http = NULL;
-    dr_config *cfg = dr_program_start("drover-aggregator", settings, sizeof settings / sizeof settings[0], argc - 1,
-                                      argv + 1, usage, &exit_code);
+    dr_config *cfg = dr_program_main("drover-aggregator", settings, sizeof settings / sizeof settings[0], argc, argv,
+                                     usage, &exit_code);
     if (!cfg)
         return exit_code;
-    exit_code = DR_EXIT_USAGE;
-    char *const *positional = NULL;
-    if (dr_config_positional(cfg, &positional) > 0) {
-        fprintf(stderr, "drover-aggregator: unexpected argument '%s'\n%s\n", positional[0], usage);
-        goto done;
-    }
     exit_code = DR_EXIT_FAILED;
 
     table = dr_rollup_table_new();

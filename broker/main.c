@@ -267,12 +267,12 @@ int main(int argc, char **argv)
     int exit_code = DR_EXIT_USAGE;
     dr_error err = {0};
     broker_plan plan = {0};
-    dr_config *cfg = dr_program_start("drover-broker", broker_settings, BROKER_SETTING_COUNT, argc - 1, argv + 1,
-                                      usage_text, &exit_code);
+    dr_config *cfg =
+        dr_program_main("drover-broker", broker_settings, BROKER_SETTING_COUNT, argc, argv, usage_text, &exit_code);
     if (!cfg)
         return exit_code;
     if (read_plan(cfg, &plan, &err) != DR_OK) {
-        fprintf(stderr, "drover-broker: %s\n(--help lists every setting)\n", err.detail);
+        exit_code = dr_program_refuse("drover-broker", usage_text, "%s", err.detail);
         goto cleanup;
     }
 
