@@ -193,6 +193,8 @@ int dr_completion_command(const char *program, const dr_completion_verb *verbs, 
     }
     if (argc < 1)
         return dr_program_refuse(program, usage, "completion needs a shell: bash");
+    if (argv[0][0] == '-')
+        return dr_program_refuse(program, usage, "unknown flag '%.64s'", argv[0]);
     if (strcmp(argv[0], "bash") != 0)
         return dr_program_refuse(program, usage, "completion: '%.32s' is not a shell it knows (bash)", argv[0]);
     if (argc > 1)

@@ -23,8 +23,8 @@ dr_status dr_output_read(const dr_config *cfg, int wide_allowed, dr_output_forma
     else if (wide_allowed && strcmp(text, "wide") == 0)
         *out = DR_OUTPUT_WIDE;
     else
-        return dr_error_set(err, DR_ERR_USAGE, "--output: '%.32s' is not table, %sjson", text,
-                            wide_allowed ? "wide or " : "or ");
+        return dr_error_set(err, DR_ERR_USAGE, "--output: '%.32s' is not %s", text,
+                            wide_allowed ? "table, wide or json" : "table or json");
     return DR_OK;
 }
 
