@@ -147,6 +147,21 @@ test_expect_success JQ 'the show verbs print one object with the documented fiel
     fail "association show -o json: $OUT"
 '
 
+test_expect_success JQ 'deploy -o json, followed to its end: nothing until then, then one object with the last rollup' '
+  "$PRODUCER" deploy --package acme --targets web-1 --deployment-id d-json -o json >"$WORK/d-json.out" 2>"$WORK/d-json.err" &
+  pid=$!
+  # Once the deployment is in Kafka, deploy is following: its watch opens before it publishes.
+  for _ in $(seq 1 200); do "$PRODUCER" deployment show d-json >/dev/null 2>&1 && break; sleep 0.1; done
+  [ ! -s "$WORK/d-json.out" ] || fail "deploy -o json printed before the end: $(cat "$WORK/d-json.out")"
+  "$MESSAGES" rollup d-json SUCCESS 1 SUCCESS=1
+  rc=0
+  wait "$pid" || rc=$?
+  [ "$rc" -eq 0 ] || fail "deploy -o json exited $rc: $(cat "$WORK/d-json.out" "$WORK/d-json.err")"
+  [ "$(wc -l <"$WORK/d-json.out")" = 1 ] || fail "deploy -o json printed more than one line: $(cat "$WORK/d-json.out")"
+  jq -e ".deployment_id == \"d-json\" and .jobs == 1 and .rollup.status == \"SUCCESS\" and .rollup.counts.SUCCESS == 1" \
+    "$WORK/d-json.out" >/dev/null || fail "deploy -o json: $(cat "$WORK/d-json.out")"
+'
+
 test_expect_success '-o wide adds columns to the list tables; a format a verb lacks is refused (2)' '
   expect_ok "$PRODUCER" target list -o wide
   grep -qE "^ID +ACCOUNT +REGION +PLATFORM +VERSION +ARCH +ID_LIKE +EXECUTOR +ADDRESS +TAGS\$" <<<"$OUT" || fail "target list -o wide: $OUT"
