@@ -40,6 +40,7 @@ static const dr_setting settings[] = {
 
 static const char usage[] =
     "usage: drover-aggregator --brokers HOST:PORT [--http ADDR] [--group NAME] [settings]\n"
+    "       drover-aggregator completion bash   (the bash completion of these settings)\n"
     "Folds status events into rollups: publishes them to the rollups topic and serves\n"
     "GET / (live page), /deployments, /deployments/{id}, /metrics, /healthz, /readyz.\n"
     "SIGTERM or SIGINT: publish the last rollups, leave the group, exit 0.";

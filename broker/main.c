@@ -48,6 +48,7 @@ static const dr_setting broker_settings[] = {
 
 static const char usage_text[] =
     "usage: drover-broker [--partitions N] [--brokers-count N] [--address-file FILE]\n"
+    "       drover-broker completion bash   (the bash completion of these settings)\n"
     "Runs librdkafka's in-memory mock Kafka cluster on loopback with Drover's topics, for the demo and tests.\n"
     "Prints the bootstrap address as the first line of stdout; SIGTERM or SIGINT stops it.";
 

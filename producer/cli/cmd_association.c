@@ -285,9 +285,11 @@ static int association_list(int argc, char **argv)
         exit_code = dr_producer_fail(&err);
     if (exit_code == DR_EXIT_OK) {
         if (format != DR_OUTPUT_JSON) {
-            printf("%-24s %-20s %-10s %-36s %-20s %s", "ID", "PACKAGE", "VERSION", "RUNS", "LAST RUN",
-                   format == DR_OUTPUT_WIDE ? "LAST DEPLOYMENT                   " : "LAST DEPLOYMENT");
-            printf("%s\n", format == DR_OUTPUT_WIDE ? "  NAME                      ACTION     SELECTION" : "");
+            printf("%-24s %-20s %-10s %-36s %-20s ", "ID", "PACKAGE", "VERSION", "RUNS", "LAST RUN");
+            if (format == DR_OUTPUT_WIDE)
+                printf("%-32s  %-24s  %-9s  %s\n", "LAST DEPLOYMENT", "NAME", "ACTION", "SELECTION");
+            else
+                printf("%s\n", "LAST DEPLOYMENT");
         }
         for (size_t i = 0; i < table.count; i++) {
             Drover__V1__Association *a = decode_row(&table.rows[i]);
