@@ -31,9 +31,9 @@ enum {
     DR_EXIT_TEST_ABORT = 70,     /* testing only: an abrupt exit asked for (serve --exit-after-releases) */
 };
 
-/* The meaning of an exit code ("rejected"), or NULL for one not in the table. */
+/* The meaning of an exit code ("rejected (nothing ran)"), or NULL for one not in --help's table (70 too). */
 const char *dr_exit_code_name(int code);
-/* "Exit status: 0 ok, 1 failed, ... (docs/cli.md)": the line every --help ends with. */
+/* "Exit status (...; docs/cli.md):" and a line per code: the table every --help ends with. */
 void dr_program_print_exit_codes(FILE *out);
 
 /*
