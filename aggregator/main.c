@@ -41,6 +41,7 @@ static const dr_setting settings[] = {
 
 static const char usage[] =
     "usage: drover-aggregator --brokers HOST:PORT [--http ADDR] [--group NAME] [settings]\n"
+    "       drover-aggregator completion bash   (the bash completion of these settings)\n"
     "Folds status events into rollups: publishes them to the rollups topic and serves\n"
     "GET / (live page), /deployments, /deployments/{id}, /metrics, /healthz, /readyz.\n"
     "SIGTERM or SIGINT: publish the last rollups, leave the group, exit 0.\n"
@@ -72,16 +73,10 @@ int main(int argc, char **argv)
     dr_http_server *http = NULL;
     if (dr_build_version_requested(argc, argv))
         return dr_build_print_version("drover-aggregator");
-    dr_config *cfg = dr_program_start("drover-aggregator", settings, sizeof settings / sizeof settings[0], argc - 1,
-                                      argv + 1, usage, &exit_code);
+    dr_config *cfg = dr_program_main("drover-aggregator", settings, sizeof settings / sizeof settings[0], argc, argv,
+                                     usage, &exit_code);
     if (!cfg)
         return exit_code;
-    exit_code = DR_EXIT_USAGE;
-    char *const *positional = NULL;
-    if (dr_config_positional(cfg, &positional) > 0) {
-        fprintf(stderr, "drover-aggregator: unexpected argument '%s'\n%s\n", positional[0], usage);
-        goto done;
-    }
     exit_code = DR_EXIT_FAILED;
 
     table = dr_rollup_table_new();

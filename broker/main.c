@@ -49,6 +49,7 @@ static const dr_setting broker_settings[] = {
 
 static const char usage_text[] =
     "usage: drover-broker [--partitions N] [--brokers-count N] [--address-file FILE]\n"
+    "       drover-broker completion bash   (the bash completion of these settings)\n"
     "Runs librdkafka's in-memory mock Kafka cluster on loopback with Drover's topics, for the demo and tests.\n"
     "Prints the bootstrap address as the first line of stdout; SIGTERM or SIGINT stops it.\n"
     "drover-broker --version prints the version and the commit it was built from.";
@@ -271,12 +272,12 @@ int main(int argc, char **argv)
     broker_plan plan = {0};
     if (dr_build_version_requested(argc, argv))
         return dr_build_print_version("drover-broker");
-    dr_config *cfg = dr_program_start("drover-broker", broker_settings, BROKER_SETTING_COUNT, argc - 1, argv + 1,
-                                      usage_text, &exit_code);
+    dr_config *cfg =
+        dr_program_main("drover-broker", broker_settings, BROKER_SETTING_COUNT, argc, argv, usage_text, &exit_code);
     if (!cfg)
         return exit_code;
     if (read_plan(cfg, &plan, &err) != DR_OK) {
-        fprintf(stderr, "drover-broker: %s\n(--help lists every setting)\n", err.detail);
+        exit_code = dr_program_refuse("drover-broker", usage_text, "%s", err.detail);
         goto cleanup;
     }
 

@@ -8,13 +8,10 @@
 #include "program.h"
 
 /*
- * Exit codes of the verbs: program.h's 0, 1 (for apply: the job ran and
- * failed) and 2, and these.
+ * The verbs exit with program.h's codes: apply 0 when the job succeeded on
+ * every target, 1 failed, 2 a bad request, 3 rejected (the job would not
+ * run: bad input, no file for the platform), 4 a script passed its timeout.
  */
-enum {
-    DR_EXIT_REJECTED = 3,  /* the job would not run (bad input, no file for the platform) */
-    DR_EXIT_TIMED_OUT = 4, /* a script passed its timeout */
-};
 
 int cmd_apply(int argc, char **argv);
 int cmd_run(int argc, char **argv);

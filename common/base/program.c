@@ -3,17 +3,79 @@
  */
 #include "program.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "completion.h"
 #include "log.h"
 
 static volatile sig_atomic_t stop_requested;
 
-dr_config *dr_program_start(const char *program, const dr_setting *table, size_t count, int argc, char **argv,
-                            const char *usage, int *exit_code)
+/* The one table of exit codes (program.h); docs/cli.md says the same. */
+static const struct {
+    int code;
+    const char *name;
+} exit_codes[] = {
+    {DR_EXIT_OK, "ok"},
+    {DR_EXIT_FAILED, "failed"},
+    {DR_EXIT_USAGE, "bad request (nothing done)"},
+    {DR_EXIT_REJECTED, "rejected (nothing ran)"},
+    {DR_EXIT_TIMED_OUT, "timed out"},
+    {DR_EXIT_STOPPED_WAITING, "stopped waiting (the work goes on)"},
+};
+
+const char *dr_exit_code_name(int code)
 {
+    for (size_t i = 0; i < sizeof exit_codes / sizeof exit_codes[0]; i++)
+        if (exit_codes[i].code == code)
+            return exit_codes[i].name;
+    return NULL;
+}
+
+void dr_program_print_exit_codes(FILE *out)
+{
+    fprintf(out, "\nExit status (the same in every Drover program; docs/cli.md):\n");
+    for (size_t i = 0; i < sizeof exit_codes / sizeof exit_codes[0]; i++)
+        fprintf(out, "  %d  %s\n", exit_codes[i].code, exit_codes[i].name);
+}
+
+int dr_program_refuse(const char *program, const char *usage, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", program);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    /* The first line of the usage is enough here; --help has the rest. */
+    fprintf(stderr, "\n%.*s\n(--help lists every setting)\n", (int)strcspn(usage, "\n"), usage);
+    return DR_EXIT_USAGE;
+}
+
+/* While dr_program_describe runs a command: where its start records the table. */
+static dr_program_description *describing;
+
+int dr_program_describe(int (*run)(int argc, char **argv), dr_program_description *out)
+{
+    static char *no_arguments[] = {NULL};
+    memset(out, 0, sizeof *out);
+    describing = out;
+    run(0, no_arguments);
+    describing = NULL;
+    return out->settings ? 0 : -1;
+}
+
+dr_config *dr_program_start_args(const char *program, const dr_setting *table, size_t count, size_t max_arguments,
+                                 int argc, char **argv, const char *usage, int *exit_code)
+{
+    if (describing) {
+        describing->settings = table;
+        describing->setting_count = count;
+        describing->usage = usage;
+        *exit_code = DR_EXIT_OK;
+        return NULL;
+    }
     dr_error err = {0};
     dr_config *cfg = dr_config_new(table, count);
     if (!cfg) {
@@ -25,6 +87,7 @@ dr_config *dr_program_start(const char *program, const dr_setting *table, size_t
     /* --help wins over a bad flag: someone asking for help should get it. */
     if (dr_config_help_requested(cfg)) {
         dr_config_print_help(cfg, stdout, usage);
+        dr_program_print_exit_codes(stdout);
         *exit_code = DR_EXIT_OK;
         goto fail;
     }
@@ -40,11 +103,19 @@ dr_config *dr_program_start(const char *program, const dr_setting *table, size_t
             dr_log_init(log_name, (dr_log_level)level);
         }
     }
+    char *const *positional = NULL;
+    size_t positional_count = status == DR_OK ? dr_config_positional(cfg, &positional) : 0;
+    if (status == DR_OK && positional_count > max_arguments)
+        status = dr_error_set(&err, DR_ERR_USAGE, "unexpected argument '%.64s'%s", positional[max_arguments],
+                              max_arguments ? "" : " (this command takes only flags)");
     if (status != DR_OK) {
-        fprintf(stderr, "%s: %s\n", program, err.detail[0] ? err.detail : dr_status_message(err.status));
-        /* The first line of the usage is enough here; --help has the rest. */
-        fprintf(stderr, "%.*s\n(--help lists every setting)\n", (int)strcspn(usage, "\n"), usage);
-        *exit_code = status == DR_ERR_NOMEM ? DR_EXIT_FAILED : DR_EXIT_USAGE;
+        if (status == DR_ERR_NOMEM) {
+            fprintf(stderr, "%s: %s\n", program, err.detail[0] ? err.detail : dr_status_message(err.status));
+            *exit_code = DR_EXIT_FAILED;
+        } else {
+            *exit_code =
+                dr_program_refuse(program, usage, "%s", err.detail[0] ? err.detail : dr_status_message(err.status));
+        }
         goto fail;
     }
     return cfg;
@@ -52,6 +123,23 @@ dr_config *dr_program_start(const char *program, const dr_setting *table, size_t
 fail:
     dr_config_free(cfg);
     return NULL;
+}
+
+dr_config *dr_program_start(const char *program, const dr_setting *table, size_t count, int argc, char **argv,
+                            const char *usage, int *exit_code)
+{
+    return dr_program_start_args(program, table, count, 0, argc, argv, usage, exit_code);
+}
+
+dr_config *dr_program_main(const char *program, const dr_setting *table, size_t count, int argc, char **argv,
+                           const char *usage, int *exit_code)
+{
+    if (argc >= 2 && strcmp(argv[1], "completion") == 0 && !describing) {
+        dr_completion_verb self = {"", table, count};
+        *exit_code = dr_completion_command(program, &self, 1, argc - 2, argv + 2);
+        return NULL;
+    }
+    return dr_program_start_args(program, table, count, 0, argc - 1, argv + 1, usage, exit_code);
 }
 
 /* The stop deadline (dr_program_exit_within): armed by the first stop signal. */

@@ -8,15 +8,40 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "config.h"
 
-/* Exit codes shared by every program. */
+/*
+ * The exit codes of every Drover program and verb: one meaning each, the
+ * same in every program (docs/cli.md is the table; --help says it too).
+ */
 enum {
-    DR_EXIT_OK = 0,
-    DR_EXIT_FAILED = 1, /* a failure after the request was understood */
-    DR_EXIT_USAGE = 2,  /* a bad request: flag, setting or argument; nothing was done */
+    DR_EXIT_OK = 0,              /* done: everything asked for succeeded */
+    DR_EXIT_FAILED = 1,          /* a failure after the request was understood (a job or deployment
+                                    that did not succeed, Kafka that did not answer, a bad file) */
+    DR_EXIT_USAGE = 2,           /* a bad request: flag, setting, argument, or a name that does not
+                                    exist; nothing was done */
+    DR_EXIT_REJECTED = 3,        /* refused by whoever was to act on it, nothing ran: a job the
+                                    target cannot take (apply), a deployment the control plane
+                                    refused (deploy) */
+    DR_EXIT_TIMED_OUT = 4,       /* stopped at its time limit: a script past its timeout (apply) */
+    DR_EXIT_STOPPED_WAITING = 5, /* the command stopped waiting; what it started goes on (deploy
+                                    past --wait-timeout) */
+    DR_EXIT_TEST_ABORT = 70,     /* testing only: an abrupt exit asked for (serve --exit-after-releases) */
 };
+
+/* The meaning of an exit code ("rejected (nothing ran)"), or NULL for one not in --help's table (70 too). */
+const char *dr_exit_code_name(int code);
+/* "Exit status (...; docs/cli.md):" and a line per code: the table every --help ends with. */
+void dr_program_print_exit_codes(FILE *out);
+
+/*
+ * Refuse a request the way every program does: "PROGRAM: DETAIL" on stderr,
+ * the usage's first line, and where --help is; returns DR_EXIT_USAGE.
+ */
+int dr_program_refuse(const char *program, const char *usage, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /*
  * Load a command's settings (table starts with DR_COMMON_SETTINGS) from argv
@@ -24,15 +49,44 @@ enum {
  * logging.  program names the command in messages ("drover-worker run");
  * its first word is the name log lines carry.  Returns the config (caller
  * frees) when the command should run; NULL when it is already done:
- *   - --help (which wins over a bad flag) printed the usage and the table
- *     to stdout: *exit_code DR_EXIT_OK;
- *   - a bad flag or value, or a log-level that is not debug, info, warn or
- *     error, was reported on stderr as "PROGRAM: detail" with the usage's
- *     first line: DR_EXIT_USAGE;
+ *   - --help (which wins over a bad flag) printed the usage, the table and
+ *     the exit codes to stdout: *exit_code DR_EXIT_OK;
+ *   - a bad flag or value, a log-level that is not debug, info, warn or
+ *     error, or an argument (not a flag) where the command takes none, was
+ *     refused as dr_program_refuse does: DR_EXIT_USAGE;
  *   - memory ran out: DR_EXIT_FAILED.
  */
 dr_config *dr_program_start(const char *program, const dr_setting *table, size_t count, int argc, char **argv,
                             const char *usage, int *exit_code);
+/*
+ * The same for a command that takes arguments: up to max_arguments of them
+ * (DR_PROGRAM_ANY_ARGUMENTS: any number); one more is refused.  Whether
+ * enough were given is the command's to check.
+ */
+#define DR_PROGRAM_ANY_ARGUMENTS ((size_t)-1)
+dr_config *dr_program_start_args(const char *program, const dr_setting *table, size_t count, size_t max_arguments,
+                                 int argc, char **argv, const char *usage, int *exit_code);
+/*
+ * The same for a program without verbs (drover-broker, drover-aggregator),
+ * from main's own argc and argv: `PROGRAM completion bash` prints the
+ * program's bash completion (completion.h) and *exit_code DR_EXIT_OK.
+ */
+dr_config *dr_program_main(const char *program, const dr_setting *table, size_t count, int argc, char **argv,
+                           const char *usage, int *exit_code);
+
+/*
+ * What a command's settings are, without running it: run is called with no
+ * arguments while its dr_program_start (which every command calls first)
+ * only records the table and usage and returns NULL with DR_EXIT_OK.  So
+ * the completion script is built from the very tables --help prints.
+ * Returns 0, or -1 when run never called dr_program_start (a bug).
+ */
+typedef struct dr_program_description {
+    const dr_setting *settings;
+    size_t setting_count;
+    const char *usage;
+} dr_program_description;
+int dr_program_describe(int (*run)(int argc, char **argv), dr_program_description *out);
 
 /*
  * From now on SIGTERM and SIGINT set the flag dr_program_stop_flag()

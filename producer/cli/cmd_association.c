@@ -13,6 +13,7 @@
 #include "deploy_flags.h"
 #include "messages.h"
 #include "names.h"
+#include "output.h"
 #include "packages.h"
 #include "request_signing.h"
 #include "rollup_text.h"
@@ -54,10 +55,30 @@ static const char create_usage[] =
     "that launches (--run-on-launch). Each run is a deployment of its own, linked to the association.\n"
     "Creating an association with an existing id replaces it.";
 
-static const dr_setting plain_settings[] = {
+static const dr_setting list_settings[] = {
     DR_COMMON_SETTINGS,
     DR_PRODUCER_KAFKA_SETTINGS,
+    DR_PRODUCER_OUTPUT_SETTING_WIDE,
 };
+
+static const dr_setting show_settings[] = {
+    DR_COMMON_SETTINGS,
+    DR_PRODUCER_KAFKA_SETTINGS,
+    DR_PRODUCER_OUTPUT_SETTING,
+};
+
+static const char list_usage[] =
+    "usage: drover-producer association list [-o wide|json]\n"
+    "\n"
+    "Prints a line per association: id, package, version, what runs it, its last run and last\n"
+    "deployment; -o wide adds its name, action and selection.  -o json: an object per association\n"
+    "(docs/producer.md, \"JSON output\").";
+
+static const char show_usage[] =
+    "usage: drover-producer association show ID [-o json]\n"
+    "\n"
+    "Prints one association: what it deploys where, what runs it, its rate controls, its last run and\n"
+    "the next three runs its schedule has.  -o json: one object (docs/producer.md, \"JSON output\").";
 
 static const dr_setting delete_settings[] = {
     DR_COMMON_SETTINGS,
@@ -160,10 +181,7 @@ cleanup:
     return exit_code;
 }
 
-/*
- * The associations table; *cfg_out and *table are the caller's to free.
- * DR_EXIT_OK with *cfg_out NULL: --help was printed, nothing more to do.
- */
+/* The associations table; *cfg_out (NULL when already done: --help) and *table are the caller's to free. */
 static int read_associations(int argc, char **argv, const char *usage, const dr_setting *settings, size_t setting_count,
                              size_t want_positional, dr_config **cfg_out, dr_table *table, dr_kafka_options *kafka,
                              int *timeout_ms)
@@ -171,11 +189,13 @@ static int read_associations(int argc, char **argv, const char *usage, const dr_
     int exit_code = DR_EXIT_OK;
     dr_error err = {0};
     char *const *positional;
-    *cfg_out = dr_program_start("drover-producer", settings, setting_count, argc, argv, usage, &exit_code);
+    *cfg_out = dr_program_start_args("drover-producer", settings, setting_count, want_positional, argc, argv, usage,
+                                     &exit_code);
     if (!*cfg_out)
         return exit_code;
     if (dr_config_positional(*cfg_out, &positional) != want_positional) {
-        dr_error_set(&err, DR_ERR_USAGE, "%s", usage);
+        dr_error_set(&err, DR_ERR_USAGE, "this verb needs the association's ID (%.*s)", (int)strcspn(usage, "\n"),
+                     usage);
         return dr_producer_fail(&err);
     }
     if (dr_producer_kafka_options(*cfg_out, kafka, timeout_ms, &err) != DR_OK ||
@@ -205,27 +225,94 @@ static void describe_triggers(const Drover__V1__Association *a, char *buf, size_
              a->run_on_launch ? " on-launch" : "", "");
 }
 
+/* The run times of a's schedule after its last run (or its creation), at most max; a time passed is due now. */
+static size_t next_runs(const Drover__V1__Association *a, int64_t now, int64_t *times, size_t max, dr_error *err)
+{
+    dr_schedule schedule;
+    size_t n = 0;
+    if (!a->schedule || !a->schedule[0] || dr_schedule_parse(a->schedule, &schedule, err) != DR_OK)
+        return 0;
+    int64_t t = dr_schedule_next(&schedule, a->last_run_at_ms > 0 ? a->last_run_at_ms : a->created_at_ms);
+    while (n < max && t >= 0) {
+        times[n++] = t;
+        t = dr_schedule_next(&schedule, t <= now ? now : t);
+    }
+    return n;
+}
+
+/* An association as -o json gives it; with_next_runs (show) adds next_runs. */
+static json_t *association_json(const Drover__V1__Association *a, int with_next_runs)
+{
+    json_t *o =
+        json_pack("{s:o, s:o, s:o, s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:b, s:b, s:b, s:o, s:o, s:o, s:o}",
+                  "association_id", dr_json_text(a->association_id), "name", dr_json_text(a->name), "package",
+                  dr_json_text(a->package), "version", dr_json_text(a->version), "action", dr_action_name(a->action),
+                  "installation_type", dr_installation_type_name(a->installation_type), "arguments",
+                  dr_json_key_values(a->additional_arguments, a->n_additional_arguments), "selection",
+                  dr_json_selection(a->selection), "max_concurrency",
+                  dr_json_text(a->rate_controls ? a->rate_controls->max_concurrency : "50"), "max_errors",
+                  dr_json_text(a->rate_controls ? a->rate_controls->max_errors : "0"), "schedule",
+                  dr_json_text(a->schedule), "run_on_create", a->run_on_create, "run_on_default_change",
+                  a->run_on_default_change, "run_on_launch", a->run_on_launch, "created_at",
+                  dr_json_time(a->created_at_ms), "last_run_at", dr_json_time(a->last_run_at_ms), "last_deployment_id",
+                  dr_json_text(a->last_deployment_id), "last_run_version", dr_json_text(a->last_run_version));
+    if (o && with_next_runs) {
+        int64_t times[3];
+        dr_error err = {0};
+        size_t n = next_runs(a, dr_now_ms(), times, 3, &err);
+        json_t *runs = json_array();
+        for (size_t i = 0; runs && i < n; i++)
+            json_array_append_new(runs, dr_json_time(times[i]));
+        json_object_set_new(o, "next_runs", runs);
+    }
+    return o;
+}
+
 static int association_list(int argc, char **argv)
 {
     dr_config *cfg = NULL;
     dr_table table = {0};
     dr_kafka_options kafka;
     int timeout_ms;
+    dr_error err = {0};
+    dr_output_format format = DR_OUTPUT_TABLE;
     int exit_code =
-        read_associations(argc, argv, "usage: drover-producer association list", plain_settings,
-                          sizeof plain_settings / sizeof plain_settings[0], 0, &cfg, &table, &kafka, &timeout_ms);
-    if (exit_code == DR_EXIT_OK && cfg) {
-        printf("%-24s %-20s %-10s %-36s %-20s %s\n", "ID", "PACKAGE", "VERSION", "RUNS", "LAST RUN", "LAST DEPLOYMENT");
+        read_associations(argc, argv, list_usage, list_settings, sizeof list_settings / sizeof list_settings[0], 0,
+                          &cfg, &table, &kafka, &timeout_ms);
+    if (!cfg) /* --help */
+        return exit_code;
+    if (exit_code == DR_EXIT_OK && dr_output_read(cfg, 1, &format, &err) != DR_OK)
+        exit_code = dr_producer_fail(&err);
+    if (exit_code == DR_EXIT_OK) {
+        if (format != DR_OUTPUT_JSON) {
+            printf("%-24s %-20s %-10s %-36s %-20s ", "ID", "PACKAGE", "VERSION", "RUNS", "LAST RUN");
+            if (format == DR_OUTPUT_WIDE)
+                printf("%-32s  %-24s  %-9s  %s\n", "LAST DEPLOYMENT", "NAME", "ACTION", "SELECTION");
+            else
+                printf("%s\n", "LAST DEPLOYMENT");
+        }
         for (size_t i = 0; i < table.count; i++) {
             Drover__V1__Association *a = decode_row(&table.rows[i]);
             if (!a)
                 continue;
-            char triggers[256], last[32];
+            if (format == DR_OUTPUT_JSON) {
+                dr_output_json_line(association_json(a, 0));
+                drover__v1__association__free_unpacked(a, NULL);
+                continue;
+            }
+            char triggers[256], last[32], selection[512];
             describe_triggers(a, triggers, sizeof triggers);
             dr_format_utc_ms(a->last_run_at_ms, last, sizeof last);
-            printf("%-24s %-20s %-10s %-36s %-20s %s\n", a->association_id, a->package, a->version,
-                   triggers[0] == ' ' ? triggers + 1 : triggers, last,
-                   a->last_deployment_id && a->last_deployment_id[0] ? a->last_deployment_id : "-");
+            const char *last_deployment =
+                a->last_deployment_id && a->last_deployment_id[0] ? a->last_deployment_id : "-";
+            printf("%-24s %-20s %-10s %-36s %-20s ", a->association_id, a->package, a->version,
+                   triggers[0] == ' ' ? triggers + 1 : triggers, last);
+            if (format == DR_OUTPUT_WIDE) {
+                dr_selection_describe(a->selection, selection, sizeof selection);
+                printf("%-32s  %-24s  %-9s  %s\n", last_deployment, a->name, dr_action_name(a->action), selection);
+            } else {
+                printf("%s\n", last_deployment);
+            }
             drover__v1__association__free_unpacked(a, NULL);
         }
     }
@@ -241,31 +328,22 @@ static int association_list(int argc, char **argv)
  */
 static void print_next_runs(const Drover__V1__Association *a)
 {
-    dr_schedule schedule;
     dr_error err = {0};
+    int64_t times[3], now = dr_now_ms();
     if (!a->schedule || !a->schedule[0])
         return;
-    if (dr_schedule_parse(a->schedule, &schedule, &err) != DR_OK) {
+    size_t n = next_runs(a, now, times, 3, &err);
+    if (err.detail[0]) {
         printf("  next runs: none (%s)\n", err.detail);
         return;
     }
-    int64_t now = dr_now_ms();
-    int64_t t = dr_schedule_next(&schedule, a->last_run_at_ms > 0 ? a->last_run_at_ms : a->created_at_ms);
-    int shown = 0;
     printf("  next runs:");
-    while (shown < 3 && t >= 0) {
+    for (size_t i = 0; i < n; i++) {
         char when[32];
-        if (t <= now) {
-            printf(" now (due)");
-            t = dr_schedule_next(&schedule, now);
-        } else {
-            dr_format_utc_ms(t, when, sizeof when);
-            printf("%s %s", shown ? "," : "", when);
-            t = dr_schedule_next(&schedule, t);
-        }
-        shown++;
+        dr_format_utc_ms(times[i], when, sizeof when);
+        printf("%s %s", i ? "," : "", times[i] <= now ? "now (due)" : when);
     }
-    printf("%s\n", shown ? "" : " none (no time of the schedule is left)");
+    printf("%s\n", n ? "" : " none (no time of the schedule is left)");
 }
 
 static int association_show(int argc, char **argv)
@@ -274,16 +352,25 @@ static int association_show(int argc, char **argv)
     dr_table table = {0};
     dr_kafka_options kafka;
     int timeout_ms;
+    dr_error err = {0};
+    dr_output_format format = DR_OUTPUT_TABLE;
     int exit_code =
-        read_associations(argc, argv, "usage: drover-producer association show ID", plain_settings,
-                          sizeof plain_settings / sizeof plain_settings[0], 1, &cfg, &table, &kafka, &timeout_ms);
-    if (exit_code == DR_EXIT_OK && cfg) {
+        read_associations(argc, argv, show_usage, show_settings, sizeof show_settings / sizeof show_settings[0], 1,
+                          &cfg, &table, &kafka, &timeout_ms);
+    if (!cfg) /* --help */
+        return exit_code;
+    if (exit_code == DR_EXIT_OK && dr_output_read(cfg, 0, &format, &err) != DR_OK)
+        exit_code = dr_producer_fail(&err);
+    if (exit_code == DR_EXIT_OK) {
         char *const *positional;
         dr_config_positional(cfg, &positional);
         Drover__V1__Association *a = decode_row(dr_table_get(&table, positional[0]));
         if (!a) {
             fprintf(stderr, "drover-producer: no association has the id '%s'\n", positional[0]);
             exit_code = DR_EXIT_USAGE;
+        } else if (format == DR_OUTPUT_JSON) {
+            dr_output_json_line(association_json(a, 1));
+            drover__v1__association__free_unpacked(a, NULL);
         } else {
             char selection[512], triggers[256], created[32], last[32];
             dr_selection_describe(a->selection, selection, sizeof selection);
@@ -322,7 +409,9 @@ static int association_delete(int argc, char **argv)
     int exit_code =
         read_associations(argc, argv, "usage: drover-producer association delete ID", delete_settings,
                           sizeof delete_settings / sizeof delete_settings[0], 1, &cfg, &table, &kafka, &timeout_ms);
-    if (exit_code == DR_EXIT_OK && cfg) {
+    if (!cfg) /* --help */
+        return exit_code;
+    if (exit_code == DR_EXIT_OK) {
         char *const *positional;
         dr_config_positional(cfg, &positional);
         Drover__V1__Association *existing = decode_row(dr_table_get(&table, positional[0]));

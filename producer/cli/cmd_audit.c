@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "log.h"
 #include "messages.h"
+#include "output.h"
 
 static const dr_setting audit_settings[] = {
     DR_COMMON_SETTINGS,
@@ -21,7 +22,7 @@ static const dr_setting audit_settings[] = {
     {"operator", DR_SETTING_STRING, NULL, "only requests by this operator (the policy's name)"},
     {"deployment", DR_SETTING_STRING, NULL, "only requests about this deployment (deploy, cancel)"},
     {"refused", DR_SETTING_BOOL, "false", "only refused requests"},
-    {"output", DR_SETTING_STRING, "table", "table, or json (one object per line, stable field names)"},
+    DR_PRODUCER_OUTPUT_SETTING,
 };
 
 static const char audit_usage[] =
@@ -124,23 +125,16 @@ int cmd_audit(int argc, char **argv)
                          argv, audit_usage, &exit_code);
     if (!cfg)
         return exit_code;
-    char *const *positional;
     dr_kafka_options kafka;
     int timeout_ms;
     const char *since = dr_config_string(cfg, "since");
-    const char *output = dr_config_string(cfg, "output");
+    dr_output_format format;
     audit_filter f = {.operator_name = dr_config_string(cfg, "operator"),
                       .deployment = dr_config_string(cfg, "deployment"),
-                      .refused_only = dr_config_bool(cfg, "refused"),
-                      .json = strcmp(output, "json") == 0};
-    if (dr_config_positional(cfg, &positional) != 0) {
-        dr_error_set(&err, DR_ERR_USAGE, "audit takes no arguments (see --help)");
+                      .refused_only = dr_config_bool(cfg, "refused")};
+    if (dr_output_read(cfg, 0, &format, &err) != DR_OK)
         goto fail;
-    }
-    if (strcmp(output, "json") != 0 && strcmp(output, "table") != 0) {
-        dr_error_set(&err, DR_ERR_USAGE, "--output: '%.32s' is not table or json", output);
-        goto fail;
-    }
+    f.json = format == DR_OUTPUT_JSON;
     if (since && (f.since_ms = parse_since(since, dr_now_ms())) < 0) {
         dr_error_set(&err, DR_ERR_USAGE,
                      "--since: '%.64s' is neither a UTC time (2026-12-04T10:00:00Z) nor an age (30m)", since);

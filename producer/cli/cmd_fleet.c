@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "messages.h"
 #include "names.h"
+#include "output.h"
 #include "packages.h"
 #include "table.h"
 #include "targets.h"
@@ -26,17 +27,19 @@ static const dr_setting fleet_settings[] = {
     {"account", DR_SETTING_STRING, NULL, "only targets in this account"},
     {"region", DR_SETTING_STRING, NULL, "only targets in this region"},
     {"tag", DR_SETTING_STRING, NULL, "only targets with this tag, KEY=VALUE"},
+    DR_PRODUCER_OUTPUT_SETTING,
 };
 
 static const char fleet_usage[] =
     "usage: drover-producer fleet [--package P] [--version V | --not-version V] [--account A] [--region R]\n"
-    "                             [--tag KEY=VALUE]\n"
+    "                             [--tag KEY=VALUE] [-o json]\n"
     "\n"
     "What is installed where: for each package (or the one named), how many of the inventory's targets have\n"
     "each version (\"none\": not installed), per account and region, and then the targets themselves with the\n"
     "version, when it was installed and by which deployment.  --version V lists the targets that have V,\n"
     "--not-version V those that do not (\"default\" stands for the package's default version).  Read from the\n"
-    "fleet topic, which the aggregator keeps from the workers' statuses.";
+    "fleet topic, which the aggregator keeps from the workers' statuses.  -o json: an object per target and\n"
+    "package, the counts left to jq (docs/producer.md, \"JSON output\").";
 
 /* One line of the answer: a target and what it has of a package. */
 typedef struct fleet_row {
@@ -115,6 +118,18 @@ typedef struct fleet_query {
 static int version_wanted(const fleet_query *q, const char *v)
 {
     return (!q->want || strcmp(v, q->want) == 0) && (!q->refuse || strcmp(v, q->refuse) != 0);
+}
+
+/* One target's line of a package, as -o json gives it. */
+static json_t *row_json(const fleet_row *r)
+{
+    const Drover__V1__FleetEntry *e = r->entry && r->entry->version[0] ? r->entry : NULL;
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:b}", "package", dr_json_text(r->package), "target_id",
+                     dr_json_text(r->target->target_id), "account", dr_json_text(r->target->account), "region",
+                     dr_json_text(r->target->region), "version", dr_json_text(version_of(r)), "installed_at",
+                     dr_json_time(e ? e->installed_at_ms : 0), "deployment_id", dr_json_text(e ? e->deployment_id : ""),
+                     "drifted", r->entry && r->entry->drift_at_ms != 0, "drift_repaired",
+                     r->entry && r->entry->drift_at_ms && r->entry->drift_repaired);
 }
 
 static void print_package(const fleet_row *rows, size_t from, size_t to, const fleet_query *q)
@@ -240,8 +255,8 @@ static int cmd_fleet(int argc, char **argv)
                          argv, fleet_usage, &exit_code);
     if (!cfg)
         return exit_code;
-    char *const *positional;
     char want[130] = "", refuse[130] = "";
+    dr_output_format format;
     fleet_query q = {.package = dr_config_string(cfg, "package"),
                      .account = dr_config_string(cfg, "account"),
                      .region = dr_config_string(cfg, "region")};
@@ -249,10 +264,12 @@ static int cmd_fleet(int argc, char **argv)
     const char *tag = dr_config_string(cfg, "tag");
     dr_kafka_options kafka;
     int timeout_ms;
-    if (dr_config_positional(cfg, &positional) != 0 || (version && not_version)) {
-        dr_error_set(&err, DR_ERR_USAGE, "fleet takes no arguments, and --version or --not-version (see --help)");
+    if (version && not_version) {
+        dr_error_set(&err, DR_ERR_USAGE, "fleet takes --version or --not-version, not both (see --help)");
         goto fail;
     }
+    if (dr_output_read(cfg, 0, &format, &err) != DR_OK)
+        goto fail;
     if ((q.package && dr_check_package_token("--package", q.package, &err) != DR_OK) ||
         (q.account && dr_check_id("--account", q.account, &err) != DR_OK) ||
         (q.region && dr_check_id("--region", q.region, &err) != DR_OK) ||
@@ -281,7 +298,10 @@ static int cmd_fleet(int argc, char **argv)
             damaged++;
     if (gather(&inventory, &fleet, &q, entries, &rows, &row_count, &err) != DR_OK)
         goto fail;
-    for (size_t i = 0; i < row_count;) {
+    for (size_t i = 0; format == DR_OUTPUT_JSON && i < row_count; i++)
+        if (version_wanted(&q, version_of(&rows[i])))
+            dr_output_json_line(row_json(&rows[i]));
+    for (size_t i = 0; format != DR_OUTPUT_JSON && i < row_count;) {
         size_t j = i;
         while (j < row_count && strcmp(rows[j].package, rows[i].package) == 0)
             j++;

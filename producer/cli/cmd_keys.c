@@ -27,7 +27,6 @@ static int keys_generate(int argc, char **argv)
 {
     int exit_code = DR_EXIT_OK;
     dr_error err = {0};
-    char *const *positional;
     char key_id[DR_KEY_ID_SIZE];
     dr_config *cfg =
         dr_program_start("drover-producer", generate_settings, sizeof generate_settings / sizeof generate_settings[0],
@@ -35,10 +34,6 @@ static int keys_generate(int argc, char **argv)
     if (!cfg)
         return exit_code;
     const char *dir = dr_config_string(cfg, "dir");
-    if (dr_config_positional(cfg, &positional) != 0) {
-        dr_error_set(&err, DR_ERR_USAGE, "keys generate takes no arguments (see --help)");
-        goto fail;
-    }
     if (dr_key_generate(dir, key_id, &err) != DR_OK)
         goto fail;
     printf("key_id: %s\nprivate: %s/%s.key\npublic: %s/%s.pub\n", key_id, dir, key_id, dir, key_id);
@@ -64,8 +59,8 @@ static int keys_id(int argc, char **argv)
     int exit_code = DR_EXIT_OK;
     dr_error err = {0};
     char *const *positional;
-    dr_config *cfg = dr_program_start("drover-producer", id_settings, sizeof id_settings / sizeof id_settings[0], argc,
-                                      argv, id_usage, &exit_code);
+    dr_config *cfg = dr_program_start_args("drover-producer", id_settings, sizeof id_settings / sizeof id_settings[0],
+                                           DR_PROGRAM_ANY_ARGUMENTS, argc, argv, id_usage, &exit_code);
     if (!cfg)
         return exit_code;
     size_t n = dr_config_positional(cfg, &positional);

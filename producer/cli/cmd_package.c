@@ -20,6 +20,7 @@
 #include "manifest.h"
 #include "messages.h"
 #include "names.h"
+#include "output.h"
 #include "package_build.h"
 #include "packages.h"
 #include "platform.h"
@@ -160,8 +161,8 @@ static int package_build(int argc, char **argv)
     dr_error err = {0};
     dr_package_parts inputs = {0};
     dr_config *cfg =
-        dr_program_start("drover-producer", build_settings, sizeof build_settings / sizeof build_settings[0], argc,
-                         argv, build_usage, &exit_code);
+        dr_program_start_args("drover-producer", build_settings, sizeof build_settings / sizeof build_settings[0], 1,
+                              argc, argv, build_usage, &exit_code);
     if (!cfg)
         return exit_code;
     char *const *positional;
@@ -206,8 +207,8 @@ static int package_resolve(int argc, char **argv)
     dr_error err = {0};
     dr_manifest *manifest = NULL;
     dr_config *cfg =
-        dr_program_start("drover-producer", resolve_settings, sizeof resolve_settings / sizeof resolve_settings[0],
-                         argc, argv, resolve_usage, &exit_code);
+        dr_program_start_args("drover-producer", resolve_settings, sizeof resolve_settings / sizeof resolve_settings[0],
+                              1, argc, argv, resolve_usage, &exit_code);
     if (!cfg)
         return exit_code;
     char *const *positional;
@@ -348,30 +349,60 @@ dr_status dr_package_publish_fetched(const dr_config *cfg, const dr_kafka_option
 static const dr_setting list_settings[] = {
     DR_COMMON_SETTINGS,
     DR_PRODUCER_KAFKA_SETTINGS,
+    DR_PRODUCER_OUTPUT_SETTING_WIDE,
 };
 
 static const char list_usage[] =
-    "usage: drover-producer package list [NAME]\n"
+    "usage: drover-producer package list [NAME] [-o wide|json]\n"
     "\n"
     "Prints each published package (or only NAME) as a line \"NAME (default: VERSION)\", then a line per\n"
     "version, oldest first: the version, when and by whom it was published, and its manifest. The\n"
-    "default version is marked with '*'.";
+    "default version is marked with '*'.  -o wide adds each version's manifest SHA-256 and artifacts\n"
+    "URL; -o json prints an object per package (docs/producer.md, \"JSON output\").";
+
+/* One package as -o json gives it; error is the damage of an entry that did not decode. */
+static json_t *package_json(const char *name, const Drover__V1__PackageVersions *package,
+                            const Drover__V1__PackageVersion **sorted, const char *error)
+{
+    json_t *versions = json_array();
+    const char *default_version = package && package->default_version ? package->default_version : "";
+    for (size_t i = 0; versions && package && i < package->n_versions; i++) {
+        const Drover__V1__PackageVersion *v = sorted[i];
+        json_array_append_new(versions,
+                              json_pack("{s:o, s:b, s:o, s:o, s:o, s:o, s:o}", "version", dr_json_text(v->version),
+                                        "default", default_version[0] && strcmp(v->version, default_version) == 0,
+                                        "published_at", dr_json_time(v->published_at_ms), "publisher",
+                                        dr_json_text(v->publisher), "manifest_url", dr_json_text(v->manifest_url),
+                                        "manifest_sha256", dr_json_text(v->manifest_sha256), "artifacts_url",
+                                        dr_json_text(v->artifacts_base_url)));
+    }
+    return json_pack("{s:o, s:o, s:o, s:o}", "name", dr_json_text(name), "default_version",
+                     dr_json_text(default_version), "versions", versions, "error",
+                     error ? dr_json_text(error) : json_null());
+}
 
 /* One package and its versions. */
-static dr_status print_package(const dr_table_row *row, dr_error *err)
+static dr_status print_package(const dr_table_row *row, dr_output_format format, dr_error *err)
 {
     Drover__V1__PackageVersions *package = NULL;
     const Drover__V1__PackageVersion **sorted = NULL;
     dr_status status = dr_package_versions_decode(row->value, row->value_len, &package, err);
     if (status != DR_OK) {
         /* One damaged entry must not hide the others. */
-        printf("%s (damaged entry: %s)\n", row->key, err->detail);
+        if (format == DR_OUTPUT_JSON)
+            dr_output_json_line(package_json(row->key, NULL, NULL, err->detail));
+        else
+            printf("%s (damaged entry: %s)\n", row->key, err->detail);
         dr_error_clear(err);
         return DR_OK;
     }
     sorted = dr_package_sorted_versions(package);
     if (!sorted) {
         status = dr_error_set(err, DR_ERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    if (format == DR_OUTPUT_JSON) {
+        dr_output_json_line(package_json(row->key, package, sorted, NULL));
         goto cleanup;
     }
     const char *default_version =
@@ -381,8 +412,12 @@ static dr_status print_package(const dr_table_row *row, dr_error *err)
         const Drover__V1__PackageVersion *v = sorted[i];
         char published[32];
         dr_format_utc_ms(v->published_at_ms, published, sizeof published);
-        printf("  %s %-12s %s  %s  %s\n", strcmp(v->version, default_version) == 0 ? "*" : " ", v->version, published,
+        printf("  %s %-12s %s  %s  %s", strcmp(v->version, default_version) == 0 ? "*" : " ", v->version, published,
                v->publisher && v->publisher[0] ? v->publisher : "-", v->manifest_url);
+        if (format == DR_OUTPUT_WIDE)
+            printf("  sha256:%s  artifacts:%s", v->manifest_sha256 ? v->manifest_sha256 : "-",
+                   v->artifacts_base_url ? v->artifacts_base_url : "-");
+        printf("\n");
     }
 
 cleanup:
@@ -396,19 +431,18 @@ static int package_list(int argc, char **argv)
     int exit_code = DR_EXIT_OK;
     dr_error err = {0};
     dr_table packages = {0};
-    dr_config *cfg = dr_program_start("drover-producer", list_settings, sizeof list_settings / sizeof list_settings[0],
-                                      argc, argv, list_usage, &exit_code);
+    dr_config *cfg =
+        dr_program_start_args("drover-producer", list_settings, sizeof list_settings / sizeof list_settings[0], 1, argc,
+                              argv, list_usage, &exit_code);
     if (!cfg)
         return exit_code;
     char *const *positional;
     size_t positional_count = dr_config_positional(cfg, &positional);
     dr_kafka_options kafka;
     int timeout_ms;
-    if (positional_count > 1) {
-        dr_error_set(&err, DR_ERR_USAGE, "package list takes at most one package name (see --help)");
-        goto fail;
-    }
-    if (dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK ||
+    dr_output_format format;
+    if (dr_output_read(cfg, 1, &format, &err) != DR_OK ||
+        dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK ||
         dr_table_read(&kafka, DR_TOPIC_PACKAGES, timeout_ms, &packages, &err) != DR_OK)
         goto fail;
     if (positional_count == 1) {
@@ -417,13 +451,13 @@ static int package_list(int argc, char **argv)
             dr_error_set(&err, DR_ERR_USAGE, "package %s was never published", positional[0]);
             goto fail;
         }
-        if (print_package(row, &err) != DR_OK)
+        if (print_package(row, format, &err) != DR_OK)
             goto fail;
     }
     for (size_t i = 0; positional_count == 0 && i < packages.count; i++)
-        if (print_package(&packages.rows[i], &err) != DR_OK)
+        if (print_package(&packages.rows[i], format, &err) != DR_OK)
             goto fail;
-    if (positional_count == 0 && packages.count == 0)
+    if (positional_count == 0 && packages.count == 0 && format != DR_OUTPUT_JSON)
         fprintf(stderr, "no packages published yet\n");
     goto cleanup;
 
@@ -458,9 +492,9 @@ static int package_set_default(int argc, char **argv)
     uint8_t *bytes = NULL;
     size_t len = 0;
     dr_key *operator_key = NULL;
-    dr_config *cfg = dr_program_start("drover-producer", set_default_settings,
-                                      sizeof set_default_settings / sizeof set_default_settings[0], argc, argv,
-                                      set_default_usage, &exit_code);
+    dr_config *cfg = dr_program_start_args("drover-producer", set_default_settings,
+                                           sizeof set_default_settings / sizeof set_default_settings[0], 2, argc, argv,
+                                           set_default_usage, &exit_code);
     if (!cfg)
         return exit_code;
     char *const *positional;

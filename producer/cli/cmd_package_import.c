@@ -82,8 +82,8 @@ int cmd_package_import(int argc, char **argv)
     dr_key *operator_key = NULL;
     char *base = NULL, *manifest_url = NULL, dir[4096] = "";
     dr_config *cfg =
-        dr_program_start("drover-producer", import_settings, sizeof import_settings / sizeof import_settings[0], argc,
-                         argv, import_usage, &exit_code);
+        dr_program_start_args("drover-producer", import_settings, sizeof import_settings / sizeof import_settings[0], 1,
+                              argc, argv, import_usage, &exit_code);
     if (!cfg)
         return exit_code;
     char *const *positional;

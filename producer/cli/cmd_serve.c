@@ -76,7 +76,6 @@ int cmd_serve(int argc, char **argv)
                          argv, serve_usage, &exit_code);
     if (!cfg)
         return exit_code;
-    char *const *positional;
     char replica[300];
     dr_serve_settings settings = {0};
     dr_metrics *metrics = NULL;
@@ -84,10 +83,6 @@ int cmd_serve(int argc, char **argv)
     dr_key *signing_key = NULL;
     dr_authority *authority = NULL;
     dr_target_templates *templates = NULL;
-    if (dr_config_positional(cfg, &positional) != 0) {
-        dr_error_set(&err, DR_ERR_USAGE, "serve takes no arguments (see --help)");
-        goto fail;
-    }
     if (dr_producer_kafka_options(cfg, &settings.kafka, &settings.timeout_ms, &err) != DR_OK)
         goto fail;
     long long expiry_seconds = dr_config_int(cfg, "job-expiry-seconds");
@@ -218,8 +213,8 @@ int cmd_cancel(int argc, char **argv)
     int exit_code = DR_EXIT_OK;
     dr_error err = {0};
     dr_config *cfg =
-        dr_program_start("drover-producer", cancel_settings, sizeof cancel_settings / sizeof cancel_settings[0], argc,
-                         argv, cancel_usage, &exit_code);
+        dr_program_start_args("drover-producer", cancel_settings, sizeof cancel_settings / sizeof cancel_settings[0], 1,
+                              argc, argv, cancel_usage, &exit_code);
     if (!cfg)
         return exit_code;
     char *const *positional;

@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "messages.h"
+#include "output.h"
 #include "table.h"
 #include "targets.h"
 
@@ -131,18 +132,37 @@ static const dr_setting list_settings[] = {
     DR_PRODUCER_KAFKA_SETTINGS,
     {"account", DR_SETTING_STRING, NULL, "only targets of this account"},
     {"region", DR_SETTING_STRING, NULL, "only targets in this region"},
+    DR_PRODUCER_OUTPUT_SETTING_WIDE,
 };
 
 static const char list_usage[] =
-    "usage: drover-producer target list [--account A] [--region R]\n"
+    "usage: drover-producer target list [--account A] [--region R] [-o wide|json]\n"
     "\n"
     "Prints the inventory, a header line and then a line per target in id order: id, account, region,\n"
-    "platform, platform version, arch and tags (KEY=VALUE separated by ';').";
+    "platform, platform version, arch and tags (KEY=VALUE separated by ';'); -o wide adds the platform\n"
+    "family (ID_LIKE), the executor and its address.  -o json: an object per target with the fields a\n"
+    "target register --file takes (docs/producer.md, \"JSON output\"), so `-o json | jq -s .` is such a file.";
 
-enum { COLUMN_COUNT = 7 };
+enum { COLUMN_COUNT = 7, WIDE_COLUMN_COUNT = 10 };
 
-/* A target's cells in column order; tags are written into tags_buf. */
-static void target_cells(const Drover__V1__Target *t, const char **cells, char *tags_buf, size_t size)
+/* A target as -o json gives it: the fields of a target register --file JSON file. */
+static json_t *target_json(const Drover__V1__Target *t)
+{
+    json_t *tags = json_object(), *id_like = json_array();
+    for (size_t i = 0; tags && i < t->n_tags; i++)
+        json_object_set_new(tags, t->tags[i]->key, dr_json_text(t->tags[i]->value));
+    for (size_t i = 0; id_like && i < t->n_platform_family; i++)
+        json_array_append_new(id_like, dr_json_text(t->platform_family[i]));
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", dr_json_text(t->target_id), "account",
+                     dr_json_text(t->account), "region", dr_json_text(t->region), "platform",
+                     dr_json_text(t->platform_name), "platform_version", dr_json_text(t->platform_version), "arch",
+                     dr_json_text(t->arch), "tags", tags, "id_like", id_like, "executor", dr_json_text(t->executor),
+                     "address", dr_json_text(t->address));
+}
+
+/* A target's cells in column order (wide: three more); tags and the family are written into the buffers. */
+static void target_cells(const Drover__V1__Target *t, const char **cells, char *tags_buf, size_t size, char *family_buf,
+                         size_t family_size)
 {
     size_t used = 0;
     tags_buf[0] = '\0';
@@ -156,6 +176,13 @@ static void target_cells(const Drover__V1__Target *t, const char **cells, char *
     cells[4] = t->platform_version;
     cells[5] = t->arch;
     cells[6] = tags_buf[0] ? tags_buf : "-";
+    used = 0;
+    family_buf[0] = '\0';
+    for (size_t i = 0; i < t->n_platform_family && used < family_size; i++)
+        used += (size_t)snprintf(family_buf + used, family_size - used, "%s%s", i ? " " : "", t->platform_family[i]);
+    cells[7] = family_buf[0] ? family_buf : "-";
+    cells[8] = t->executor && t->executor[0] ? t->executor : "-";
+    cells[9] = t->address && t->address[0] ? t->address : "-";
 }
 
 static int wanted(const Drover__V1__Target *t, const char *account, const char *region)
@@ -172,45 +199,53 @@ static int target_list(int argc, char **argv)
                                       argc, argv, list_usage, &exit_code);
     if (!cfg)
         return exit_code;
-    char *const *positional;
     const char *account = dr_config_string(cfg, "account");
     const char *region = dr_config_string(cfg, "region");
     dr_kafka_options kafka;
     int timeout_ms;
-    if (dr_config_positional(cfg, &positional) != 0) {
-        dr_error_set(&err, DR_ERR_USAGE, "target list takes no arguments (see --help)");
-        goto fail;
-    }
-    if (dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK ||
+    dr_output_format format;
+    if (dr_output_read(cfg, 1, &format, &err) != DR_OK ||
+        dr_producer_kafka_options(cfg, &kafka, &timeout_ms, &err) != DR_OK ||
         dr_inventory_read(&kafka, timeout_ms, &inventory, &err) != DR_OK)
         goto fail;
 
-    /* Two passes: the widths first, so the columns line up. */
-    static const char *const header[COLUMN_COUNT] = {"ID", "ACCOUNT", "REGION", "PLATFORM", "VERSION", "ARCH", "TAGS"};
-    int widths[COLUMN_COUNT];
-    const char *cells[COLUMN_COUNT];
-    char tags[2048];
-    for (int c = 0; c < COLUMN_COUNT; c++)
+    if (format == DR_OUTPUT_JSON) {
+        for (size_t i = 0; i < inventory.count; i++)
+            if (wanted(inventory.targets[i], account, region))
+                dr_output_json_line(target_json(inventory.targets[i]));
+        goto damaged;
+    }
+    /* Two passes: the widths first, so the columns line up.  Wide puts its columns before the tags. */
+    static const char *const header[WIDE_COLUMN_COUNT] = {"ID",   "ACCOUNT", "REGION",  "PLATFORM", "VERSION",
+                                                          "ARCH", "TAGS",    "ID_LIKE", "EXECUTOR", "ADDRESS"};
+    static const int table_order[] = {0, 1, 2, 3, 4, 5, 6}, wide_order[] = {0, 1, 2, 3, 4, 5, 7, 8, 9, 6};
+    const int *order = format == DR_OUTPUT_WIDE ? wide_order : table_order;
+    int columns = format == DR_OUTPUT_WIDE ? WIDE_COLUMN_COUNT : COLUMN_COUNT;
+    int widths[WIDE_COLUMN_COUNT];
+    const char *cells[WIDE_COLUMN_COUNT];
+    char tags[2048], family[512];
+    for (int c = 0; c < WIDE_COLUMN_COUNT; c++)
         widths[c] = (int)strlen(header[c]);
     for (size_t i = 0; i < inventory.count; i++) {
         if (!wanted(inventory.targets[i], account, region))
             continue;
-        target_cells(inventory.targets[i], cells, tags, sizeof tags);
-        for (int c = 0; c < COLUMN_COUNT - 1; c++)
+        target_cells(inventory.targets[i], cells, tags, sizeof tags, family, sizeof family);
+        for (int c = 0; c < WIDE_COLUMN_COUNT; c++)
             if ((int)strlen(cells[c]) > widths[c])
                 widths[c] = (int)strlen(cells[c]);
     }
-    for (int c = 0; c < COLUMN_COUNT - 1; c++)
-        printf("%-*s  ", widths[c], header[c]);
-    printf("%s\n", header[COLUMN_COUNT - 1]);
+    for (int c = 0; c < columns - 1; c++)
+        printf("%-*s  ", widths[order[c]], header[order[c]]);
+    printf("%s\n", header[order[columns - 1]]);
     for (size_t i = 0; i < inventory.count; i++) {
         if (!wanted(inventory.targets[i], account, region))
             continue;
-        target_cells(inventory.targets[i], cells, tags, sizeof tags);
-        for (int c = 0; c < COLUMN_COUNT - 1; c++)
-            printf("%-*s  ", widths[c], cells[c]);
-        printf("%s\n", cells[COLUMN_COUNT - 1]);
+        target_cells(inventory.targets[i], cells, tags, sizeof tags, family, sizeof family);
+        for (int c = 0; c < columns - 1; c++)
+            printf("%-*s  ", widths[order[c]], cells[order[c]]);
+        printf("%s\n", cells[order[columns - 1]]);
     }
+damaged:
     if (inventory.damaged)
         fprintf(stderr, "drover-producer: %zu inventory entr%s could not be read and %s left out (see the log)\n",
                 inventory.damaged, inventory.damaged == 1 ? "y" : "ies", inventory.damaged == 1 ? "is" : "are");

@@ -29,7 +29,6 @@ static int topics_create(int argc, char **argv)
 {
     int exit_code = DR_EXIT_OK;
     dr_error err = {0};
-    char *const *positional;
     dr_kafka_options opt;
     int timeout_ms = 0;
     dr_topic_created created[DR_TOPIC_COUNT];
@@ -39,10 +38,6 @@ static int topics_create(int argc, char **argv)
     if (!cfg)
         return exit_code;
     long long partitions = dr_config_int(cfg, "partitions"), replication = dr_config_int(cfg, "replication-factor");
-    if (dr_config_positional(cfg, &positional) != 0) {
-        dr_error_set(&err, DR_ERR_USAGE, "topics create takes no arguments (see --help)");
-        goto fail;
-    }
     if (partitions < 1 || partitions > 10000 || replication < 1 || replication > 100) {
         dr_error_set(&err, DR_ERR_USAGE, "partitions must be 1-10000 and replication-factor 1-100 (got %lld and %lld)",
                      partitions, replication);

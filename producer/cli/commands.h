@@ -19,13 +19,12 @@
 #include "program.h"
 
 /*
- * 2 also covers a request that names what does not exist (an unknown
- * package, version or target, a selection matching nothing): nothing was
- * published.  1 is a failure after the request was understood.
+ * Every command exits with program.h's codes.  DR_EXIT_USAGE (2) also
+ * covers a request that names what does not exist (an unknown package,
+ * version or target, a selection matching nothing): nothing was published.
+ * deploy also exits DR_EXIT_REJECTED (3) when the control plane refused the
+ * deployment and DR_EXIT_STOPPED_WAITING (5) past --wait-timeout.
  */
-enum {
-    DR_EXIT_TIMEOUT = 3, /* deploy stopped waiting; the deployment goes on (0, 1, 2: program.h) */
-};
 
 /* Every command that talks to Kafka has these (after DR_COMMON_SETTINGS). */
 /* A settings table, laid out by hand. */

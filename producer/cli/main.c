@@ -9,6 +9,7 @@
 
 #include "build_info.h"
 #include "commands.h"
+#include "completion.h"
 #include "deploy.h"
 #include "log.h"
 
@@ -21,10 +22,13 @@ static const dr_producer_command audit_command = {
     "audit", NULL, 0, cmd_audit, "print the control plane's decisions on requests: who asked what, allowed or refused"};
 static const dr_producer_command serve_command = {
     "serve", NULL, 0, cmd_serve, "run the control plane: release deployments' jobs under their rate controls"};
+static int cmd_completion(int argc, char **argv);
+static const dr_producer_command completion_command = {
+    "completion", NULL, 0, cmd_completion, "print the bash completion: source <(drover-producer completion bash)"};
 static const dr_producer_command *const commands[] = {
     &dr_command_package,     &dr_command_target, &deploy_command, &dr_command_deployment,
     &dr_command_association, &dr_command_fleet,  &cancel_command, &audit_command,
-    &dr_command_keys,        &dr_command_topics, &serve_command,
+    &dr_command_keys,        &dr_command_topics, &serve_command,  &completion_command,
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
@@ -42,6 +46,34 @@ static void usage(FILE *out)
             fprintf(out, "  %-20s %s\n", name, c->verbs[v].summary);
         }
     }
+    dr_program_print_exit_codes(out);
+}
+
+static const char top_usage[] = "usage: drover-producer COMMAND VERB [--help] [settings]";
+
+/* Every verb's settings, described (program.h), for the completion script. */
+static int cmd_completion(int argc, char **argv)
+{
+    dr_completion_verb verbs[64];
+    char names[64][64];
+    size_t count = 0;
+    for (size_t i = 0; i < COMMAND_COUNT; i++) {
+        const dr_producer_command *c = commands[i];
+        size_t n = c->verbs ? c->verb_count : c == &completion_command ? 0 : 1;
+        for (size_t v = 0; v < n && count < 64; v++) {
+            dr_program_description d;
+            if (dr_program_describe(c->verbs ? c->verbs[v].run : c->run, &d) != 0) {
+                fprintf(stderr, "drover-producer: bug: %s %s does not start with dr_program_start\n", c->name,
+                        c->verbs ? c->verbs[v].name : "");
+                return DR_EXIT_FAILED;
+            }
+            snprintf(names[count], sizeof names[count], "%s%s%s", c->name, c->verbs ? " " : "",
+                     c->verbs ? c->verbs[v].name : "");
+            verbs[count] = (dr_completion_verb){names[count], d.settings, d.setting_count};
+            count++;
+        }
+    }
+    return dr_completion_command("drover-producer", verbs, count, argc, argv);
 }
 
 dr_status dr_producer_kafka_options(const dr_config *cfg, dr_kafka_options *opt, int *timeout_ms, dr_error *err)
@@ -91,6 +123,7 @@ static void verbs_usage(FILE *out, const char *command, const dr_producer_verb *
     fprintf(out, "usage: drover-producer %s VERB [--help] [settings]\n\nverbs:\n", command);
     for (size_t i = 0; i < count; i++)
         fprintf(out, "  %-*s %s\n", width + 1, verbs[i].name, verbs[i].summary);
+    dr_program_print_exit_codes(out);
 }
 
 int dr_producer_dispatch(const char *command, const dr_producer_verb *verbs, size_t count, int argc, char **argv)
@@ -128,7 +161,8 @@ int main(int argc, char **argv)
         return c->verbs ? dr_producer_dispatch(c->name, c->verbs, c->verb_count, argc - 2, argv + 2)
                         : c->run(argc - 2, argv + 2);
     }
-    fprintf(stderr, "drover-producer: unknown command '%s'\n", argv[1]);
-    usage(stderr);
-    return DR_EXIT_USAGE;
+    if (argv[1][0] == '-')
+        return dr_program_refuse("drover-producer", top_usage, "unknown flag '%.64s' (flags go after the command)",
+                                 argv[1]);
+    return dr_program_refuse("drover-producer", top_usage, "unknown command '%.64s'", argv[1]);
 }

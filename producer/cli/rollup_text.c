@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "messages.h"
+#include "progress.h"
 #include "rollup.h"
 
 /* The order states are listed in: outcomes first, then what is still moving. */
@@ -15,7 +16,6 @@ static const Drover__V1__JobState listed_states[] = {
     DROVER__V1__JOB_STATE__JOB_STATE_IN_PROGRESS, DROVER__V1__JOB_STATE__JOB_STATE_PENDING,
 };
 #define LISTED_STATE_COUNT (sizeof listed_states / sizeof listed_states[0])
-#define BAR_WIDTH 20
 
 int dr_rollup_is_finished(const Drover__V1__Rollup *rollup)
 {
@@ -60,18 +60,19 @@ void dr_rollup_format_counts(const Drover__V1__Rollup *rollup, dr_strbuf *out)
     format_counts(rollup->counts, rollup->n_counts, out);
 }
 
-void dr_rollup_format_progress(const Drover__V1__Rollup *rollup, uint64_t expected_total, dr_strbuf *out)
+void dr_rollup_format_progress(const Drover__V1__Rollup *rollup, uint64_t expected_total, int64_t elapsed_ms,
+                               size_t width, dr_strbuf *out)
 {
-    uint64_t total = rollup->total_jobs > expected_total ? rollup->total_jobs : expected_total;
-    uint64_t done = dr_rollup_done(rollup);
-    size_t filled = total ? (size_t)(done * BAR_WIDTH / total) : 0;
-    if (filled > BAR_WIDTH)
-        filled = BAR_WIDTH;
-    dr_strbuf_puts(out, "[");
-    for (size_t i = 0; i < BAR_WIDTH; i++)
-        dr_strbuf_append(out, i < filled ? "#" : ".", 1);
-    dr_strbuf_printf(out, "] %llu/%llu  ", (unsigned long long)done, (unsigned long long)total);
-    dr_rollup_format_counts(rollup, out);
+    dr_strbuf counts = DR_STRBUF_INIT;
+    dr_rollup_format_counts(rollup, &counts);
+    dr_progress p = {
+        .done = dr_rollup_done(rollup),
+        .total = rollup->total_jobs > expected_total ? rollup->total_jobs : expected_total,
+        .elapsed_ms = elapsed_ms,
+        .counts = dr_strbuf_str(&counts),
+    };
+    dr_progress_line(&p, width, out);
+    dr_strbuf_free(&counts);
 }
 
 /* Jobs that did not succeed and are over (what "failed targets" may list). */

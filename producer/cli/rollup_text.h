@@ -1,6 +1,6 @@
 /*
  * rollup_text.h - a deployment's rollup as people read it: the counts line,
- * the progress bar deploy redraws, and the report deploy ends with and
+ * the progress line deploy redraws, and the report deploy ends with and
  * deployment show prints.
  */
 #ifndef DROVER_PRODUCER_ROLLUP_TEXT_H
@@ -28,11 +28,13 @@ uint64_t dr_rollup_done(const Drover__V1__Rollup *rollup);
 void dr_rollup_format_counts(const Drover__V1__Rollup *rollup, dr_strbuf *out);
 
 /*
- * "[#####.....] 120/300  SUCCESS 118  FAILED 2  IN_PROGRESS 10"; the total
- * is the rollup's, or expected_total while the aggregator has not counted
- * every job yet.
+ * The live line (progress.h) of a rollup, at most width columns (0: no
+ * limit): "[########............]  40%  120/300  SUCCESS 118  FAILED 2
+ * IN_PROGRESS 10  elapsed 1m05s  ETA 1m38s".  The total is the rollup's, or
+ * expected_total while the aggregator has not counted every job yet.
  */
-void dr_rollup_format_progress(const Drover__V1__Rollup *rollup, uint64_t expected_total, dr_strbuf *out);
+void dr_rollup_format_progress(const Drover__V1__Rollup *rollup, uint64_t expected_total, int64_t elapsed_ms,
+                               size_t width, dr_strbuf *out);
 
 /*
  * The report: status and package, the counts, with_locations the counts per

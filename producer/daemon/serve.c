@@ -15,6 +15,7 @@
 #include "messages.h"
 #include "names.h"
 #include "packages.h"
+#include "program.h"
 #include "publish.h"
 #include "rollout.h"
 #include "rollup.h"
@@ -488,7 +489,7 @@ static void release(serve *sv, owned_deployment *o, const dr_rollup_deployment *
         goto cleanup; /* nothing released: the next turn tries again */
     if (sv->s->exit_after_releases > 0 && ++sv->releases_written == sv->s->exit_after_releases) {
         dr_log(DR_LOG_WARN, "serve.fault_exit", "deployment=%s jobs=%zu (exit-after-releases)", rel.deployment_id, n);
-        _exit(70);
+        _exit(DR_EXIT_TEST_ABORT);
     }
     if ((status = dr_rollout_record_release(r, &rel, &err)) != DR_OK)
         goto cleanup;

@@ -87,7 +87,7 @@ test_expect_success KCAT,PROTOC,CURL,JQ 'a forged package version (an unsigned P
   sum=$(sha256sum "$REPO/evil/6.6/manifest.json" | cut -d" " -f1)
   put packages acme PackageVersions "schema_version: 1 name: \"acme\" default_version: \"6.6\" versions { version: \"6.6\" package: \"acme\" manifest_url: \"$BASE_URL/evil/6.6/manifest.json\" manifest_sha256: \"$sum\" artifacts_base_url: \"$BASE_URL/evil/6.6\" }"
   RC=0; "$PRODUCER" deploy --package acme --version 6.6 --targets t-2 --deployment-id d-evil >"$WORK/evil.out" 2>&1 || RC=$?
-  [ "$RC" = 2 ] || fail "deploy of the forged version: exit $RC: $(cat "$WORK/evil.out")"
+  [ "$RC" = 3 ] || fail "deploy of the forged version: exit $RC: $(cat "$WORK/evil.out")"
   grep -q "package acme version 6.6 may not be used (signed): the request is unsigned" "$WORK/evil.out" ||
     fail "the refusal does not say why: $(cat "$WORK/evil.out")"
   audited package.publish acme unsigned
@@ -132,12 +132,12 @@ test_expect_success KCAT,PROTOC,CURL,JQ 'a forged association, launch event and 
 
 test_expect_success CURL,JQ 'requests outside the operator'"'"'s scope are refused naming the rule: another account, another package, too many targets' '
   RC=0; DROVER_OPERATOR_KEY=$ALICE "$PRODUCER" deploy --package acme --targets t-9 --deployment-id d-alice-222 >"$WORK/a1.out" 2>&1 || RC=$?
-  [ "$RC" = 2 ] && grep -q "target t-9 (account 222, region eu-west-1) is outside the targets rule eu-team-acme-111 lets alice deploy" "$WORK/a1.out" ||
+  [ "$RC" = 3 ] && grep -q "target t-9 (account 222, region eu-west-1) is outside the targets rule eu-team-acme-111 lets alice deploy" "$WORK/a1.out" ||
     fail "another account: exit $RC: $(cat "$WORK/a1.out")"
   RC=0; DROVER_OPERATOR_KEY=$ALICE "$PRODUCER" deploy --package slow --targets t-5 --deployment-id d-alice-slow >"$WORK/a2.out" 2>&1 || RC=$?
-  [ "$RC" = 2 ] && grep -q "no rule lets alice deploy package slow" "$WORK/a2.out" || fail "another package: exit $RC: $(cat "$WORK/a2.out")"
+  [ "$RC" = 3 ] && grep -q "no rule lets alice deploy package slow" "$WORK/a2.out" || fail "another package: exit $RC: $(cat "$WORK/a2.out")"
   RC=0; DROVER_OPERATOR_KEY=$ALICE "$PRODUCER" deploy --package acme --targets t-1,t-2,t-5 --deployment-id d-alice-3 >"$WORK/a3.out" 2>&1 || RC=$?
-  [ "$RC" = 2 ] && grep -q "rule eu-team-acme-111 allows at most 2 targets per deployment; this one has 3" "$WORK/a3.out" ||
+  [ "$RC" = 3 ] && grep -q "rule eu-team-acme-111 allows at most 2 targets per deployment; this one has 3" "$WORK/a3.out" ||
     fail "too many targets: exit $RC: $(cat "$WORK/a3.out")"
   for d in d-alice-222 d-alice-slow d-alice-3; do refused_with "$d" not-allowed; audited deploy "$d" not-allowed; done
   expect_ok "$PRODUCER" audit --operator alice
@@ -147,9 +147,9 @@ test_expect_success CURL,JQ 'requests outside the operator'"'"'s scope are refus
 
 test_expect_success CURL,JQ 'a key the policy does not name, and one the control plane does not hold, are unknown operators' '
   RC=0; DROVER_OPERATOR_KEY=$BOB "$PRODUCER" deploy --package acme --targets t-5 --deployment-id d-bob >"$WORK/b.out" 2>&1 || RC=$?
-  [ "$RC" = 2 ] && grep -q "key $BOB_ID verifies, but the policy names no operator with it" "$WORK/b.out" || fail "bob: exit $RC: $(cat "$WORK/b.out")"
+  [ "$RC" = 3 ] && grep -q "key $BOB_ID verifies, but the policy names no operator with it" "$WORK/b.out" || fail "bob: exit $RC: $(cat "$WORK/b.out")"
   RC=0; DROVER_OPERATOR_KEY=$CAROL "$PRODUCER" deploy --package acme --targets t-5 --deployment-id d-carol >"$WORK/c.out" 2>&1 || RC=$?
-  [ "$RC" = 2 ] && grep -q "signed by key $CAROL_ID, which no operator has" "$WORK/c.out" || fail "carol: exit $RC: $(cat "$WORK/c.out")"
+  [ "$RC" = 3 ] && grep -q "signed by key $CAROL_ID, which no operator has" "$WORK/c.out" || fail "carol: exit $RC: $(cat "$WORK/c.out")"
   refused_with d-bob unknown-operator
   audited deploy d-carol unknown-operator
   nothing_ran t-5
