@@ -68,7 +68,8 @@ static const char run_usage[] =
 static void describe_metrics(dr_metrics *m)
 {
     static const double duration_buckets[] = {0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600};
-    dr_metrics_describe(m, "drover_worker_jobs_total", DR_METRIC_COUNTER, "jobs finished by this worker, by state",
+    dr_metrics_describe(m, "drover_worker_jobs_total", DR_METRIC_COUNTER,
+                        "jobs finished by this worker, by state and reason (an error token; none when it succeeded)",
                         NULL, 0);
     dr_metrics_describe(m, "drover_worker_job_duration_seconds", DR_METRIC_HISTOGRAM,
                         "time from taking a job to its terminal status", duration_buckets,

@@ -111,6 +111,9 @@ test_expect_success CURL,JQ 'jobs signed by C, not trusted, end REJECTED (signat
   deploy_to d-c s-6,s-7
   rejected d-c 2 "signed by key $C, which this worker does not trust"
   nothing_ran s-6 s-7
+  metrics=$(curl -fsS "http://127.0.0.1:$(http_port_of "$WORK/w1.log")/metrics")
+  grep -q "^drover_worker_jobs_total{state=\"REJECTED\",reason=\"signature\"} 2$" <<<"$metrics" \
+    || fail "the worker does not count the 2 rejections by reason (signature): $(grep jobs_total <<<"$metrics")"
 '
 
 test_expect_success CURL,JQ 'C'\''s public key added to the trusted directory is trusted without a restart' '

@@ -37,7 +37,7 @@ test_expect_success GO,HELM,JQ 'the PrometheusRule and the dashboard ConfigMap r
 test_expect_success HELM,JQ,PROMTOOL 'promtool: the rules are valid, and every alert fires when it should and only then (tests/helm/rules-test.yaml)' '
   promtool check rules "$WORK/drover-rules.yaml" >"$WORK/check.out" 2>&1 || fail "promtool check rules:
 $(cat "$WORK/check.out")"
-  grep -q "SUCCESS: 8 rules found" "$WORK/check.out" || fail "expected 8 rules: $(cat "$WORK/check.out")"
+  grep -q "SUCCESS: 9 rules found" "$WORK/check.out" || fail "expected 9 rules: $(cat "$WORK/check.out")"
   cp "$SRC/tests/helm/rules-test.yaml" "$WORK/rules-test.yaml"
   promtool test rules "$WORK/rules-test.yaml" >"$WORK/test.out" 2>&1 || fail "promtool test rules:
 $(cat "$WORK/test.out")"
