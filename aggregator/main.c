@@ -12,6 +12,7 @@
 
 #include "api.h"
 #include "config.h"
+#include "console.h"
 #include "http_server.h"
 #include "ingest.h"
 #include "kafka.h"
@@ -68,6 +69,7 @@ int main(int argc, char **argv)
     dr_ingest *ingest = NULL;
     dr_refusals *refusals = NULL;
     dr_http_server *http = NULL;
+    dr_console *console = NULL;
     dr_config *cfg = dr_program_start("drover-aggregator", settings, sizeof settings / sizeof settings[0], argc - 1,
                                       argv + 1, usage, &exit_code);
     if (!cfg)
@@ -126,6 +128,15 @@ int main(int argc, char **argv)
     /* Up to 10 s for the last rollups to be acknowledged, then 15 s to close the clients. */
     dr_program_exit_within("drover-aggregator", 25);
 
+    /* The console's event stream (GET /events), fed from the table, the fleet and readiness. */
+    dr_console_settings console_settings = {
+        .lock = &lock, .table = table, .fleet = fleet, .ready = &ready, .metrics = metrics};
+    if (!until_caught_up && dr_config_string(cfg, "http")[0] &&
+        dr_console_open(&console_settings, &console, &err) != DR_OK) {
+        fprintf(stderr, "drover-aggregator: %s\n", err.detail);
+        goto done;
+    }
+    api.events = dr_console_hub(console);
     if (dr_ingest_start(&ingest_settings, &ingest, &err) != DR_OK ||
         start_http(dr_config_string(cfg, "http"), &api, &http, &err) != DR_OK) {
         fprintf(stderr, "drover-aggregator: %s\n", err.detail);
@@ -150,6 +161,7 @@ int main(int argc, char **argv)
     exit_code = status == DR_OK ? DR_EXIT_OK : DR_EXIT_FAILED;
 done:
     dr_http_server_stop(http);
+    dr_console_free(console);
     dr_ingest_free(ingest);
     dr_refusals_free(refusals);
     dr_metrics_free(metrics);
