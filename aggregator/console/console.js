@@ -357,10 +357,10 @@ function renderFleet() {
       el('thead', {}, el('tr', {}, el('th', {}, 'Account'), el('th', {}, 'Region'), el('th', {}, 'Versions'))));
     const body = el('tbody');
     for (const l of p.locations) {
-      const cell = el('td', {class: 'chips'});
+      const chips = el('div', {class: 'chips tight'});
       for (const [v, n] of Object.entries(l.versions))
-        cell.append(el('span', {class: 'chip'}, el('span', {class: 'dot ' + colour(v)}), v + ' \u00d7 ' + n));
-      body.append(el('tr', {}, el('td', {}, l.account), el('td', {}, l.region), cell));
+        chips.append(el('span', {class: 'chip'}, el('span', {class: 'dot ' + colour(v)}), v + ' \u00d7 ' + n));
+      body.append(el('tr', {}, el('td', {}, l.account), el('td', {}, l.region), el('td', {}, chips)));
     }
     locs.append(body);
     const card = el('div', {class: 'card', 'data-package': name},

@@ -13,6 +13,7 @@ Each STEP, in order:
     text:FILE         write document.body.innerText (what a person reads) to FILE
     shot:FILE         write a PNG screenshot of the viewport to FILE
     size:WxH          set the viewport size (default 1280x900)
+    sh:COMMAND        run COMMAND with sh (fails when it does), e.g. to move the system under test
 
 Exits 0 when every step passed; 1 with the reason (and the page's console
 errors) on stderr when one did not.
@@ -146,6 +147,7 @@ def main():
             kind, _, arg = step.partition(":")
             if kind == "wait":
                 seconds, _, js = arg.partition(":")
+                js = "!!(" + js + ")"  # a DOM node comes back as {}, which Python finds false
                 deadline = time.monotonic() + float(seconds)
                 while True:
                     try:
@@ -170,6 +172,8 @@ def main():
                 png = b.send("Page.captureScreenshot", {"format": "png"})["data"]
                 with open(arg, "wb") as f:
                     f.write(base64.b64decode(png))
+            elif kind == "sh":
+                subprocess.run(["sh", "-c", arg], check=True)
             elif kind == "size":
                 width, height = (int(x) for x in arg.split("x"))
                 b.resize(width, height)
