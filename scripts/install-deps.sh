@@ -12,7 +12,8 @@ packages=(build-essential cmake pkg-config
           openssh-client openssh-server  # the ssh executor and its tests (a loopback sshd)
           rpm                        # rpm and rpmbuild: package create's .rpm tests (t0555)
           shellcheck                 # t0555 checks the scripts package create writes
-          golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev yamllint)  # the Helm chart's tests
+          golang-go golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev yamllint  # the Helm chart's tests
+          chromium python3 fonts-dejavu-core)  # t0480: the console in headless Chromium (tests/e2e/browser.py)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
