@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "messages.h"
 #include "page.h"
@@ -613,6 +614,10 @@ void dr_api_handle(void *ctx, const dr_http_request *req, dr_http_response *resp
             dr_strbuf_puts(&sb, "}\n");
         }
         respond(resp, found ? 200 : 404, JSON_TYPE, &sb);
+    } else if (strcmp(path, "/associations") == 0 && api->associations) {
+        dr_associations_json(api->associations, dr_now_ms(), &sb);
+        dr_strbuf_puts(&sb, "\n");
+        respond(resp, 200, JSON_TYPE, &sb);
     } else if (strcmp(path, "/fleet") == 0 && api->fleet) {
         char package[256] = "";
         query_value(req->query, "package", package, sizeof package);

@@ -23,6 +23,7 @@
  *                          (null at the end) and counts by state, reason and location
  *   GET /fleet[?package=P] JSON: what is installed where (fleet.h's dr_fleet_json);
  *                          /metrics adds drover_fleet_targets{package,version}
+ *   GET /associations      JSON: the associations with their next run (associations.h)
  *   GET /healthz           200 "ok"
  *   GET /readyz            200 "ready" once caught up, 503 "catching up" before
  *
@@ -44,6 +45,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "associations.h"
 #include "fleet.h"
 #include "http_server.h"
 #include "kafka.h"
@@ -68,8 +70,9 @@ typedef struct dr_api {
     /* Where an expired deployment's final Rollup is read from (the rollups topic); NULL: nowhere (404). */
     const dr_kafka_options *kafka;
     int kafka_timeout_ms;
-    const dr_fleet *fleet; /* what is installed where (fleet.h); NULL: /fleet is 404 */
-    dr_sse_hub *events;    /* GET /events' streams (console.h feeds them); NULL: /events is 404 */
+    const dr_fleet *fleet;         /* what is installed where (fleet.h); NULL: /fleet is 404 */
+    dr_sse_hub *events;            /* GET /events' streams (console.h feeds them); NULL: /events is 404 */
+    dr_associations *associations; /* GET /associations; NULL: 404 */
 } dr_api;
 
 /* The dr_http_handler; ctx is a dr_api that outlives the server. */

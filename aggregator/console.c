@@ -9,6 +9,8 @@
 #include "clock.h"
 #include "strmap.h"
 
+#define ASSOCIATIONS_REFRESH_MS 30000 /* the associations are rendered again at least this often */
+
 /* What was last sent of one deployment. */
 typedef struct sent {
     uint64_t fingerprint;
@@ -23,6 +25,7 @@ struct dr_console {
     int64_t fleet_next_ms;
     char *fleet_json; /* as last sent (or rendered for a snapshot); NULL: never */
     uint64_t associations_generation;
+    int64_t associations_next_ms;
     char *associations_json;
     int ready; /* as last sent; -1: never */
     uint64_t dropped_counted;
@@ -225,19 +228,22 @@ static void fleet_round(dr_console *c, dr_strbuf *update)
     dr_strbuf_free(&text);
 }
 
+/* The associations, when they changed or their next runs may have (every ASSOCIATIONS_REFRESH_MS). */
 static void associations_round(dr_console *c, dr_strbuf *update)
 {
-    if (!c->s.associations.associations)
+    if (!c->s.associations)
         return;
-    uint64_t generation = c->associations_generation;
+    int64_t now = dr_now_ms();
+    uint64_t generation = dr_associations_generation(c->s.associations);
+    if (c->associations_json && generation == c->associations_generation && now < c->associations_next_ms)
+        return;
     dr_strbuf text = DR_STRBUF_INIT;
-    c->s.associations.associations(c->s.associations.ctx, &generation, &text);
-    if (generation != c->associations_generation || !c->associations_json) {
-        int had = c->associations_json != NULL;
-        if (text.len && replace_if_changed(&c->associations_json, &text) && had)
-            dr_sse_event(update, "associations", text.buf, text.len);
-        c->associations_generation = generation;
-    }
+    dr_associations_json(c->s.associations, now, &text);
+    int had = c->associations_json != NULL;
+    if (replace_if_changed(&c->associations_json, &text) && had)
+        dr_sse_event(update, "associations", text.buf, text.len);
+    c->associations_generation = generation;
+    c->associations_next_ms = now + ASSOCIATIONS_REFRESH_MS;
     dr_strbuf_free(&text);
 }
 
@@ -254,6 +260,7 @@ static void count_streams(dr_console *c, const dr_sse_stats *stats)
 void dr_console_round(dr_console *c)
 {
     dr_sse_stats stats;
+    dr_associations_poll(c->s.associations, 1000); /* whether anybody listens or not */
     dr_sse_hub_stats(c->s.hub, &stats);
     count_streams(c, &stats);
     if (stats.clients == 0)

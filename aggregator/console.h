@@ -11,7 +11,8 @@
  *   removed       {"deployment_id"}: it left the table (retention, rebalance)
  *   fleet         the whole GET /fleet answer, when it changed (at most once a
  *                 second)
- *   associations  the associations and their next run, when they changed
+ *   associations  the associations and their next run (GET /associations), when
+ *                 they changed, and again every 30 s (a next run comes due)
  *   ready         {"ready": bool}, when readiness changed
  *
  * A deployment that changes many times between two rounds is sent once,
@@ -26,6 +27,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "associations.h"
 #include "error.h"
 #include "fleet.h"
 #include "metrics.h"
@@ -35,23 +37,16 @@
 
 typedef struct dr_console dr_console;
 
-/* Renders the associations' JSON object into sb, or leaves it empty when unchanged since generation. */
-typedef struct dr_console_source {
-    /* The associations and their next run as a JSON object; *generation moves when they change. NULL: none known. */
-    void (*associations)(void *ctx, uint64_t *generation, dr_strbuf *sb);
-    void *ctx;
-} dr_console_source;
-
 typedef struct dr_console_settings {
     pthread_mutex_t *lock; /* guards table */
     const dr_rollup_table *table;
     const dr_fleet *fleet;   /* may be NULL */
     const atomic_int *ready; /* may be NULL: always ready */
     dr_sse_hub *hub;
-    dr_metrics *metrics;            /* the stream's gauges and counters; may be NULL */
-    int interval_ms;                /* between rounds; default 250 */
-    int fleet_interval_ms;          /* the fleet is sent again at most this often; default 1000 */
-    dr_console_source associations; /* .associations NULL: the snapshot says null */
+    dr_metrics *metrics;           /* the stream's gauges and counters; may be NULL */
+    int interval_ms;               /* between rounds; default 250 */
+    int fleet_interval_ms;         /* the fleet is sent again at most this often; default 1000 */
+    dr_associations *associations; /* polled each round; NULL: the snapshot says null */
 } dr_console_settings;
 
 /* A console (no thread yet); NULL when out of memory. */

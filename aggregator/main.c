@@ -70,6 +70,7 @@ int main(int argc, char **argv)
     dr_refusals *refusals = NULL;
     dr_http_server *http = NULL;
     dr_console *console = NULL;
+    dr_associations *associations = NULL;
     dr_config *cfg = dr_program_start("drover-aggregator", settings, sizeof settings / sizeof settings[0], argc - 1,
                                       argv + 1, usage, &exit_code);
     if (!cfg)
@@ -129,14 +130,20 @@ int main(int argc, char **argv)
     dr_program_exit_within("drover-aggregator", 25);
 
     /* The console's event stream (GET /events), fed from the table, the fleet and readiness. */
-    dr_console_settings console_settings = {
-        .lock = &lock, .table = table, .fleet = fleet, .ready = &ready, .metrics = metrics};
     if (!until_caught_up && dr_config_string(cfg, "http")[0] &&
-        dr_console_open(&console_settings, &console, &err) != DR_OK) {
+        (dr_associations_start(&ingest_settings.kafka, 30000, &associations, &err) != DR_OK ||
+         dr_console_open(&(dr_console_settings){.lock = &lock,
+                                                .table = table,
+                                                .fleet = fleet,
+                                                .ready = &ready,
+                                                .metrics = metrics,
+                                                .associations = associations},
+                         &console, &err) != DR_OK)) {
         fprintf(stderr, "drover-aggregator: %s\n", err.detail);
         goto done;
     }
     api.events = dr_console_hub(console);
+    api.associations = associations;
     if (dr_ingest_start(&ingest_settings, &ingest, &err) != DR_OK ||
         start_http(dr_config_string(cfg, "http"), &api, &http, &err) != DR_OK) {
         fprintf(stderr, "drover-aggregator: %s\n", err.detail);
@@ -162,6 +169,7 @@ int main(int argc, char **argv)
 done:
     dr_http_server_stop(http);
     dr_console_free(console);
+    dr_associations_free(associations);
     dr_ingest_free(ingest);
     dr_refusals_free(refusals);
     dr_metrics_free(metrics);

@@ -387,25 +387,39 @@ function renderFleet() {
 }
 
 // ---- associations and their next run -------------------------------------------------
+function nextRun(a) {
+  if (a.schedule_error) return el('span', {class: 'bad', title: a.schedule_error}, 'bad schedule');
+  if (a.next_run_ms === null) return el('span', {class: 'muted'}, a.schedule ? 'no tick left' : 'no schedule');
+  if (a.due || a.next_run_ms <= Date.now()) return el('span', {class: 'status IN_PROGRESS'}, 'due now');
+  const mins = Math.round((a.next_run_ms - Date.now()) / 60000);
+  const rel = mins < 60 ? 'in ' + plural(mins, 'minute') : mins < 2880 ? 'in ' + plural(Math.round(mins / 60), 'hour') : 'in ' + plural(Math.round(mins / 1440), 'day');
+  return el('span', {title: new Date(a.next_run_ms).toISOString()}, when(a.next_run_ms) + ' ', el('span', {class: 'muted'}, '(' + rel + ')'));
+}
 function renderAssociations() {
   const rows = $('assoc-rows');
   rows.replaceChildren();
   const list = state.associations ? state.associations.associations : [];
   const q = $('assoc-q').value.trim().toLowerCase();
-  const shown = list.filter(a => !q || JSON.stringify(a).toLowerCase().includes(q))
-    .sort((a, b) => (a.next_run_ms || Infinity) - (b.next_run_ms || Infinity) || (a.id < b.id ? -1 : 1));
-  for (const a of shown)
-    rows.append(el('tr', {'data-association': a.id},
-      el('td', {}, a.id, a.paused ? el('span', {class: 'muted'}, ' (paused)') : null),
-      el('td', {}, a.package + (a.version ? ' ' + a.version : '')),
-      el('td', {class: 'reason'}, a.schedule || 'on change only'),
-      el('td', {}, a.next_run_ms ? when(a.next_run_ms) : (a.paused ? 'paused' : '\u2014')),
-      el('td', {}, a.last_run_ms ? when(a.last_run_ms) : 'never'),
-      el('td', {class: 'reason'}, a.selection || '')));
+  const shown = list.filter(a => !q || [a.association_id, a.name, a.package, a.selection, a.schedule].join(' ').toLowerCase().includes(q))
+    .sort((a, b) => ((a.next_run_ms ?? Infinity) - (b.next_run_ms ?? Infinity)) || (a.association_id < b.association_id ? -1 : 1));
+  for (const a of shown) {
+    const triggers = [a.schedule, a.run_on_default_change ? 'on a new default' : '', a.run_on_launch ? 'on launch' : '']
+      .filter(t => t).join(' \u00b7 ');
+    const last = a.last_run_ms
+      ? el('span', {}, when(a.last_run_ms) + ' ', a.last_deployment_id ? el('a', {href: '#/deployment/' + enc(a.last_deployment_id)}, a.last_deployment_id) : null)
+      : el('span', {class: 'muted'}, 'never');
+    rows.append(el('tr', {'data-association': a.association_id, 'data-due': a.due ? '1' : '0'},
+      el('td', {}, a.name || a.association_id, a.name && a.name !== a.association_id ? el('div', {class: 'muted'}, a.association_id) : null),
+      el('td', {}, (a.action === 'uninstall' ? 'remove ' : '') + a.package + ' ' + a.version),
+      el('td', {class: 'reason'}, triggers || 'on create only'),
+      el('td', {class: 'next-run'}, nextRun(a)),
+      el('td', {}, last),
+      el('td', {class: 'reason'}, a.selection)));
+  }
   if (!shown.length)
     rows.append(el('tr', {}, el('td', {colspan: 6, class: 'empty'},
       state.associations ? (list.length ? 'No association matches the filter.' : 'No associations.') : 'This aggregator does not read the associations.')));
-  $('assoc-note').textContent = state.associations ? plural(list.length, 'association') : '';
+  $('assoc-note').textContent = state.associations ? plural(list.length, 'association') + ' \u00b7 next runs in UTC schedules, shown in local time' : '';
 }
 
 // ---- wiring --------------------------------------------------------------------------

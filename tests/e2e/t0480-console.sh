@@ -132,6 +132,20 @@ test_expect_success CHROMIUM,CURL 'the fleet view: what is installed where, by v
   grep -q "222222222222" "$ART/5-fleet.txt" && grep -q "us-east-1" "$ART/5-fleet.txt" || fail "no locations: $(cat "$ART/5-fleet.txt")"
 '
 
+test_expect_success CHROMIUM,CURL,JQ 'the associations view: each association with its next run, from the associations topic' '
+  expect_ok "$PRODUCER" association create --name nightly --package agent --version 1.0 --accounts 111111111111 \
+    --schedule "cron(0 2 * * *)" --no-run-on-create
+  for _ in $(seq 1 100); do [ "$(get /associations | jq ".associations | length")" = 1 ] && break; sleep 0.1; done
+  [ "$(get /associations | jq -r ".associations[0] | [.name, .schedule, (.next_run_ms > .created_at_ms), .due] | @tsv")" = "$(printf "nightly\tcron(0 2 * * *)\ttrue\tfalse")" ] ||
+    fail "GET /associations: $(get /associations)"
+  browse "$AGG_URL/#/associations" \
+    "wait:30:/\\(in [0-9]+ (minute|hour)s?\\)/.test(document.querySelector(\"tr[data-association] td.next-run\")?.textContent)" \
+    "text:$ART/6-associations.txt" \
+    "shot:$ART/6-associations.png" >"$WORK/browse.out" 2>"$WORK/browse.err" || fail "the browser: $(cat "$WORK/browse.err")"
+  grep -q "nightly" "$ART/6-associations.txt" && grep -q "accounts 111111111111" "$ART/6-associations.txt" ||
+    fail "the associations view: $(cat "$ART/6-associations.txt")"
+'
+
 test_expect_success CURL 'many event streams and idle connections at once: /healthz and /metrics still answer; past 64 streams a 503' '
   port=${AGG_URL##*:}
   for i in $(seq 1 66); do

@@ -37,6 +37,18 @@ static void fold(dr_rollup_table *t, dr_fleet *fleet, const char *deployment, co
     }
 }
 
+static void add_association(dr_associations *a, const char *id)
+{
+    Drover__V1__Association m = DROVER__V1__ASSOCIATION__INIT;
+    m.association_id = (char *)id;
+    m.package = "agent";
+    m.schedule = "rate(1 hour)";
+    m.created_at_ms = 1000;
+    uint8_t bytes[256];
+    size_t len = drover__v1__association__pack(&m, bytes);
+    CHECK_INT(0, dr_associations_apply(a, id, strlen(id), bytes, len));
+}
+
 /* What the client has received within ms (all of it: the hub writes at once); malloc'd. */
 static char *received(int fd, int ms)
 {
@@ -66,7 +78,10 @@ int main(void)
     dr_metrics *metrics = dr_metrics_new();
     dr_sse_hub *hub = NULL;
     CHECK_INT(DR_OK, dr_sse_hub_start(NULL, &hub, NULL));
-    dr_console *c = dr_console_new(&(dr_console_settings){.lock = &lock,
+    dr_associations *associations = dr_associations_new();
+    add_association(associations, "a-1");
+    dr_console *c = dr_console_new(&(dr_console_settings){.associations = associations,
+                                                          .lock = &lock,
                                                           .table = t,
                                                           .fleet = fleet,
                                                           .ready = &ready,
@@ -85,7 +100,9 @@ int main(void)
     dr_console_round(c);
     char *got = received(pair[1], 300);
     CHECK_CONTAINS("event: snapshot\ndata: {\"ready\": false, \"deployments\": [{\"deployment_id\": \"d1\", ", got);
-    CHECK_CONTAINS("\"fleet\": {\"packages\": {}}, \"associations\": null}\n\n", got);
+    CHECK_CONTAINS("\"fleet\": {\"packages\": {}}, \"associations\": {\"now_ms\": ", got);
+    CHECK_CONTAINS("\"associations\": [\ndata:   {\"association_id\": \"a-1\", ", got);
+    CHECK_CONTAINS("\"next_run_ms\": 3601000, \"due\": true", got);
     CHECK(strstr(got, "event: deployment\n") == NULL);
     free(got);
 
@@ -100,6 +117,7 @@ int main(void)
     fold(t, fleet, "d1", "t1", DROVER__V1__JOB_STATE__JOB_STATE_SUCCESS, 1200);
     fold(t, fleet, "d2", "t9", DROVER__V1__JOB_STATE__JOB_STATE_PENDING, 1300);
     atomic_store(&ready, 1);
+    add_association(associations, "a-2");
     dr_console_round(c);
     got = received(pair[1], 300);
     CHECK_CONTAINS(
@@ -110,6 +128,8 @@ int main(void)
     CHECK_CONTAINS("event: deployment\ndata: {\"deployment_id\": \"d2\", ", got);
     CHECK_CONTAINS("event: fleet\ndata: {\"packages\": {\"agent\": {\"targets\": 1, \"versions\": {\"2.0\": 1}", got);
     CHECK_CONTAINS("event: ready\ndata: {\"ready\": true}\n\n", got);
+    CHECK_CONTAINS("event: associations\ndata: {\"now_ms\": ", got);
+    CHECK_CONTAINS("\"association_id\": \"a-2\"", got);
     CHECK(strstr(got, "snapshot") == NULL);
     free(got);
 
@@ -142,6 +162,7 @@ int main(void)
     free(text);
 
     dr_console_free(c);
+    dr_associations_free(associations);
     dr_sse_hub_stop(hub);
     close(pair[1]);
     close(second[1]);
