@@ -34,6 +34,7 @@ function took(d) {
 }
 function done(counts) { return TERMINAL.reduce((n, s) => n + (counts[s] || 0), 0); }
 function failed(counts) { return ['FAILED', 'TIMED_OUT', 'REJECTED', 'CANCELLED'].reduce((n, s) => n + (counts[s] || 0), 0); }
+function num(n) { return Number(n).toLocaleString('en-US'); }
 function plural(n, word) { return n + ' ' + word + (n === 1 ? '' : 's'); }
 function bar(counts, total, wide) {
   const b = el('div', {class: wide ? 'bar wide' : 'bar', title: STATES.map(s => s + ' ' + (counts[s] || 0)).join(', ')});
@@ -170,8 +171,8 @@ function renderDeployments() {
       el('td', {}, d.package + (d.version ? ' ' + d.version : '')),
       el('td', {}, badge(d.status)),
       el('td', {}, bar(d.counts, d.total)),
-      el('td', {class: 'num'}, done(d.counts) + ' / ' + d.total),
-      el('td', {class: 'num' + (d.failed_total ? ' bad' : '')}, d.failed_total),
+      el('td', {class: 'num'}, num(done(d.counts)) + ' / ' + num(d.total)),
+      el('td', {class: 'num' + (d.failed_total ? ' bad' : '')}, num(d.failed_total)),
       el('td', {}, when(d.started_at_ms)),
       el('td', {class: 'num'}, took(d)));
     row.addEventListener('click', () => { location.hash = '#/deployment/' + enc(d.deployment_id); });
@@ -195,12 +196,12 @@ function renderDetailHead() {
   for (const s of STATES) {
     if (!d.counts[s]) continue;
     const dot = el('span', {class: 'dot ' + s});
-    chips.append(el('span', {class: 'chip', 'data-state': s}, dot, s + ' ', el('b', {}, d.counts[s])));
+    chips.append(el('span', {class: 'chip', 'data-state': s}, dot, s + ' ', el('b', {}, num(d.counts[s]))));
   }
   const short = d.expected_total > d.total ? ' \u00b7 ' + (d.expected_total - d.total) + ' jobs no longer in Kafka' : '';
   head.append(el('h2', {}, d.deployment_id, ' ', badge(d.status)),
-    el('div', {class: 'muted'}, (d.package || '?') + ' ' + (d.version || '') + ' \u00b7 ' + done(d.counts) + ' of ' +
-       d.total + ' done \u00b7 started ' + when(d.started_at_ms) + ' \u00b7 ' + took(d) + short),
+    el('div', {class: 'muted'}, (d.package || '?') + ' ' + (d.version || '') + ' \u00b7 ' + num(done(d.counts)) + ' of ' +
+       num(d.total) + ' done \u00b7 started ' + when(d.started_at_ms) + ' \u00b7 ' + took(d) + short),
     bar(d.counts, d.total, true), chips);
 }
 
@@ -304,8 +305,8 @@ function renderFailed() {
   const first = Math.floor(box.scrollTop / ROW);
   const last = Math.min(detail.matched, first + Math.ceil((box.clientHeight || 420) / ROW) + 1);
   $('f-count').textContent = !detail.facets ? 'loading\u2026'
-    : (detail.matched < detail.total ? detail.matched + ' of ' : '') + detail.total + ' \u00b7 ' +
-      (detail.matched ? 'rows ' + (first + 1) + '\u2013' + Math.min(last, detail.matched) + ', read ' + PAGE + ' at a time as you scroll' : '');
+    : (detail.matched < detail.total ? num(detail.matched) + ' of ' : '') + num(detail.total) + ' \u00b7 ' +
+      (detail.matched ? 'rows ' + num(first + 1) + '\u2013' + num(Math.min(last, detail.matched)) + ', read ' + PAGE + ' at a time as you scroll' : '');
   spacer.style.height = (detail.matched * ROW) + 'px';
   for (const r of [...box.querySelectorAll('.vrow')]) r.remove();
   if (detail.facets && !detail.matched) {

@@ -106,14 +106,14 @@ test_expect_success CHROMIUM,CURL,JQ '10,000 failed targets: the API pages them,
     "wait:10:document.querySelector(\".vrow[data-target=m09001]\")" \
     "shot:$ART/3-failed-targets-scrolled.png" \
     "eval:(() => { const s = document.getElementById(\"f-reason\"); s.value = \"fetch\"; s.dispatchEvent(new Event(\"change\")); })()" \
-    "wait:10:/^2000 of 10000/.test(document.getElementById(\"f-count\").textContent)" \
+    "wait:10:/^2,000 of 10,000/.test(document.getElementById(\"f-count\").textContent)" \
     "wait:10:document.querySelector(\".vrow[data-target=m00002]\")" \
     "eval:location.hash" \
     "eval:performance.getEntriesByType(\"resource\").filter(e => /failed/.test(e.name)).length" \
     "text:$ART/4-failed-targets-filtered.txt" \
     "shot:$ART/4-failed-targets-filtered.png" >"$WORK/browse.out" 2>"$WORK/browse.err" ||
     fail "the browser: $(cat "$WORK/browse.err")"
-  sed -n 1p "$WORK/browse.out" | grep -q "^10000 · rows 1–" || fail "the count line: $(cat "$WORK/browse.out")"
+  sed -n 1p "$WORK/browse.out" | grep -q "^10,000 · rows 1–" || fail "the count line: $(cat "$WORK/browse.out")"
   rows=$(sed -n 2p "$WORK/browse.out")
   [ "$rows" -gt 10 ] && [ "$rows" -lt 40 ] || fail "$rows rows in the DOM: the list is not virtualised"
   [ "$(sed -n 4p "$WORK/browse.out")" = "#/deployment/d-many?reason=fetch" ] || fail "the filter is not in the address: $(sed -n 4p "$WORK/browse.out")"
