@@ -162,6 +162,7 @@ function renderDeployments() {
     (!st || (st === 'active' ? d.status === 'PENDING' || d.status === 'IN_PROGRESS' : d.status === st)) &&
     (!pkg || d.package === pkg));
   const rows = $('dep-rows');
+  const focused = rows.contains(document.activeElement) ? document.activeElement.dataset.id : null;
   rows.replaceChildren();
   if (!shown.length)
     rows.append(el('tr', {}, el('td', {colspan: 8, class: 'empty'}, all.length ? 'No deployment matches the filters.' : 'No deployments yet.')));
@@ -175,8 +176,12 @@ function renderDeployments() {
       el('td', {class: 'num' + (d.failed_total ? ' bad' : '')}, num(d.failed_total)),
       el('td', {}, when(d.started_at_ms)),
       el('td', {class: 'num'}, took(d)));
-    row.addEventListener('click', () => { location.hash = '#/deployment/' + enc(d.deployment_id); });
+    row.tabIndex = 0; // reachable and opened from the keyboard too
+    const open = () => { location.hash = '#/deployment/' + enc(d.deployment_id); };
+    row.addEventListener('click', open);
+    row.addEventListener('keydown', e => { if (e.key === 'Enter') open(); });
     rows.append(row);
+    if (d.deployment_id === focused) row.focus(); // an update does not take the keyboard's place away
   }
   const running = all.filter(d => d.status === 'IN_PROGRESS' || d.status === 'PENDING').length;
   $('dep-note').textContent = (shown.length < all.length ? shown.length + ' of ' : '') + plural(all.length, 'deployment') +
