@@ -542,6 +542,7 @@ void dr_api_handle(void *ctx, const dr_http_request *req, dr_http_response *resp
             respond_text(resp, 503, JSON_TYPE, "{\"error\": \"too many event streams; try again later\"}\n");
         } else {
             resp->content_type = "text/event-stream";
+            resp->headers = "X-Accel-Buffering: no\r\n"; /* nginx (an ingress) passes each event on at once */
             resp->stream = dr_sse_hub_take;
             resp->stream_ctx = api->events;
         }

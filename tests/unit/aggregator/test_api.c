@@ -158,6 +158,7 @@ static void events_are_a_stream_with_a_bounded_number_of_clients(dr_api *api)
     a = ask(api, "/events");
     CHECK_INT(200, a.status);
     CHECK_STR("text/event-stream", a.content_type);
+    CHECK(a.headers && strcmp(a.headers, "X-Accel-Buffering: no\r\n") == 0);
     CHECK(a.stream == dr_sse_hub_take);
     CHECK(a.body == NULL);
     int pair[2];
