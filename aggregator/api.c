@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "messages.h"
 #include "page.h"
+#include "sse.h"
 #include "strbuf.h"
 
 #define JSON_TYPE "application/json; charset=utf-8"
@@ -83,6 +85,13 @@ static void json_location(dr_strbuf *sb, size_t i, const char *account, const ch
     dr_strbuf_puts(sb, "}");
 }
 
+void dr_api_summary_json(dr_strbuf *sb, const dr_rollup_summary *s)
+{
+    dr_strbuf_puts(sb, "{");
+    json_summary_fields(sb, s, ", ");
+    dr_strbuf_puts(sb, "}");
+}
+
 static void deployments_json(const dr_rollup_table *table, dr_strbuf *sb)
 {
     size_t count = 0;
@@ -103,13 +112,15 @@ static void deployments_json(const dr_rollup_table *table, dr_strbuf *sb)
     free(all);
 }
 
-static void deployment_json(const dr_rollup_deployment *d, dr_strbuf *sb)
+/* The detail, with the first max_failed failed targets (0: none; the console pages them instead). */
+static void deployment_json(const dr_rollup_deployment *d, size_t max_failed, dr_strbuf *sb)
 {
     dr_rollup_summary s;
     dr_rollup_summarize(d, &s);
     size_t location_count = 0, failed_count = 0;
     const dr_rollup_location **locations = dr_rollup_locations(d, &location_count);
-    const dr_rollup_job **failed = dr_rollup_failed_jobs(d, DR_API_FAILED_TARGETS_MAX, &failed_count);
+    const dr_rollup_job **failed =
+        max_failed ? dr_rollup_failed_jobs(d, max_failed, &failed_count) : calloc(1, sizeof *failed);
     if (!locations || !failed) {
         sb->failed = 1;
         goto cleanup;
@@ -334,6 +345,184 @@ static void query_value(const char *query, const char *name, char *out, size_t s
     }
 }
 
+/* ---- the failed targets of a deployment, a page at a time ---- */
+
+/* A decimal query parameter in [0, max]: 0 when absent (def), -1 when malformed. */
+static long long query_number(const char *query, const char *name, long long def, long long max)
+{
+    char text[32];
+    query_value(query, name, text, sizeof text);
+    if (!text[0])
+        return def;
+    if (strspn(text, "0123456789") != strlen(text) || strlen(text) > 12)
+        return -1;
+    long long n = atoll(text);
+    return n > max ? max : n;
+}
+
+typedef struct failed_filter {
+    char state[32], reason[128], account[128], region[128], q[256];
+} failed_filter;
+
+static int job_matches(const dr_rollup_job *j, const failed_filter *f)
+{
+    if (f->state[0] && strcmp(dr_job_state_name(j->state), f->state) != 0)
+        return 0;
+    if (f->reason[0] && strcmp(j->reason, f->reason) != 0)
+        return 0;
+    if (f->account[0] && (!j->location || strcmp(j->location->account, f->account) != 0))
+        return 0;
+    if (f->region[0] && (!j->location || strcmp(j->location->region, f->region) != 0))
+        return 0;
+    if (f->q[0] && !strcasestr(j->target_id, f->q) && !strcasestr(j->message, f->q) && !strcasestr(j->reason, f->q))
+        return 0;
+    return 1;
+}
+
+static int compare_locations(const dr_rollup_location *a, const dr_rollup_location *b)
+{
+    int c = strcmp(a->account, b->account);
+    return c ? c : strcmp(a->region, b->region);
+}
+
+/* Distinct values and their counts, for the page's filter lists (at most DR_API_FACETS_MAX values). */
+typedef struct facet {
+    const char *value[DR_API_FACETS_MAX];
+    uint64_t count[DR_API_FACETS_MAX];
+    size_t n;
+    uint64_t other; /* jobs whose value did not fit */
+} facet;
+
+static void facet_add(facet *f, const char *value)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->value[i], value) == 0) {
+            f->count[i]++;
+            return;
+        }
+    if (f->n == DR_API_FACETS_MAX) {
+        f->other++;
+        return;
+    }
+    f->value[f->n] = value;
+    f->count[f->n++] = 1;
+}
+
+static void facet_json(dr_strbuf *sb, const facet *f)
+{
+    dr_strbuf_puts(sb, "{");
+    for (size_t i = 0; i < f->n; i++) {
+        dr_strbuf_puts(sb, i ? ", " : "");
+        dr_strbuf_json_string(sb, f->value[i]);
+        dr_strbuf_printf(sb, ": %llu", (unsigned long long)f->count[i]);
+    }
+    dr_strbuf_puts(sb, "}");
+}
+
+/*
+ * GET /deployments/{id}/failed: the failed targets matching the filters,
+ * sorted by target id, from offset, at most limit of them, with how many
+ * match and, over all the deployment's failed targets, how many there are
+ * of each state, reason and account/region.  Returns the HTTP status.
+ */
+static int failed_page_json(const dr_rollup_deployment *d, const char *query, dr_strbuf *sb)
+{
+    long long offset = query_number(query, "offset", 0, 1LL << 40);
+    long long limit = query_number(query, "limit", DR_API_FAILED_PAGE_DEFAULT, DR_API_FAILED_PAGE_MAX);
+    if (offset < 0 || limit < 0) {
+        dr_strbuf_puts(sb, "{\"error\": \"offset and limit are whole numbers\"}\n");
+        return 400;
+    }
+    failed_filter f;
+    query_value(query, "state", f.state, sizeof f.state);
+    query_value(query, "reason", f.reason, sizeof f.reason);
+    query_value(query, "account", f.account, sizeof f.account);
+    query_value(query, "region", f.region, sizeof f.region);
+    query_value(query, "q", f.q, sizeof f.q);
+    size_t count = 0;
+    const dr_rollup_job **failed = dr_rollup_failed_jobs(d, 0, &count);
+    facet *facets = calloc(2, sizeof *facets); /* states, reasons */
+    const dr_rollup_location *places[DR_API_FACETS_MAX];
+    uint64_t place_count[DR_API_FACETS_MAX] = {0};
+    size_t places_n = 0;
+    if (!failed || !facets) {
+        sb->failed = 1;
+        free(failed);
+        free(facets);
+        return 500;
+    }
+    dr_rollup_summary s;
+    dr_rollup_summarize(d, &s);
+    dr_strbuf_puts(sb, "{\"deployment_id\": ");
+    dr_strbuf_json_string(sb, s.deployment_id);
+    dr_strbuf_printf(sb, ", \"failed_total\": %llu, \"offset\": %lld, \"limit\": %lld, \"targets\": [",
+                     (unsigned long long)count, offset, limit);
+    size_t matched = 0, listed = 0;
+    for (size_t i = 0; i < count; i++) {
+        const dr_rollup_job *j = failed[i];
+        facet_add(&facets[0], dr_job_state_name(j->state));
+        facet_add(&facets[1], j->reason);
+        /* Locations by pointer: a deployment has one record per (account, region). */
+        size_t k = 0;
+        while (k < places_n && places[k] != j->location)
+            k++;
+        if (k < DR_API_FACETS_MAX) {
+            if (k == places_n)
+                places[places_n++] = j->location;
+            place_count[k]++;
+        }
+        if (!job_matches(j, &f))
+            continue;
+        if (matched++ < (size_t)offset || listed >= (size_t)limit)
+            continue;
+        dr_strbuf_puts(sb, listed++ ? ",\n  {\"target_id\": " : "\n  {\"target_id\": ");
+        dr_strbuf_json_string(sb, j->target_id);
+        dr_strbuf_puts(sb, ", \"job_id\": ");
+        dr_strbuf_json_string(sb, j->job_id);
+        dr_strbuf_printf(sb, ", \"state\": \"%s\", \"reason\": ", dr_job_state_name(j->state));
+        dr_strbuf_json_string(sb, j->reason);
+        dr_strbuf_puts(sb, ", \"message\": ");
+        dr_strbuf_json_string(sb, j->message);
+        dr_strbuf_puts(sb, ", \"account\": ");
+        dr_strbuf_json_string(sb, j->location ? j->location->account : "");
+        dr_strbuf_puts(sb, ", \"region\": ");
+        dr_strbuf_json_string(sb, j->location ? j->location->region : "");
+        dr_strbuf_printf(sb, ", \"attempt\": %u, \"at_ms\": %lld}", (unsigned)j->attempt, (long long)j->at_ms);
+    }
+    dr_strbuf_printf(sb, "%s], \"matched\": %zu, \"next_offset\": ", listed ? "\n" : "", matched);
+    if ((size_t)offset + listed < matched)
+        dr_strbuf_printf(sb, "%lld", offset + (long long)listed);
+    else
+        dr_strbuf_puts(sb, "null");
+    dr_strbuf_puts(sb, ", \"by_state\": ");
+    facet_json(sb, &facets[0]);
+    dr_strbuf_puts(sb, ", \"by_reason\": ");
+    facet_json(sb, &facets[1]);
+    /* By account, then region (an insertion sort: a hundred at most). */
+    for (size_t k = 1; k < places_n; k++)
+        for (size_t m = k; m > 0 && places[m - 1] && places[m] && compare_locations(places[m - 1], places[m]) > 0;
+             m--) {
+            const dr_rollup_location *p = places[m];
+            uint64_t n = place_count[m];
+            places[m] = places[m - 1];
+            place_count[m] = place_count[m - 1];
+            places[m - 1] = p;
+            place_count[m - 1] = n;
+        }
+    dr_strbuf_puts(sb, ", \"by_location\": [");
+    for (size_t k = 0; k < places_n; k++) {
+        dr_strbuf_puts(sb, k ? ", {\"account\": " : "{\"account\": ");
+        dr_strbuf_json_string(sb, places[k] ? places[k]->account : "");
+        dr_strbuf_puts(sb, ", \"region\": ");
+        dr_strbuf_json_string(sb, places[k] ? places[k]->region : "");
+        dr_strbuf_printf(sb, ", \"count\": %llu}", (unsigned long long)place_count[k]);
+    }
+    dr_strbuf_puts(sb, "]}\n");
+    free(failed);
+    free(facets);
+    return 200;
+}
+
 /* ---- routing ---- */
 
 void dr_api_handle(void *ctx, const dr_http_request *req, dr_http_response *resp)
@@ -344,7 +533,19 @@ void dr_api_handle(void *ctx, const dr_http_request *req, dr_http_response *resp
     static const char prefix[] = "/deployments/";
 
     if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
-        respond_text(resp, 200, "text/html; charset=utf-8", dr_aggregator_page_html);
+        respond_text(resp, 200, "text/html; charset=utf-8", dr_aggregator_page());
+        resp->headers = dr_aggregator_page_headers();
+    } else if (strcmp(path, "/events") == 0) {
+        if (!api->events) {
+            respond_text(resp, 404, NULL, "not found\n");
+        } else if (!dr_sse_hub_has_room(api->events)) {
+            respond_text(resp, 503, JSON_TYPE, "{\"error\": \"too many event streams; try again later\"}\n");
+        } else {
+            resp->content_type = "text/event-stream";
+            resp->headers = "X-Accel-Buffering: no\r\n"; /* nginx (an ingress) passes each event on at once */
+            resp->stream = dr_sse_hub_take;
+            resp->stream_ctx = api->events;
+        }
     } else if (strcmp(path, "/healthz") == 0) {
         respond_text(resp, 200, NULL, "ok\n");
     } else if (strcmp(path, "/readyz") == 0) {
@@ -358,12 +559,41 @@ void dr_api_handle(void *ctx, const dr_http_request *req, dr_http_response *resp
     } else if (strncmp(path, prefix, sizeof prefix - 1) == 0) {
         char id[1024];
         percent_decode(path + sizeof prefix - 1, id, sizeof id);
+        /* /deployments/{id}/failed: the failed targets a page at a time (an id with a '/' comes encoded). */
+        static const char failed_suffix[] = "/failed";
+        size_t id_len = strlen(id);
+        if (id_len > sizeof failed_suffix - 1 && strcmp(id + id_len - (sizeof failed_suffix - 1), failed_suffix) == 0) {
+            int status = 404;
+            pthread_mutex_lock(api->lock);
+            const dr_rollup_deployment *whole = dr_rollup_find(api->table, id);
+            id[id_len - (sizeof failed_suffix - 1)] = '\0';
+            const dr_rollup_deployment *d = whole ? NULL : dr_rollup_find(api->table, id);
+            if (d)
+                status = failed_page_json(d, req->query, &sb);
+            int expired = !whole && !d && dr_rollup_table_is_expired(api->table, id);
+            pthread_mutex_unlock(api->lock);
+            if (!whole) {
+                if (status == 404) {
+                    dr_strbuf_puts(&sb, expired ? "{\"error\": \"deployment archived: GET /deployments/{id} lists the "
+                                                  "failed targets its final rollup kept\", \"deployment_id\": "
+                                                : "{\"error\": \"no such deployment\", \"deployment_id\": ");
+                    dr_strbuf_json_string(&sb, id);
+                    dr_strbuf_puts(&sb, "}\n");
+                }
+                respond(resp, status, JSON_TYPE, &sb);
+                return;
+            }
+            id[id_len - (sizeof failed_suffix - 1)] = '/'; /* a deployment named ".../failed" */
+        }
         int found = 0, expired = 0;
         pthread_mutex_lock(api->lock);
         const dr_rollup_deployment *d = dr_rollup_find(api->table, id);
         if (d) {
             found = 1;
-            deployment_json(d, &sb);
+            /* ?failed=N lists at most N failed targets (default and most: DR_API_FAILED_TARGETS_MAX). */
+            long long max_failed =
+                query_number(req->query, "failed", DR_API_FAILED_TARGETS_MAX, DR_API_FAILED_TARGETS_MAX);
+            deployment_json(d, max_failed < 0 ? DR_API_FAILED_TARGETS_MAX : (size_t)max_failed, &sb);
         }
         expired = !d && dr_rollup_table_is_expired(api->table, id);
         pthread_mutex_unlock(api->lock);
@@ -385,6 +615,10 @@ void dr_api_handle(void *ctx, const dr_http_request *req, dr_http_response *resp
             dr_strbuf_puts(&sb, "}\n");
         }
         respond(resp, found ? 200 : 404, JSON_TYPE, &sb);
+    } else if (strcmp(path, "/associations") == 0 && api->associations) {
+        dr_associations_json(api->associations, dr_now_ms(), &sb);
+        dr_strbuf_puts(&sb, "\n");
+        respond(resp, 200, JSON_TYPE, &sb);
     } else if (strcmp(path, "/fleet") == 0 && api->fleet) {
         char package[256] = "";
         query_value(req->query, "package", package, sizeof package);

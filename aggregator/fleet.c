@@ -16,7 +16,8 @@
 
 struct dr_fleet {
     pthread_mutex_t lock;
-    dr_strmap *entries; /* "TARGET/PACKAGE" -> Drover__V1__FleetEntry (unpacked, owned) */
+    dr_strmap *entries;  /* "TARGET/PACKAGE" -> Drover__V1__FleetEntry (unpacked, owned) */
+    uint64_t generation; /* moves on each change of entries (the console's cue to send the fleet again) */
 };
 
 static void free_entry(Drover__V1__FleetEntry *e)
@@ -72,10 +73,20 @@ size_t dr_fleet_count(const dr_fleet *f)
     return n;
 }
 
+uint64_t dr_fleet_generation(const dr_fleet *f)
+{
+    dr_fleet *m = (dr_fleet *)f;
+    pthread_mutex_lock(&m->lock);
+    uint64_t generation = f->generation;
+    pthread_mutex_unlock(&m->lock);
+    return generation;
+}
+
 /* Replace key's entry (NULL: remove it). Under lock.  -1 out of memory (nothing changed). */
 static int store(dr_fleet *f, const char *key, Drover__V1__FleetEntry *entry)
 {
     Drover__V1__FleetEntry *old = dr_strmap_get(f->entries, key);
+    f->generation++;
     if (!entry) {
         free_entry(dr_strmap_remove(f->entries, key));
         return 0;

@@ -44,6 +44,9 @@ dr_status dr_fleet_load(dr_fleet *f, const dr_kafka_options *kafka, int timeout_
  */
 int dr_fleet_fold(dr_fleet *f, const Drover__V1__StatusEvent *e, char **key, uint8_t **value, size_t *len);
 
+/* A number that moves whenever the table changes (to tell whether to render it again). */
+uint64_t dr_fleet_generation(const dr_fleet *f);
+
 /* Entries of a package installed (removed ones not counted). */
 size_t dr_fleet_count(const dr_fleet *f);
 

@@ -13,6 +13,7 @@
 #include "api.h"
 #include "build_info.h"
 #include "config.h"
+#include "console.h"
 #include "http_server.h"
 #include "ingest.h"
 #include "kafka.h"
@@ -71,6 +72,8 @@ int main(int argc, char **argv)
     dr_ingest *ingest = NULL;
     dr_refusals *refusals = NULL;
     dr_http_server *http = NULL;
+    dr_console *console = NULL;
+    dr_associations *associations = NULL;
     if (dr_build_version_requested(argc, argv))
         return dr_build_print_version("drover-aggregator");
     dr_config *cfg = dr_program_main("drover-aggregator", settings, sizeof settings / sizeof settings[0], argc, argv,
@@ -126,6 +129,21 @@ int main(int argc, char **argv)
     /* Up to 10 s for the last rollups to be acknowledged, then 15 s to close the clients. */
     dr_program_exit_within("drover-aggregator", 25);
 
+    /* The console's event stream (GET /events), fed from the table, the fleet and readiness. */
+    if (!until_caught_up && dr_config_string(cfg, "http")[0] &&
+        (dr_associations_start(&ingest_settings.kafka, 30000, &associations, &err) != DR_OK ||
+         dr_console_open(&(dr_console_settings){.lock = &lock,
+                                                .table = table,
+                                                .fleet = fleet,
+                                                .ready = &ready,
+                                                .metrics = metrics,
+                                                .associations = associations},
+                         &console, &err) != DR_OK)) {
+        fprintf(stderr, "drover-aggregator: %s\n", err.detail);
+        goto done;
+    }
+    api.events = dr_console_hub(console);
+    api.associations = associations;
     if (dr_ingest_start(&ingest_settings, &ingest, &err) != DR_OK ||
         start_http(dr_config_string(cfg, "http"), &api, &http, &err) != DR_OK) {
         fprintf(stderr, "drover-aggregator: %s\n", err.detail);
@@ -150,6 +168,8 @@ int main(int argc, char **argv)
     exit_code = status == DR_OK ? DR_EXIT_OK : DR_EXIT_FAILED;
 done:
     dr_http_server_stop(http);
+    dr_console_free(console);
+    dr_associations_free(associations);
     dr_ingest_free(ingest);
     dr_refusals_free(refusals);
     dr_metrics_free(metrics);

@@ -1,151 +1,82 @@
 #include "page.h"
 
-/* Kept as plain HTML/CSS/JS in one string so the binary serves it with no files beside it. */
-const char dr_aggregator_page_html[] =
-    "<!doctype html>\n"
-    "<html lang=\"en\">\n"
-    "<head>\n"
-    "<meta charset=\"utf-8\">\n"
-    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-    "<title>Drover deployments</title>\n"
-    "<style>\n"
-    "  :root { --ok: #2e9d5b; --bad: #d2443c; --run: #3a78d8; --wait: #c9ced6; --skip: #8fc9a5;\n"
-    "          --cancel: #e3a33b; --ink: #1f2430; --muted: #6b7280; --line: #e5e7eb; }\n"
-    "  body { font: 14px/1.4 system-ui, sans-serif; color: var(--ink); margin: 24px; }\n"
-    "  h1 { font-size: 20px; margin: 0 0 4px; }\n"
-    "  #note { color: var(--muted); margin-bottom: 16px; }\n"
-    "  #note.error { color: var(--bad); }\n"
-    "  table { border-collapse: collapse; width: 100%; }\n"
-    "  th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }\n"
-    "  th { font-weight: 600; color: var(--muted); font-size: 12px; text-transform: uppercase; }\n"
-    "  tr.deployment { cursor: pointer; }\n"
-    "  tr.deployment:hover { background: #f7f8fa; }\n"
-    "  .num { text-align: right; font-variant-numeric: tabular-nums; }\n"
-    "  .bar { display: flex; width: 240px; height: 12px; border-radius: 6px; overflow: hidden; background: var(--wait); }\n"
-    "  .bar span { display: block; height: 100%; }\n"
-    "  .SUCCESS { background: var(--ok); } .SKIPPED { background: var(--skip); }\n"
-    "  .IN_PROGRESS { background: var(--run); } .PENDING { background: var(--wait); }\n"
-    "  .FAILED, .TIMED_OUT, .REJECTED { background: var(--bad); } .CANCELLED { background: var(--cancel); }\n"
-    "  .status { font-weight: 600; font-size: 12px; padding: 1px 6px; border-radius: 4px; color: #fff; }\n"
-    "  .status.PENDING { color: var(--ink); }\n"
-    "  .status.INCOMPLETE { background: var(--cancel); }\n"
-    "  .detail td { background: #fafbfc; }\n"
-    "  .detail table { width: auto; margin: 4px 0 12px; }\n"
-    "  .detail h3 { font-size: 13px; margin: 8px 0 2px; }\n"
-    "  .reason { font-family: ui-monospace, monospace; }\n"
-    "  .muted { color: var(--muted); }\n"
-    "</style>\n"
-    "</head>\n"
-    "<body>\n"
-    "<h1>Drover deployments</h1>\n"
-    "<div id=\"note\">loading&hellip;</div>\n"
-    "<table>\n"
-    "  <thead><tr><th>Deployment</th><th>Package</th><th>Status</th><th>Progress</th>\n"
-    "    <th class=\"num\">Done</th><th class=\"num\">Failed</th><th>Started</th><th class=\"num\">Took</th></tr></thead>\n"
-    "  <tbody id=\"rows\"></tbody>\n"
-    "</table>\n"
-    "<script>\n"
-    "'use strict';\n"
-    "const STATES = ['SUCCESS', 'SKIPPED', 'FAILED', 'TIMED_OUT', 'REJECTED', 'CANCELLED', 'IN_PROGRESS', 'PENDING'];\n"
-    "const TERMINAL = ['SUCCESS', 'SKIPPED', 'FAILED', 'TIMED_OUT', 'REJECTED', 'CANCELLED'];\n"
-    "const open = new Set();\n"
-    "const details = new Map();\n"
-    "\n"
-    "function el(tag, attrs, ...children) {\n"
-    "  const e = document.createElement(tag);\n"
-    "  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);\n"
-    "  for (const c of children) e.append(c instanceof Node ? c : String(c));\n"
-    "  return e;\n"
-    "}\n"
-    "function when(ms) { return ms ? new Date(ms).toLocaleString() : ''; }\n"
-    "function took(d) {\n"
-    "  if (!d.started_at_ms) return '';\n"
-    "  const end = d.finished_at_ms || d.updated_at_ms;\n"
-    "  const s = Math.max(0, (end - d.started_at_ms) / 1000);\n"
-    "  return s < 120 ? s.toFixed(1) + ' s' : (s / 60).toFixed(1) + ' min';\n"
-    "}\n"
-    "function bar(counts, total) {\n"
-    "  const b = el('div', {class: 'bar', title: STATES.map(s => s + ' ' + counts[s]).join(', ')});\n"
-    "  for (const s of STATES) {\n"
-    "    if (!counts[s] || !total) continue;\n"
-    "    b.append(el('span', {class: s, style: 'width:' + (100 * counts[s] / total) + '%'}));\n"
-    "  }\n"
-    "  return b;\n"
-    "}\n"
-    "function done(counts) { return TERMINAL.reduce((n, s) => n + counts[s], 0); }\n"
-    "function detailRow(d) {\n"
-    "  const info = details.get(d.deployment_id);\n"
-    "  const cell = el('td', {colspan: 8});\n"
-    "  if (!info) { cell.append(el('span', {class: 'muted'}, 'loading\\u2026')); return el('tr', {class: 'detail'}, cell); }\n"
-    "  cell.append(el('h3', {}, 'By account and region'));\n"
-    "  const locs = el('table', {});\n"
-    "  locs.append(el('tr', {}, el('th', {}, 'Account'), el('th', {}, 'Region'), el('th', {}, 'Progress'),\n"
-    "                        el('th', {class: 'num'}, 'Done'), el('th', {class: 'num'}, 'Total')));\n"
-    "  for (const l of info.locations)\n"
-    "    locs.append(el('tr', {}, el('td', {}, l.account), el('td', {}, l.region), el('td', {}, bar(l.counts, l.total)),\n"
-    "                          el('td', {class: 'num'}, done(l.counts)), el('td', {class: 'num'}, l.total)));\n"
-    "  cell.append(locs);\n"
-    "  if (info.failed_total) {\n"
-    "    const shown = info.failed_targets.length;\n"
-    "    cell.append(el('h3', {}, 'Failed targets' + (shown < info.failed_total ? ' (first ' + shown + ' of ' + info.failed_total + ')' : '')));\n"
-    "    const ft = el('table', {});\n"
-    "    ft.append(el('tr', {}, el('th', {}, 'Target'), el('th', {}, 'State'), el('th', {}, 'Reason'), el('th', {}, 'Message')));\n"
-    "    for (const f of info.failed_targets)\n"
-    "      ft.append(el('tr', {}, el('td', {}, f.target_id), el('td', {}, f.state), el('td', {class: 'reason'}, f.reason),\n"
-    "                            el('td', {}, f.message)));\n"
-    "    cell.append(ft);\n"
-    "  }\n"
-    "  return el('tr', {class: 'detail'}, cell);\n"
-    "}\n"
-    "function render(list) {\n"
-    "  const rows = document.getElementById('rows');\n"
-    "  rows.replaceChildren();\n"
-    "  if (!list.length) rows.append(el('tr', {}, el('td', {colspan: 8, class: 'muted'}, 'No deployments yet.')));\n"
-    "  for (const d of list) {\n"
-    "    const row = el('tr', {class: 'deployment'},\n"
-    "      el('td', {}, d.deployment_id),\n"
-    "      el('td', {}, d.package + (d.version ? ' ' + d.version : '')),\n"
-    "      el('td', {}, el('span', {class: 'status ' + d.status}, d.status)),\n"
-    "      el('td', {}, bar(d.counts, d.total)),\n"
-    "      el('td', {class: 'num'}, done(d.counts) + ' / ' + d.total),\n"
-    "      el('td', {class: 'num'}, d.failed_total),\n"
-    "      el('td', {}, when(d.started_at_ms)),\n"
-    "      el('td', {class: 'num'}, took(d)));\n"
-    "    row.addEventListener('click', () => {\n"
-    "      if (open.has(d.deployment_id)) open.delete(d.deployment_id); else open.add(d.deployment_id);\n"
-    "      refresh();\n"
-    "    });\n"
-    "    rows.append(row);\n"
-    "    if (open.has(d.deployment_id)) rows.append(detailRow(d));\n"
-    "  }\n"
-    "}\n"
-    "async function getJson(path) {\n"
-    "  const r = await fetch(path, {cache: 'no-store'});\n"
-    "  if (!r.ok) throw new Error(path + ': HTTP ' + r.status);\n"
-    "  return r.json();\n"
-    "}\n"
-    "let busy = false;\n"
-    "async function refresh() {\n"
-    "  if (busy) return;\n"
-    "  busy = true;\n"
-    "  const note = document.getElementById('note');\n"
-    "  try {\n"
-    "    const list = await getJson('deployments');\n"
-    "    for (const id of open)\n"
-    "      details.set(id, await getJson('deployments/' + encodeURIComponent(id)).catch(() => null));\n"
-    "    render(list);\n"
-    "    note.className = '';\n"
-    "    note.textContent = list.length + ' deployment' + (list.length === 1 ? '' : 's') +\n"
-    "      ' \\u00b7 updated ' + new Date().toLocaleTimeString() + ' \\u00b7 click a row for details';\n"
-    "  } catch (e) {\n"
-    "    note.className = 'error';\n"
-    "    note.textContent = 'cannot reach the aggregator: ' + e.message;\n"
-    "  } finally {\n"
-    "    busy = false;\n"
-    "  }\n"
-    "}\n"
-    "refresh();\n"
-    "setInterval(refresh, 1000);\n"
-    "</script>\n"
-    "</body>\n"
-    "</html>\n";
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sha256.h"
+#include "strbuf.h"
+
+/* console_assets.c, generated from aggregator/console/ (scripts/embed.cmake). */
+extern const char dr_asset_console_html[];
+extern const char dr_asset_console_css[];
+extern const char dr_asset_console_js[];
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static char *document;
+static char headers[1024];
+
+/* 'sha256-BASE64' of text, as a CSP source expression. */
+static void csp_hash(const char *text, char out[64])
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char hex[DR_SHA256_HEX_SIZE];
+    unsigned char digest[32];
+    dr_sha256_buffer_hex(text, strlen(text), hex);
+    for (int i = 0; i < 32; i++) {
+        unsigned byte;
+        sscanf(hex + 2 * i, "%2x", &byte);
+        digest[i] = (unsigned char)byte;
+    }
+    char *o = out + sprintf(out, "'sha256-");
+    for (int i = 0; i < 32; i += 3) {
+        unsigned v = (unsigned)digest[i] << 16 | (i + 1 < 32 ? (unsigned)digest[i + 1] << 8 : 0) |
+                     (i + 2 < 32 ? digest[i + 2] : 0);
+        *o++ = b64[v >> 18 & 63];
+        *o++ = b64[v >> 12 & 63];
+        *o++ = i + 1 < 32 ? b64[v >> 6 & 63] : '=';
+        *o++ = i + 2 < 32 ? b64[v & 63] : '=';
+    }
+    strcpy(o, "'");
+}
+
+/* The HTML with {{style}} and {{script}} replaced by the CSS and the script. */
+static void build(void)
+{
+    dr_strbuf sb = DR_STRBUF_INIT;
+    const char *html = dr_asset_console_html;
+    const char *style = strstr(html, "{{style}}"), *script = strstr(html, "{{script}}");
+    if (!style || !script || script < style) {
+        dr_strbuf_puts(&sb, html); /* a broken template shows as it is rather than crash */
+    } else {
+        dr_strbuf_append(&sb, html, (size_t)(style - html));
+        dr_strbuf_puts(&sb, dr_asset_console_css);
+        dr_strbuf_append(&sb, style + 9, (size_t)(script - style - 9));
+        dr_strbuf_puts(&sb, dr_asset_console_js);
+        dr_strbuf_puts(&sb, script + 10);
+    }
+    document = sb.failed ? NULL : dr_strbuf_detach(&sb, NULL);
+    dr_strbuf_free(&sb);
+    char style_hash[64], script_hash[64];
+    csp_hash(dr_asset_console_css, style_hash);
+    csp_hash(dr_asset_console_js, script_hash);
+    snprintf(headers, sizeof headers,
+             "Content-Security-Policy: default-src 'none'; script-src %s; style-src %s; connect-src 'self'; "
+             "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'\r\n"
+             "X-Content-Type-Options: nosniff\r\n"
+             "Referrer-Policy: no-referrer\r\n",
+             script_hash, style_hash);
+}
+
+const char *dr_aggregator_page(void)
+{
+    pthread_once(&once, build);
+    return document ? document : "out of memory\n";
+}
+
+const char *dr_aggregator_page_headers(void)
+{
+    pthread_once(&once, build);
+    return headers;
+}

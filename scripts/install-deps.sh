@@ -17,6 +17,7 @@ packages=(build-essential cmake pkg-config
           man-db systemd             # t0920 reads the Debian package's man pages and verifies its units
           golang-go golang-k8s-sigs-yaml-dev yamllint  # the Helm chart's tests (tests/helm: drover-helm-check)
           prometheus                 # promtool: t0912 checks the chart's alerts (no daemon is started: see below)
+          chromium python3 fonts-dejavu-core  # t0480: the console in headless Chromium (tests/e2e/browser.py)
           nodejs npm)                # scripts/install-chart-tools.sh: Helm and the README generator
 missing=()
 for p in "${packages[@]}"; do

@@ -51,6 +51,7 @@ typedef struct http_connection {
     /* Waiting on the client only, so stop (or a newer client) may shut the socket; under server->lock. */
     int interruptible;
     int cut;                             /* shut for a newer client; its thread is ending; under server->lock */
+    int handed_over;                     /* fd belongs to a stream's owner now: neither shut nor closed here */
     struct http_connection *prev, *next; /* server->connections; under server->lock */
     size_t request_len;
     char request[HTTP_REQUEST_MAX + 1];
@@ -156,6 +157,28 @@ static int send_response(int fd, int status, const char *content_type, const cha
     return rc;
 }
 
+/*
+ * Whether text is only header lines "Name: value\r\n" (a token, a colon, no
+ * other CR, LF or NUL): a handler's headers that are not are left out, so
+ * that they can never split the reply.
+ */
+static int header_lines_valid(const char *text)
+{
+    static const char token[] =
+        "!#$%&'*+-.^_`|~0123456789"
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    while (*text) {
+        size_t name = strspn(text, token);
+        if (name == 0 || text[name] != ':')
+            return 0;
+        const char *end = strstr(text, "\r\n");
+        if (!end || memchr(text, '\n', (size_t)(end - text)) || memchr(text, '\r', (size_t)(end - text)))
+            return 0;
+        text = end + 2;
+    }
+    return 1;
+}
+
 static int send_plain(int fd, int status, const char *text, int head_only, int flags)
 {
     const char *extra = status == 405 ? "Allow: GET, HEAD\r\n" : "";
@@ -255,6 +278,24 @@ static int set_interruptible(http_connection *conn, int interruptible)
     return stopping;
 }
 
+/* The status line and headers of a stream, then the socket to its new owner: 1 when handed over. */
+static int hand_over_stream(http_connection *conn, const dr_http_response *resp, const char *type, const char *headers)
+{
+    dr_strbuf out = DR_STRBUF_INIT;
+    dr_strbuf_printf(&out,
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%sCache-Control: no-store\r\nConnection: close\r\n\r\n",
+                     resp->status, reason_phrase(resp->status), type, headers);
+    int rc = out.failed ? -1 : send_all(conn->fd, out.buf, out.len, 0);
+    dr_strbuf_free(&out);
+    if (rc != 0)
+        return 0;
+    pthread_mutex_lock(&conn->server->lock);
+    conn->handed_over = 1;
+    pthread_mutex_unlock(&conn->server->lock);
+    resp->stream(resp->stream_ctx, conn->fd);
+    return 1;
+}
+
 static void answer_with_handler(http_connection *conn, const dr_http_request *req)
 {
     dr_http_server *server = conn->server;
@@ -265,12 +306,15 @@ static void answer_with_handler(http_connection *conn, const dr_http_request *re
     /* A header value with a line break would let the handler's text forge headers. */
     if (!type || strpbrk(type, "\r\n"))
         type = HTTP_DEFAULT_TYPE;
+    const char *headers = resp.headers && header_lines_valid(resp.headers) ? resp.headers : "";
     if (!resp.body && resp.body_len > 0)
         send_plain(conn->fd, 500, "the handler ran out of memory\n", head_only, 0);
     else if (resp.status < 100 || resp.status > 599)
         send_plain(conn->fd, 500, "the handler gave an invalid status\n", head_only, 0);
+    else if (resp.stream && !resp.body && !head_only)
+        hand_over_stream(conn, &resp, type, headers);
     else
-        send_response(conn->fd, resp.status, type, "", resp.body, resp.body_len, head_only, 0);
+        send_response(conn->fd, resp.status, type, headers, resp.body, resp.body_len, head_only, 0);
     free(resp.body);
 }
 
@@ -313,11 +357,14 @@ static void *connection_main(void *arg)
     /*
      * Close gently: FIN first, then drain what the client may still send,
      * since closing with unread bytes sends a reset that can destroy the
-     * reply before the client reads it.  Stop cuts this short.
+     * reply before the client reads it.  Stop cuts this short.  A stream's
+     * socket is its new owner's: only handed_over is read (this thread set it).
      */
-    shutdown(conn->fd, SHUT_WR);
-    if (!set_interruptible(conn, 1))
-        drain(conn->fd, dr_monotonic_ms() + HTTP_LINGER_MS, HTTP_LINGER_BYTES);
+    if (!conn->handed_over) {
+        shutdown(conn->fd, SHUT_WR);
+        if (!set_interruptible(conn, 1))
+            drain(conn->fd, dr_monotonic_ms() + HTTP_LINGER_MS, HTTP_LINGER_BYTES);
+    }
 
     pthread_mutex_lock(&server->lock);
     if (conn->prev)
@@ -327,7 +374,8 @@ static void *connection_main(void *arg)
     if (conn->next)
         conn->next->prev = conn->prev;
     /* Closed under the lock so stop never shuts down a reused descriptor number. */
-    close(conn->fd);
+    if (!conn->handed_over)
+        close(conn->fd);
     if (--server->active == 0)
         pthread_cond_broadcast(&server->all_done);
     pthread_mutex_unlock(&server->lock);
@@ -369,6 +417,7 @@ static void start_connection(dr_http_server *server, int fd)
     conn->fd = fd;
     conn->interruptible = 1;
     conn->cut = 0;
+    conn->handed_over = 0;
     conn->request_len = 0;
     conn->prev = NULL;
     conn->next = server->connections;

@@ -15,6 +15,12 @@
  * Every reply carries Content-Type, Content-Length and "Connection: close";
  * a HEAD reply has the headers of the GET without the body.  Writes use
  * MSG_NOSIGNAL, so a client that hangs up never raises SIGPIPE.
+ *
+ * A handler may answer with a stream instead of a body (server-sent events):
+ * the server sends the status line and headers without Content-Length, then
+ * hands the socket over (dr_http_response.stream) and forgets it, so a
+ * long-lived stream holds no server thread and no connection slot; whoever
+ * takes it bounds how many it keeps (sse.h).
  */
 #ifndef DROVER_HTTP_SERVER_H
 #define DROVER_HTTP_SERVER_H
@@ -34,6 +40,21 @@ typedef struct dr_http_response {
     const char *content_type; /* default "text/plain; charset=utf-8" */
     char *body;               /* malloc'd by the handler; the server frees it */
     size_t body_len;          /* a NULL body with body_len > 0 (a failed allocation) is a 500 */
+    /*
+     * Extra header lines, each "Name: value\r\n" (e.g. a Content-Security-Policy),
+     * or NULL.  Not freed.  Text that is not such lines is left out whole.
+     */
+    const char *headers;
+    /*
+     * A stream instead of a body: when set (and body NULL), a GET is answered
+     * with the status line, Content-Type, the extra headers, "Cache-Control:
+     * no-store" and "Connection: close" but no Content-Length, and then
+     * stream(stream_ctx, fd) is called on the server's thread: it owns fd
+     * from then on (closing it included) and should return at once.  Not
+     * called for HEAD, nor when the headers could not be sent.
+     */
+    void (*stream)(void *stream_ctx, int fd);
+    void *stream_ctx;
 } dr_http_response;
 
 typedef void (*dr_http_handler)(void *ctx, const dr_http_request *req, dr_http_response *resp);

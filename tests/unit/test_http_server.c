@@ -27,6 +27,24 @@ static char *copy_text(const char *text, size_t *len)
     return strdup(text);
 }
 
+/* Streams handed over by the server (GET /stream): the test owns their sockets. */
+#define STREAMS_MAX 128
+static int streams[STREAMS_MAX];
+static int stream_count;
+static pthread_mutex_t streams_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void take_stream(void *ctx, int fd)
+{
+    (void)ctx;
+    send(fd, "data: hi\n\n", 10, MSG_NOSIGNAL);
+    pthread_mutex_lock(&streams_lock);
+    if (stream_count < STREAMS_MAX)
+        streams[stream_count++] = fd;
+    else
+        close(fd);
+    pthread_mutex_unlock(&streams_lock);
+}
+
 static void answer_by_path(void *ctx, const dr_http_request *req, dr_http_response *resp)
 {
     handler_state *state = ctx;
@@ -50,6 +68,16 @@ static void answer_by_path(void *ctx, const dr_http_request *req, dr_http_respon
         snprintf(text, sizeof text, "{\"method\":\"%s\",\"query\":\"%s\"}", req->method, req->query);
         resp->content_type = "application/json";
         resp->body = copy_text(text, &resp->body_len);
+    } else if (strcmp(req->path, "/stream") == 0) {
+        resp->content_type = "text/event-stream";
+        resp->headers = "X-Accel-Buffering: no\r\n";
+        resp->stream = take_stream;
+    } else if (strcmp(req->path, "/headers") == 0) {
+        resp->headers = "Content-Security-Policy: default-src 'none'\r\nX-Content-Type-Options: nosniff\r\n";
+        resp->body = copy_text("ok\n", &resp->body_len);
+    } else if (strcmp(req->path, "/bad-headers") == 0) {
+        resp->headers = "X-One: 1\r\nInjected\r\n\r\n<html>";
+        resp->body = copy_text("ok\n", &resp->body_len);
     } else if (strcmp(req->path, "/broken") == 0) {
         resp->body_len = 10; /* as if the allocation of the body failed */
     } else {
@@ -311,6 +339,91 @@ static void clients_trickling_bytes_cannot_keep_a_probe_out(void)
         close(slow[i]);
 }
 
+static void extra_headers_are_sent_only_when_well_formed(int port)
+{
+    char *reply = get(port, "GET /headers HTTP/1.1\r\n\r\n");
+    CHECK_CONTAINS("\r\nContent-Security-Policy: default-src 'none'\r\nX-Content-Type-Options: nosniff\r\n", reply);
+    CHECK_CONTAINS("\r\n\r\nok\n", reply);
+    free(reply);
+    reply = get(port, "GET /bad-headers HTTP/1.1\r\n\r\n");
+    CHECK(strstr(reply, "Injected") == NULL && strstr(reply, "X-One") == NULL);
+    CHECK_CONTAINS("\r\n\r\nok\n", reply);
+    free(reply);
+}
+
+/* Read from fd until text has arrived (or 5 s pass): 1 when it did; the head read so far in buf. */
+static int read_until(int fd, const char *text, char *buf, size_t size)
+{
+    size_t len = 0;
+    int64_t deadline = now_ms() + 5000;
+    buf[0] = '\0';
+    while (!strstr(buf, text) && len + 1 < size && now_ms() < deadline) {
+        ssize_t got = recv(fd, buf + len, size - len - 1, 0);
+        if (got <= 0)
+            break;
+        len += (size_t)got;
+        buf[len] = '\0';
+    }
+    return strstr(buf, text) != NULL;
+}
+
+/* More streams than the server has connection slots: they hold none, and a probe is still answered. */
+#define STREAM_CLIENTS 100
+
+static void streams_are_handed_over_and_hold_no_connection_slot(void)
+{
+    dr_http_server *server = start_server("127.0.0.1:0");
+    if (!server)
+        return;
+    int port = dr_http_server_port(server);
+    int fds[STREAM_CLIENTS];
+    int answered = 0;
+    for (int i = 0; i < STREAM_CLIENTS; i++) {
+        fds[i] = connect_to(port);
+        send(fds[i], "GET /stream HTTP/1.1\r\n\r\n", 25, MSG_NOSIGNAL);
+        char head[1024];
+        if (read_until(fds[i], "data: hi\n\n", head, sizeof head)) {
+            answered++;
+            if (i == 0) {
+                CHECK_CONTAINS(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nX-Accel-Buffering: no\r\n"
+                    "Cache-Control: no-store\r\nConnection: close\r\n\r\ndata: hi\n\n",
+                    head);
+                CHECK(strstr(head, "Content-Length") == NULL);
+            }
+        }
+    }
+    CHECK_INT(STREAM_CLIENTS, answered);
+    char *reply = get(port, "GET /hello HTTP/1.1\r\n\r\n");
+    CHECK_CONTAINS("HTTP/1.1 200 OK\r\n", reply);
+    free(reply);
+    /* HEAD: the headers of the stream, and no hand-over. */
+    pthread_mutex_lock(&streams_lock);
+    int before = stream_count;
+    pthread_mutex_unlock(&streams_lock);
+    reply = get(port, "HEAD /stream HTTP/1.1\r\n\r\n");
+    CHECK_CONTAINS("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n", reply);
+    CHECK(strstr(reply, "data:") == NULL);
+    free(reply);
+    pthread_mutex_lock(&streams_lock);
+    CHECK_INT(before, stream_count);
+    pthread_mutex_unlock(&streams_lock);
+
+    /* Stop does not wait for the streams: they are their owner's. */
+    int64_t started = now_ms();
+    dr_http_server_stop(server);
+    CHECK(now_ms() - started < 1000);
+    char byte;
+    CHECK(recv(fds[0], &byte, 1, MSG_DONTWAIT) < 0); /* still open: nothing more, no end */
+    pthread_mutex_lock(&streams_lock);
+    for (int i = 0; i < stream_count; i++)
+        close(streams[i]);
+    stream_count = 0;
+    pthread_mutex_unlock(&streams_lock);
+    for (int i = 0; i < STREAM_CLIENTS; i++)
+        close(fds[i]);
+}
+
 static void *run_blocked_client(void *arg)
 {
     client_run *run = arg;
@@ -433,10 +546,12 @@ int main(void)
         head_answers_the_headers_of_get_without_the_body(port);
         other_methods_and_malformed_requests_never_reach_the_handler(port);
         the_handler_decides_what_is_not_found(port);
+        extra_headers_are_sent_only_when_well_formed(port);
         twenty_concurrent_clients_are_all_answered_in_parallel(port);
         dr_http_server_stop(server);
     }
     clients_trickling_bytes_cannot_keep_a_probe_out();
+    streams_are_handed_over_and_hold_no_connection_slot();
     past_the_cap_of_busy_connections_a_client_gets_503();
     a_stopped_server_frees_its_port_for_the_next();
     bad_addresses_are_usage_errors();

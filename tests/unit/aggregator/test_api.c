@@ -1,5 +1,7 @@
 /* The aggregator's HTTP answers, straight from the handler (no sockets, no Kafka). */
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "api.h"
 #include "check.h"
@@ -31,18 +33,144 @@ typedef struct answer {
     int status;
     char content_type[64];
     char *body;
+    const char *headers;
+    void (*stream)(void *, int);
 } answer;
 
-static answer ask(dr_api *api, const char *path)
+/* GET target ("/path?query"), straight to the handler. */
+static answer ask(dr_api *api, const char *target)
 {
-    dr_http_request req = {"GET", path, ""};
+    char path[512];
+    snprintf(path, sizeof path, "%s", target);
+    char *query = strchr(path, '?');
+    if (query)
+        *query++ = '\0';
+    dr_http_request req = {"GET", path, query ? query : ""};
     dr_http_response resp = {.status = 200, .content_type = "text/plain; charset=utf-8"};
     dr_api_handle(api, &req, &resp);
-    answer a = {resp.status, "", resp.body};
+    answer a = {resp.status, "", resp.body, resp.headers, resp.stream};
     snprintf(a.content_type, sizeof a.content_type, "%s", resp.content_type);
-    CHECK(resp.body != NULL);
-    CHECK_INT(resp.body ? strlen(resp.body) : 0, resp.body_len);
+    if (!resp.stream) {
+        CHECK(resp.body != NULL);
+        CHECK_INT(resp.body ? strlen(resp.body) : 0, resp.body_len);
+    }
     return a;
+}
+
+/* GET /deployments/{id}/failed: pages, filters, counts by state, reason and location. */
+static void failed_targets_come_a_page_at_a_time(dr_api *api, dr_rollup_table *t)
+{
+    char target[16], message[64];
+    for (int i = 1; i <= 1200; i++) {
+        snprintf(target, sizeof target, "m%04d", i);
+        snprintf(message, sizeof message, "exit %d", i % 7);
+        fold(t, "big", target, i % 2 ? "111" : "222",
+             i % 3 ? DROVER__V1__JOB_STATE__JOB_STATE_FAILED : DROVER__V1__JOB_STATE__JOB_STATE_TIMED_OUT,
+             i % 3 ? "script-failed" : "timeout", message);
+    }
+    fold(t, "big", "ok-1", "111", DROVER__V1__JOB_STATE__JOB_STATE_SUCCESS, "", "");
+
+    answer a = ask(api, "/deployments/big/failed");
+    CHECK_INT(200, a.status);
+    CHECK_CONTAINS(
+        "\"failed_total\": 1200, \"offset\": 0, \"limit\": 100, \"targets\": [\n  {\"target_id\": \"m0001\", "
+        "\"job_id\": \"big/m0001\", \"state\": \"FAILED\", \"reason\": \"script-failed\", \"message\": "
+        "\"exit 1\", \"account\": \"111\", \"region\": \"eu-west-1\", \"attempt\": 0, \"at_ms\": 1000}",
+        a.body);
+    CHECK_CONTAINS("{\"target_id\": \"m0100\"", a.body);
+    CHECK(strstr(a.body, "\"m0101\"") == NULL);
+    CHECK_CONTAINS("\"matched\": 1200, \"next_offset\": 100, ", a.body);
+    CHECK_CONTAINS("\"by_state\": {\"FAILED\": 800, \"TIMED_OUT\": 400}", a.body);
+    CHECK_CONTAINS("\"by_reason\": {\"script-failed\": 800, \"timeout\": 400}", a.body);
+    CHECK_CONTAINS(
+        "\"by_location\": [{\"account\": \"111\", \"region\": \"eu-west-1\", \"count\": 600}, "
+        "{\"account\": \"222\", \"region\": \"eu-west-1\", \"count\": 600}]",
+        a.body);
+    free(a.body);
+
+    /* The last page: next_offset null; a limit past the most is the most. */
+    a = ask(api, "/deployments/big/failed?offset=1100&limit=9999");
+    CHECK_CONTAINS("\"offset\": 1100, \"limit\": 500, ", a.body);
+    CHECK_CONTAINS("{\"target_id\": \"m1101\"", a.body);
+    CHECK_CONTAINS("{\"target_id\": \"m1200\"", a.body);
+    CHECK_CONTAINS("\"matched\": 1200, \"next_offset\": null", a.body);
+    free(a.body);
+    a = ask(api, "/deployments/big/failed?offset=5000");
+    CHECK_CONTAINS("\"targets\": [], \"matched\": 1200, \"next_offset\": null", a.body);
+    free(a.body);
+
+    /* Filters: they narrow "matched", never the counts by state, reason and location. */
+    a = ask(api, "/deployments/big/failed?state=TIMED_OUT&account=222&limit=2");
+    CHECK_CONTAINS("\"targets\": [\n  {\"target_id\": \"m0006\"", a.body);
+    CHECK_CONTAINS("{\"target_id\": \"m0012\"", a.body);
+    CHECK_CONTAINS("\"matched\": 200, \"next_offset\": 2, ", a.body);
+    CHECK_CONTAINS("\"by_state\": {\"FAILED\": 800, \"TIMED_OUT\": 400}", a.body);
+    free(a.body);
+    a = ask(api, "/deployments/big/failed?reason=script-failed&q=M000&limit=0");
+    CHECK_CONTAINS("\"targets\": [], \"matched\": 6, \"next_offset\": 0", a.body);
+    free(a.body);
+    a = ask(api, "/deployments/big/failed?q=exit%205&region=eu-west-1&limit=1");
+    CHECK_CONTAINS("{\"target_id\": \"m0005\"", a.body);
+    free(a.body);
+
+    a = ask(api, "/deployments/big/failed?offset=-1");
+    CHECK_INT(400, a.status);
+    free(a.body);
+    a = ask(api, "/deployments/big/failed?limit=ten");
+    CHECK_INT(400, a.status);
+    free(a.body);
+    a = ask(api, "/deployments/nope/failed");
+    CHECK_INT(404, a.status);
+    CHECK_CONTAINS("\"deployment_id\": \"nope\"", a.body);
+    free(a.body);
+
+    /* A deployment whose id ends in /failed is still itself. */
+    fold(t, "odd/failed", "t1", "111", DROVER__V1__JOB_STATE__JOB_STATE_FAILED, "x", "");
+    a = ask(api, "/deployments/odd%2Ffailed");
+    CHECK_INT(200, a.status);
+    CHECK_CONTAINS("\"deployment_id\": \"odd/failed\"", a.body);
+    free(a.body);
+    a = ask(api, "/deployments/odd%2Ffailed/failed");
+    CHECK_INT(200, a.status);
+    CHECK_CONTAINS("\"failed_total\": 1", a.body);
+    free(a.body);
+
+    /* ?failed=N bounds the detail's own list (0: none, for the console, which pages them). */
+    a = ask(api, "/deployments/big?failed=0");
+    CHECK_CONTAINS("\"failed_targets\": []", a.body);
+    CHECK_CONTAINS("\"failed_total\": 1200", a.body);
+    free(a.body);
+    a = ask(api, "/deployments/big?failed=2");
+    CHECK_CONTAINS("\"m0002\"", a.body);
+    CHECK(strstr(a.body, "\"m0003\"") == NULL);
+    free(a.body);
+}
+
+/* GET /events: a stream handed to the hub, 503 past its limit, 404 without one. */
+static void events_are_a_stream_with_a_bounded_number_of_clients(dr_api *api)
+{
+    answer a = ask(api, "/events");
+    CHECK_INT(404, a.status);
+    free(a.body);
+    dr_sse_hub *hub = NULL;
+    CHECK_INT(DR_OK, dr_sse_hub_start(&(dr_sse_limits){.max_clients = 1}, &hub, NULL));
+    api->events = hub;
+    a = ask(api, "/events");
+    CHECK_INT(200, a.status);
+    CHECK_STR("text/event-stream", a.content_type);
+    CHECK(a.headers && strcmp(a.headers, "X-Accel-Buffering: no\r\n") == 0);
+    CHECK(a.stream == dr_sse_hub_take);
+    CHECK(a.body == NULL);
+    int pair[2];
+    CHECK_INT(0, socketpair(AF_UNIX, SOCK_STREAM, 0, pair));
+    dr_sse_hub_take(hub, pair[0]);
+    a = ask(api, "/events");
+    CHECK_INT(503, a.status);
+    CHECK_CONTAINS("too many event streams", a.body);
+    free(a.body);
+    dr_sse_hub_stop(hub);
+    close(pair[1]);
+    api->events = NULL;
 }
 
 int main(void)
@@ -125,8 +253,20 @@ int main(void)
     a = ask(&api, "/");
     CHECK_CONTAINS("text/html", a.content_type);
     CHECK_CONTAINS("<title>Drover deployments</title>", a.body);
-    CHECK_CONTAINS("setInterval(refresh, 1000)", a.body);
+    CHECK_CONTAINS("new EventSource('events')", a.body); /* pushed, not polled */
+    CHECK(strstr(a.body, "{{") == NULL);                 /* the style and the script are in */
+    CHECK(strstr(a.body, "setInterval") == NULL);
+    CHECK(strstr(a.body, "src=\"http") == NULL && strstr(a.body, "href=\"http") == NULL);
+    CHECK(a.headers != NULL);
+    if (a.headers) {
+        CHECK_CONTAINS("Content-Security-Policy: default-src 'none'; script-src 'sha256-", a.headers);
+        CHECK_CONTAINS("; connect-src 'self'; ", a.headers);
+        CHECK(strstr(a.headers, "unsafe-inline") == NULL);
+    }
     free(a.body);
+
+    failed_targets_come_a_page_at_a_time(&api, t);
+    events_are_a_stream_with_a_bounded_number_of_clients(&api);
 
     a = ask(&api, "/nothing-here");
     CHECK_INT(404, a.status);

@@ -23,8 +23,8 @@
  *
  * Pure: the clock is the caller's.
  */
-#ifndef DROVER_PRODUCER_SCHEDULE_H
-#define DROVER_PRODUCER_SCHEDULE_H
+#ifndef DROVER_SCHEDULE_H
+#define DROVER_SCHEDULE_H
 
 #include <stdint.h>
 
