@@ -445,6 +445,7 @@ static int failed_page_json(const dr_rollup_deployment *d, const char *query, dr
     const dr_rollup_location *places[DR_API_FACETS_MAX];
     uint64_t place_count[DR_API_FACETS_MAX] = {0};
     size_t places_n = 0;
+    uint64_t places_other = 0; /* failed targets of the places past DR_API_FACETS_MAX */
     if (!failed || !facets) {
         sb->failed = 1;
         free(failed);
@@ -470,6 +471,8 @@ static int failed_page_json(const dr_rollup_deployment *d, const char *query, dr
             if (k == places_n)
                 places[places_n++] = j->location;
             place_count[k]++;
+        } else {
+            places_other++;
         }
         if (!job_matches(j, &f))
             continue;
@@ -490,7 +493,7 @@ static int failed_page_json(const dr_rollup_deployment *d, const char *query, dr
         dr_strbuf_printf(sb, ", \"attempt\": %u, \"at_ms\": %lld}", (unsigned)j->attempt, (long long)j->at_ms);
     }
     dr_strbuf_printf(sb, "%s], \"matched\": %zu, \"next_offset\": ", listed ? "\n" : "", matched);
-    if ((size_t)offset + listed < matched)
+    if (limit > 0 && (size_t)offset + listed < matched) /* limit=0 asks for the counts only: no next page */
         dr_strbuf_printf(sb, "%lld", offset + (long long)listed);
     else
         dr_strbuf_puts(sb, "null");
@@ -517,7 +520,9 @@ static int failed_page_json(const dr_rollup_deployment *d, const char *query, dr
         dr_strbuf_json_string(sb, places[k] ? places[k]->region : "");
         dr_strbuf_printf(sb, ", \"count\": %llu}", (unsigned long long)place_count[k]);
     }
-    dr_strbuf_puts(sb, "]}\n");
+    /* What did not fit in the facets is counted, so that their sums always add up to failed_total. */
+    dr_strbuf_printf(sb, "], \"by_reason_other\": %llu, \"by_location_other\": %llu}\n",
+                     (unsigned long long)facets[1].other, (unsigned long long)places_other);
     free(failed);
     free(facets);
     return 200;

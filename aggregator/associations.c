@@ -47,8 +47,8 @@ dr_status dr_associations_start(const dr_kafka_options *kafka, int timeout_ms, d
 int dr_associations_apply(dr_associations *a, const char *key, size_t key_len, const void *value, size_t len)
 {
     char id[KEY_MAX];
-    if (!key || key_len == 0 || key_len >= sizeof id)
-        return -1;
+    if (!key || key_len == 0 || key_len >= sizeof id || memchr(key, '\0', key_len))
+        return -1; /* a NUL would cut the id short and name another association */
     memcpy(id, key, key_len);
     id[key_len] = '\0';
     Drover__V1__Association *m = NULL;

@@ -233,17 +233,17 @@ static void associations_round(dr_console *c, dr_strbuf *update)
 {
     if (!c->s.associations)
         return;
-    int64_t now = dr_now_ms();
+    int64_t tick = dr_monotonic_ms(); /* the refresh is a period, immune to the wall clock stepping back */
     uint64_t generation = dr_associations_generation(c->s.associations);
-    if (c->associations_json && generation == c->associations_generation && now < c->associations_next_ms)
+    if (c->associations_json && generation == c->associations_generation && tick < c->associations_next_ms)
         return;
     dr_strbuf text = DR_STRBUF_INIT;
-    dr_associations_json(c->s.associations, now, &text);
+    dr_associations_json(c->s.associations, dr_now_ms(), &text);
     int had = c->associations_json != NULL;
     if (replace_if_changed(&c->associations_json, &text) && had)
         dr_sse_event(update, "associations", text.buf, text.len);
     c->associations_generation = generation;
-    c->associations_next_ms = now + ASSOCIATIONS_REFRESH_MS;
+    c->associations_next_ms = tick + ASSOCIATIONS_REFRESH_MS;
     dr_strbuf_free(&text);
 }
 

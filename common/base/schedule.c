@@ -439,6 +439,11 @@ static int64_t year_start_ms(int year)
 
 int64_t dr_schedule_next(const dr_schedule *s, int64_t after_ms)
 {
+    /* after_ms may come off Kafka: outside the years a schedule knows, there is no next run (and no overflow). */
+    if (after_ms < 0)
+        after_ms = 0;
+    if (after_ms >= year_start_ms(DR_SCHEDULE_LAST_YEAR + 1))
+        return -1;
     if (s->kind == DR_SCHEDULE_RATE)
         return after_ms + s->rate_ms;
     if (s->kind == DR_SCHEDULE_AT)

@@ -69,6 +69,7 @@ dr_status dr_schedule_parse(const char *text, dr_schedule *out, dr_error *err);
  * after_ms + the period; for at(), its moment if it is later, else -1;
  * for cron(), the next matching minute, or -1 when none comes within 5
  * years (e.g. 31 February) or after the last year a year field allows.
+ * after_ms before 1970 counts from 1970; after DR_SCHEDULE_LAST_YEAR, -1.
  */
 int64_t dr_schedule_next(const dr_schedule *schedule, int64_t after_ms);
 

@@ -38,6 +38,8 @@ struct dr_sse_hub {
     int wake[2];
     int stopping;
     sse_client *clients; /* limits.max_clients slots */
+    struct pollfd *fds;  /* the thread's poll set: the wake pipe and every client */
+    int *slot_of;        /* fds[k] is clients[slot_of[k]] */
     size_t count, waiting;
     dr_sse_stats stats;
 };
@@ -48,14 +50,19 @@ static void wake(dr_sse_hub *hub)
     (void)ignored;
 }
 
-/* Append to a client's queue; doom it when the queue would pass the limit.  Under the lock. */
-static void enqueue(dr_sse_hub *hub, sse_client *c, const char *data, size_t len)
+/*
+ * Append to a client's queue; doom it when the queue would pass the limit.
+ * A snapshot is a client's first event and is taken whatever its size: a
+ * state larger than the limit would otherwise drop every client that joins,
+ * and each would reconnect for another snapshot.  Under the lock.
+ */
+static void enqueue(dr_sse_hub *hub, sse_client *c, const char *data, size_t len, int is_snapshot)
 {
     if (c->fd < 0 || c->doomed || len == 0)
         return;
     if (c->sent > 0 && c->sent == c->len)
         c->sent = c->len = 0;
-    if (c->len - c->sent + len > hub->limits.max_queued) {
+    if (!is_snapshot && c->len - c->sent + len > hub->limits.max_queued) {
         c->doomed = 1;
         hub->stats.dropped_slow++;
         return;
@@ -122,14 +129,9 @@ static void *hub_main(void *arg)
 {
     dr_sse_hub *hub = arg;
     int max = hub->limits.max_clients;
-    struct pollfd *fds = calloc((size_t)max + 1, sizeof *fds);
-    int *slot_of = calloc((size_t)max + 1, sizeof *slot_of);
+    struct pollfd *fds = hub->fds;
+    int *slot_of = hub->slot_of;
     int64_t next_heartbeat = dr_monotonic_ms() + hub->limits.heartbeat_ms;
-    if (!fds || !slot_of) {
-        free(fds);
-        free(slot_of);
-        return NULL; /* stop still closes every client */
-    }
     for (;;) {
         pthread_mutex_lock(&hub->lock);
         if (hub->stopping) {
@@ -151,8 +153,12 @@ static void *hub_main(void *arg)
         int timeout = next_heartbeat > now ? (int)(next_heartbeat - now) : 0;
         if (timeout > 1000)
             timeout = 1000; /* stalls are checked at least every second */
-        if (poll(fds, (nfds_t)n, timeout) < 0 && errno != EINTR)
-            break;
+        if (poll(fds, (nfds_t)n, timeout) < 0) {
+            /* Not a reason to stop serving every client: wait a little and poll again. */
+            if (errno != EINTR)
+                usleep(100 * 1000);
+            continue;
+        }
         if (fds[0].revents) {
             char scratch[64];
             while (read(hub->wake[0], scratch, sizeof scratch) > 0)
@@ -181,7 +187,7 @@ static void *hub_main(void *arg)
             if (c->fd < 0)
                 continue;
             if (heartbeat && !c->doomed)
-                enqueue(hub, c, ": \n\n", 4);
+                enqueue(hub, c, ": \n\n", 4, 0);
             if (!c->doomed && c->sent < c->len)
                 flush(hub, c, now);
             if (!c->doomed && c->sent < c->len && now - c->stuck_since_ms > hub->limits.stall_ms) {
@@ -193,8 +199,6 @@ static void *hub_main(void *arg)
         }
         pthread_mutex_unlock(&hub->lock);
     }
-    free(fds);
-    free(slot_of);
     return NULL;
 }
 
@@ -217,8 +221,12 @@ dr_status dr_sse_hub_start(const dr_sse_limits *limits, dr_sse_hub **out, dr_err
         hub->limits.retry_ms = 2000;
     hub->wake[0] = hub->wake[1] = -1;
     hub->clients = calloc((size_t)hub->limits.max_clients, sizeof *hub->clients);
-    if (!hub->clients || pthread_mutex_init(&hub->lock, NULL) != 0) {
+    hub->fds = calloc((size_t)hub->limits.max_clients + 1, sizeof *hub->fds);
+    hub->slot_of = calloc((size_t)hub->limits.max_clients + 1, sizeof *hub->slot_of);
+    if (!hub->clients || !hub->fds || !hub->slot_of || pthread_mutex_init(&hub->lock, NULL) != 0) {
         free(hub->clients);
+        free(hub->fds);
+        free(hub->slot_of);
         free(hub);
         return dr_error_set(err, DR_ERR_NOMEM, "event streams: out of memory");
     }
@@ -248,6 +256,8 @@ failed:
     }
     pthread_mutex_destroy(&hub->lock);
     free(hub->clients);
+    free(hub->fds);
+    free(hub->slot_of);
     free(hub);
     return dr_error_set(err, DR_ERR_NOMEM, "event streams: cannot start their thread");
 }
@@ -268,6 +278,8 @@ void dr_sse_hub_stop(dr_sse_hub *hub)
     close(hub->wake[1]);
     pthread_mutex_destroy(&hub->lock);
     free(hub->clients);
+    free(hub->fds);
+    free(hub->slot_of);
     free(hub);
 }
 
@@ -302,7 +314,7 @@ void dr_sse_hub_take(void *hub_ctx, int fd)
     hub->stats.accepted++;
     char retry[64];
     int len = snprintf(retry, sizeof retry, "retry: %d\n\n", hub->limits.retry_ms);
-    enqueue(hub, slot, retry, (size_t)len);
+    enqueue(hub, slot, retry, (size_t)len, 0);
     pthread_mutex_unlock(&hub->lock);
     wake(hub);
 }
@@ -329,10 +341,10 @@ void dr_sse_hub_publish(dr_sse_hub *hub, const char *snapshot, size_t snapshot_l
                 continue;
             c->waiting = 0;
             hub->waiting--;
-            enqueue(hub, c, snapshot, snapshot_len);
+            enqueue(hub, c, snapshot, snapshot_len, 1);
             queued = 1;
         } else if (update && update_len) {
-            enqueue(hub, c, update, update_len);
+            enqueue(hub, c, update, update_len, 0);
             queued = 1;
         }
     }

@@ -14,7 +14,8 @@
  *     closed at once;
  *   - at most max_queued bytes waiting for one client: an event that does not
  *     fit drops that client (it is too slow to follow; an EventSource
- *     reconnects and gets a fresh snapshot);
+ *     reconnects and gets a fresh snapshot).  A client's snapshot is taken
+ *     whatever its size, so a state larger than the limit still reaches it;
  *   - a client with bytes waiting that takes none for stall_ms is dropped;
  *   - every heartbeat_ms each client gets a comment line (": \n\n"), so that
  *     proxies keep the connection and a vanished client is noticed.

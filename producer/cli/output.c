@@ -75,14 +75,18 @@ json_t *dr_json_selection(const Drover__V1__TargetSelection *s)
         return json_null();
     json_t *tags = json_object();
     for (size_t i = 0; tags && i < s->n_tags; i++) {
-        const char *key = s->tags[i]->key ? s->tags[i]->key : "";
-        json_t *values = json_object_get(tags, key);
-        if (!values) {
+        /* The key mended as any text is (a key off Kafka may not be UTF-8, which jansson refuses). */
+        json_t *key = dr_json_text(s->tags[i]->key ? s->tags[i]->key : "");
+        const char *name = json_string_value(key);
+        json_t *values = name ? json_object_get(tags, name) : NULL;
+        if (name && !values) {
             values = json_array();
-            json_object_set_new(tags, key, values);
+            if (json_object_set_new(tags, name, values) != 0)
+                values = NULL; /* freed by the failed set */
         }
         for (size_t v = 0; values && v < s->tags[i]->n_values; v++)
             json_array_append_new(values, dr_json_text(s->tags[i]->values[v]));
+        json_decref(key);
     }
     return json_pack("{s:b, s:o, s:o, s:o, s:o}", "all", s->all, "target_ids",
                      text_array(s->target_ids, s->n_target_ids), "tags", tags, "accounts",

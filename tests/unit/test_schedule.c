@@ -58,6 +58,10 @@ int main(void)
     CHECK_INT(mon + 30 * 60000LL, next("rate(30 minutes)", mon));
     CHECK_INT(mon + 3600000LL, next("rate(1 hour)", mon));
     CHECK_INT(mon + 2 * 86400000LL, next("rate(2 days)", mon));
+    /* A time off Kafka past the last year a schedule knows: no next run, and no overflow. */
+    CHECK_INT(-1, next("rate(1 day)", INT64_MAX - 1000));
+    CHECK_INT(-1, next("cron(* * * * *)", INT64_MAX - 1000));
+    CHECK_INT(60000, next("cron(* * * * *)", INT64_MIN)); /* before 1970: from 1970 */
 
     /*
      * State Manager's form: the examples of AWS's "Reference: Cron and rate
