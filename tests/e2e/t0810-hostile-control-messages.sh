@@ -39,6 +39,18 @@ test_expect_success KCAT,PROTOC 'a deployment naming a target twice is skipped, 
   wait_for_log "$CP_LOG" "event=serve.skipped_deployment .*deployment d-twice names target t-1 twice"
 '
 
+test_expect_success KCAT,PROTOC,JQ 'a tag key that is not UTF-8: deployment list -o json mends it and stays valid JSON' '
+  put deployments d-bytes Deployment "schema_version: 1 deployment_id: \"d-bytes\" package: \"acme\" version: \"1.0\" action: ACTION_INSTALL selection { tags { key: \"\\377\" values: \"x\" } }" 2>/dev/null
+  for _ in $(seq 1 100); do
+    out=$("$PRODUCER" deployment list -o json --brokers "$BROKERS") || fail "deployment list -o json failed: $out"
+    grep -q d-bytes <<<"$out" && break
+    sleep 0.1
+  done
+  mended=$(jq "select(.deployment_id == \"d-bytes\") | .selection.tags == {\"\\ufffd\": [\"x\"]}" <<<"$out") \
+    || fail "not JSON: $out"
+  [ "$mended" = true ] || fail "the tag key is not mended to U+FFFD: $out"
+'
+
 test_expect_success KCAT,PROTOC 'an id with a newline cannot forge a log line' '
   put control "d-1" Cancel "schema_version: 1 deployment_id: \"d-1\\nts=x level=error prog=forged event=forged\""
   wait_for_log "$CP_LOG" "event=serve.skipped_message .*cancel: deployment id"
