@@ -4,17 +4,18 @@
 # the container's command.
 #
 # The build stage runs the README's own steps (scripts/install-deps.sh, then
-# make build), so the image builds exactly as a developer's machine does.
+# make build), so the image builds exactly as a developer's machine does,
+# with --build: without the test tools (a browser, Helm, promtool).
 # The runtime stage is Debian 12 slim with only scripts/runtime-packages.txt
 # and runs as an unprivileged user; the cache and the local targets root are
 # the only places it writes (mount volumes there with a read-only root).
 
 FROM debian:12 AS build
 WORKDIR /src
-COPY scripts/install-deps.sh scripts/install-chart-tools.sh scripts/
-RUN scripts/install-deps.sh
+COPY scripts/install-deps.sh scripts/
+RUN scripts/install-deps.sh --build
 COPY . .
-RUN rm -rf build && make build && \
+RUN rm -rf build && make build DEPS=--build && \
     mkdir -p /out && cp build/drover-producer build/drover-worker build/drover-aggregator build/drover-broker /out/
 
 FROM debian:12-slim

@@ -9,8 +9,10 @@ PREFIX ?= /usr/local
 
 all: build
 
+# DEPS=--build installs only what the build needs (the Dockerfile's build stage).
+DEPS ?=
 deps:
-	@scripts/install-deps.sh
+	@scripts/install-deps.sh $(DEPS)
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -13,8 +13,8 @@ LIST="$SRC/scripts/runtime-packages.txt"
 
 # Build stage: the same two steps a new user runs.
 test_expect_success 'the build stage runs the README'\''s two steps; a Debian 12 build, a Debian 12 slim runtime as a non-root user' '
-  grep -qx "RUN scripts/install-deps.sh" "$DOCKERFILE" || fail "the build stage does not run scripts/install-deps.sh"
-  grep -q "make build" "$DOCKERFILE" || fail "the build stage does not run make build"
+  grep -qx "RUN scripts/install-deps.sh --build" "$DOCKERFILE" || fail "the build stage does not run scripts/install-deps.sh --build"
+  grep -q "make build DEPS=--build" "$DOCKERFILE" || fail "the build stage does not run make build (with the build deps only)"
   grep -q "^FROM debian:12 AS build" "$DOCKERFILE" && grep -q "^FROM debian:12-slim\$" "$DOCKERFILE" \
     || fail "not a Debian 12 build and a Debian 12 slim runtime"
   grep -q "^USER 10001" "$DOCKERFILE" || fail "the runtime does not run as a non-root user"
