@@ -3,6 +3,7 @@
  */
 #include "program.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -66,6 +67,52 @@ int dr_program_describe(int (*run)(int argc, char **argv), dr_program_descriptio
     return out->settings ? 0 : -1;
 }
 
+/*
+ * What a program prints on a terminal is partly written by others: ids,
+ * names and messages off Kafka, a package's script output.  A control
+ * character among them (ESC above all) would be obeyed by the terminal:
+ * retitle it, move the cursor over earlier lines, rewrite what was shown.
+ * So while stdout is a terminal it goes through this filter, which shows
+ * each control character but newline and tab as '?'.  Programs print their
+ * own control sequences (deploy's live line) only on stderr.
+ */
+static ssize_t write_shown(void *cookie, const char *buf, size_t size)
+{
+    (void)cookie;
+    char shown[4096];
+    for (size_t done = 0; done < size;) {
+        size_t n = size - done < sizeof shown ? size - done : sizeof shown;
+        for (size_t i = 0; i < n; i++) {
+            unsigned char c = (unsigned char)buf[done + i];
+            shown[i] = (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f ? '?' : (char)c;
+        }
+        for (size_t off = 0; off < n;) {
+            ssize_t w = write(STDOUT_FILENO, shown + off, n - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                return done ? (ssize_t)done : -1;
+            off += (size_t)w;
+        }
+        done += n;
+    }
+    return (ssize_t)size;
+}
+
+static void show_terminal_output_safely(void)
+{
+    static int done;
+    if (done || !isatty(STDOUT_FILENO))
+        return;
+    done = 1;
+    fflush(stdout);
+    FILE *shown = fopencookie(NULL, "w", (cookie_io_functions_t){.write = write_shown});
+    if (shown) {
+        setvbuf(shown, NULL, _IOLBF, 0);
+        stdout = shown;
+    }
+}
+
 dr_config *dr_program_start_args(const char *program, const dr_setting *table, size_t count, size_t max_arguments,
                                  int argc, char **argv, const char *usage, int *exit_code)
 {
@@ -118,6 +165,7 @@ dr_config *dr_program_start_args(const char *program, const dr_setting *table, s
         }
         goto fail;
     }
+    show_terminal_output_safely();
     return cfg;
 
 fail:

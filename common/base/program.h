@@ -55,6 +55,10 @@ int dr_program_refuse(const char *program, const char *usage, const char *fmt, .
  *     error, or an argument (not a flag) where the command takes none, was
  *     refused as dr_program_refuse does: DR_EXIT_USAGE;
  *   - memory ran out: DR_EXIT_FAILED.
+ * When the command runs and stdout is a terminal, stdout from then on shows
+ * every control character but newline and tab as '?': what it prints of
+ * others' text (ids and messages off Kafka, script output) cannot steer the
+ * terminal.  Control sequences of a program's own go to stderr.
  */
 dr_config *dr_program_start(const char *program, const dr_setting *table, size_t count, int argc, char **argv,
                             const char *usage, int *exit_code);

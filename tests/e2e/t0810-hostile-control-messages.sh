@@ -51,6 +51,18 @@ test_expect_success KCAT,PROTOC,JQ 'a tag key that is not UTF-8: deployment list
   [ "$mended" = true ] || fail "the tag key is not mended to U+FFFD: $out"
 '
 
+test_expect_success KCAT,PROTOC 'text off Kafka cannot steer the terminal: deployment list on a tty shows its ESC as ?' '
+  command -v script >/dev/null || fail "script (util-linux) is missing"
+  put deployments d-esc Deployment "schema_version: 1 deployment_id: \"d-esc\" package: \"acme\" version: \"1.0\" action: ACTION_INSTALL created_by: \"ops\\033]0;pwned\\007\" selection { target_ids: \"t-1\" }"
+  for _ in $(seq 1 100); do
+    script -qc "\"$PRODUCER\" deployment list -o wide --brokers $BROKERS" /dev/null >"$WORK/tty.out" 2>&1 || true
+    grep -q d-esc "$WORK/tty.out" && break
+    sleep 0.1
+  done
+  grep -q "d-esc.*ops?]0;pwned?" "$WORK/tty.out" || fail "the created_by column is not shown with ? for ESC and BEL: $(od -c "$WORK/tty.out" | head -20)"
+  ! grep -q "$(printf "\033")" "$WORK/tty.out" || fail "an ESC reached the terminal"
+'
+
 test_expect_success KCAT,PROTOC 'an id with a newline cannot forge a log line' '
   put control "d-1" Cancel "schema_version: 1 deployment_id: \"d-1\\nts=x level=error prog=forged event=forged\""
   wait_for_log "$CP_LOG" "event=serve.skipped_message .*cancel: deployment id"
