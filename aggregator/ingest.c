@@ -572,7 +572,7 @@ dr_status dr_ingest_start(const dr_ingest_settings *settings, dr_ingest **out, d
         describe_metrics(in->s.metrics);
     if ((status = dr_kafka_producer_new(&in->s.kafka, &in->producer, err)) != DR_OK)
         goto cleanup;
-    static const dr_topic written[] = {DR_TOPIC_ROLLUPS, DR_TOPIC_FLEET};
+    static const dr_topic written[] = {DR_TOPIC_ROLLUPS, DR_TOPIC_FLEET, DR_TOPIC_CHECKPOINTS};
     dr_kafka_producer_prepare(in->producer, written, sizeof written / sizeof written[0], WATERMARK_TIMEOUT_MS);
     static const dr_topic topics[] = {DR_TOPIC_STATUS};
     if ((status = dr_kafka_consumer_new(&in->s.kafka, in->s.group, topics, 1, &in->consumer, err)) != DR_OK)

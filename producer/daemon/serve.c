@@ -1546,7 +1546,7 @@ dr_status dr_serve_run(const dr_serve_settings *settings, volatile sig_atomic_t 
     if ((status = dr_kafka_producer_new(&settings->kafka, &sv.producer, err)) != DR_OK)
         goto cleanup;
     /* A release writes jobs, a release record and status events in one burst (see dr_kafka_producer_prepare). */
-    static const dr_topic written[] = {DR_TOPIC_JOBS, DR_TOPIC_RELEASES, DR_TOPIC_STATUS};
+    static const dr_topic written[] = {DR_TOPIC_JOBS, DR_TOPIC_RELEASES, DR_TOPIC_STATUS, DR_TOPIC_CHECKPOINTS};
     dr_kafka_producer_prepare(sv.producer, written, sizeof written / sizeof written[0], settings->timeout_ms);
     restore_checkpoints(&sv, &starts, &start_count);
     status = dr_kafka_follower_new_from(&settings->kafka, followed, sizeof followed / sizeof followed[0], starts,

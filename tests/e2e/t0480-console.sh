@@ -149,20 +149,30 @@ test_expect_success CHROMIUM,CURL,JQ 'the associations view: each association wi
 test_expect_success CURL 'many event streams and idle connections at once: /healthz and /metrics still answer; past 64 streams a 503' '
   port=${AGG_URL##*:}
   for i in $(seq 1 66); do
-    curl -sN --max-time 30 -o "$WORK/stream.$i" -w "%{http_code}\n" "$AGG_URL/events" >"$WORK/stream.$i.code" 2>/dev/null &
+    curl -sN --max-time 120 -o "$WORK/stream.$i" -w "%{http_code}\n" "$AGG_URL/events" >"$WORK/stream.$i.code" 2>/dev/null &
     STREAMS+=($!)
   done
   for i in $(seq 1 100); do exec {fd}<>"/dev/tcp/127.0.0.1/$port"; IDLE+=($fd); done
-  for _ in $(seq 1 100); do [ "$(cat "$WORK"/stream.*.code 2>/dev/null | grep -c 503)" -ge 2 ] && break; sleep 0.1; done
-  [ "$(cat "$WORK"/stream.*.code | grep -c 503)" = 2 ] || fail "not two streams refused: $(cat "$WORK"/stream.*.code | sort | uniq -c)"
+  # Two of the 66 end at once (503), unless a stream the hub dropped as too slow (the machine is busy)
+  # made room for one: on a busy machine the 100 idle connections also delay the rest for seconds.
+  for _ in $(seq 1 600); do [ "$(cat "$WORK"/stream.*.code 2>/dev/null | wc -l)" -ge 2 ] && break; sleep 0.1; done
+  codes=$(cat "$WORK"/stream.*.code)
+  refused=$(grep -c "^503$" <<<"$codes" || true)
+  dropped=$(curl -sS --max-time 10 "$AGG_URL/metrics" | sed -n "s/^drover_aggregator_event_streams_dropped_total //p")
+  [ "$refused" -ge 1 ] && [ $((refused + ${dropped:-0})) -ge 2 ] ||
+    fail "not two streams refused: $(sort <<<"$codes" | uniq -c), ${dropped:-?} dropped as slow"
+  [ "$(grep -cv "^503$" <<<"$codes" || true)" -le "${dropped:-0}" ] ||
+    fail "a stream ended without being refused or dropped: $(sort <<<"$codes" | uniq -c)"
   [ "$(curl -sS --max-time 2 "$AGG_URL/healthz")" = ok ] || fail "/healthz did not answer beside the streams"
   # The gauge is set each round of the console (250 ms): the last streams may join after the refusals.
-  for _ in $(seq 1 50); do
-    metrics=$(curl -sS --max-time 2 "$AGG_URL/metrics") || fail "/metrics did not answer beside the streams"
+  for _ in $(seq 1 150); do
+    metrics=$(curl -sS --max-time 10 "$AGG_URL/metrics") || fail "/metrics did not answer beside the streams"
     grep -qx "drover_aggregator_event_streams 64" <<<"$metrics" && break
     sleep 0.2
   done
-  grep -qx "drover_aggregator_event_streams 64" <<<"$metrics" || fail "streams: $(grep event_streams <<<"$metrics")"
+  streams=$(sed -n "s/^drover_aggregator_event_streams //p" <<<"$metrics")
+  [ "${streams:-0}" -le 64 ] && [ "${streams:-0}" -ge $((64 - ${dropped:-0})) ] ||
+    fail "streams: $(grep event_streams <<<"$metrics")"
   grep -q "^event: snapshot" "$WORK/stream.1" || grep -q "^event: snapshot" "$WORK/stream.2" || fail "a stream got no snapshot"
   for fd in "${IDLE[@]}"; do exec {fd}>&-; done
   kill "${STREAMS[@]}" 2>/dev/null || true
