@@ -112,6 +112,19 @@ static void deployments_json(const dr_rollup_table *table, dr_strbuf *sb)
     free(all);
 }
 
+/* A failed job's object, left open for the caller's fields: {"target_id", "job_id", "state", "reason", "message". */
+static void failed_target_fields(dr_strbuf *sb, const dr_rollup_job *j)
+{
+    dr_strbuf_puts(sb, "{\"target_id\": ");
+    dr_strbuf_json_string(sb, j->target_id);
+    dr_strbuf_puts(sb, ", \"job_id\": ");
+    dr_strbuf_json_string(sb, j->job_id);
+    dr_strbuf_printf(sb, ", \"state\": \"%s\", \"reason\": ", dr_job_state_name(j->state));
+    dr_strbuf_json_string(sb, j->reason);
+    dr_strbuf_puts(sb, ", \"message\": ");
+    dr_strbuf_json_string(sb, j->message);
+}
+
 /* The detail, with the first max_failed failed targets (0: none; the console pages them instead). */
 static void deployment_json(const dr_rollup_deployment *d, size_t max_failed, dr_strbuf *sb)
 {
@@ -134,14 +147,8 @@ static void deployment_json(const dr_rollup_deployment *d, size_t max_failed, dr
     size_t shown = failed_count;
     for (size_t i = 0; i < shown; i++) {
         const dr_rollup_job *j = failed[i];
-        dr_strbuf_puts(sb, i ? ",\n    {\"target_id\": " : "\n    {\"target_id\": ");
-        dr_strbuf_json_string(sb, j->target_id);
-        dr_strbuf_puts(sb, ", \"job_id\": ");
-        dr_strbuf_json_string(sb, j->job_id);
-        dr_strbuf_printf(sb, ", \"state\": \"%s\", \"reason\": ", dr_job_state_name(j->state));
-        dr_strbuf_json_string(sb, j->reason);
-        dr_strbuf_puts(sb, ", \"message\": ");
-        dr_strbuf_json_string(sb, j->message);
+        dr_strbuf_puts(sb, i ? ",\n    " : "\n    ");
+        failed_target_fields(sb, j);
         dr_strbuf_printf(sb, ", \"attempt\": %u, \"at_ms\": %lld}", (unsigned)j->attempt, (long long)j->at_ms);
     }
     dr_strbuf_puts(sb, shown ? "\n  ]\n}\n" : "]\n}\n");
@@ -478,14 +485,8 @@ static int failed_page_json(const dr_rollup_deployment *d, const char *query, dr
             continue;
         if (matched++ < (size_t)offset || listed >= (size_t)limit)
             continue;
-        dr_strbuf_puts(sb, listed++ ? ",\n  {\"target_id\": " : "\n  {\"target_id\": ");
-        dr_strbuf_json_string(sb, j->target_id);
-        dr_strbuf_puts(sb, ", \"job_id\": ");
-        dr_strbuf_json_string(sb, j->job_id);
-        dr_strbuf_printf(sb, ", \"state\": \"%s\", \"reason\": ", dr_job_state_name(j->state));
-        dr_strbuf_json_string(sb, j->reason);
-        dr_strbuf_puts(sb, ", \"message\": ");
-        dr_strbuf_json_string(sb, j->message);
+        dr_strbuf_puts(sb, listed++ ? ",\n  " : "\n  ");
+        failed_target_fields(sb, j);
         dr_strbuf_puts(sb, ", \"account\": ");
         dr_strbuf_json_string(sb, j->location ? j->location->account : "");
         dr_strbuf_puts(sb, ", \"region\": ");

@@ -6,6 +6,7 @@
 #ifndef DROVER_PROGRAM_H
 #define DROVER_PROGRAM_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -111,6 +112,13 @@ void dr_program_catch_stop_signals(void);
  * with dr_program_catch_stop_signals.
  */
 void dr_program_exit_within(const char *program, unsigned seconds);
+/*
+ * pthread_create for a program's helper threads: the thread (and every
+ * thread it starts, which inherits its mask) blocks asynchronous signals,
+ * so SIGTERM and SIGINT reach the main thread, whose loop waits for them.
+ * Faults stay unblocked.  Returns pthread_create's result.
+ */
+int dr_program_thread_start(pthread_t *thread, void *(*run)(void *), void *arg);
 /* The flag the stop signals set; 0 until one arrives. */
 volatile sig_atomic_t *dr_program_stop_flag(void);
 

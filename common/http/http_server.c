@@ -21,7 +21,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +31,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "program.h"
 
 #include "strbuf.h"
 
@@ -555,26 +555,6 @@ cleanup:
     return status;
 }
 
-/*
- * The accept thread (and so every connection thread, which inherits its
- * mask) blocks asynchronous signals: SIGTERM and SIGINT belong to the main
- * thread, whose loop is waiting for them.  Faults stay unblocked.
- */
-static int start_accept_thread(dr_http_server *server)
-{
-    sigset_t all, old;
-    sigfillset(&all);
-    sigdelset(&all, SIGSEGV);
-    sigdelset(&all, SIGBUS);
-    sigdelset(&all, SIGFPE);
-    sigdelset(&all, SIGILL);
-    sigdelset(&all, SIGABRT);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    int rc = pthread_create(&server->accept_thread, NULL, accept_main, server);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return rc;
-}
-
 dr_status dr_http_server_start(const char *address, dr_http_handler handler, void *ctx, dr_http_server **out,
                                dr_error *err)
 {
@@ -602,7 +582,8 @@ dr_status dr_http_server_start(const char *address, dr_http_handler handler, voi
         status = dr_error_set(err, DR_ERR_IO, "starting HTTP server on %s: pipe: %s", address, strerror(errno));
         goto cleanup;
     }
-    int rc = start_accept_thread(server);
+    /* The accept thread, and so every connection thread, leaves stop signals to the main thread. */
+    int rc = dr_program_thread_start(&server->accept_thread, accept_main, server);
     if (rc != 0) {
         status = dr_error_set(err, DR_ERR_NOMEM, "starting HTTP server on %s: thread: %s", address, strerror(rc));
         goto cleanup;

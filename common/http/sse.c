@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "program.h"
 
 typedef struct sse_client {
     int fd;      /* -1: a free slot */
@@ -202,6 +202,20 @@ static void *hub_main(void *arg)
     return NULL;
 }
 
+/* Close the wake pipe and free what dr_sse_hub_start allocated (its lock initialised, its thread gone). */
+static void hub_free(dr_sse_hub *hub)
+{
+    if (hub->wake[0] >= 0) {
+        close(hub->wake[0]);
+        close(hub->wake[1]);
+    }
+    pthread_mutex_destroy(&hub->lock);
+    free(hub->clients);
+    free(hub->fds);
+    free(hub->slot_of);
+    free(hub);
+}
+
 dr_status dr_sse_hub_start(const dr_sse_limits *limits, dr_sse_hub **out, dr_error *err)
 {
     *out = NULL;
@@ -235,30 +249,12 @@ dr_status dr_sse_hub_start(const dr_sse_limits *limits, dr_sse_hub **out, dr_err
     if (pipe2(hub->wake, O_CLOEXEC | O_NONBLOCK) != 0)
         goto failed;
     /* The thread leaves SIGTERM and SIGINT to the main thread, as the HTTP server's do. */
-    sigset_t all, old;
-    sigfillset(&all);
-    sigdelset(&all, SIGSEGV);
-    sigdelset(&all, SIGBUS);
-    sigdelset(&all, SIGFPE);
-    sigdelset(&all, SIGILL);
-    sigdelset(&all, SIGABRT);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    int rc = pthread_create(&hub->thread, NULL, hub_main, hub);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0)
+    if (dr_program_thread_start(&hub->thread, hub_main, hub) != 0)
         goto failed;
     *out = hub;
     return DR_OK;
 failed:
-    if (hub->wake[0] >= 0) {
-        close(hub->wake[0]);
-        close(hub->wake[1]);
-    }
-    pthread_mutex_destroy(&hub->lock);
-    free(hub->clients);
-    free(hub->fds);
-    free(hub->slot_of);
-    free(hub);
+    hub_free(hub);
     return dr_error_set(err, DR_ERR_NOMEM, "event streams: cannot start their thread");
 }
 
@@ -274,13 +270,7 @@ void dr_sse_hub_stop(dr_sse_hub *hub)
     for (int i = 0; i < hub->limits.max_clients; i++)
         if (hub->clients[i].fd >= 0)
             drop(hub, &hub->clients[i]);
-    close(hub->wake[0]);
-    close(hub->wake[1]);
-    pthread_mutex_destroy(&hub->lock);
-    free(hub->clients);
-    free(hub->fds);
-    free(hub->slot_of);
-    free(hub);
+    hub_free(hub);
 }
 
 int dr_sse_hub_has_room(dr_sse_hub *hub)
